@@ -1,0 +1,86 @@
+// What each hook passes to its slots.
+//
+// A slot changes what the kernel does next only through the non-const members of its context:
+// BeforeBackward::loss (AMP scales it), BeforeOptimizerStep::skip_step (AMP skips a step on
+// inf/nan), and Trainer::should_stop (early stopping). Everything else is read-only.
+// Contexts live on the kernel's stack and hold references: emitting allocates nothing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+
+#include <torch/data/example.h>
+
+#include "fulgur/stage.h"
+
+namespace torch::optim {
+class Optimizer;
+}
+
+namespace fulgur {
+
+class Trainer;
+
+/// One batch as the data loaders yield it: `auto& [x, y] = batch;` works.
+using Batch = torch::data::Example<>;
+
+/// setup, teardown.
+struct StageHook {
+  Trainer& trainer;
+  Stage stage;
+};
+
+/// Hooks that mark the start or end of a run or loop: on_fit_start, on_train_end, ...
+struct RunHook {
+  Trainer& trainer;
+};
+
+/// on_*_epoch_start, on_*_epoch_end.
+struct EpochHook {
+  Trainer& trainer;
+  int64_t epoch;
+};
+
+/// on_*_batch_start.
+struct BatchStartHook {
+  Trainer& trainer;
+  const Batch& batch;
+  int64_t batch_idx;
+};
+
+/// on_*_batch_end. `outputs` is what the step returned (the loss in training); may be undefined.
+struct BatchEndHook {
+  Trainer& trainer;
+  const torch::Tensor& outputs;
+  const Batch& batch;
+  int64_t batch_idx;
+};
+
+/// on_before_backward: a slot may replace `loss` (e.g. scale it); backward runs on the result.
+struct BeforeBackwardHook {
+  Trainer& trainer;
+  torch::Tensor& loss;
+};
+
+/// on_after_backward: gradients are populated.
+struct AfterBackwardHook {
+  Trainer& trainer;
+};
+
+/// on_before_optimizer_step, on_before_zero_grad. Setting `skip_step` in
+/// on_before_optimizer_step makes the kernel skip this optimizer step (it still zeroes grads).
+struct OptimizerHook {
+  Trainer& trainer;
+  torch::optim::Optimizer& optimizer;
+  std::size_t optimizer_idx;
+  bool skip_step = false;
+};
+
+/// on_exception: the run is ending with `error`; the kernel rethrows it after the slots ran.
+struct ExceptionHook {
+  Trainer& trainer;
+  const std::exception& error;
+};
+
+}  // namespace fulgur

@@ -1,0 +1,37 @@
+// Trainer options on a command line, in kebab case: --max-epochs 3, --limit-train-batches 0.5,
+// --plugin hook_trace:path=trace.txt (repeatable), --plugin-dir DIR, --seed 7, ...
+//
+//   CLI::App app{"my trainer"};
+//   fulgur::TrainerOptions options;
+//   fulgur::add_trainer_options(app, options);
+//   app.add_option("--batch-size", batch_size);   // the program's own options
+//   CLI11_PARSE(app, argc, argv);
+//   fulgur::finish_trainer_options(options);      // checks and converts what was parsed
+#pragma once
+
+#include <memory>
+
+#include "fulgur/trainer_options.h"
+
+namespace CLI {
+class App;
+}
+
+namespace fulgur {
+
+class CommandLineState;
+
+/// Registers every Trainer option on `app`; parsed values land in `options`.
+/// The returned object keeps the raw text of options that need converting; keep it alive
+/// until finish_trainer_options.
+std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOptions& options);
+
+/// Converts what add_trainer_options parsed ("0.5" vs "2" limits, plugin specs) into `options`
+/// and validates them. Throws fulgur::Error naming the option on bad input.
+void finish_trainer_options(const CommandLineState& state, TrainerOptions& options);
+
+/// Parses argv into options in one call: for programs with no options of their own, and tests.
+/// Throws fulgur::Error with CLI11's message on an unknown option or a malformed value.
+TrainerOptions parse_trainer_options(int argc, const char* const* argv);
+
+}  // namespace fulgur

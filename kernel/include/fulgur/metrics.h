@@ -1,0 +1,71 @@
+// Where Module::log puts its values: step values, epoch aggregates and callback_metrics.
+//
+// Values stay tensors on their device; nothing here copies to the host. Reading a value as a
+// number (MetricStore::value) is the one place that syncs, and only loggers, progress output
+// and tests do it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+#include "fulgur/log_options.h"
+
+namespace fulgur {
+
+/// Which step function is running, to pick Lightning's default on_step/on_epoch.
+enum class LogContext { None, Training, Validation, Test, Predict, Other };
+
+class MetricStore {
+ public:
+  using Metrics = std::map<std::string, at::Tensor>;
+
+  /// Records one value. `batch_size` is the weight used when options.batch_size is unset.
+  void log(const std::string& name, const at::Tensor& value, const LogOptions& options,
+           int64_t batch_size);
+
+  void set_context(LogContext context) { context_ = context; }
+  LogContext context() const { return context_; }
+
+  /// Turns the accumulated epoch values of `context` into `<name>` / `<name>_epoch` entries
+  /// of callback_metrics (and of epoch_metrics) and forgets the accumulators.
+  void end_epoch(LogContext context);
+  /// Drops accumulators of `context` without publishing them (e.g. after the sanity check).
+  void reset(LogContext context);
+
+  /// The latest value of every metric logged for monitoring (early stopping, checkpoints).
+  const Metrics& callback_metrics() const { return callback_metrics_; }
+  /// Values logged with on_step since the last take_step_metrics(); for loggers.
+  const Metrics& step_metrics() const { return step_metrics_; }
+  /// Epoch values published by the last end_epoch(); for loggers.
+  const Metrics& epoch_metrics() const { return epoch_metrics_; }
+  /// Names whose latest value was logged with prog_bar=true.
+  const std::map<std::string, bool>& prog_bar() const { return prog_bar_; }
+
+  void clear_step_metrics() { step_metrics_.clear(); }
+  void clear();
+
+  /// A callback metric as a number (copies to the host), or nothing if it was never logged.
+  std::optional<double> value(const std::string& name) const;
+
+ private:
+  struct Accumulator {
+    at::Tensor total;  // sum of value*weight, running max/min, or plain sum
+    int64_t weight = 0;
+    std::string reduce_fx;
+    std::string published_name;
+    LogContext context;
+  };
+
+  LogContext context_ = LogContext::None;
+  std::map<std::string, Accumulator> accumulators_;
+  Metrics callback_metrics_;
+  Metrics step_metrics_;
+  Metrics epoch_metrics_;
+  std::map<std::string, bool> prog_bar_;
+};
+
+}  // namespace fulgur

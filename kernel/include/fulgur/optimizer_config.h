@@ -1,0 +1,53 @@
+// What Module::configure_optimizers returns: one or several optimizers, and optional
+// learning-rate schedulers with Lightning's scheduler config (interval, frequency, ...).
+//
+//   return std::make_shared<torch::optim::Adam>(parameters(), torch::optim::AdamOptions(1e-3));
+//
+//   fulgur::OptimizerConfig config(optimizer);
+//   config.lr_schedulers.push_back({std::make_shared<torch::optim::StepLR>(*optimizer, 10, 0.1)});
+//   return config;
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace torch::optim {
+class Optimizer;
+class LRScheduler;
+}  // namespace torch::optim
+
+namespace fulgur {
+
+struct LRSchedulerConfig {
+  std::shared_ptr<torch::optim::LRScheduler> scheduler;
+  /// "epoch" steps the scheduler after every `frequency` epochs, "step" after every `frequency`
+  /// optimizer steps.
+  std::string interval = "epoch";
+  int64_t frequency = 1;
+  /// Metric a plateau scheduler reads; `strict` makes a missing metric an error.
+  std::string monitor;
+  bool strict = true;
+  std::string name;
+};
+
+struct OptimizerConfig {
+  OptimizerConfig() = default;
+
+  /// One optimizer: `return std::make_shared<torch::optim::SGD>(...)` works directly.
+  template <typename Optimizer,
+            typename = std::enable_if_t<std::is_base_of_v<torch::optim::Optimizer, Optimizer>>>
+  OptimizerConfig(std::shared_ptr<Optimizer> optimizer)  // NOLINT: implicit by design
+      : optimizers{std::move(optimizer)} {}
+
+  OptimizerConfig(std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_)  // NOLINT
+      : optimizers(std::move(optimizers_)) {}
+
+  std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers;
+  std::vector<LRSchedulerConfig> lr_schedulers;
+};
+
+}  // namespace fulgur

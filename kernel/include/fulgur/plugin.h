@@ -1,0 +1,54 @@
+// fulgur::Plugin: every feature (and every Lightning "callback") is one of these.
+//
+// A plugin has a name and connects slots to the hook bus in attach(). The connections it makes
+// through connect() are scoped: they end when the plugin is destroyed, so a plugin loaded from a
+// .so can never leave a slot behind that points into an unloaded library.
+//
+//   class PrintEpochs : public fulgur::Plugin {
+//    public:
+//     std::string name() const override { return "print_epochs"; }
+//     void attach(fulgur::HookBus& bus) override {
+//       connect(bus.on_train_epoch_end, [](fulgur::EpochHook& hook) { std::cout << hook.epoch; });
+//     }
+//   };
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/signals2/shared_connection_block.hpp>
+
+#include "fulgur/hook_bus.h"
+#include "fulgur/plugin_spec.h"
+
+namespace fulgur {
+
+class Plugin {
+ public:
+  virtual ~Plugin() = default;
+  Plugin() = default;
+  Plugin(const Plugin&) = delete;
+  Plugin& operator=(const Plugin&) = delete;
+
+  /// Unique among the plugins of one Trainer; also the key of the plugin's checkpoint state.
+  virtual std::string name() const = 0;
+  /// Connects the plugin's slots. Called once, when the plugin joins a Trainer.
+  virtual void attach(HookBus& bus) = 0;
+
+ protected:
+  /// Connects `slot` to `hook` in `group` for as long as this plugin lives.
+  template <typename HookSignal, typename Slot>
+  void connect(HookSignal& hook, Slot&& slot, SlotGroup group = SlotGroup::Callback) {
+    connections_.emplace_back(hook.connect(group, std::forward<Slot>(slot)));
+  }
+
+ private:
+  std::vector<boost::signals2::scoped_connection> connections_;
+};
+
+/// What a plugin library exports: builds the plugin from its text options.
+using PluginFactory = std::unique_ptr<Plugin>(const PluginOptions& options);
+
+}  // namespace fulgur

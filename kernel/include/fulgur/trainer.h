@@ -1,0 +1,179 @@
+// fulgur::Trainer: the loop kernel.
+//
+// It runs fit / validate / test / predict over a Module and DataLoaders, emits every lifecycle
+// hook on its HookBus, and does nothing else: progress bars, checkpoints, loggers, precision,
+// clipping and the rest are plugins that connect to the bus.
+//
+//   fulgur::TrainerOptions options;
+//   options.max_epochs = 10;
+//   fulgur::Trainer trainer(options);
+//   trainer.fit(model, train_loader, val_loader);
+//   auto results = trainer.test(model, test_loader);   // {"test_acc": 0.97, ...}
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <boost/signals2/connection.hpp>
+#include <torch/types.h>
+
+#include "fulgur/data_loader.h"
+#include "fulgur/hook_bus.h"
+#include "fulgur/metrics.h"
+#include "fulgur/module.h"
+#include "fulgur/plugin_host.h"
+#include "fulgur/trainer_options.h"
+
+namespace fulgur {
+
+/// Which optional steps a Module type overrides. Found at compile time from the Module's static
+/// type, so a Module without validation_step simply has no validation loop, as in Lightning.
+struct StepOverrides {
+  bool validation = true;
+  bool test = true;
+  bool predict = true;
+
+  template <typename M>
+  static StepOverrides of() {
+    static_assert(std::is_base_of_v<Module, M>, "fulgur::Trainer runs fulgur::Module subclasses");
+    using Step = torch::Tensor (Module::*)(const Batch&, int64_t);
+    StepOverrides overrides;
+    if constexpr (!std::is_same_v<M, Module>) {
+      overrides.validation = !std::is_same_v<decltype(&M::validation_step), Step>;
+      overrides.test = !std::is_same_v<decltype(&M::test_step), Step>;
+      overrides.predict = !std::is_same_v<decltype(&M::predict_step), Step>;
+    }
+    return overrides;
+  }
+};
+
+class Trainer {
+ public:
+  /// Validates `options` and loads the plugins they name.
+  explicit Trainer(TrainerOptions options = {});
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // --- plugins ------------------------------------------------------------------------------
+  /// Adds a plugin object built in code (a user's own callback, or a plugin's typed options).
+  Plugin& add_plugin(std::unique_ptr<Plugin> plugin);
+  /// Loads a plugin by name from the plugin folders and adds it.
+  Plugin& add_plugin(const PluginSpec& spec);
+  /// The plugin called `name`, or nullptr.
+  Plugin* find_plugin(const std::string& name) const;
+  std::vector<std::string> plugin_names() const;
+
+  // --- the four runs --------------------------------------------------------------------------
+  template <typename M>
+  void fit(M& module, DataLoader& train_loader, DataLoader* val_loader = nullptr) {
+    run_fit(module, StepOverrides::of<M>(), train_loader, val_loader);
+  }
+  template <typename M>
+  void fit(M& module, DataLoader& train_loader, DataLoader& val_loader) {
+    run_fit(module, StepOverrides::of<M>(), train_loader, &val_loader);
+  }
+  /// Runs the validation loop once; returns the epoch metrics it logged.
+  template <typename M>
+  std::map<std::string, double> validate(M& module, DataLoader& val_loader) {
+    return run_evaluate(module, StepOverrides::of<M>(), Stage::Validate, val_loader);
+  }
+  /// Runs the test loop once; returns the epoch metrics it logged ({"test_acc": ...}).
+  template <typename M>
+  std::map<std::string, double> test(M& module, DataLoader& test_loader) {
+    return run_evaluate(module, StepOverrides::of<M>(), Stage::Test, test_loader);
+  }
+  /// Returns what predict_step returned for each batch.
+  template <typename M>
+  std::vector<torch::Tensor> predict(M& module, DataLoader& loader) {
+    return run_predict(module, StepOverrides::of<M>(), loader);
+  }
+
+  // --- state plugins read and steer ---------------------------------------------------------
+  /// Set to true (by a plugin or the Module) to end fit at the next safe point: after the
+  /// current batch, once min_epochs have run.
+  bool should_stop = false;
+
+  const TrainerOptions& options() const { return options_; }
+  HookBus& hooks() { return bus_; }
+  int64_t current_epoch() const { return current_epoch_; }
+  /// Optimizer steps taken so far.
+  int64_t global_step() const { return global_step_; }
+  Stage stage() const { return stage_; }
+  bool sanity_checking() const { return sanity_checking_; }
+  /// Batches the current training epoch runs (-1 while the loader's length is unknown).
+  int64_t num_training_batches() const { return num_training_batches_; }
+  /// Gradient accumulation in force; a plugin may change it at an epoch start.
+  int64_t accumulate_grad_batches() const { return accumulate_grad_batches_; }
+  void set_accumulate_grad_batches(int64_t batches);
+  torch::Device device() const { return device_; }
+  /// The Module of the current run, or nullptr between runs.
+  Module* module() const { return module_; }
+  const std::vector<std::shared_ptr<torch::optim::Optimizer>>& optimizers() const { return optimizers_; }
+  const std::vector<LRSchedulerConfig>& lr_schedulers() const { return lr_schedulers_; }
+  MetricStore& metrics() { return metrics_; }
+  const MetricStore::Metrics& callback_metrics() const { return metrics_.callback_metrics(); }
+
+ private:
+  friend class Module;
+  friend class ManualOptimizer;
+
+  void run_fit(Module& module, StepOverrides overrides, DataLoader& train_loader, DataLoader* val_loader);
+  std::map<std::string, double> run_evaluate(Module& module, StepOverrides overrides, Stage stage,
+                                             DataLoader& loader);
+  std::vector<torch::Tensor> run_predict(Module& module, StepOverrides overrides, DataLoader& loader);
+
+  class RunScope;
+  Plugin& add_loaded_plugin(LoadedPlugin loaded);
+  void begin_run(Module& module, Stage stage);
+  void end_run();
+  void connect_module_hooks(Module& module);
+  void configure_optimizers(Module& module);
+
+  void sanity_check(DataLoader& val_loader);
+  void fit_loop(DataLoader& train_loader, DataLoader* val_loader, bool validation_enabled);
+  void training_epoch(DataLoader& train_loader, DataLoader* val_loader, bool validation_enabled);
+  void training_batch(Batch& batch, int64_t batch_idx, bool is_last_batch);
+  void evaluation_loop(Stage stage, DataLoader& loader, int64_t max_batches);
+  bool should_validate(int64_t batch_idx, bool is_last_batch, int64_t val_check_batches) const;
+  bool can_stop_early() const;
+  void step_schedulers(const std::string& interval);
+
+  Batch transfer(const Batch& batch);
+  [[noreturn]] void rethrow_with_context(const char* step, int64_t batch_idx);
+
+  // Called by Module for manual optimization.
+  void backward(torch::Tensor loss);
+  void optimizer_step(std::size_t optimizer_idx);
+  void optimizer_zero_grad(std::size_t optimizer_idx);
+
+  TrainerOptions options_;
+  // Destroyed last: the bus may hold connection bookkeeping that plugin code allocated.
+  std::vector<std::shared_ptr<void>> plugin_libraries_;
+  HookBus bus_;  // declared before the plugins: their slots disconnect before the bus goes
+  std::vector<LoadedPlugin> plugins_;
+  std::vector<boost::signals2::scoped_connection> module_connections_;
+
+  Module* module_ = nullptr;
+  torch::Device device_{torch::kCPU};
+  std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_;
+  std::vector<LRSchedulerConfig> lr_schedulers_;
+  MetricStore metrics_;
+
+  Stage stage_ = Stage::Fit;
+  bool sanity_checking_ = false;
+  int64_t max_epochs_ = 1000;
+  int64_t current_epoch_ = 0;
+  int64_t global_step_ = 0;
+  int64_t num_training_batches_ = 0;
+  int64_t train_batches_seen_ = 0;
+  bool stop_deferred_logged_ = false;
+  int64_t accumulate_grad_batches_ = 1;
+  int64_t current_batch_size_ = 1;
+};
+
+}  // namespace fulgur

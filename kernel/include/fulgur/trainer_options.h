@@ -1,0 +1,69 @@
+// The Trainer's options, with Lightning's names and defaults.
+//
+//   fulgur::TrainerOptions options;
+//   options.max_epochs = 10;
+//   options.limit_train_batches = 0.25;   // a float is a fraction of the epoch, an int a count
+//   options.plugins.push_back(fulgur::PluginSpec::parse("hook_trace:path=trace.txt"));
+//
+// The Trainer validates them once, in its constructor, and names the option it rejects.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fulgur/batch_limit.h"
+#include "fulgur/plugin_spec.h"
+
+namespace fulgur {
+
+struct TrainerOptions {
+  /// Stop after this many epochs. Unset together with max_steps means 1000, as in Lightning.
+  std::optional<int64_t> max_epochs;
+  /// Stop after this many optimizer steps; -1 means no limit.
+  int64_t max_steps = -1;
+  /// Ignore `should_stop` until this many epochs have run.
+  int64_t min_epochs = 0;
+
+  BatchLimit limit_train_batches;
+  BatchLimit limit_val_batches;
+  BatchLimit limit_test_batches;
+  BatchLimit limit_predict_batches;
+
+  /// Validation batches run before training to catch bugs early; -1 runs all of them.
+  int64_t num_sanity_val_steps = 2;
+  /// Validate every this many training batches (count) or this fraction of each epoch.
+  BatchLimit val_check_interval;
+  /// Validate at the end of every n-th epoch; unset validates only on val_check_interval counts.
+  std::optional<int64_t> check_val_every_n_epoch = 1;
+
+  /// Sum gradients over this many batches before each optimizer step.
+  int64_t accumulate_grad_batches = 1;
+  /// How often step-level metrics are handed to loggers.
+  int64_t log_every_n_steps = 50;
+  /// Where logs and checkpoints go by default.
+  std::string default_root_dir = ".";
+
+  /// "cpu", "cuda" or "auto" (cuda when available).
+  std::string accelerator = "auto";
+  /// Number of devices. More than one needs a distributed strategy.
+  int64_t devices = 1;
+  /// Make LibTorch pick deterministic algorithms (and fail on ops that have none).
+  bool deterministic = false;
+  /// Seeds LibTorch's generators at the start of every run (Lightning's seed_everything).
+  std::optional<uint64_t> seed;
+  /// Check every training loss for NaN/inf and stop with the epoch and batch named. Costs a
+  /// device-to-host copy per step, so it is off by default (as in Lightning).
+  bool detect_anomaly = false;
+
+  /// Plugins to load by name from the plugin folders, in order.
+  std::vector<PluginSpec> plugins;
+  /// Folders searched for plugin .so files before FULGUR_PLUGIN_PATH and the built-in folder.
+  std::vector<std::string> plugin_dirs;
+
+  /// Throws fulgur::Error naming the first option with a value Lightning would reject.
+  void validate() const;
+};
+
+}  // namespace fulgur

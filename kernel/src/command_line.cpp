@@ -1,0 +1,100 @@
+#include "fulgur/command_line.h"
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "fulgur/error.h"
+
+namespace fulgur {
+
+class CommandLineState {
+ public:
+  std::string limit_train_batches, limit_val_batches, limit_test_batches, limit_predict_batches;
+  std::string val_check_interval;
+  std::string check_val_every_n_epoch;
+  std::vector<std::string> plugins;
+  int64_t seed = -1;
+};
+
+std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOptions& options) {
+  auto state = std::make_shared<CommandLineState>();
+  auto* group = &app;
+  auto add_limit = [&](const char* flag, std::string& target, const char* what) {
+    group->add_option(flag, target, std::string(what) + ": a batch count (2) or a fraction of the epoch (0.5)");
+  };
+  group->add_option_function<int64_t>("--max-epochs", [&options](const int64_t& value) { options.max_epochs = value; },
+                                      "Stop after this many epochs (default 1000 unless --max-steps is given)");
+  group->add_option("--max-steps", options.max_steps, "Stop after this many optimizer steps (-1: no limit)");
+  group->add_option("--min-epochs", options.min_epochs, "Run at least this many epochs");
+  add_limit("--limit-train-batches", state->limit_train_batches, "Training batches per epoch");
+  add_limit("--limit-val-batches", state->limit_val_batches, "Validation batches per run");
+  add_limit("--limit-test-batches", state->limit_test_batches, "Test batches");
+  add_limit("--limit-predict-batches", state->limit_predict_batches, "Predict batches");
+  group->add_option("--num-sanity-val-steps", options.num_sanity_val_steps,
+                    "Validation batches run before training (-1: all)");
+  add_limit("--val-check-interval", state->val_check_interval, "Validate every");
+  group->add_option("--check-val-every-n-epoch", state->check_val_every_n_epoch,
+                    "Validate every n epochs ('none': only by --val-check-interval)");
+  group->add_option("--accumulate-grad-batches", options.accumulate_grad_batches,
+                    "Batches whose gradients are summed before each optimizer step");
+  group->add_option("--log-every-n-steps", options.log_every_n_steps, "How often loggers receive step metrics");
+  group->add_option("--default-root-dir", options.default_root_dir, "Where logs and checkpoints go");
+  group->add_option("--accelerator", options.accelerator, "cpu, cuda or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "gpu", "auto"}));
+  group->add_option("--devices", options.devices, "Number of devices");
+  group->add_flag("--deterministic", options.deterministic, "Use deterministic algorithms only");
+  group->add_option("--seed", state->seed, "Seed every random generator (Lightning's seed_everything)")
+      ->check(CLI::NonNegativeNumber);
+  group->add_flag("--detect-anomaly", options.detect_anomaly, "Stop on a NaN/inf training loss, naming the batch");
+  group->add_option("--plugin", state->plugins, "A plugin to load: NAME or NAME:key=value,... (repeatable)")
+      ->take_all()->allow_extra_args(false);
+  group->add_option("--plugin-dir", options.plugin_dirs, "A folder searched for plugin .so files (repeatable)")
+      ->allow_extra_args(false);
+  return state;
+}
+
+void finish_trainer_options(const CommandLineState& state, TrainerOptions& options) {
+  auto limit = [](const std::string& text, BatchLimit& target, const char* option) {
+    if (!text.empty()) target = BatchLimit::parse(text, option);
+  };
+  limit(state.limit_train_batches, options.limit_train_batches, "--limit-train-batches");
+  limit(state.limit_val_batches, options.limit_val_batches, "--limit-val-batches");
+  limit(state.limit_test_batches, options.limit_test_batches, "--limit-test-batches");
+  limit(state.limit_predict_batches, options.limit_predict_batches, "--limit-predict-batches");
+  limit(state.val_check_interval, options.val_check_interval, "--val-check-interval");
+  if (!state.check_val_every_n_epoch.empty()) {
+    if (state.check_val_every_n_epoch == "none") {
+      options.check_val_every_n_epoch.reset();
+    } else {
+      try {
+        std::size_t used = 0;
+        const auto value = std::stoll(state.check_val_every_n_epoch, &used);
+        if (used != state.check_val_every_n_epoch.size()) throw std::invalid_argument("trailing text");
+        options.check_val_every_n_epoch = value;
+      } catch (const std::exception&) {
+        throw Error("--check-val-every-n-epoch: expected a number or 'none', got '" + state.check_val_every_n_epoch +
+                    "'");
+      }
+    }
+  }
+  if (state.seed >= 0) options.seed = static_cast<uint64_t>(state.seed);
+  for (const auto& text : state.plugins) options.plugins.push_back(PluginSpec::parse(text));
+  options.validate();
+}
+
+TrainerOptions parse_trainer_options(int argc, const char* const* argv) {
+  CLI::App app{"fulgur trainer"};
+  TrainerOptions options;
+  auto state = add_trainer_options(app, options);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    throw Error(std::string("command line: ") + error.what());
+  }
+  finish_trainer_options(*state, options);
+  return options;
+}
+
+}  // namespace fulgur

@@ -1,0 +1,109 @@
+#include "fulgur/metrics.h"
+
+#include <torch/torch.h>
+
+#include "fulgur/error.h"
+
+namespace fulgur {
+namespace {
+
+void check_name(const std::string& name) {
+  if (name.empty()) throw Error("log: a metric needs a name");
+  if (name.find_first_of(",\n\r") != std::string::npos) {
+    throw Error("log: metric name '" + name + "' contains a comma or a line break, which loggers cannot store");
+  }
+}
+
+bool default_on_step(LogContext context) { return context == LogContext::Training; }
+bool default_on_epoch(LogContext context) { return context != LogContext::Training; }
+
+}  // namespace
+
+void MetricStore::log(const std::string& name, const at::Tensor& value, const LogOptions& options,
+                      int64_t batch_size) {
+  check_name(name);
+  if (!value.defined()) throw Error("log: metric '" + name + "' is an undefined tensor");
+  if (value.numel() != 1) {
+    throw Error("log: metric '" + name + "' must be a single value, got a tensor of shape " +
+                c10::str(value.sizes()));
+  }
+  const auto& fx = options.reduce_fx;
+  if (fx != "mean" && fx != "sum" && fx != "max" && fx != "min") {
+    throw Error("log: metric '" + name + "' has reduce_fx='" + fx + "'; expected mean, sum, max or min");
+  }
+  const bool on_step = options.on_step.value_or(default_on_step(context_));
+  const bool on_epoch = options.on_epoch.value_or(default_on_epoch(context_));
+  const at::Tensor detached = value.detach().reshape({});
+  prog_bar_[name] = options.prog_bar;
+
+  if (on_step) {
+    const std::string step_name = on_epoch ? name + "_step" : name;
+    step_metrics_[step_name] = detached;
+    callback_metrics_[step_name] = detached;
+    // As in Lightning, the plain name holds the latest value until the epoch value replaces it.
+    callback_metrics_[name] = detached;
+  }
+  if (on_epoch) {
+    auto& accumulator = accumulators_[name];
+    const int64_t weight = options.batch_size.value_or(batch_size);
+    if (!accumulator.total.defined()) {
+      accumulator.reduce_fx = fx;
+      accumulator.context = context_;
+      accumulator.published_name = on_step ? name + "_epoch" : name;
+      // float64 accumulation keeps long epochs exact enough; one small kernel per call.
+      accumulator.total = fx == "mean" ? detached.to(at::kDouble) * static_cast<double>(weight)
+                                       : detached.to(at::kDouble).clone();
+    } else if (fx == "mean") {
+      accumulator.total.add_(detached, static_cast<double>(weight));
+    } else if (fx == "sum") {
+      accumulator.total.add_(detached);
+    } else if (fx == "max") {
+      accumulator.total = at::maximum(accumulator.total, detached.to(at::kDouble));
+    } else {
+      accumulator.total = at::minimum(accumulator.total, detached.to(at::kDouble));
+    }
+    accumulator.weight += weight;
+  }
+}
+
+void MetricStore::end_epoch(LogContext context) {
+  epoch_metrics_.clear();
+  for (auto it = accumulators_.begin(); it != accumulators_.end();) {
+    auto& accumulator = it->second;
+    if (accumulator.context != context) {
+      ++it;
+      continue;
+    }
+    at::Tensor value = accumulator.total;
+    if (accumulator.reduce_fx == "mean") {
+      value = value / static_cast<double>(std::max<int64_t>(accumulator.weight, 1));
+    }
+    value = value.to(at::kFloat);
+    epoch_metrics_[accumulator.published_name] = value;
+    callback_metrics_[accumulator.published_name] = value;
+    callback_metrics_[it->first] = value;
+    it = accumulators_.erase(it);
+  }
+}
+
+void MetricStore::reset(LogContext context) {
+  for (auto it = accumulators_.begin(); it != accumulators_.end();) {
+    it = it->second.context == context ? accumulators_.erase(it) : std::next(it);
+  }
+}
+
+void MetricStore::clear() {
+  accumulators_.clear();
+  callback_metrics_.clear();
+  step_metrics_.clear();
+  epoch_metrics_.clear();
+  prog_bar_.clear();
+}
+
+std::optional<double> MetricStore::value(const std::string& name) const {
+  const auto found = callback_metrics_.find(name);
+  if (found == callback_metrics_.end()) return std::nullopt;
+  return found->second.item<double>();
+}
+
+}  // namespace fulgur

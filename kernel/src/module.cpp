@@ -1,0 +1,72 @@
+#include "fulgur/module.h"
+
+#include <torch/torch.h>
+
+#include "fulgur/error.h"
+#include "fulgur/trainer.h"
+
+namespace fulgur {
+namespace {
+
+[[noreturn]] void not_overridden(const char* step, const char* needed_by) {
+  throw Error(std::string("this Module does not implement ") + step + ", which " + needed_by + " needs");
+}
+
+}  // namespace
+
+torch::Tensor Module::validation_step(const Batch&, int64_t) { not_overridden("validation_step", "validation"); }
+torch::Tensor Module::test_step(const Batch&, int64_t) { not_overridden("test_step", "Trainer::test"); }
+torch::Tensor Module::predict_step(const Batch&, int64_t) { not_overridden("predict_step", "Trainer::predict"); }
+
+Batch Module::transfer_batch_to_device(const Batch& batch, const torch::Device& device) {
+  Batch moved;
+  if (batch.data.defined()) moved.data = batch.data.to(device, /*non_blocking=*/true);
+  if (batch.target.defined()) moved.target = batch.target.to(device, /*non_blocking=*/true);
+  return moved;
+}
+
+Trainer& Module::trainer() const {
+  if (!trainer_) throw Error("this Module is not attached to a Trainer (call it from within fit/validate/test/predict)");
+  return *trainer_;
+}
+
+void Module::log(const std::string& name, const torch::Tensor& value, const LogOptions& options) {
+  Trainer& running = trainer();
+  running.metrics_.log(name, value, options, running.current_batch_size_);
+}
+
+void Module::log(const std::string& name, double value, const LogOptions& options) {
+  log(name, torch::tensor(value, torch::dtype(torch::kDouble)), options);
+}
+
+void Module::log_dict(const std::map<std::string, torch::Tensor>& values, const LogOptions& options) {
+  for (const auto& [name, value] : values) log(name, value, options);
+}
+
+void Module::save_hyperparameters(const Hyperparameters& hparams) {
+  for (const auto& [key, value] : hparams) hparams_[key] = value;
+}
+
+std::vector<ManualOptimizer> Module::optimizers() {
+  const auto& all = trainer().optimizers();
+  std::vector<ManualOptimizer> handles;
+  handles.reserve(all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) handles.emplace_back(*this, *all[i], i);
+  return handles;
+}
+
+ManualOptimizer Module::optimizer(std::size_t index) {
+  const auto& all = trainer().optimizers();
+  if (index >= all.size()) {
+    throw Error("optimizer(" + std::to_string(index) + "): configure_optimizers returned " +
+                std::to_string(all.size()) + " optimizer(s)");
+  }
+  return ManualOptimizer(*this, *all[index], index);
+}
+
+void Module::manual_backward(torch::Tensor loss) { trainer().backward(std::move(loss)); }
+
+void ManualOptimizer::step() { module_->trainer().optimizer_step(index_); }
+void ManualOptimizer::zero_grad() { module_->trainer().optimizer_zero_grad(index_); }
+
+}  // namespace fulgur

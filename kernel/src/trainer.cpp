@@ -1,0 +1,548 @@
+#include "fulgur/trainer.h"
+
+#include <torch/torch.h>
+
+#include <spdlog/spdlog.h>
+
+#include "fulgur/compat.h"
+#include "fulgur/error.h"
+
+namespace fulgur {
+
+// Attaches a Module to the Trainer for one run and detaches it however the run ends; emits
+// on_exception for an error escaping the run.
+class Trainer::RunScope {
+ public:
+  RunScope(Trainer& trainer, Module& module, Stage stage) : trainer_(trainer) {
+    trainer_.begin_run(module, stage);
+  }
+  ~RunScope() { trainer_.end_run(); }
+  RunScope(const RunScope&) = delete;
+  RunScope& operator=(const RunScope&) = delete;
+
+  template <typename Body>
+  auto run(Body&& body) {
+    try {
+      return body();
+    } catch (const std::exception& error) {
+      ExceptionHook hook{trainer_, error};
+      try {
+        trainer_.bus_.on_exception(hook);
+      } catch (const std::exception& hook_error) {
+        spdlog::error("on_exception: a slot failed while handling an error: {}", hook_error.what());
+      }
+      throw;
+    }
+  }
+
+ private:
+  Trainer& trainer_;
+};
+
+namespace {
+
+torch::Device resolve_device(const std::string& accelerator) {
+  const bool cuda = torch::cuda::is_available();
+  if (accelerator == "cpu") return torch::kCPU;
+  if (accelerator == "auto") return cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  // "cuda" or "gpu"
+  if (!cuda) {
+    throw Error("Trainer option accelerator='" + accelerator +
+                "': this LibTorch sees no CUDA device (it may be a CPU-only build); use accelerator='cpu'");
+  }
+  return torch::Device(torch::kCUDA, 0);
+}
+
+int64_t batch_size_of(const Batch& batch) {
+  return batch.data.defined() && batch.data.dim() > 0 ? batch.data.size(0) : 1;
+}
+
+std::string describe_device(const torch::Tensor& tensor) { return tensor.device().str(); }
+
+LogContext log_context_of(Stage stage) {
+  switch (stage) {
+    case Stage::Fit: return LogContext::Training;
+    case Stage::Validate: return LogContext::Validation;
+    case Stage::Test: return LogContext::Test;
+    case Stage::Predict: return LogContext::Predict;
+  }
+  return LogContext::Other;
+}
+
+}  // namespace
+
+Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
+  options_.validate();
+  if (!options_.plugins.empty()) {
+    const PluginHost host(options_.plugin_dirs);
+    for (const auto& spec : options_.plugins) {
+      add_loaded_plugin(host.load(spec));
+    }
+  }
+}
+
+Plugin& Trainer::add_loaded_plugin(LoadedPlugin loaded) {
+  if (find_plugin(loaded->name())) throw PluginError("two plugins are named '" + loaded->name() + "'");
+  if (loaded.library()) plugin_libraries_.push_back(loaded.library());
+  loaded->attach(bus_);
+  plugins_.push_back(std::move(loaded));
+  return plugins_.back().plugin();
+}
+
+Trainer::~Trainer() = default;
+
+Plugin& Trainer::add_plugin(std::unique_ptr<Plugin> plugin) {
+  if (!plugin) throw PluginError("add_plugin: no plugin given");
+  return add_loaded_plugin(LoadedPlugin(nullptr, std::move(plugin)));
+}
+
+Plugin& Trainer::add_plugin(const PluginSpec& spec) {
+  if (find_plugin(spec.name)) throw PluginError("two plugins are named '" + spec.name + "'");
+  return add_loaded_plugin(PluginHost(options_.plugin_dirs).load(spec));
+}
+
+Plugin* Trainer::find_plugin(const std::string& name) const {
+  for (const auto& loaded : plugins_) {
+    if (loaded->name() == name) return &loaded.plugin();
+  }
+  return nullptr;
+}
+
+std::vector<std::string> Trainer::plugin_names() const {
+  std::vector<std::string> names;
+  for (const auto& loaded : plugins_) names.push_back(loaded->name());
+  return names;
+}
+
+void Trainer::set_accumulate_grad_batches(int64_t batches) {
+  if (batches < 1) throw Error("accumulate_grad_batches must be >= 1, got " + std::to_string(batches));
+  accumulate_grad_batches_ = batches;
+}
+
+// --- run set-up -------------------------------------------------------------------------------
+
+void Trainer::begin_run(Module& module, Stage stage) {
+  if (module_) throw Error("this Trainer is already running; runs cannot nest");
+  if (module.trainer_) throw Error("this Module is already attached to a running Trainer");
+  stage_ = stage;
+  should_stop = false;
+  sanity_checking_ = false;
+  metrics_.clear();
+  if (options_.seed) torch::manual_seed(*options_.seed);
+  compat::use_deterministic_algorithms(options_.deterministic);
+  device_ = resolve_device(options_.accelerator);
+  module.to(device_);
+  module.device_ = device_;
+  module.trainer_ = this;
+  module_ = &module;
+  connect_module_hooks(module);
+}
+
+void Trainer::end_run() {
+  module_connections_.clear();
+  metrics_.set_context(LogContext::None);
+  if (module_) module_->trainer_ = nullptr;
+  module_ = nullptr;
+}
+
+void Trainer::connect_module_hooks(Module& module) {
+  auto add = [this](auto& hook, auto slot) {
+    module_connections_.emplace_back(hook.connect(SlotGroup::Module, std::move(slot)));
+  };
+  Module* m = &module;
+  add(bus_.setup, [m](StageHook& hook) { m->setup(hook.stage); });
+  add(bus_.teardown, [m](StageHook& hook) { m->teardown(hook.stage); });
+  add(bus_.on_fit_start, [m](RunHook&) { m->on_fit_start(); });
+  add(bus_.on_fit_end, [m](RunHook&) { m->on_fit_end(); });
+  add(bus_.on_train_start, [m](RunHook&) { m->on_train_start(); });
+  add(bus_.on_train_end, [m](RunHook&) { m->on_train_end(); });
+  add(bus_.on_train_epoch_start, [m](EpochHook&) { m->on_train_epoch_start(); });
+  add(bus_.on_train_epoch_end, [m](EpochHook&) { m->on_train_epoch_end(); });
+  add(bus_.on_validation_epoch_start, [m](EpochHook&) { m->on_validation_epoch_start(); });
+  add(bus_.on_validation_epoch_end, [m](EpochHook&) { m->on_validation_epoch_end(); });
+  add(bus_.on_test_epoch_start, [m](EpochHook&) { m->on_test_epoch_start(); });
+  add(bus_.on_test_epoch_end, [m](EpochHook&) { m->on_test_epoch_end(); });
+  add(bus_.on_after_backward, [m](AfterBackwardHook&) { m->on_after_backward(); });
+  add(bus_.on_before_optimizer_step, [m](OptimizerHook& hook) { m->on_before_optimizer_step(hook.optimizer); });
+}
+
+void Trainer::configure_optimizers(Module& module) {
+  OptimizerConfig config = module.configure_optimizers();
+  if (config.optimizers.empty()) {
+    throw Error("configure_optimizers returned no optimizer; return at least one (e.g. "
+                "std::make_shared<torch::optim::Adam>(parameters()))");
+  }
+  for (std::size_t i = 0; i < config.optimizers.size(); ++i) {
+    if (!config.optimizers[i]) {
+      throw Error("configure_optimizers returned a null optimizer at position " + std::to_string(i));
+    }
+  }
+  if (module.automatic_optimization() && config.optimizers.size() > 1) {
+    throw Error("configure_optimizers returned " + std::to_string(config.optimizers.size()) +
+                " optimizers, but automatic optimization drives exactly one; call "
+                "set_automatic_optimization(false) in the Module's constructor and step them yourself");
+  }
+  for (const auto& scheduler : config.lr_schedulers) {
+    if (!scheduler.scheduler) throw Error("configure_optimizers returned a scheduler config without a scheduler");
+    if (scheduler.interval != "epoch" && scheduler.interval != "step") {
+      throw Error("lr scheduler config: interval must be 'epoch' or 'step', got '" + scheduler.interval + "'");
+    }
+    if (scheduler.frequency < 1) {
+      throw Error("lr scheduler config: frequency must be >= 1, got " + std::to_string(scheduler.frequency));
+    }
+  }
+  optimizers_ = std::move(config.optimizers);
+  lr_schedulers_ = std::move(config.lr_schedulers);
+}
+
+// --- fit ----------------------------------------------------------------------------------------
+
+void Trainer::run_fit(Module& module, StepOverrides overrides, DataLoader& train_loader, DataLoader* val_loader) {
+  RunScope scope(*this, module, Stage::Fit);
+  scope.run([&] {
+    current_epoch_ = 0;
+    global_step_ = 0;
+    train_batches_seen_ = 0;
+    stop_deferred_logged_ = false;
+    accumulate_grad_batches_ = options_.accumulate_grad_batches;
+    max_epochs_ = options_.max_epochs.value_or(options_.max_steps == -1 ? 1000 : -1);
+    module.train();
+
+    StageHook setup{*this, Stage::Fit};
+    bus_.setup(setup);
+    configure_optimizers(module);
+    RunHook run{*this};
+    bus_.on_fit_start(run);
+
+    const bool validation_enabled = val_loader && overrides.validation;
+    if (val_loader && !overrides.validation) {
+      spdlog::info("validation loader given but the Module has no validation_step: validation is skipped");
+    }
+    if (validation_enabled) sanity_check(*val_loader);
+
+    fit_loop(train_loader, val_loader, validation_enabled);
+
+    bus_.on_fit_end(run);
+    StageHook teardown{*this, Stage::Fit};
+    bus_.teardown(teardown);
+  });
+}
+
+void Trainer::sanity_check(DataLoader& val_loader) {
+  const int64_t val_batches = options_.limit_val_batches.resolve(val_loader.size(), "limit_val_batches");
+  const int64_t wanted = options_.num_sanity_val_steps;
+  const int64_t batches = wanted < 0 ? val_batches : val_batches < 0 ? wanted : std::min(wanted, val_batches);
+  if (batches == 0) return;
+  RunHook run{*this};
+  sanity_checking_ = true;
+  bus_.on_sanity_check_start(run);
+  evaluation_loop(Stage::Validate, val_loader, batches);
+  bus_.on_sanity_check_end(run);
+  sanity_checking_ = false;
+  // Sanity-check values must not reach monitors or loggers, as in Lightning.
+  metrics_.clear();
+}
+
+// As Lightning: min_epochs counts completed epochs, so stopping is allowed from epoch min_epochs.
+bool Trainer::can_stop_early() const { return current_epoch_ >= options_.min_epochs; }
+
+void Trainer::fit_loop(DataLoader& train_loader, DataLoader* val_loader, bool validation_enabled) {
+  RunHook run{*this};
+  bus_.on_train_start(run);
+  const auto max_steps_reached = [this] { return options_.max_steps >= 0 && global_step_ >= options_.max_steps; };
+  while (!(max_epochs_ >= 0 && current_epoch_ >= max_epochs_) && !max_steps_reached()) {
+    if (should_stop && can_stop_early()) break;
+    training_epoch(train_loader, val_loader, validation_enabled);
+    ++current_epoch_;
+  }
+  bus_.on_train_end(run);
+}
+
+bool Trainer::should_validate(int64_t batch_idx, bool is_last_batch, int64_t val_check_batches) const {
+  const auto& every_n_epochs = options_.check_val_every_n_epoch;
+  if (!every_n_epochs) {
+    // Without an epoch cadence Lightning counts val_check_interval across epoch boundaries.
+    return train_batches_seen_ % val_check_batches == 0;
+  }
+  if ((current_epoch_ + 1) % *every_n_epochs != 0) return false;
+  if (val_check_batches < 0) return is_last_batch;
+  return (batch_idx + 1) % val_check_batches == 0;
+}
+
+void Trainer::training_epoch(DataLoader& train_loader, DataLoader* val_loader, bool validation_enabled) {
+  train_loader.start_epoch(current_epoch_);
+  num_training_batches_ = options_.limit_train_batches.resolve(train_loader.size(), "limit_train_batches");
+
+  int64_t val_check_batches = -1;  // -1: at the end of the epoch
+  int64_t val_batches = 0;
+  if (validation_enabled) {
+    val_batches = options_.limit_val_batches.resolve(val_loader->size(), "limit_val_batches");
+    const auto& interval = options_.val_check_interval;
+    if (interval.is_count()) {
+      val_check_batches = interval.count();
+      if (options_.check_val_every_n_epoch && num_training_batches_ >= 0 && val_check_batches > num_training_batches_) {
+        throw Error("Trainer option val_check_interval=" + interval.to_string() + " exceeds the " +
+                    std::to_string(num_training_batches_) + " training batches of an epoch");
+      }
+    } else if (interval.fraction() < 1.0) {
+      if (num_training_batches_ < 0) {
+        throw Error("Trainer option val_check_interval=" + interval.to_string() +
+                    " needs a training loader that knows its length; give a batch count");
+      }
+      val_check_batches = std::max<int64_t>(1, static_cast<int64_t>(num_training_batches_ * interval.fraction()));
+    }
+  }
+
+  EpochHook epoch_hook{*this, current_epoch_};
+  bus_.on_train_epoch_start(epoch_hook);
+
+  // One batch of look-ahead tells which batch is the last even for loaders of unknown length.
+  std::optional<Batch> next = num_training_batches_ == 0 ? std::nullopt : train_loader.next();
+  for (int64_t batch_idx = 0; next; ++batch_idx) {
+    Batch batch = std::move(*next);
+    const bool limit_reached = num_training_batches_ >= 0 && batch_idx + 1 >= num_training_batches_;
+    next = limit_reached ? std::nullopt : train_loader.next();
+    const bool is_last_batch = !next;
+
+    training_batch(batch, batch_idx, is_last_batch);
+    ++train_batches_seen_;
+
+    const bool steps_done = options_.max_steps >= 0 && global_step_ >= options_.max_steps;
+    if (validation_enabled && val_batches != 0 && !steps_done &&
+        should_validate(batch_idx, is_last_batch, val_check_batches)) {
+      evaluation_loop(Stage::Validate, *val_loader, val_batches);
+      module_->train();
+      metrics_.set_context(LogContext::Training);
+    }
+    if (steps_done) break;
+    if (should_stop) {
+      if (can_stop_early()) break;
+      if (!stop_deferred_logged_) {
+        spdlog::info("should_stop was set, but min_epochs={} have not completed: training goes on until they have",
+                     options_.min_epochs);
+        stop_deferred_logged_ = true;
+      }
+    }
+  }
+
+  bus_.on_train_epoch_end(epoch_hook);
+  metrics_.end_epoch(LogContext::Training);
+}
+
+void Trainer::training_batch(Batch& raw_batch, int64_t batch_idx, bool is_last_batch) {
+  Batch batch = transfer(raw_batch);
+  current_batch_size_ = batch_size_of(batch);
+  metrics_.set_context(LogContext::Training);
+
+  BatchStartHook start{*this, batch, batch_idx};
+  bus_.on_train_batch_start(start);
+
+  torch::Tensor loss;
+  try {
+    loss = module_->training_step(batch, batch_idx);
+  } catch (...) {
+    rethrow_with_context("training_step", batch_idx);
+  }
+
+  if (module_->automatic_optimization()) {
+    if (!loss.defined()) {
+      throw Error("training_step returned no loss (an undefined tensor) at epoch " + std::to_string(current_epoch_) +
+                  ", batch " + std::to_string(batch_idx) +
+                  "; return the loss tensor, or turn automatic optimization off");
+    }
+    if (loss.numel() != 1) {
+      throw Error("training_step must return a scalar loss, got a tensor of shape " + c10::str(loss.sizes()) +
+                  " at epoch " + std::to_string(current_epoch_) + ", batch " + std::to_string(batch_idx));
+    }
+    if (!loss.requires_grad()) {
+      throw Error("training_step returned a loss that does not require grad (was it detached, or computed "
+                  "under NoGradGuard?) at epoch " + std::to_string(current_epoch_) + ", batch " +
+                  std::to_string(batch_idx));
+    }
+    if (options_.detect_anomaly) {
+      const double value = loss.item<double>();
+      if (!std::isfinite(value)) {
+        throw Error("detect_anomaly: the training loss is " + std::to_string(value) + " at epoch " +
+                    std::to_string(current_epoch_) + ", batch " + std::to_string(batch_idx) + " (global step " +
+                    std::to_string(global_step_) + ")");
+      }
+    }
+
+    const int64_t accumulate = accumulate_grad_batches_;
+    if (batch_idx % accumulate == 0) optimizer_zero_grad(0);
+    // Averaging over the window makes the summed gradient that of one big batch.
+    backward(accumulate > 1 ? loss / static_cast<double>(accumulate) : loss);
+    if ((batch_idx + 1) % accumulate == 0 || is_last_batch) {
+      optimizer_step(0);
+      step_schedulers("step");
+      if (is_last_batch) step_schedulers("epoch");
+    }
+    loss = loss.detach();
+  }
+  // Under manual optimization the Module steps its schedulers itself, as in Lightning.
+
+  BatchEndHook end{*this, loss, batch, batch_idx};
+  bus_.on_train_batch_end(end);
+}
+
+void Trainer::backward(torch::Tensor loss) {
+  BeforeBackwardHook before{*this, loss};
+  bus_.on_before_backward(before);
+  before.loss.backward();
+  AfterBackwardHook after{*this};
+  bus_.on_after_backward(after);
+}
+
+void Trainer::optimizer_step(std::size_t optimizer_idx) {
+  auto& optimizer = *optimizers_.at(optimizer_idx);
+  OptimizerHook hook{*this, optimizer, optimizer_idx};
+  bus_.on_before_optimizer_step(hook);
+  if (!hook.skip_step) optimizer.step();
+  ++global_step_;
+}
+
+void Trainer::optimizer_zero_grad(std::size_t optimizer_idx) {
+  auto& optimizer = *optimizers_.at(optimizer_idx);
+  OptimizerHook hook{*this, optimizer, optimizer_idx};
+  bus_.on_before_zero_grad(hook);
+  compat::zero_grad(optimizer);
+}
+
+void Trainer::step_schedulers(const std::string& interval) {
+  for (auto& config : lr_schedulers_) {
+    if (config.interval != interval) continue;
+    const int64_t count = interval == "step" ? global_step_ : current_epoch_ + 1;
+    if (count % config.frequency == 0) config.scheduler->step();
+  }
+}
+
+Batch Trainer::transfer(const Batch& batch) {
+  Batch moved = module_->transfer_batch_to_device(batch, device_);
+  for (const torch::Tensor* tensor : {&moved.data, &moved.target}) {
+    if (tensor->defined() && tensor->device() != device_) {
+      throw Error("the batch is on " + describe_device(*tensor) + " but the module is on " + device_.str() +
+                  " (transfer_batch_to_device must move every tensor of the batch to the module's device)");
+    }
+  }
+  return moved;
+}
+
+void Trainer::rethrow_with_context(const char* step, int64_t batch_idx) {
+  const std::string where = std::string(step) + " failed at epoch " + std::to_string(current_epoch_) + ", batch " +
+                            std::to_string(batch_idx) + ": ";
+  try {
+    throw;
+  } catch (const Error& error) {
+    throw Error(where + error.what());
+  } catch (const c10::Error& error) {
+    throw Error(where + error.what_without_backtrace());
+  }
+}
+
+// --- validate / test / predict ------------------------------------------------------------------
+
+void Trainer::evaluation_loop(Stage stage, DataLoader& loader, int64_t max_batches) {
+  const bool validating = stage == Stage::Validate;
+  auto& on_start = validating ? bus_.on_validation_start : bus_.on_test_start;
+  auto& on_end = validating ? bus_.on_validation_end : bus_.on_test_end;
+  auto& on_epoch_start = validating ? bus_.on_validation_epoch_start : bus_.on_test_epoch_start;
+  auto& on_epoch_end = validating ? bus_.on_validation_epoch_end : bus_.on_test_epoch_end;
+  auto& on_batch_start = validating ? bus_.on_validation_batch_start : bus_.on_test_batch_start;
+  auto& on_batch_end = validating ? bus_.on_validation_batch_end : bus_.on_test_batch_end;
+  const char* step_name = validating ? "validation_step" : "test_step";
+  const LogContext context = validating ? LogContext::Validation : LogContext::Test;
+
+  module_->eval();
+  torch::NoGradGuard no_grad;
+  RunHook run{*this};
+  on_start(run);
+  loader.start_epoch(0);
+  EpochHook epoch_hook{*this, current_epoch_};
+  on_epoch_start(epoch_hook);
+  metrics_.set_context(context);
+  for (int64_t batch_idx = 0; max_batches < 0 || batch_idx < max_batches; ++batch_idx) {
+    auto raw = loader.next();
+    if (!raw) break;
+    Batch batch = transfer(*raw);
+    current_batch_size_ = batch_size_of(batch);
+    BatchStartHook start{*this, batch, batch_idx};
+    on_batch_start(start);
+    torch::Tensor outputs;
+    try {
+      outputs = validating ? module_->validation_step(batch, batch_idx) : module_->test_step(batch, batch_idx);
+    } catch (...) {
+      rethrow_with_context(step_name, batch_idx);
+    }
+    BatchEndHook end{*this, outputs, batch, batch_idx};
+    on_batch_end(end);
+  }
+  on_epoch_end(epoch_hook);
+  metrics_.end_epoch(context);
+  on_end(run);
+}
+
+std::map<std::string, double> Trainer::run_evaluate(Module& module, StepOverrides overrides, Stage stage,
+                                                    DataLoader& loader) {
+  if (stage == Stage::Validate && !overrides.validation) {
+    throw Error("Trainer::validate needs a Module that implements validation_step");
+  }
+  if (stage == Stage::Test && !overrides.test) throw Error("Trainer::test needs a Module that implements test_step");
+  RunScope scope(*this, module, stage);
+  return scope.run([&] {
+    StageHook setup{*this, stage};
+    bus_.setup(setup);
+    const auto& limit = stage == Stage::Validate ? options_.limit_val_batches : options_.limit_test_batches;
+    const int64_t max_batches =
+        limit.resolve(loader.size(), stage == Stage::Validate ? "limit_val_batches" : "limit_test_batches");
+    evaluation_loop(stage, loader, max_batches);
+    StageHook teardown{*this, stage};
+    bus_.teardown(teardown);
+
+    std::map<std::string, double> results;
+    for (const auto& [name, value] : metrics_.epoch_metrics()) results[name] = value.item<double>();
+    return results;
+  });
+}
+
+std::vector<torch::Tensor> Trainer::run_predict(Module& module, StepOverrides overrides, DataLoader& loader) {
+  if (!overrides.predict) throw Error("Trainer::predict needs a Module that implements predict_step");
+  RunScope scope(*this, module, Stage::Predict);
+  return scope.run([&] {
+    StageHook setup{*this, Stage::Predict};
+    bus_.setup(setup);
+    const int64_t max_batches = options_.limit_predict_batches.resolve(loader.size(), "limit_predict_batches");
+    module.eval();
+    torch::NoGradGuard no_grad;
+    metrics_.set_context(LogContext::Predict);
+    RunHook run{*this};
+    bus_.on_predict_start(run);
+    loader.start_epoch(0);
+    EpochHook epoch_hook{*this, 0};
+    bus_.on_predict_epoch_start(epoch_hook);
+    std::vector<torch::Tensor> predictions;
+    for (int64_t batch_idx = 0; max_batches < 0 || batch_idx < max_batches; ++batch_idx) {
+      auto raw = loader.next();
+      if (!raw) break;
+      Batch batch = transfer(*raw);
+      current_batch_size_ = batch_size_of(batch);
+      BatchStartHook start{*this, batch, batch_idx};
+      bus_.on_predict_batch_start(start);
+      torch::Tensor prediction;
+      try {
+        prediction = module.predict_step(batch, batch_idx);
+      } catch (...) {
+        rethrow_with_context("predict_step", batch_idx);
+      }
+      BatchEndHook end{*this, prediction, batch, batch_idx};
+      bus_.on_predict_batch_end(end);
+      predictions.push_back(prediction);
+    }
+    bus_.on_predict_epoch_end(epoch_hook);
+    bus_.on_predict_end(run);
+    StageHook teardown{*this, Stage::Predict};
+    bus_.teardown(teardown);
+    return predictions;
+  });
+}
+
+}  // namespace fulgur

@@ -1,0 +1,46 @@
+#include "fulgur/trainer_options.h"
+
+#include "fulgur/error.h"
+
+namespace fulgur {
+namespace {
+
+void require(bool condition, const std::string& option, const std::string& expected, const std::string& got) {
+  if (!condition) {
+    throw Error("Trainer option " + option + ": expected " + expected + ", got " + got);
+  }
+}
+
+}  // namespace
+
+void TrainerOptions::validate() const {
+  if (max_epochs) {
+    require(*max_epochs >= -1, "max_epochs", "-1 (no limit) or a number of epochs >= 0", std::to_string(*max_epochs));
+  }
+  require(max_steps >= -1, "max_steps", "-1 (no limit) or a number of steps >= 0", std::to_string(max_steps));
+  require(min_epochs >= 0, "min_epochs", "a number >= 0", std::to_string(min_epochs));
+  require(num_sanity_val_steps >= -1, "num_sanity_val_steps", "-1 (all batches) or a number >= 0",
+          std::to_string(num_sanity_val_steps));
+  require(!val_check_interval.is_count() || val_check_interval.count() >= 1, "val_check_interval",
+          "a batch count >= 1 or a fraction in (0.0, 1.0]", val_check_interval.to_string());
+  require(val_check_interval.is_count() || val_check_interval.fraction() > 0.0, "val_check_interval",
+          "a batch count >= 1 or a fraction in (0.0, 1.0]", val_check_interval.to_string());
+  if (check_val_every_n_epoch) {
+    require(*check_val_every_n_epoch >= 1, "check_val_every_n_epoch", "a number >= 1 (or unset)",
+            std::to_string(*check_val_every_n_epoch));
+  } else {
+    require(val_check_interval.is_count(), "val_check_interval",
+            "a batch count when check_val_every_n_epoch is unset", val_check_interval.to_string());
+  }
+  require(accumulate_grad_batches >= 1, "accumulate_grad_batches", "a number >= 1",
+          std::to_string(accumulate_grad_batches));
+  require(log_every_n_steps >= 1, "log_every_n_steps", "a number >= 1", std::to_string(log_every_n_steps));
+  require(!default_root_dir.empty(), "default_root_dir", "a folder", "an empty string");
+  require(accelerator == "cpu" || accelerator == "cuda" || accelerator == "gpu" || accelerator == "auto",
+          "accelerator", "one of cpu, cuda, gpu, auto", "'" + accelerator + "'");
+  require(devices >= 1, "devices", "a number >= 1", std::to_string(devices));
+  require(devices == 1, "devices",
+          "1 (the single-device strategy; several devices need the ddp strategy)", std::to_string(devices));
+}
+
+}  // namespace fulgur

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Configures and builds fulgur (Release) into build/. Extra arguments go to CMake's configure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+generator=()
+if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
+# The precompiled header and ccache agree only when ccache ignores its timestamps and defines.
+export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
+
+if [ ! -f build/CMakeCache.txt ]; then
+  cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "$@"
+elif [ $# -gt 0 ]; then
+  cmake -S . -B build "$@"
+fi
+cmake --build build --parallel "${FULGUR_BUILD_JOBS:-$(nproc)}"

@@ -1,0 +1,96 @@
+// Data loaders: seeded, reproducible shuffles and LibTorch loaders plugged into the Trainer.
+#include <gtest/gtest.h>
+
+#include "testing.h"
+
+namespace fulgur {
+namespace {
+
+std::vector<int64_t> epoch_order(TensorDataLoader& loader, int64_t epoch) {
+  loader.start_epoch(epoch);
+  std::vector<int64_t> order;
+  while (auto batch = loader.next()) {
+    for (int64_t i = 0; i < batch->target.size(0); ++i) order.push_back(batch->target[i].item<int64_t>());
+  }
+  return order;
+}
+
+TensorDataLoader indexed_loader(int64_t samples, TensorDataLoaderOptions options) {
+  auto index = torch::arange(samples);
+  return TensorDataLoader(index.to(torch::kFloat).unsqueeze(1), index, options);
+}
+
+TEST(TensorDataLoader, SameSeedAndEpochGiveTheSameOrderWhateverElseDrewRandomNumbers) {
+  TensorDataLoaderOptions options;
+  options.batch_size = 3;
+  options.shuffle = true;
+  options.seed = 11;
+  auto first = indexed_loader(10, options);
+  auto second = indexed_loader(10, options);
+  const auto a = epoch_order(first, 2);
+  torch::rand({100});  // disturbs the global generator
+  const auto b = epoch_order(second, 2);
+  EXPECT_EQ(a, b);
+  auto sorted = a;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(sorted, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_NE(epoch_order(first, 3), a);
+}
+
+TEST(TensorDataLoader, SequentialWithoutShuffle) {
+  TensorDataLoaderOptions options;
+  options.batch_size = 4;
+  auto loader = indexed_loader(10, options);
+  EXPECT_EQ(epoch_order(loader, 0), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ(loader.size(), 3);
+}
+
+TEST(TensorDataLoader, DropLastDropsTheShortBatch) {
+  TensorDataLoaderOptions options;
+  options.batch_size = 4;
+  options.drop_last = true;
+  auto loader = indexed_loader(10, options);
+  EXPECT_EQ(loader.size(), 2);
+  EXPECT_EQ(epoch_order(loader, 0).size(), 8u);
+}
+
+// A LibTorch dataset yielding Example<> one sample at a time.
+class Samples : public torch::data::datasets::Dataset<Samples> {
+ public:
+  explicit Samples(testing::Blobs blobs) : blobs_(std::move(blobs)) {}
+  torch::data::Example<> get(size_t index) override {
+    return {blobs_.x[static_cast<int64_t>(index)], blobs_.y[static_cast<int64_t>(index)]};
+  }
+  torch::optional<size_t> size() const override { return static_cast<size_t>(blobs_.x.size(0)); }
+
+ private:
+  testing::Blobs blobs_;
+};
+
+TEST(TorchDataLoader, LibTorchLoaderTrainsThroughTheTrainer) {
+  auto blobs = testing::make_blobs(64);
+  auto loader = wrap(torch::data::make_data_loader<torch::data::samplers::SequentialSampler>(
+      Samples(blobs), torch::data::DataLoaderOptions().batch_size(16)));
+  loader->start_epoch(0);
+  auto first = loader->next();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->data.sizes(), torch::IntArrayRef({16, 4}));
+  EXPECT_TRUE(torch::equal(first->data, blobs.x.narrow(0, 0, 16)));
+
+  testing::TinyClassifier model;
+  TrainerOptions options;
+  options.max_epochs = 2;
+  Trainer trainer(options);
+  trainer.fit(model, *loader);
+  EXPECT_EQ(trainer.global_step(), 8);
+  EXPECT_EQ(trainer.num_training_batches(), -1);  // the length is unknown to fulgur
+
+  // A stacked loader (Stack<> transform) yields Example<> directly.
+  auto stacked = wrap(torch::data::make_data_loader<torch::data::samplers::SequentialSampler>(
+      Samples(blobs).map(torch::data::transforms::Stack<>()), torch::data::DataLoaderOptions().batch_size(32)));
+  const auto results = trainer.test(model, *stacked);
+  EXPECT_GT(results.at("test_acc"), 0.9);
+}
+
+}  // namespace
+}  // namespace fulgur

@@ -1,0 +1,57 @@
+// What the test suites share: small real models, data, and a plugin that records hooks.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "fulgur/data_loader.h"
+#include "fulgur/module.h"
+#include "fulgur/plugin.h"
+#include "fulgur/trainer.h"
+
+namespace fulgur::testing {
+
+/// A linearly separable 2-class problem: `samples` rows of `features` columns, fixed by `seed`.
+struct Blobs {
+  torch::Tensor x;
+  torch::Tensor y;
+};
+Blobs make_blobs(int64_t samples, int64_t features = 4, uint64_t seed = 0);
+
+TensorDataLoader make_loader(const Blobs& data, int64_t batch_size, bool shuffle = false, uint64_t seed = 0);
+
+/// A one-layer classifier with every step implemented; logs train_loss, val_loss, test_acc.
+class TinyClassifier : public Module {
+ public:
+  explicit TinyClassifier(int64_t features = 4, double lr = 0.1);
+  torch::Tensor forward(const torch::Tensor& x) { return linear->forward(x); }
+  torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override;
+  torch::Tensor validation_step(const Batch& batch, int64_t batch_idx) override;
+  torch::Tensor test_step(const Batch& batch, int64_t batch_idx) override;
+  torch::Tensor predict_step(const Batch& batch, int64_t batch_idx) override;
+  OptimizerConfig configure_optimizers() override;
+
+  torch::nn::Linear linear{nullptr};
+  double lr;
+};
+
+/// Records "hook_name arguments" for every hook into a vector, like hook_trace does to a file.
+class HookRecorder : public Plugin {
+ public:
+  std::string name() const override { return "hook_recorder"; }
+  void attach(HookBus& bus) override;
+  std::vector<std::string> calls;
+};
+
+/// A flat copy of a module's parameters, for bit-for-bit comparisons.
+torch::Tensor flat_parameters(torch::nn::Module& module);
+
+/// The lines of a text file.
+std::vector<std::string> read_lines(const std::string& path);
+
+/// A fresh empty folder under the test temp dir.
+std::string temp_dir(const std::string& name);
+
+}  // namespace fulgur::testing
