@@ -33,7 +33,7 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
   }
   const bool on_step = options.on_step.value_or(default_on_step(context_));
   const bool on_epoch = options.on_epoch.value_or(default_on_epoch(context_));
-  const at::Tensor detached = value.detach().reshape({});
+  const at::Tensor detached = value.dim() == 0 ? value.detach() : value.detach().reshape({});
   prog_bar_[name] = options.prog_bar;
 
   if (on_step) {

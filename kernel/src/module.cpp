@@ -19,10 +19,11 @@ torch::Tensor Module::test_step(const Batch&, int64_t) { not_overridden("test_st
 torch::Tensor Module::predict_step(const Batch&, int64_t) { not_overridden("predict_step", "Trainer::predict"); }
 
 Batch Module::transfer_batch_to_device(const Batch& batch, const torch::Device& device) {
-  Batch moved;
-  if (batch.data.defined()) moved.data = batch.data.to(device, /*non_blocking=*/true);
-  if (batch.target.defined()) moved.target = batch.target.to(device, /*non_blocking=*/true);
-  return moved;
+  // Tensors already in place are passed through without a dispatcher call.
+  auto move = [&device](const torch::Tensor& tensor) {
+    return !tensor.defined() || tensor.device() == device ? tensor : tensor.to(device, /*non_blocking=*/true);
+  };
+  return {move(batch.data), move(batch.target)};
 }
 
 Trainer& Module::trainer() const {

@@ -377,7 +377,6 @@ void Trainer::training_batch(Batch& raw_batch, int64_t batch_idx, bool is_last_b
       step_schedulers("step");
       if (is_last_batch) step_schedulers("epoch");
     }
-    loss = loss.detach();
   }
   // Under manual optimization the Module steps its schedulers itself, as in Lightning.
 

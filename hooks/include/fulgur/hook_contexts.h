@@ -49,7 +49,9 @@ struct BatchStartHook {
   int64_t batch_idx;
 };
 
-/// on_*_batch_end. `outputs` is what the step returned (the loss in training); may be undefined.
+/// on_*_batch_end. `outputs` is what the step returned; may be undefined. In training it is the
+/// loss as training_step returned it (backward has run and freed its graph): read it, e.g. for
+/// logging, but do not differentiate it again.
 struct BatchEndHook {
   Trainer& trainer;
   const torch::Tensor& outputs;

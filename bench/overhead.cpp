@@ -1,0 +1,167 @@
+// bench/overhead: what fulgur's loop costs over a hand-written LibTorch loop.
+//
+// The same model, data, optimizer and batch order are trained by both, alternating round by
+// round in one process so that both see the same machine state. Each configuration prints
+// µs per training step for both and their ratio (median over rounds).
+//
+//   build/bench/bench_overhead                 # default: 7 rounds of 3 epochs
+//   build/bench/bench_overhead --rounds 11 --threads 2
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include "fulgur/compat.h"
+#include "fulgur/trainer.h"
+
+namespace {
+
+namespace F = torch::nn::functional;
+using Clock = std::chrono::steady_clock;
+
+struct ModelShape {
+  std::string name;
+  int64_t features, hidden, classes, batch_size, samples;
+};
+
+torch::nn::Sequential make_mlp(const ModelShape& shape) {
+  return torch::nn::Sequential(torch::nn::Linear(shape.features, shape.hidden), torch::nn::ReLU(),
+                               torch::nn::Linear(shape.hidden, shape.hidden), torch::nn::ReLU(),
+                               torch::nn::Linear(shape.hidden, shape.classes));
+}
+
+std::shared_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& module) {
+  return std::make_shared<torch::optim::SGD>(module.parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+}
+
+class BenchModule : public fulgur::Module {
+ public:
+  BenchModule(const ModelShape& shape, bool log_each_step) : log_each_step_(log_each_step) {
+    net = register_module("net", make_mlp(shape));
+  }
+  torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
+    auto loss = F::cross_entropy(net->forward(batch.data), batch.target);
+    if (log_each_step_) log("train_loss", loss);
+    return loss;
+  }
+  fulgur::OptimizerConfig configure_optimizers() override { return make_optimizer(*this); }
+  torch::nn::Sequential net{nullptr};
+
+ private:
+  bool log_each_step_;
+};
+
+// The loop a LibTorch user writes by hand.
+double hand_loop_us_per_step(torch::nn::Sequential& net, torch::optim::Optimizer& optimizer,
+                             fulgur::TensorDataLoader& loader, int64_t epochs) {
+  net->train();
+  int64_t steps = 0;
+  const auto start = Clock::now();
+  for (int64_t epoch = 0; epoch < epochs; ++epoch) {
+    loader.start_epoch(epoch);
+    while (auto batch = loader.next()) {
+      fulgur::compat::zero_grad(optimizer);
+      auto loss = F::cross_entropy(net->forward(batch->data), batch->target);
+      loss.backward();
+      optimizer.step();
+      ++steps;
+    }
+  }
+  return std::chrono::duration<double, std::micro>(Clock::now() - start).count() / static_cast<double>(steps);
+}
+
+double fulgur_us_per_step(fulgur::Trainer& trainer, BenchModule& module, fulgur::TensorDataLoader& loader) {
+  const auto start = Clock::now();
+  trainer.fit(module, loader);
+  return std::chrono::duration<double, std::micro>(Clock::now() - start).count() /
+         static_cast<double>(trainer.global_step());
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+struct Config {
+  std::string name;
+  bool all_plugins;
+  bool log_each_step;
+};
+
+void run(const ModelShape& shape, const Config& config, int rounds, int64_t epochs, const std::string& scratch) {
+  torch::manual_seed(0);
+  auto x = torch::randn({shape.samples, shape.features});
+  auto y = torch::randint(0, shape.classes, {shape.samples}, torch::kLong);
+  fulgur::TensorDataLoaderOptions loader_options;
+  loader_options.batch_size = shape.batch_size;
+  loader_options.shuffle = true;
+  fulgur::TensorDataLoader loader(x, y, loader_options);
+
+  auto hand_net = make_mlp(shape);
+  auto hand_optimizer = make_optimizer(*hand_net);
+  BenchModule module(shape, config.log_each_step);
+
+  fulgur::TrainerOptions options;
+  options.max_epochs = epochs;
+  options.accelerator = "cpu";
+  if (config.all_plugins) {
+    // Every plugin that exists, attached as a user would.
+    options.plugins.push_back(fulgur::PluginSpec::parse("hook_trace:path=" + scratch + "/trace.txt"));
+  }
+
+  std::vector<double> hand, framework, ratios;
+  hand_loop_us_per_step(hand_net, *hand_optimizer, loader, 1);  // warm-up
+  {
+    fulgur::Trainer warm_up(options);
+    fulgur_us_per_step(warm_up, module, loader);
+  }
+  for (int round = 0; round < rounds; ++round) {
+    // Alternate which loop goes first so that neither always inherits the other's cache state.
+    fulgur::Trainer trainer(options);
+    if (round % 2 == 0) {
+      hand.push_back(hand_loop_us_per_step(hand_net, *hand_optimizer, loader, epochs));
+      framework.push_back(fulgur_us_per_step(trainer, module, loader));
+    } else {
+      framework.push_back(fulgur_us_per_step(trainer, module, loader));
+      hand.push_back(hand_loop_us_per_step(hand_net, *hand_optimizer, loader, epochs));
+    }
+    ratios.push_back(framework.back() / hand.back());
+  }
+  std::printf("%-8s %-22s %10.1f %10.1f %8.3f %8.3f\n", shape.name.c_str(), config.name.c_str(), median(hand),
+              median(framework), median(framework) / median(hand), median(ratios));
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fulgur loop overhead against a hand-written LibTorch loop"};
+  int rounds = 7;
+  int64_t epochs = 3;
+  int threads = 1;
+  std::vector<std::string> models{"small", "medium"};
+  app.add_option("--rounds", rounds, "Alternating rounds per configuration")->check(CLI::PositiveNumber);
+  app.add_option("--epochs", epochs, "Epochs per round")->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads, "LibTorch intra-op threads")->check(CLI::PositiveNumber);
+  app.add_option("--models", models, "small (digits-sized MLP) and/or medium");
+  CLI11_PARSE(app, argc, argv);
+  torch::set_num_threads(threads);
+
+  const std::vector<ModelShape> shapes{{"small", 64, 128, 10, 32, 2048}, {"medium", 256, 512, 10, 128, 8192}};
+  const std::vector<Config> configs{{"kernel", false, false}, {"kernel+log", false, true},
+                                    {"all_plugins+log", true, true}};
+  const auto scratch = (std::filesystem::temp_directory_path() / "fulgur_bench").string();
+  std::filesystem::create_directories(scratch);
+
+  std::printf("LibTorch %s, %d thread(s), %d rounds x %lld epochs; us per training step (median)\n",
+              TORCH_VERSION, threads, rounds, static_cast<long long>(epochs));
+  std::printf("%-8s %-22s %10s %10s %8s %8s\n", "model", "config", "hand_us", "fulgur_us", "ratio", "paired");
+  for (const auto& shape : shapes) {
+    if (std::find(models.begin(), models.end(), shape.name) == models.end()) continue;
+    for (const auto& config : configs) run(shape, config, rounds, epochs, scratch);
+  }
+  return 0;
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The README's main job: installs what is missing, builds, and trains the digits example,
+# which reports its test accuracy. Extra arguments go to the example (e.g. --max-epochs 5).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh
+exec build/examples/digits/digits "$@"
