@@ -2,13 +2,13 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include <boost/dll/shared_library.hpp>
 
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
+#include "elf_symbol_reader.h"
 
 #ifndef FULGUR_DEFAULT_PLUGIN_DIR
 #define FULGUR_DEFAULT_PLUGIN_DIR ""
@@ -28,20 +28,6 @@ std::vector<std::string> split_path_list(const char* list) {
     if (!part.empty()) parts.push_back(part);
   }
   return parts;
-}
-
-// dlopen on a file that is not a shared object can print nothing useful; say what it is.
-void check_is_shared_object(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  char magic[4] = {};
-  file.read(magic, sizeof magic);
-  if (file.gcount() < 4) {
-    throw PluginError("cannot load plugin '" + path + "': the file is empty or truncated (" +
-                      std::to_string(file.gcount()) + " bytes), not a shared library");
-  }
-  if (!(magic[0] == 0x7f && magic[1] == 'E' && magic[2] == 'L' && magic[3] == 'F')) {
-    throw PluginError("cannot load plugin '" + path + "': not an ELF shared library");
-  }
 }
 
 }  // namespace
@@ -101,7 +87,16 @@ LoadedPlugin PluginHost::load_file(const std::string& path, const PluginOptions&
   if (!fs::is_regular_file(path, exists_error)) {
     throw PluginError("cannot load plugin '" + path + "': no such file");
   }
-  check_is_shared_object(path);
+  // The tag is read from the file itself: a plugin built for another ABI never runs any code here.
+  const auto tag = detail::read_exported_string(path, "fulgur_plugin_abi");
+  if (!tag) {
+    throw PluginError("'" + path + "' is not a fulgur plugin: it exports no fulgur_plugin_abi tag " +
+                      "(build it with FULGUR_EXPORT_PLUGIN)");
+  }
+  if (*tag != abi_tag()) {
+    throw PluginError("plugin '" + path + "' was built for ABI '" + *tag + "' but this fulgur is '" + abi_tag() +
+                      "'; rebuild the plugin against this installation");
+  }
 
   auto library = std::make_shared<boost::dll::shared_library>();
   try {
@@ -109,15 +104,6 @@ LoadedPlugin PluginHost::load_file(const std::string& path, const PluginOptions&
     library->load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& error) {
     throw PluginError("cannot load plugin '" + path + "': " + error.what());
-  }
-  if (!library->has("fulgur_plugin_abi")) {
-    throw PluginError("'" + path + "' is not a fulgur plugin: it exports no fulgur_plugin_abi tag " +
-                      "(build it with FULGUR_EXPORT_PLUGIN)");
-  }
-  const std::string tag = &library->get<const char>("fulgur_plugin_abi");
-  if (tag != abi_tag()) {
-    throw PluginError("plugin '" + path + "' was built for ABI '" + tag + "' but this fulgur is '" + abi_tag() +
-                      "'; rebuild the plugin against this installation");
   }
   if (!library->has("fulgur_create_plugin")) {
     throw PluginError("plugin '" + path + "' exports no factory (fulgur_create_plugin); " +
