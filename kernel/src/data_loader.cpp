@@ -50,6 +50,13 @@ std::optional<Batch> TensorDataLoader::next() {
   return batch;
 }
 
+int64_t TensorDataLoader::skip(int64_t batches) {
+  const int64_t available = *size() - (position_ + options_.batch_size - 1) / options_.batch_size;
+  const int64_t skipped = std::max<int64_t>(0, std::min(batches, available));
+  position_ = std::min(position_ + skipped * options_.batch_size, data_.size(0));
+  return skipped;
+}
+
 std::optional<int64_t> TensorDataLoader::size() const {
   const int64_t total = data_.size(0);
   return options_.drop_last ? total / options_.batch_size

@@ -6,6 +6,7 @@
 
 #include "fulgur/compat.h"
 #include "fulgur/error.h"
+#include "interrupt_guard.h"
 
 namespace fulgur {
 
@@ -122,7 +123,7 @@ void Trainer::set_accumulate_grad_batches(int64_t batches) {
 // --- run set-up -------------------------------------------------------------------------------
 
 void Trainer::begin_run(Module& module, Stage stage) {
-  if (module_) throw Error("this Trainer is already running; runs cannot nest");
+  if (running_) throw Error("this Trainer is already running; runs cannot nest");
   if (module.trainer_) throw Error("this Module is already attached to a running Trainer");
   stage_ = stage;
   should_stop = false;
@@ -135,6 +136,7 @@ void Trainer::begin_run(Module& module, Stage stage) {
   module.device_ = device_;
   module.trainer_ = this;
   module_ = &module;
+  running_ = true;
   connect_module_hooks(module);
 }
 
@@ -142,7 +144,7 @@ void Trainer::end_run() {
   module_connections_.clear();
   metrics_.set_context(LogContext::None);
   if (module_) module_->trainer_ = nullptr;
-  module_ = nullptr;
+  running_ = false;
 }
 
 void Trainer::connect_module_hooks(Module& module) {
@@ -164,6 +166,8 @@ void Trainer::connect_module_hooks(Module& module) {
   add(bus_.on_test_epoch_end, [m](EpochHook&) { m->on_test_epoch_end(); });
   add(bus_.on_after_backward, [m](AfterBackwardHook&) { m->on_after_backward(); });
   add(bus_.on_before_optimizer_step, [m](OptimizerHook& hook) { m->on_before_optimizer_step(hook.optimizer); });
+  add(bus_.on_save_checkpoint, [m](CheckpointHook& hook) { m->on_save_checkpoint(hook.checkpoint); });
+  add(bus_.on_load_checkpoint, [m](CheckpointHook& hook) { m->on_load_checkpoint(hook.checkpoint); });
 }
 
 void Trainer::configure_optimizers(Module& module) {
@@ -193,16 +197,23 @@ void Trainer::configure_optimizers(Module& module) {
   }
   optimizers_ = std::move(config.optimizers);
   lr_schedulers_ = std::move(config.lr_schedulers);
+  scheduler_steps_.assign(lr_schedulers_.size(), 0);
 }
 
 // --- fit ----------------------------------------------------------------------------------------
 
-void Trainer::run_fit(Module& module, StepOverrides overrides, DataLoader& train_loader, DataLoader* val_loader) {
+void Trainer::run_fit(Module& module, StepOverrides overrides, DataLoader& train_loader, DataLoader* val_loader,
+                      const std::string& ckpt_path) {
   RunScope scope(*this, module, Stage::Fit);
+  const detail::InterruptGuard interrupts;
   scope.run([&] {
     current_epoch_ = 0;
     global_step_ = 0;
     train_batches_seen_ = 0;
+    next_epoch_ = 0;
+    next_batch_ = 0;
+    resume_batches_ = 0;
+    resume_rng_state_ = torch::Tensor();
     stop_deferred_logged_ = false;
     accumulate_grad_batches_ = options_.accumulate_grad_batches;
     max_epochs_ = options_.max_epochs.value_or(options_.max_steps == -1 ? 1000 : -1);
@@ -210,7 +221,13 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, DataLoader& train
 
     StageHook setup{*this, Stage::Fit};
     bus_.setup(setup);
+    std::optional<Checkpoint> checkpoint;
+    if (!ckpt_path.empty()) {
+      checkpoint = read_checkpoint(ckpt_path);
+      restore_module(*checkpoint, ckpt_path);
+    }
     configure_optimizers(module);
+    if (checkpoint) restore_training_state(*checkpoint, ckpt_path);
     RunHook run{*this};
     bus_.on_fit_start(run);
 
@@ -249,6 +266,12 @@ bool Trainer::can_stop_early() const { return current_epoch_ >= options_.min_epo
 void Trainer::fit_loop(DataLoader& train_loader, DataLoader* val_loader, bool validation_enabled) {
   RunHook run{*this};
   bus_.on_train_start(run);
+  if (resume_rng_state_.defined()) {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(resume_rng_state_);
+    resume_rng_state_ = torch::Tensor();
+  }
   const auto max_steps_reached = [this] { return options_.max_steps >= 0 && global_step_ >= options_.max_steps; };
   while (!(max_epochs_ >= 0 && current_epoch_ >= max_epochs_) && !max_steps_reached()) {
     if (should_stop && can_stop_early()) break;
@@ -296,9 +319,16 @@ void Trainer::training_epoch(DataLoader& train_loader, DataLoader* val_loader, b
   EpochHook epoch_hook{*this, current_epoch_};
   bus_.on_train_epoch_start(epoch_hook);
 
+  // A fit resumed mid-epoch continues with the batch that would have come next.
+  const int64_t first_batch = resume_batches_ > 0 ? train_loader.skip(resume_batches_) : 0;
+  resume_batches_ = 0;
+  next_epoch_ = current_epoch_;
+  next_batch_ = first_batch;
+
   // One batch of look-ahead tells which batch is the last even for loaders of unknown length.
-  std::optional<Batch> next = num_training_batches_ == 0 ? std::nullopt : train_loader.next();
-  for (int64_t batch_idx = 0; next; ++batch_idx) {
+  const bool any_left = num_training_batches_ < 0 || first_batch < num_training_batches_;
+  std::optional<Batch> next = any_left ? train_loader.next() : std::nullopt;
+  for (int64_t batch_idx = first_batch; next; ++batch_idx) {
     Batch batch = std::move(*next);
     const bool limit_reached = num_training_batches_ >= 0 && batch_idx + 1 >= num_training_batches_;
     next = limit_reached ? std::nullopt : train_loader.next();
@@ -314,6 +344,10 @@ void Trainer::training_epoch(DataLoader& train_loader, DataLoader* val_loader, b
       module_->train();
       metrics_.set_context(LogContext::Training);
     }
+    if (const int signal = detail::InterruptGuard::pending()) {
+      throw Error(std::string("fit interrupted by ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") + " at epoch " +
+                  std::to_string(current_epoch_) + " after batch " + std::to_string(batch_idx));
+    }
     if (steps_done) break;
     if (should_stop) {
       if (can_stop_early()) break;
@@ -325,6 +359,11 @@ void Trainer::training_epoch(DataLoader& train_loader, DataLoader* val_loader, b
     }
   }
 
+  // Only an epoch whose batches ran out is over; one stopped early resumes where it stopped.
+  if (!next) {
+    next_epoch_ = current_epoch_ + 1;
+    next_batch_ = 0;
+  }
   bus_.on_train_epoch_end(epoch_hook);
   metrics_.end_epoch(LogContext::Training);
 }
@@ -378,6 +417,7 @@ void Trainer::training_batch(Batch& raw_batch, int64_t batch_idx, bool is_last_b
       if (is_last_batch) step_schedulers("epoch");
     }
   }
+  next_batch_ = batch_idx + 1;
   // Under manual optimization the Module steps its schedulers itself, as in Lightning.
 
   BatchEndHook end{*this, loss, batch, batch_idx};
@@ -408,10 +448,14 @@ void Trainer::optimizer_zero_grad(std::size_t optimizer_idx) {
 }
 
 void Trainer::step_schedulers(const std::string& interval) {
-  for (auto& config : lr_schedulers_) {
+  for (std::size_t i = 0; i < lr_schedulers_.size(); ++i) {
+    auto& config = lr_schedulers_[i];
     if (config.interval != interval) continue;
     const int64_t count = interval == "step" ? global_step_ : current_epoch_ + 1;
-    if (count % config.frequency == 0) config.scheduler->step();
+    if (count % config.frequency == 0) {
+      config.scheduler->step();
+      ++scheduler_steps_[i];
+    }
   }
 }
 

@@ -27,6 +27,9 @@ std::string arguments(const BatchEndHook& hook) {
 std::string arguments(const BeforeBackwardHook&) { return ""; }
 std::string arguments(const AfterBackwardHook&) { return ""; }
 std::string arguments(const OptimizerHook& hook) { return " optimizer=" + std::to_string(hook.optimizer_idx); }
+std::string arguments(const CheckpointHook& hook) {
+  return " epoch=" + std::to_string(hook.trainer.current_epoch()) + " step=" + std::to_string(hook.trainer.global_step());
+}
 std::string arguments(const ExceptionHook& hook) {
   std::string message = hook.error.what();
   for (char& c : message) {

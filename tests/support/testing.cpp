@@ -59,6 +59,7 @@ std::string describe(const BatchEndHook& hook) { return " batch=" + std::to_stri
 std::string describe(const BeforeBackwardHook&) { return ""; }
 std::string describe(const AfterBackwardHook&) { return ""; }
 std::string describe(const OptimizerHook& hook) { return " optimizer=" + std::to_string(hook.optimizer_idx); }
+std::string describe(const CheckpointHook&) { return ""; }
 std::string describe(const ExceptionHook&) { return ""; }
 }  // namespace
 

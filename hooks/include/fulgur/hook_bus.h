@@ -69,6 +69,8 @@ struct HookBus {
   Hook<BatchStartHook> on_predict_batch_start;
   Hook<BatchEndHook> on_predict_batch_end;
 
+  Hook<CheckpointHook> on_save_checkpoint;
+  Hook<CheckpointHook> on_load_checkpoint;
   Hook<ExceptionHook> on_exception;
 
   /// Calls `visit(name, hook)` for every hook, in declaration order. Lets a plugin such as
@@ -109,6 +111,8 @@ struct HookBus {
     visit(std::string_view("on_predict_epoch_end"), on_predict_epoch_end);
     visit(std::string_view("on_predict_batch_start"), on_predict_batch_start);
     visit(std::string_view("on_predict_batch_end"), on_predict_batch_end);
+    visit(std::string_view("on_save_checkpoint"), on_save_checkpoint);
+    visit(std::string_view("on_load_checkpoint"), on_load_checkpoint);
     visit(std::string_view("on_exception"), on_exception);
   }
 };

@@ -12,6 +12,7 @@
 
 #include <torch/data/example.h>
 
+#include "fulgur/checkpoint.h"
 #include "fulgur/stage.h"
 
 namespace torch::optim {
@@ -77,6 +78,14 @@ struct OptimizerHook {
   torch::optim::Optimizer& optimizer;
   std::size_t optimizer_idx;
   bool skip_step = false;
+};
+
+/// on_save_checkpoint: add state to `checkpoint` before it is written, under
+/// plugin_state(checkpoint, name()). on_load_checkpoint: read it back; fires after the model's
+/// weights are restored and before configure_optimizers.
+struct CheckpointHook {
+  Trainer& trainer;
+  Checkpoint& checkpoint;
 };
 
 /// on_exception: the run is ending with `error`; the kernel rethrows it after the slots ran.

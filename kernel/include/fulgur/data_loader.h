@@ -27,6 +27,13 @@ class DataLoader {
   virtual std::optional<Batch> next() = 0;
   /// Batches in one pass, when the loader knows it.
   virtual std::optional<int64_t> size() const = 0;
+  /// Skips the next `batches` batches of the pass (resuming mid-epoch); returns how many were
+  /// skipped. The default draws and drops them.
+  virtual int64_t skip(int64_t batches) {
+    int64_t skipped = 0;
+    while (skipped < batches && next()) ++skipped;
+    return skipped;
+  }
 };
 
 struct TensorDataLoaderOptions {
@@ -45,6 +52,7 @@ class TensorDataLoader : public DataLoader {
   void start_epoch(int64_t epoch) override;
   std::optional<Batch> next() override;
   std::optional<int64_t> size() const override;
+  int64_t skip(int64_t batches) override;
 
   int64_t num_samples() const { return data_.size(0); }
 

@@ -86,6 +86,9 @@ class Module : public torch::nn::Module {
   virtual void on_test_epoch_end() {}
   virtual void on_after_backward() {}
   virtual void on_before_optimizer_step(torch::optim::Optimizer& /*optimizer*/) {}
+  /// Add or read the Module's own extra state; weights are saved and restored by the Trainer.
+  virtual void on_save_checkpoint(Checkpoint& /*checkpoint*/) {}
+  virtual void on_load_checkpoint(Checkpoint& /*checkpoint*/) {}
 
   // --- logging ----------------------------------------------------------------------------
   void log(const std::string& name, const torch::Tensor& value, const LogOptions& options = {});

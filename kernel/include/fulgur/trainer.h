@@ -69,13 +69,15 @@ class Trainer {
   std::vector<std::string> plugin_names() const;
 
   // --- the four runs --------------------------------------------------------------------------
+  /// Trains `module`. With `ckpt_path`, first restores everything the checkpoint holds (weights,
+  /// optimizers, schedulers, plugin states, RNG, loop position) and continues from there.
   template <typename M>
-  void fit(M& module, DataLoader& train_loader, DataLoader* val_loader = nullptr) {
-    run_fit(module, StepOverrides::of<M>(), train_loader, val_loader);
+  void fit(M& module, DataLoader& train_loader, DataLoader* val_loader = nullptr, const std::string& ckpt_path = "") {
+    run_fit(module, StepOverrides::of<M>(), train_loader, val_loader, ckpt_path);
   }
   template <typename M>
-  void fit(M& module, DataLoader& train_loader, DataLoader& val_loader) {
-    run_fit(module, StepOverrides::of<M>(), train_loader, &val_loader);
+  void fit(M& module, DataLoader& train_loader, DataLoader& val_loader, const std::string& ckpt_path = "") {
+    run_fit(module, StepOverrides::of<M>(), train_loader, &val_loader, ckpt_path);
   }
   /// Runs the validation loop once; returns the epoch metrics it logged.
   template <typename M>
@@ -92,6 +94,13 @@ class Trainer {
   std::vector<torch::Tensor> predict(M& module, DataLoader& loader) {
     return run_predict(module, StepOverrides::of<M>(), loader);
   }
+
+  // --- checkpoints -------------------------------------------------------------------------------
+  /// Writes a checkpoint of the current (or last) run's Module, optimizers, schedulers, plugin
+  /// states, RNG and loop position to `path`, atomically. Emits on_save_checkpoint first.
+  void save_checkpoint(const std::string& path);
+  /// The checkpoint save_checkpoint would write, as a dictionary.
+  Checkpoint dump_checkpoint();
 
   // --- state plugins read and steer ---------------------------------------------------------
   /// Set to true (by a plugin or the Module) to end fit at the next safe point: after the
@@ -122,7 +131,10 @@ class Trainer {
   friend class Module;
   friend class ManualOptimizer;
 
-  void run_fit(Module& module, StepOverrides overrides, DataLoader& train_loader, DataLoader* val_loader);
+  void run_fit(Module& module, StepOverrides overrides, DataLoader& train_loader, DataLoader* val_loader,
+               const std::string& ckpt_path);
+  void restore_module(Checkpoint& checkpoint, const std::string& path);
+  void restore_training_state(Checkpoint& checkpoint, const std::string& path);
   std::map<std::string, double> run_evaluate(Module& module, StepOverrides overrides, Stage stage,
                                              DataLoader& loader);
   std::vector<torch::Tensor> run_predict(Module& module, StepOverrides overrides, DataLoader& loader);
@@ -158,7 +170,8 @@ class Trainer {
   std::vector<LoadedPlugin> plugins_;
   std::vector<boost::signals2::scoped_connection> module_connections_;
 
-  Module* module_ = nullptr;
+  Module* module_ = nullptr;  // stays set after a run, so save_checkpoint works after fit
+  bool running_ = false;
   torch::Device device_{torch::kCPU};
   std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_;
   std::vector<LRSchedulerConfig> lr_schedulers_;
@@ -171,6 +184,13 @@ class Trainer {
   int64_t global_step_ = 0;
   int64_t num_training_batches_ = 0;
   int64_t train_batches_seen_ = 0;
+  // Where training would go on: batch `next_batch_` of epoch `next_epoch_`. Checkpoints store it,
+  // so that a resumed fit runs exactly the batches the interrupted one had not.
+  int64_t next_epoch_ = 0;
+  int64_t next_batch_ = 0;
+  int64_t resume_batches_ = 0;         // batches of the first epoch a resumed fit skips
+  torch::Tensor resume_rng_state_;     // applied just before training resumes
+  std::vector<int64_t> scheduler_steps_;
   bool stop_deferred_logged_ = false;
   int64_t accumulate_grad_batches_ = 1;
   int64_t current_batch_size_ = 1;

@@ -1,0 +1,199 @@
+// The Trainer's half of checkpointing: what goes into a checkpoint and how a fit resumes from
+// one. (Reading and writing files is fulgur/checkpoint.h.)
+#include <sstream>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include "fulgur/error.h"
+#include "fulgur/trainer.h"
+
+namespace fulgur {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+int64_t int_entry(const StateDict& dict, const char* key, const std::string& path) {
+  if (!dict.contains(key) || !dict.at(key).isInt()) {
+    throw Error("checkpoint '" + path + "': entry '" + key + "' is missing or not an integer");
+  }
+  return dict.at(key).toInt();
+}
+
+StateDict dict_entry(const StateDict& dict, const char* key, const std::string& path) {
+  if (!dict.contains(key) || !dict.at(key).isGenericDict()) {
+    throw Error("checkpoint '" + path + "': entry '" + key + "' is missing or not a dictionary");
+  }
+  return dict.at(key).toGenericDict();
+}
+
+c10::List<c10::IValue> list_entry(const StateDict& dict, const char* key, const std::string& path) {
+  if (!dict.contains(key) || !dict.at(key).isList()) {
+    throw Error("checkpoint '" + path + "': entry '" + key + "' is missing or not a list");
+  }
+  return dict.at(key).toList();
+}
+
+std::string shape_of(const torch::Tensor& tensor) { return c10::str(tensor.sizes()); }
+
+// LibTorch's own optimizer serialisation is exact for every optimizer type; it travels as bytes.
+torch::Tensor optimizer_archive(const torch::optim::Optimizer& optimizer) {
+  torch::serialize::OutputArchive archive;
+  optimizer.save(archive);
+  std::ostringstream stream;
+  archive.save_to(stream);
+  const std::string bytes = stream.str();
+  auto tensor = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
+  std::memcpy(tensor.data_ptr(), bytes.data(), bytes.size());
+  return tensor;
+}
+
+}  // namespace
+
+Checkpoint Trainer::dump_checkpoint() {
+  if (!module_) throw Error("save_checkpoint needs a Module: call it during or after fit");
+  Checkpoint checkpoint = make_state_dict();
+  checkpoint.insert("fulgur_version", std::string(kVersion));
+  checkpoint.insert("epoch", current_epoch_);
+  checkpoint.insert("global_step", global_step_);
+
+  // Parameters and buffers under their dotted names, on the CPU, as Python's state_dict().
+  StateDict weights = make_state_dict();
+  for (const auto& item : module_->named_parameters()) weights.insert(item.key(), item.value().detach().cpu());
+  for (const auto& item : module_->named_buffers()) weights.insert(item.key(), item.value().detach().cpu());
+  checkpoint.insert("state_dict", weights);
+
+  c10::impl::GenericList optimizers(c10::AnyType::get());
+  for (const auto& optimizer : optimizers_) {
+    StateDict state = make_state_dict();
+    c10::impl::GenericList groups(c10::AnyType::get());
+    for (const auto& group : optimizer->param_groups()) {
+      StateDict readable = make_state_dict();
+      readable.insert("lr", group.options().get_lr());
+      groups.push_back(readable);
+    }
+    state.insert("param_groups", groups);
+    state.insert("fulgur_archive", optimizer_archive(*optimizer));
+    optimizers.push_back(state);
+  }
+  checkpoint.insert("optimizer_states", optimizers);
+
+  c10::impl::GenericList schedulers(c10::AnyType::get());
+  for (std::size_t i = 0; i < lr_schedulers_.size(); ++i) {
+    StateDict state = make_state_dict();
+    state.insert("interval", lr_schedulers_[i].interval);
+    state.insert("frequency", lr_schedulers_[i].frequency);
+    state.insert("steps", scheduler_steps_[i]);
+    schedulers.push_back(state);
+  }
+  checkpoint.insert("lr_schedulers", schedulers);
+
+  StateDict hparams = make_state_dict();
+  for (const auto& [key, value] : module_->hparams()) hparams.insert(key, value);
+  checkpoint.insert("hyper_parameters", hparams);
+
+  StateDict fit_loop = make_state_dict();
+  fit_loop.insert("next_epoch", next_epoch_);
+  fit_loop.insert("next_batch", next_batch_);
+  fit_loop.insert("train_batches_seen", train_batches_seen_);
+  StateDict loops = make_state_dict();
+  loops.insert("fit_loop", fit_loop);
+  checkpoint.insert("loops", loops);
+
+  StateDict rng = make_state_dict();
+  {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    rng.insert("torch", generator.get_state());
+  }
+  checkpoint.insert("rng_states", rng);
+  checkpoint.insert("callbacks", make_state_dict());
+
+  CheckpointHook hook{*this, checkpoint};
+  bus_.on_save_checkpoint(hook);
+  return checkpoint;
+}
+
+void Trainer::save_checkpoint(const std::string& path) { write_checkpoint(dump_checkpoint(), path); }
+
+void Trainer::restore_module(Checkpoint& checkpoint, const std::string& path) {
+  const StateDict weights = dict_entry(checkpoint, "state_dict", path);
+  auto parameters = module_->named_parameters();
+  auto buffers = module_->named_buffers();
+  torch::NoGradGuard no_grad;
+  std::size_t expected = 0;
+  auto restore = [&](const std::string& name, torch::Tensor& target) {
+    ++expected;
+    if (!weights.contains(name)) {
+      throw Error("checkpoint '" + path + "' does not match the model: it has no entry for '" + name + "'");
+    }
+    const auto& value = weights.at(name);
+    if (!value.isTensor()) throw Error("checkpoint '" + path + "': entry '" + name + "' is not a tensor");
+    const auto tensor = value.toTensor();
+    if (tensor.sizes() != target.sizes()) {
+      throw Error("checkpoint '" + path + "' does not match the model: '" + name + "' has shape " + shape_of(tensor) +
+                  " in the checkpoint but " + shape_of(target) + " in the model");
+    }
+    target.copy_(tensor);
+  };
+  for (auto& item : parameters) restore(item.key(), item.value());
+  for (auto& item : buffers) restore(item.key(), item.value());
+  if (weights.size() != expected) {
+    for (const auto& entry : weights) {
+      const auto name = entry.key().toStringRef();
+      if (!parameters.contains(name) && !buffers.contains(name)) {
+        throw Error("checkpoint '" + path + "' does not match the model: '" + name + "' is not a parameter or buffer of it");
+      }
+    }
+  }
+  CheckpointHook hook{*this, checkpoint};
+  bus_.on_load_checkpoint(hook);
+}
+
+void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& path) {
+  const auto optimizers = list_entry(checkpoint, "optimizer_states", path);
+  if (optimizers.size() != optimizers_.size()) {
+    throw Error("checkpoint '" + path + "' holds " + std::to_string(optimizers.size()) +
+                " optimizer state(s) but configure_optimizers returned " + std::to_string(optimizers_.size()));
+  }
+  const auto schedulers = list_entry(checkpoint, "lr_schedulers", path);
+  if (schedulers.size() != lr_schedulers_.size()) {
+    throw Error("checkpoint '" + path + "' holds " + std::to_string(schedulers.size()) +
+                " lr scheduler(s) but configure_optimizers returned " + std::to_string(lr_schedulers_.size()));
+  }
+  // LibTorch's schedulers keep only a step count, and only step() can advance it: replay the
+  // steps, then let the optimizer state below set the exact learning rates.
+  for (std::size_t i = 0; i < schedulers.size(); ++i) {
+    const auto steps = int_entry(schedulers.get(i).toGenericDict(), "steps", path);
+    for (int64_t s = 0; s < steps; ++s) lr_schedulers_[i].scheduler->step();
+    scheduler_steps_[i] = steps;
+  }
+  for (std::size_t i = 0; i < optimizers.size(); ++i) {
+    const auto state = optimizers.get(i).toGenericDict();
+    if (!state.contains("fulgur_archive") || !state.at("fulgur_archive").isTensor()) {
+      throw Error("checkpoint '" + path + "': optimizer " + std::to_string(i) + " has no fulgur_archive state");
+    }
+    const auto bytes = state.at("fulgur_archive").toTensor().contiguous();
+    try {
+      torch::serialize::InputArchive archive;
+      archive.load_from(static_cast<const char*>(bytes.data_ptr()), static_cast<std::size_t>(bytes.numel()));
+      optimizers_[i]->load(archive);
+    } catch (const c10::Error& error) {
+      throw Error("checkpoint '" + path + "': the state of optimizer " + std::to_string(i) +
+                  " does not fit the optimizer configure_optimizers returned: " + error.what_without_backtrace());
+    }
+  }
+
+  const auto fit_loop = dict_entry(dict_entry(checkpoint, "loops", path), "fit_loop", path);
+  global_step_ = int_entry(checkpoint, "global_step", path);
+  train_batches_seen_ = int_entry(fit_loop, "train_batches_seen", path);
+  current_epoch_ = next_epoch_ = int_entry(fit_loop, "next_epoch", path);
+  resume_batches_ = next_batch_ = int_entry(fit_loop, "next_batch", path);
+
+  if (checkpoint.contains("rng_states")) {
+    const auto rng = checkpoint.at("rng_states").toGenericDict();
+    if (rng.contains("torch")) resume_rng_state_ = rng.at("torch").toTensor();
+  }
+}
+
+}  // namespace fulgur
