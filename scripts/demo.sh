@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
-exec build/examples/digits/digits "$@"
+# Checkpoints go to build/digits/checkpoints unless --default-root-dir says otherwise.
+exec build/examples/digits/digits --default-root-dir build/digits "$@"

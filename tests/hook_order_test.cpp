@@ -43,6 +43,7 @@ TEST(HookOrder, FitWithSanityCheckTwoTrainBatchesOneValBatch) {
   options.max_epochs = 1;
   options.limit_train_batches = 2;
   options.limit_val_batches = 1;
+  options.default_root_dir = testing::temp_dir("hook_order_fit");  // checkpointing is on by default
   Trainer trainer(options);
   auto& recorder = static_cast<HookRecorder&>(trainer.add_plugin(std::make_unique<HookRecorder>()));
   trainer.fit(f.model, f.train, f.val);
@@ -53,7 +54,9 @@ TEST(HookOrder, FitWithSanityCheckTwoTrainBatchesOneValBatch) {
   append(expected, train_batch(0));
   append(expected, train_batch(1));
   append(expected, eval_epoch("validation", 0, 1));
-  append(expected, {"on_train_epoch_end epoch=0", "on_train_end", "on_fit_end", "teardown stage=fit"});
+  // The default model_checkpoint saves at the epoch's end, after the callbacks saw it.
+  append(expected, {"on_train_epoch_end epoch=0", "on_save_checkpoint", "on_train_end", "on_fit_end",
+                    "teardown stage=fit"});
   EXPECT_EQ(recorder.calls, expected);
 }
 
@@ -102,6 +105,7 @@ TEST(HookOrder, AccumulationZeroesOnFirstAndStepsOnLastMicroBatch) {
   options.max_epochs = 1;
   options.accumulate_grad_batches = 2;
   options.limit_train_batches = 2;
+  options.enable_checkpointing = false;
   Trainer trainer(options);
   auto& recorder = static_cast<HookRecorder&>(trainer.add_plugin(std::make_unique<HookRecorder>()));
   trainer.fit(f.model, f.train);

@@ -2,7 +2,9 @@
 //
 //   build/examples/digits/digits                       # trains, then reports test accuracy
 //   build/examples/digits/digits --max-epochs 3 --plugin hook_trace:path=trace.txt
+//   build/examples/digits/digits --ckpt-path checkpoints/epoch=29-step=1200.ckpt --max-epochs 40
 //   build/examples/digits/digits --help                # every Trainer option
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -87,6 +89,8 @@ int run(int argc, char** argv) {
   std::string data_path = FULGUR_DIGITS_DATA;
   int64_t batch_size = 32, hidden = 128;
   double lr = 3e-3;
+  std::string ckpt_path;
+  app.add_option("--ckpt-path", ckpt_path, "Resume training from this checkpoint");
   app.add_option("--data", data_path, "The digits CSV (gzip)");
   app.add_option("--batch-size", batch_size, "Samples per batch")->check(CLI::PositiveNumber);
   app.add_option("--hidden", hidden, "Hidden units")->check(CLI::PositiveNumber);
@@ -97,6 +101,10 @@ int run(int argc, char** argv) {
     return app.exit(error);
   }
   fulgur::finish_trainer_options(*trainer_flags, options);
+  // An error or Ctrl-C saves a checkpoint to resume from, unless the command line names the plugin.
+  const bool named = std::any_of(options.plugins.begin(), options.plugins.end(),
+                                 [](const auto& spec) { return spec.name == "on_exception_checkpoint"; });
+  if (!named) options.plugins.push_back(fulgur::PluginSpec{"on_exception_checkpoint", {}});
 
   const uint64_t seed = options.seed.value_or(0);
   fulgur::seed_everything(seed);
@@ -117,7 +125,7 @@ int run(int argc, char** argv) {
   DigitsNet model(hidden, lr);
   fulgur::Trainer trainer(options);
   trainer.add_plugin(std::make_unique<EpochReport>());
-  trainer.fit(model, train, val);
+  trainer.fit(model, train, val, ckpt_path);
   const auto results = trainer.test(model, test);
   std::printf("global_step: %lld\n", static_cast<long long>(trainer.global_step()));
   std::printf("test_loss: %.4f\n", results.at("test_loss"));

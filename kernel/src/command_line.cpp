@@ -47,6 +47,8 @@ std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOpti
   group->add_flag("--deterministic", options.deterministic, "Use deterministic algorithms only");
   group->add_option("--seed", state->seed, "Seed every random generator (Lightning's seed_everything)")
       ->check(CLI::NonNegativeNumber);
+  group->add_flag("--enable-checkpointing,!--no-enable-checkpointing", options.enable_checkpointing,
+                  "Attach model_checkpoint with its defaults (on by default)");
   group->add_flag("--detect-anomaly", options.detect_anomaly, "Stop on a NaN/inf training loss, naming the batch");
   group->add_option("--plugin", state->plugins, "A plugin to load: NAME or NAME:key=value,... (repeatable)")
       ->take_all()->allow_extra_args(false);

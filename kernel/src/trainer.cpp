@@ -1,5 +1,7 @@
 #include "fulgur/trainer.h"
 
+#include <algorithm>
+
 #include <torch/torch.h>
 
 #include <spdlog/spdlog.h>
@@ -74,10 +76,18 @@ LogContext log_context_of(Stage stage) {
 
 Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   options_.validate();
-  if (!options_.plugins.empty()) {
-    const PluginHost host(options_.plugin_dirs);
-    for (const auto& spec : options_.plugins) {
+  std::vector<PluginSpec> specs = options_.plugins;
+  const bool named = std::any_of(specs.begin(), specs.end(), [](const auto& spec) { return spec.name == "model_checkpoint"; });
+  if (options_.enable_checkpointing && !named) specs.push_back(PluginSpec{"model_checkpoint", {}});
+  if (specs.empty()) return;
+  const PluginHost host(options_.plugin_dirs);
+  for (const auto& spec : specs) {
+    try {
       add_loaded_plugin(host.load(spec));
+    } catch (const PluginError& error) {
+      if (spec.name != "model_checkpoint" || named) throw;
+      throw PluginError(std::string(error.what()) + "\n(enable_checkpointing attaches model_checkpoint by default; "
+                        "set enable_checkpointing=false / --no-enable-checkpointing to run without it)");
     }
   }
 }
@@ -167,6 +177,14 @@ void Trainer::connect_module_hooks(Module& module) {
   add(bus_.on_after_backward, [m](AfterBackwardHook&) { m->on_after_backward(); });
   add(bus_.on_before_optimizer_step, [m](OptimizerHook& hook) { m->on_before_optimizer_step(hook.optimizer); });
   add(bus_.on_save_checkpoint, [m](CheckpointHook& hook) { m->on_save_checkpoint(hook.checkpoint); });
+  // Epoch metrics are published inside the epoch-end hooks, after the callbacks and the Module
+  // logged theirs and before the monitors read them (Lightning's order).
+  module_connections_.emplace_back(bus_.on_train_epoch_end.connect(
+      SlotGroup::EpochMetrics, [this](EpochHook&) { metrics_.end_epoch(LogContext::Training); }));
+  module_connections_.emplace_back(bus_.on_validation_epoch_end.connect(
+      SlotGroup::EpochMetrics, [this](EpochHook&) { metrics_.end_epoch(LogContext::Validation); }));
+  module_connections_.emplace_back(bus_.on_test_epoch_end.connect(
+      SlotGroup::EpochMetrics, [this](EpochHook&) { metrics_.end_epoch(LogContext::Test); }));
   add(bus_.on_load_checkpoint, [m](CheckpointHook& hook) { m->on_load_checkpoint(hook.checkpoint); });
 }
 
@@ -365,7 +383,6 @@ void Trainer::training_epoch(DataLoader& train_loader, DataLoader* val_loader, b
     next_batch_ = 0;
   }
   bus_.on_train_epoch_end(epoch_hook);
-  metrics_.end_epoch(LogContext::Training);
 }
 
 void Trainer::training_batch(Batch& raw_batch, int64_t batch_idx, bool is_last_batch) {
@@ -519,8 +536,7 @@ void Trainer::evaluation_loop(Stage stage, DataLoader& loader, int64_t max_batch
     BatchEndHook end{*this, outputs, batch, batch_idx};
     on_batch_end(end);
   }
-  on_epoch_end(epoch_hook);
-  metrics_.end_epoch(context);
+  on_epoch_end(epoch_hook);  // publishes the epoch metrics (group EpochMetrics)
   on_end(run);
 }
 

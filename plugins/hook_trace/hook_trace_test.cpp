@@ -9,7 +9,8 @@ namespace fulgur {
 namespace {
 
 TEST(HookTrace, WritesEveryHookOfAFitInOrder) {
-  const auto path = testing::temp_dir("hook_trace") + "/trace.txt";
+  const auto dir = testing::temp_dir("hook_trace");
+  const auto path = dir + "/trace.txt";
   auto data = testing::make_blobs(8);
   auto train = testing::make_loader(data, 4);
   auto val = testing::make_loader(data, 8);
@@ -17,6 +18,7 @@ TEST(HookTrace, WritesEveryHookOfAFitInOrder) {
   TrainerOptions options;
   options.max_epochs = 1;
   options.num_sanity_val_steps = 0;
+  options.default_root_dir = dir;
   Trainer trainer(options);
   trainer.add_plugin(plugins::HookTraceOptions{path}.spec());
   trainer.fit(model, train, val);
@@ -45,6 +47,7 @@ TEST(HookTrace, WritesEveryHookOfAFitInOrder) {
       "on_validation_epoch_end epoch=0",
       "on_validation_end",
       "on_train_epoch_end epoch=0",
+      "on_save_checkpoint epoch=0 step=2",  // the default model_checkpoint
       "on_train_end",
       "on_fit_end",
       "teardown stage=fit",

@@ -12,10 +12,11 @@ enum class SlotGroup : int {
   Strategy = 10,    // device placement, gradient synchronisation
   Precision = 20,   // loss scaling, gradient unscaling
   Gradients = 30,   // clipping, gradient inspection
-  Callback = 50,    // the default for user plugins
-  Monitor = 70,     // early stopping, checkpointing: read what callbacks produced
-  Module = 80,      // the Module's own hook methods run after the callbacks, as in Lightning
-  Logger = 90,      // loggers and progress output see the final state
+  Callback = 50,      // the default for user plugins
+  Module = 60,        // the Module's own hook methods run after the callbacks, as in Lightning
+  EpochMetrics = 65,  // the kernel publishes epoch metrics in on_*_epoch_end, so that...
+  Monitor = 70,       // ...early stopping and checkpointing see this epoch's values
+  Logger = 90,        // loggers and progress output see the final state
 };
 
 }  // namespace fulgur

@@ -57,6 +57,10 @@ struct TrainerOptions {
   /// device-to-host copy per step, so it is off by default (as in Lightning).
   bool detect_anomaly = false;
 
+  /// Attach the model_checkpoint plugin with its defaults unless `plugins` names it already
+  /// (Lightning's default: the latest checkpoint in <default_root_dir>/checkpoints).
+  bool enable_checkpointing = true;
+
   /// Plugins to load by name from the plugin folders, in order.
   std::vector<PluginSpec> plugins;
   /// Folders searched for plugin .so files before FULGUR_PLUGIN_PATH and the built-in folder.

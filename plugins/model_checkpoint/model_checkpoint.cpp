@@ -1,0 +1,243 @@
+// The model_checkpoint plugin (see include/fulgur/plugins/model_checkpoint.h).
+#include "fulgur/plugins/model_checkpoint.h"
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "fulgur/error.h"
+#include "fulgur/plugin_export.h"
+#include "fulgur/plugin_options.h"
+#include "fulgur/trainer.h"
+
+namespace fulgur::plugins {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
+ public:
+  explicit ModelCheckpoint(ModelCheckpointOptions options) : options_(std::move(options)) {
+    if (options_.mode != "min" && options_.mode != "max") {
+      throw PluginError("plugin 'model_checkpoint': option 'mode' expects min or max, got '" + options_.mode + "'");
+    }
+    if (options_.save_top_k < -1) {
+      throw PluginError("plugin 'model_checkpoint': option 'save_top_k' expects -1, 0 or more, got " +
+                        std::to_string(options_.save_top_k));
+    }
+    if (options_.monitor.empty() && options_.save_top_k > 1) {
+      throw PluginError("plugin 'model_checkpoint': save_top_k=" + std::to_string(options_.save_top_k) +
+                        " needs a monitor to rank checkpoints by");
+    }
+    if (options_.every_n_epochs < 0 || options_.every_n_train_steps < 0) {
+      throw PluginError("plugin 'model_checkpoint': every_n_epochs and every_n_train_steps must be >= 0");
+    }
+    const auto& when = options_.save_on_train_epoch_end;
+    if (when != "auto" && when != "true" && when != "false") {
+      throw PluginError("plugin 'model_checkpoint': option 'save_on_train_epoch_end' expects auto, true or false, got '" +
+                        when + "'");
+    }
+    if (options_.every_n_train_steps > 0) options_.every_n_epochs = 0;
+  }
+
+  std::string name() const override { return "model_checkpoint"; }
+
+  void attach(HookBus& bus) override {
+    connect(bus.on_train_batch_end, [this](BatchEndHook& hook) {
+      const auto step = hook.trainer.global_step();
+      if (options_.every_n_train_steps > 0 && step > 0 && step % options_.every_n_train_steps == 0 &&
+          step != last_saved_step_) {
+        save(hook.trainer);
+      }
+    }, SlotGroup::Monitor);
+    connect(bus.on_train_epoch_end, [this](EpochHook& hook) {
+      if (saves_at_epoch_end(hook.trainer) && epoch_due(hook.epoch)) save(hook.trainer);
+    }, SlotGroup::Monitor);
+    connect(bus.on_validation_end, [this](RunHook& hook) {
+      auto& trainer = hook.trainer;
+      if (trainer.sanity_checking() || trainer.stage() != Stage::Fit || saves_at_epoch_end(trainer)) return;
+      if (epoch_due(trainer.current_epoch())) save(trainer);
+    }, SlotGroup::Monitor);
+    connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
+      auto state = plugin_state(hook.checkpoint, name());
+      state.insert_or_assign("best_model_path", best_path_);
+      state.insert_or_assign("best_model_score", best_score());
+      state.insert_or_assign("last_model_path", last_path_);
+      state.insert_or_assign("monitor", options_.monitor);
+      StateDict kept = make_state_dict();
+      for (const auto& [path, score] : kept_) kept.insert(path, score);
+      state.insert_or_assign("best_k_models", kept);
+    });
+    connect(bus.on_load_checkpoint, [this](CheckpointHook& hook) {
+      if (!has_plugin_state(hook.checkpoint, name())) return;
+      const auto state = plugin_state(hook.checkpoint, name());
+      if (state.contains("monitor") && state.at("monitor").toStringRef() != options_.monitor) return;
+      kept_.clear();
+      for (const auto& entry : state.at("best_k_models").toGenericDict()) {
+        kept_[entry.key().toStringRef()] = entry.value().toDouble();
+      }
+      best_path_ = state.at("best_model_path").toStringRef();
+      last_path_ = state.at("last_model_path").toStringRef();
+    });
+  }
+
+  std::string best_model_path() const override { return best_path_; }
+  double best_model_score() const override { return best_score(); }
+  std::string last_model_path() const override { return last_path_; }
+  std::map<std::string, double> best_k_models() const override { return kept_; }
+
+ private:
+  bool saves_at_epoch_end(const Trainer& trainer) const {
+    const auto& when = options_.save_on_train_epoch_end;
+    if (when != "auto") return when == "true";
+    const auto& options = trainer.options();
+    // Lightning: validating once per epoch, at its end, means the epoch's end is the place.
+    return options.check_val_every_n_epoch == 1 && !options.val_check_interval.is_count() &&
+           options.val_check_interval.fraction() == 1.0;
+  }
+
+  bool epoch_due(int64_t epoch) const {
+    return options_.every_n_epochs > 0 && (epoch + 1) % options_.every_n_epochs == 0;
+  }
+
+  bool better(double candidate, double than) const {
+    if (std::isnan(than)) return !std::isnan(candidate);
+    if (std::isnan(candidate)) return false;
+    return options_.mode == "min" ? candidate < than : candidate > than;
+  }
+
+  double best_score() const {
+    double best = kNaN;
+    for (const auto& [path, score] : kept_) {
+      if (path == best_path_) best = score;
+    }
+    return best;
+  }
+
+  // Fills {epoch}, {step} and {metric[:spec]} with "name=value", as Lightning's auto_insert_metric_name.
+  std::string format_filename(const Trainer& trainer) const {
+    const auto& pattern = options_.filename;
+    std::string name;
+    for (std::size_t i = 0; i < pattern.size();) {
+      if (pattern[i] != '{') {
+        name += pattern[i++];
+        continue;
+      }
+      const auto close = pattern.find('}', i);
+      if (close == std::string::npos) {
+        throw PluginError("plugin 'model_checkpoint': unclosed '{' in filename '" + pattern + "'");
+      }
+      const std::string field = pattern.substr(i + 1, close - i - 1);
+      const auto colon = field.find(':');
+      const std::string key = field.substr(0, colon);
+      const std::string spec = colon == std::string::npos ? "" : field.substr(colon + 1);
+      name += key + "=";
+      try {
+        if (key == "epoch") {
+          name += fmt::format(fmt::runtime("{:" + spec + "}"), trainer.current_epoch());
+        } else if (key == "step") {
+          name += fmt::format(fmt::runtime("{:" + spec + "}"), trainer.global_step());
+        } else {
+          name += fmt::format(fmt::runtime("{:" + spec + "}"), metric(trainer, key));
+        }
+      } catch (const fmt::format_error& error) {
+        throw PluginError("plugin 'model_checkpoint': filename field '{" + field + "}': " + error.what());
+      }
+      i = close + 1;
+    }
+    return name;
+  }
+
+  double metric(const Trainer& trainer, const std::string& key) const {
+    const auto& metrics = trainer.callback_metrics();
+    const auto found = metrics.find(key);
+    if (found == metrics.end()) {
+      std::string available;
+      for (const auto& [name, value] : metrics) available += (available.empty() ? "" : ", ") + name;
+      throw Error("plugin 'model_checkpoint': metric '" + key + "' was not logged; logged metrics: " +
+                  (available.empty() ? "none" : available));
+    }
+    return found->second.item<double>();
+  }
+
+  fs::path folder(const Trainer& trainer) const {
+    return options_.dirpath.empty() ? fs::path(trainer.options().default_root_dir) / "checkpoints"
+                                    : fs::path(options_.dirpath);
+  }
+
+  void save(Trainer& trainer) {
+    last_saved_step_ = trainer.global_step();
+    const double score = options_.monitor.empty() ? kNaN : metric(trainer, options_.monitor);
+    const std::string path = (folder(trainer) / (format_filename(trainer) + ".ckpt")).string();
+
+    std::vector<std::string> dropped;
+    bool keep = options_.save_top_k != 0;
+    if (keep && options_.save_top_k > 0 && options_.monitor.empty()) {
+      for (const auto& [old, ignored] : kept_) {
+        if (old != path) dropped.push_back(old);
+      }
+    } else if (keep && options_.save_top_k > 0 && static_cast<int64_t>(kept_.size()) >= options_.save_top_k &&
+               !kept_.count(path)) {
+      auto worst = kept_.begin();
+      for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+        if (better(worst->second, it->second)) worst = it;
+      }
+      if (better(score, worst->second)) {
+        dropped.push_back(worst->first);
+      } else {
+        keep = false;
+      }
+    }
+
+    if (keep) {
+      for (const auto& old : dropped) kept_.erase(old);
+      kept_[path] = score;
+      best_path_ = path;
+      for (const auto& [candidate, value] : kept_) {
+        if (!options_.monitor.empty() && better(value, kept_[best_path_])) best_path_ = candidate;
+      }
+      trainer.save_checkpoint(path);
+      for (const auto& old : dropped) {
+        std::error_code ignored;  // another process may have removed it already
+        fs::remove(old, ignored);
+      }
+    }
+    if (options_.save_last) {
+      last_path_ = (folder(trainer) / "last.ckpt").string();
+      trainer.save_checkpoint(last_path_);
+    } else if (keep) {
+      last_path_ = path;
+    }
+  }
+
+  ModelCheckpointOptions options_;
+  std::map<std::string, double> kept_;  // path -> monitored value (NaN without a monitor)
+  std::string best_path_;
+  std::string last_path_;
+  int64_t last_saved_step_ = -1;
+};
+
+std::unique_ptr<Plugin> make_model_checkpoint(const PluginOptions& options) {
+  OptionReader reader("model_checkpoint", options);
+  ModelCheckpointOptions config;
+  config.dirpath = reader.get("dirpath", config.dirpath);
+  config.filename = reader.get("filename", config.filename);
+  config.monitor = reader.get("monitor", config.monitor);
+  config.mode = reader.get("mode", config.mode);
+  config.save_top_k = reader.get_int("save_top_k", config.save_top_k);
+  config.save_last = reader.get_bool("save_last", config.save_last);
+  config.every_n_epochs = reader.get_int("every_n_epochs", config.every_n_epochs);
+  config.every_n_train_steps = reader.get_int("every_n_train_steps", config.every_n_train_steps);
+  config.save_on_train_epoch_end = reader.get("save_on_train_epoch_end", config.save_on_train_epoch_end);
+  reader.finish();
+  return std::make_unique<ModelCheckpoint>(std::move(config));
+}
+
+}  // namespace
+}  // namespace fulgur::plugins
+
+FULGUR_EXPORT_PLUGIN(fulgur::plugins::make_model_checkpoint)
