@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
 
 #include "fulgur/error.h"
@@ -61,6 +62,11 @@ PluginHost::PluginHost(std::vector<std::string> extra_dirs) {
   };
   for (const auto& dir : extra_dirs) add(dir);
   for (const auto& dir : split_path_list(std::getenv("FULGUR_PLUGIN_PATH"))) add(dir);
+  // Installed: <prefix>/lib/libfulgur.so finds <prefix>/lib/fulgur/plugins beside it.
+  std::error_code ignored;
+  const auto installed = boost::dll::this_line_location().parent_path() / "fulgur" / "plugins";
+  if (fs::is_directory(installed, ignored)) add(installed.string());
+  // Built: the build tree's plugins folder.
   add(FULGUR_DEFAULT_PLUGIN_DIR);
 }
 

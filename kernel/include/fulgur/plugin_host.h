@@ -1,8 +1,8 @@
 // Finds plugin libraries by name and loads them with Boost.DLL.
 //
 // Search order: the folders given in code or with --plugin-dir, then each folder of the
-// FULGUR_PLUGIN_PATH environment variable (':'-separated), then the folder the build put the
-// bundled plugins in. A plugin NAME lives in NAME.so.
+// FULGUR_PLUGIN_PATH environment variable (':'-separated), then <libdir>/fulgur/plugins beside
+// the installed libfulgur.so, then the build tree's plugins folder. A plugin NAME lives in NAME.so.
 #pragma once
 
 #include <memory>

@@ -26,6 +26,7 @@
 #include "fulgur/metrics.h"
 #include "fulgur/module.h"
 #include "fulgur/plugin_host.h"
+#include "fulgur/seed.h"
 #include "fulgur/trainer_options.h"
 
 namespace fulgur {

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the SDK from the build tree, builds examples/custom_plugin against it out of tree, and
+# runs its program with its own plugin loaded from a folder and the bundled ones from the
+# installed tree. Usage: sdk_test.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1
+source=$2
+work=$build/sdk_test
+rm -rf "$work"
+cmake --install "$build" --prefix "$work/prefix" > "$work.install.log" 2>&1 || { cat "$work.install.log"; exit 1; }
+launcher=()
+if command -v ccache >/dev/null 2>&1; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+generator=()
+if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
+cmake -S "$source/examples/custom_plugin" -B "$work/build" "${generator[@]}" "${launcher[@]}" \
+  -DCMAKE_PREFIX_PATH="$work/prefix" > "$work.configure.log" 2>&1 || { cat "$work.configure.log"; exit 1; }
+cmake --build "$work/build" > "$work.build.log" 2>&1 || { cat "$work.build.log"; exit 1; }
+# Only the installed tree and the project's own folder provide plugins here.
+unset FULGUR_PLUGIN_PATH
+cd "$work"
+"$work/build/train" --plugin-dir "$work/build/plugins" --plugin epoch_timer:unit=ms --max-epochs 3 \
+  --default-root-dir "$work/run"
+test -f "$work/run/checkpoints/epoch=2-step=12.ckpt"
+test -f "$work/prefix/lib/fulgur/plugins/model_checkpoint.so"
+test -f "$work/prefix/include/fulgur/plugins/model_checkpoint.h"
