@@ -121,7 +121,7 @@ class Trainer {
   int64_t accumulate_grad_batches() const { return accumulate_grad_batches_; }
   void set_accumulate_grad_batches(int64_t batches);
   torch::Device device() const { return device_; }
-  /// The Module of the current run, or nullptr between runs.
+  /// The Module of the current run, or of the last one (nullptr before the first).
   Module* module() const { return module_; }
   const std::vector<std::shared_ptr<torch::optim::Optimizer>>& optimizers() const { return optimizers_; }
   const std::vector<LRSchedulerConfig>& lr_schedulers() const { return lr_schedulers_; }
