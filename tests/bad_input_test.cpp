@@ -9,16 +9,7 @@ namespace {
 
 using testing::TinyClassifier;
 
-// Runs `body` and returns the fulgur::Error message it throws ("" if none).
-template <typename Body>
-std::string error_of(Body&& body) {
-  try {
-    body();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 TrainerOptions one_epoch() {
   TrainerOptions options;

@@ -21,15 +21,7 @@ extern char** environ;
 namespace fulgur {
 namespace {
 
-template <typename Body>
-std::string error_of(Body&& body) {
-  try {
-    body();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 // Adam, dropout and a scheduler: everything exact resume has to carry over.
 class ResumableNet : public Module {

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "fulgur/data_loader.h"
+#include "fulgur/error.h"
 #include "fulgur/module.h"
 #include "fulgur/plugin.h"
 #include "fulgur/trainer.h"
@@ -44,6 +45,17 @@ class HookRecorder : public Plugin {
   void attach(HookBus& bus) override;
   std::vector<std::string> calls;
 };
+
+/// Runs `body` and returns the message of the fulgur::Error it throws, or "" if it throws none.
+template <typename Body>
+std::string error_of(Body&& body) {
+  try {
+    body();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "";
+}
 
 /// A flat copy of a module's parameters, for bit-for-bit comparisons.
 torch::Tensor flat_parameters(torch::nn::Module& module);
