@@ -8,7 +8,7 @@ packages=(
   libtorch-dev libopenblas0-pthread
   libboost-dev libspdlog-dev libfmt-dev
   libgtest-dev googletest libcli11-dev zlib1g-dev
-  python3-torch
+  python3-torch tmux
 )
 
 missing=()

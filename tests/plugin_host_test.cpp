@@ -32,8 +32,9 @@ TEST(PluginHost, PluginNamedInTrainerOptionsIsAttached) {
   TrainerOptions options;
   options.plugins.push_back(PluginSpec::parse("hook_trace:path=" + testing::temp_dir("opts") + "/t.txt"));
   Trainer trainer(options);
-  // model_checkpoint comes last, attached by enable_checkpointing.
-  EXPECT_EQ(trainer.plugin_names(), (std::vector<std::string>{"hook_trace", "model_checkpoint"}));
+  // Lightning's defaults follow the user's plugins, model_checkpoint last.
+  EXPECT_EQ(trainer.plugin_names(),
+            (std::vector<std::string>{"hook_trace", "progress_bar", "model_summary", "model_checkpoint"}));
 }
 
 TEST(PluginHost, UnknownPluginListsTheFoldersSearched) {

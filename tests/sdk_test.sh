@@ -21,5 +21,5 @@ cd "$work"
 "$work/build/train" --plugin-dir "$work/build/plugins" --plugin epoch_timer:unit=ms --max-epochs 3 \
   --default-root-dir "$work/run"
 test -f "$work/run/checkpoints/epoch=2-step=12.ckpt"
-test -f "$work/prefix/lib/fulgur/plugins/model_checkpoint.so"
+for plugin in model_checkpoint progress_bar model_summary; do test -f "$work/prefix/lib/fulgur/plugins/$plugin.so"; done
 test -f "$work/prefix/include/fulgur/plugins/model_checkpoint.h"

@@ -65,22 +65,6 @@ class DigitsNet : public fulgur::Module {
   double lr_;
 };
 
-// A user callback written in the program itself: one line per validation run.
-class EpochReport : public fulgur::Plugin {
- public:
-  std::string name() const override { return "epoch_report"; }
-  void attach(fulgur::HookBus& bus) override {
-    connect(bus.on_validation_end, [](fulgur::RunHook& hook) {
-      auto& trainer = hook.trainer;
-      if (trainer.sanity_checking()) return;
-      const auto& metrics = trainer.metrics();
-      std::printf("epoch %3lld  step %5lld  val_loss %.4f  val_acc %.4f\n",
-                  static_cast<long long>(trainer.current_epoch()), static_cast<long long>(trainer.global_step()),
-                  metrics.value("val_loss").value_or(NAN), metrics.value("val_acc").value_or(NAN));
-    }, fulgur::SlotGroup::Logger);
-  }
-};
-
 int run(int argc, char** argv) {
   CLI::App app{"fulgur digits example: an MLP on the UCI handwritten digits"};
   fulgur::TrainerOptions options;
@@ -124,7 +108,6 @@ int run(int argc, char** argv) {
 
   DigitsNet model(hidden, lr);
   fulgur::Trainer trainer(options);
-  trainer.add_plugin(std::make_unique<EpochReport>());
   trainer.fit(model, train, val, ckpt_path);
   const auto results = trainer.test(model, test);
   std::printf("global_step: %lld\n", static_cast<long long>(trainer.global_step()));

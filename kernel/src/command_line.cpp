@@ -49,6 +49,10 @@ std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOpti
       ->check(CLI::NonNegativeNumber);
   group->add_flag("--enable-checkpointing,!--no-enable-checkpointing", options.enable_checkpointing,
                   "Attach model_checkpoint with its defaults (on by default)");
+  group->add_flag("--enable-progress-bar,!--no-enable-progress-bar", options.enable_progress_bar,
+                  "Attach progress_bar with its defaults (on by default)");
+  group->add_flag("--enable-model-summary,!--no-enable-model-summary", options.enable_model_summary,
+                  "Attach model_summary with its defaults (on by default)");
   group->add_flag("--detect-anomaly", options.detect_anomaly, "Stop on a NaN/inf training loss, naming the batch");
   group->add_option("--plugin", state->plugins, "A plugin to load: NAME or NAME:key=value,... (repeatable)")
       ->take_all()->allow_extra_args(false);

@@ -76,18 +76,28 @@ LogContext log_context_of(Stage stage) {
 
 Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   options_.validate();
+  // Lightning's default callbacks come after the user's, checkpointing last.
+  const std::pair<bool, const char*> defaults[] = {{options_.enable_progress_bar, "progress_bar"},
+                                                   {options_.enable_model_summary, "model_summary"},
+                                                   {options_.enable_checkpointing, "model_checkpoint"}};
   std::vector<PluginSpec> specs = options_.plugins;
-  const bool named = std::any_of(specs.begin(), specs.end(), [](const auto& spec) { return spec.name == "model_checkpoint"; });
-  if (options_.enable_checkpointing && !named) specs.push_back(PluginSpec{"model_checkpoint", {}});
+  std::vector<std::string> by_default;
+  for (const auto& [enabled, name] : defaults) {
+    const bool named = std::any_of(specs.begin(), specs.end(), [&](const auto& spec) { return spec.name == name; });
+    if (enabled && !named) {
+      specs.push_back(PluginSpec{name, {}});
+      by_default.emplace_back(name);
+    }
+  }
   if (specs.empty()) return;
   const PluginHost host(options_.plugin_dirs);
   for (const auto& spec : specs) {
     try {
       add_loaded_plugin(host.load(spec));
     } catch (const PluginError& error) {
-      if (spec.name != "model_checkpoint" || named) throw;
-      throw PluginError(std::string(error.what()) + "\n(enable_checkpointing attaches model_checkpoint by default; "
-                        "set enable_checkpointing=false / --no-enable-checkpointing to run without it)");
+      if (std::find(by_default.begin(), by_default.end(), spec.name) == by_default.end()) throw;
+      throw PluginError(std::string(error.what()) + "\n(" + spec.name +
+                        " is attached by default; its enable_* Trainer option turns it off)");
     }
   }
 }
@@ -514,6 +524,8 @@ void Trainer::evaluation_loop(Stage stage, DataLoader& loader, int64_t max_batch
 
   module_->eval();
   torch::NoGradGuard no_grad;
+  const auto known = loader.size();
+  num_eval_batches_ = max_batches < 0 ? known.value_or(-1) : known ? std::min(*known, max_batches) : max_batches;
   RunHook run{*this};
   on_start(run);
   loader.start_epoch(0);
@@ -573,6 +585,8 @@ std::vector<torch::Tensor> Trainer::run_predict(Module& module, StepOverrides ov
     module.eval();
     torch::NoGradGuard no_grad;
     metrics_.set_context(LogContext::Predict);
+    const auto known = loader.size();
+    num_eval_batches_ = max_batches < 0 ? known.value_or(-1) : known ? std::min(*known, max_batches) : max_batches;
     RunHook run{*this};
     bus_.on_predict_start(run);
     loader.start_epoch(0);

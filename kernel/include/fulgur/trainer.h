@@ -117,6 +117,8 @@ class Trainer {
   bool sanity_checking() const { return sanity_checking_; }
   /// Batches the current training epoch runs (-1 while the loader's length is unknown).
   int64_t num_training_batches() const { return num_training_batches_; }
+  /// Batches the running validation / test / predict loop runs (-1 while unknown).
+  int64_t num_eval_batches() const { return num_eval_batches_; }
   /// Gradient accumulation in force; a plugin may change it at an epoch start.
   int64_t accumulate_grad_batches() const { return accumulate_grad_batches_; }
   void set_accumulate_grad_batches(int64_t batches);
@@ -184,6 +186,7 @@ class Trainer {
   int64_t current_epoch_ = 0;
   int64_t global_step_ = 0;
   int64_t num_training_batches_ = 0;
+  int64_t num_eval_batches_ = 0;
   int64_t train_batches_seen_ = 0;
   // Where training would go on: batch `next_batch_` of epoch `next_epoch_`. Checkpoints store it,
   // so that a resumed fit runs exactly the batches the interrupted one had not.

@@ -57,8 +57,13 @@ struct TrainerOptions {
   /// device-to-host copy per step, so it is off by default (as in Lightning).
   bool detect_anomaly = false;
 
-  /// Attach the model_checkpoint plugin with its defaults unless `plugins` names it already
-  /// (Lightning's default: the latest checkpoint in <default_root_dir>/checkpoints).
+  /// Lightning's default callbacks. Each attaches its plugin with default options unless
+  /// `plugins` names that plugin already (then the named one, with its options, is used).
+  /// progress_bar: the terminal progress bar.
+  bool enable_progress_bar = true;
+  /// model_summary: the layer table at fit start.
+  bool enable_model_summary = true;
+  /// model_checkpoint: the latest checkpoint in <default_root_dir>/checkpoints.
   bool enable_checkpointing = true;
 
   /// Plugins to load by name from the plugin folders, in order.
