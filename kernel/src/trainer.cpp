@@ -82,9 +82,12 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
                                                    {options_.enable_checkpointing, "model_checkpoint"}};
   std::vector<PluginSpec> specs = options_.plugins;
   std::vector<std::string> by_default;
+  const auto named = [&specs](const std::string& name) {
+    return std::any_of(specs.begin(), specs.end(), [&](const auto& spec) { return spec.name == name; });
+  };
+  if (!options_.max_time.empty() && !named("timer")) specs.push_back(PluginSpec{"timer", {{"duration", options_.max_time}}});
   for (const auto& [enabled, name] : defaults) {
-    const bool named = std::any_of(specs.begin(), specs.end(), [&](const auto& spec) { return spec.name == name; });
-    if (enabled && !named) {
+    if (enabled && !named(name)) {
       specs.push_back(PluginSpec{name, {}});
       by_default.emplace_back(name);
     }

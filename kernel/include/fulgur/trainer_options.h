@@ -57,6 +57,10 @@ struct TrainerOptions {
   /// device-to-host copy per step, so it is off by default (as in Lightning).
   bool detect_anomaly = false;
 
+  /// Stop training after this much time ("DD:HH:MM:SS", "HH:MM:SS" or seconds); attaches the
+  /// timer plugin with that duration unless `plugins` names timer.
+  std::string max_time;
+
   /// Lightning's default callbacks. Each attaches its plugin with default options unless
   /// `plugins` names that plugin already (then the named one, with its options, is used).
   /// progress_bar: the terminal progress bar.

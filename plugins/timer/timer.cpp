@@ -1,0 +1,143 @@
+// The timer plugin (see include/fulgur/plugins/timer.h).
+#include "fulgur/plugins/timer.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "fulgur/error.h"
+#include "fulgur/plugin_export.h"
+#include "fulgur/plugin_options.h"
+#include "fulgur/trainer.h"
+
+namespace fulgur::plugins {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// "DD:HH:MM:SS", "HH:MM:SS", "MM:SS" or plain seconds ("90", "1.5").
+double parse_duration(const std::string& text) {
+  if (text.empty()) return std::numeric_limits<double>::infinity();
+  std::vector<double> parts;
+  std::stringstream stream(text);
+  std::string part;
+  while (std::getline(stream, part, ':')) {
+    std::size_t used = 0;
+    double value = -1;
+    try {
+      value = std::stod(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (part.empty() || used != part.size() || value < 0) {
+      throw PluginError("plugin 'timer': duration '" + text + "' is not DD:HH:MM:SS or a number of seconds");
+    }
+    parts.push_back(value);
+  }
+  if (parts.empty() || parts.size() > 4) {
+    throw PluginError("plugin 'timer': duration '" + text + "' is not DD:HH:MM:SS or a number of seconds");
+  }
+  const double units[] = {1, 60, 3600, 86400};  // from the right: seconds, minutes, hours, days
+  double seconds = 0;
+  for (std::size_t i = 0; i < parts.size(); ++i) seconds += parts[parts.size() - 1 - i] * units[i];
+  return seconds;
+}
+
+class Timer : public Plugin, public TimerInfo {
+ public:
+  explicit Timer(TimerOptions options) : options_(std::move(options)), duration_(parse_duration(options_.duration)) {
+    if (options_.interval != "step" && options_.interval != "epoch") {
+      throw PluginError("plugin 'timer': option 'interval' expects step or epoch, got '" + options_.interval + "'");
+    }
+  }
+
+  std::string name() const override { return "timer"; }
+
+  void attach(HookBus& bus) override {
+    connect(bus.on_train_start, [this](RunHook&) { start(Stage::Fit); }, SlotGroup::Trace);
+    connect(bus.on_train_end, [this](RunHook&) { end(Stage::Fit); }, SlotGroup::Trace);
+    connect(bus.on_validation_start, [this](RunHook&) { start(Stage::Validate); }, SlotGroup::Trace);
+    connect(bus.on_validation_end, [this](RunHook&) { end(Stage::Validate); }, SlotGroup::Trace);
+    connect(bus.on_test_start, [this](RunHook&) { start(Stage::Test); }, SlotGroup::Trace);
+    connect(bus.on_test_end, [this](RunHook&) { end(Stage::Test); }, SlotGroup::Trace);
+    connect(bus.on_predict_start, [this](RunHook&) { start(Stage::Predict); }, SlotGroup::Trace);
+    connect(bus.on_predict_end, [this](RunHook&) { end(Stage::Predict); }, SlotGroup::Trace);
+    connect(bus.on_train_batch_end, [this](BatchEndHook& hook) {
+      if (options_.interval == "step") check(hook.trainer);
+    }, SlotGroup::Monitor);
+    connect(bus.on_train_epoch_end, [this](EpochHook& hook) {
+      if (options_.interval == "epoch") check(hook.trainer);
+    }, SlotGroup::Monitor);
+    connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
+      auto state = plugin_state(hook.checkpoint, name());
+      StateDict elapsed = make_state_dict();
+      for (Stage stage : {Stage::Fit, Stage::Validate, Stage::Test, Stage::Predict}) {
+        elapsed.insert(std::string(to_string(stage)), time_elapsed(stage));
+      }
+      state.insert_or_assign("time_elapsed", elapsed);
+    });
+    connect(bus.on_load_checkpoint, [this](CheckpointHook& hook) {
+      if (!has_plugin_state(hook.checkpoint, name())) return;
+      const auto elapsed = plugin_state(hook.checkpoint, name()).at("time_elapsed").toGenericDict();
+      for (Stage stage : {Stage::Fit, Stage::Validate, Stage::Test, Stage::Predict}) {
+        const std::string key(to_string(stage));
+        if (elapsed.contains(key)) offset_[stage] = elapsed.at(key).toDouble();
+      }
+    });
+  }
+
+  double time_elapsed(Stage stage) const override {
+    double seconds = offset_.count(stage) ? offset_.at(stage) : 0.0;
+    if (const auto found = accumulated_.find(stage); found != accumulated_.end()) seconds += found->second;
+    if (const auto found = running_.find(stage); found != running_.end()) {
+      seconds += std::chrono::duration<double>(Clock::now() - found->second).count();
+    }
+    return seconds;
+  }
+
+  double time_remaining() const override { return duration_ - time_elapsed(Stage::Fit); }
+
+ private:
+  void start(Stage stage) { running_[stage] = Clock::now(); }
+  void end(Stage stage) {
+    const auto found = running_.find(stage);
+    if (found == running_.end()) return;
+    accumulated_[stage] += std::chrono::duration<double>(Clock::now() - found->second).count();
+    running_.erase(found);
+  }
+
+  void check(Trainer& trainer) {
+    if (std::isinf(duration_) || time_elapsed(Stage::Fit) < duration_ || trainer.should_stop) return;
+    trainer.should_stop = true;
+    if (options_.verbose) {
+      spdlog::info("timer: time limit of {:.1f} s reached after {:.1f} s of training. Signaling Trainer to stop.",
+                   duration_, time_elapsed(Stage::Fit));
+    }
+  }
+
+  TimerOptions options_;
+  double duration_;
+  std::map<Stage, double> offset_;  // restored from a checkpoint
+  std::map<Stage, double> accumulated_;
+  std::map<Stage, Clock::time_point> running_;
+};
+
+std::unique_ptr<Plugin> make_timer(const PluginOptions& options) {
+  OptionReader reader("timer", options);
+  TimerOptions config;
+  config.duration = reader.get("duration", config.duration);
+  config.interval = reader.get("interval", config.interval);
+  config.verbose = reader.get_bool("verbose", config.verbose);
+  reader.finish();
+  return std::make_unique<Timer>(std::move(config));
+}
+
+}  // namespace
+}  // namespace fulgur::plugins
+
+FULGUR_EXPORT_PLUGIN(fulgur::plugins::make_timer)
