@@ -108,6 +108,7 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
 Plugin& Trainer::add_loaded_plugin(LoadedPlugin loaded) {
   if (find_plugin(loaded->name())) throw PluginError("two plugins are named '" + loaded->name() + "'");
   if (loaded.library()) plugin_libraries_.push_back(loaded.library());
+  loaded->bus_ = &bus_;
   loaded->attach(bus_);
   plugins_.push_back(std::move(loaded));
   return plugins_.back().plugin();

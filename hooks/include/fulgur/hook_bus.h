@@ -6,6 +6,7 @@
 // allocates nothing.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include <boost/signals2/signal.hpp>
@@ -23,6 +24,14 @@ using Hook = typename boost::signals2::signal_type<
     void(Context&),
     boost::signals2::keywords::mutex_type<boost::signals2::dummy_mutex>,
     boost::signals2::keywords::group_type<SlotGroup>>::type;
+
+/// Receives the time each plugin slot takes, while one is installed in HookBus::slot_timer
+/// (the profiler plugin installs itself). Slots connected through Plugin::connect report to it.
+class SlotTimer {
+ public:
+  virtual ~SlotTimer() = default;
+  virtual void record(std::string_view hook, const std::string& plugin, double seconds) = 0;
+};
 
 struct HookBus {
   HookBus() = default;
@@ -72,6 +81,19 @@ struct HookBus {
   Hook<CheckpointHook> on_save_checkpoint;
   Hook<CheckpointHook> on_load_checkpoint;
   Hook<ExceptionHook> on_exception;
+
+  /// Null unless a profiler listens: then every plugin slot is timed (one pointer test per slot
+  /// call otherwise).
+  SlotTimer* slot_timer = nullptr;
+
+  /// The name of `hook`, one of this bus's members ("" for anything else).
+  std::string_view name_of(const void* hook) {
+    std::string_view found;
+    for_each_hook([&](std::string_view name, auto& candidate) {
+      if (static_cast<const void*>(&candidate) == hook) found = name;
+    });
+    return found;
+  }
 
   /// Calls `visit(name, hook)` for every hook, in declaration order. Lets a plugin such as
   /// hook_trace observe every hook without repeating the list.

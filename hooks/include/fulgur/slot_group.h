@@ -17,6 +17,7 @@ enum class SlotGroup : int {
   EpochMetrics = 65,  // the kernel publishes epoch metrics in on_*_epoch_end, so that...
   Monitor = 70,       // ...early stopping and checkpointing see this epoch's values
   Logger = 90,        // loggers and progress output see the final state
+  Last = 1000,        // observers that must run after everything else (the profiler's end marks)
 };
 
 }  // namespace fulgur

@@ -13,6 +13,7 @@
 //   };
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
@@ -38,13 +39,30 @@ class Plugin {
   virtual void attach(HookBus& bus) = 0;
 
  protected:
-  /// Connects `slot` to `hook` in `group` for as long as this plugin lives.
+  /// Connects `slot` to `hook` in `group` for as long as this plugin lives. When a SlotTimer
+  /// (the profiler) listens on the bus, the slot's time is reported under this plugin's name.
   template <typename HookSignal, typename Slot>
   void connect(HookSignal& hook, Slot&& slot, SlotGroup group = SlotGroup::Callback) {
-    connections_.emplace_back(hook.connect(group, std::forward<Slot>(slot)));
+    if (!bus_) {
+      connections_.emplace_back(hook.connect(group, std::forward<Slot>(slot)));
+      return;
+    }
+    connections_.emplace_back(hook.connect(
+        group, [this, bus = bus_, hook_name = bus_->name_of(&hook), slot = std::forward<Slot>(slot)](auto& context) mutable {
+          SlotTimer* timer = bus->slot_timer;
+          if (!timer) {
+            slot(context);
+            return;
+          }
+          const auto start = std::chrono::steady_clock::now();
+          slot(context);
+          timer->record(hook_name, name(), std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        }));
   }
 
  private:
+  friend class Trainer;
+  HookBus* bus_ = nullptr;  // set by the Trainer before attach(): lets connect() time slots
   std::vector<boost::signals2::scoped_connection> connections_;
 };
 

@@ -1,0 +1,25 @@
+// profiler: where the time of a run goes — the kernel's own phases (data fetch, training_step,
+// zero_grad, backward, optimizer step, validation) and every hook, split per plugin slot. It
+// answers what Lightning users often ask: which callback makes my step slow.
+//
+// At the end of each run it prints a table and writes it to <dirpath>/<stage>-profile.txt.
+//   --plugin profiler
+//   --plugin profiler:dirpath=profiles
+#pragma once
+
+#include <string>
+
+#include "fulgur/plugin_spec.h"
+
+namespace fulgur::plugins {
+
+struct ProfilerOptions {
+  /// Folder of the report files; empty means the Trainer's default_root_dir.
+  std::string dirpath;
+  /// Also print the table to stdout.
+  bool print = true;
+
+  PluginSpec spec() const { return {"profiler", {{"dirpath", dirpath}, {"print", print ? "true" : "false"}}}; }
+};
+
+}  // namespace fulgur::plugins
