@@ -90,6 +90,7 @@ struct Config {
   bool hook_trace;
   bool checkpointing;
   bool log_each_step;
+  bool profiler = false;
 };
 
 void run(const ModelShape& shape, const Config& config, int rounds, int64_t epochs, const std::string& scratch) {
@@ -112,7 +113,15 @@ void run(const ModelShape& shape, const Config& config, int rounds, int64_t epoc
   // model_checkpoint (on by default) writes and fsyncs one checkpoint per epoch: disk time that
   // the "all_plugins" configuration counts as part of the loop's cost.
   options.enable_checkpointing = config.checkpointing;
-  if (config.checkpointing) options.plugins.push_back(fulgur::PluginSpec::parse("on_exception_checkpoint"));
+  options.enable_progress_bar = false;  // the bar's own cost is in the "all_plugins" row
+  options.enable_model_summary = config.checkpointing;
+  if (config.checkpointing) {
+    for (const char* plugin : {"on_exception_checkpoint", "progress_bar:tty=false,line_seconds=3600", "timer",
+                               "early_stopping:monitor=train_loss,patience=1000000", "nan_guard", "profiler:print=false"}) {
+      options.plugins.push_back(fulgur::PluginSpec::parse(plugin));
+    }
+  }
+  if (config.profiler) options.plugins.push_back(fulgur::PluginSpec::parse("profiler:print=false"));
   if (config.hook_trace) {
     options.plugins.push_back(fulgur::PluginSpec::parse("hook_trace:path=" + scratch + "/trace.txt"));
   }
@@ -135,9 +144,8 @@ void run(const ModelShape& shape, const Config& config, int rounds, int64_t epoc
     }
     ratios.push_back(framework.back() / hand.back());
   }
-  std::printf("%-8s %-22s %10.1f %10.1f %8.3f %8.3f\n", shape.name.c_str(), config.name.c_str(), median(hand),
+  std::fprintf(stderr, "%-8s %-22s %10.1f %10.1f %8.3f %8.3f\n", shape.name.c_str(), config.name.c_str(), median(hand),
               median(framework), median(framework) / median(hand), median(ratios));
-  std::fflush(stdout);
 }
 
 }  // namespace
@@ -159,13 +167,15 @@ int main(int argc, char** argv) {
   const std::vector<Config> configs{{"kernel", false, false, false},
                                     {"kernel+log", false, false, true},
                                     {"hook_trace+log", true, false, true},
+                                    {"profiler+log", false, false, true, true},
                                     {"all_plugins+log", true, true, true}};
   const auto scratch = (std::filesystem::temp_directory_path() / "fulgur_bench").string();
   std::filesystem::create_directories(scratch);
 
-  std::printf("LibTorch %s, %d thread(s), %d rounds x %lld epochs; us per training step (median)\n",
+  // Results go to stderr: the progress bar and model summary of the "all_plugins" rows use stdout.
+  std::fprintf(stderr, "LibTorch %s, %d thread(s), %d rounds x %lld epochs; us per training step (median)\n",
               TORCH_VERSION, threads, rounds, static_cast<long long>(epochs));
-  std::printf("%-8s %-22s %10s %10s %8s %8s\n", "model", "config", "hand_us", "fulgur_us", "ratio", "paired");
+  std::fprintf(stderr, "%-8s %-22s %10s %10s %8s %8s\n", "model", "config", "hand_us", "fulgur_us", "ratio", "paired");
   for (const auto& shape : shapes) {
     if (std::find(models.begin(), models.end(), shape.name) == models.end()) continue;
     for (const auto& config : configs) run(shape, config, rounds, epochs, scratch);
