@@ -100,6 +100,12 @@ void MetricStore::clear() {
   prog_bar_.clear();
 }
 
+std::string MetricStore::callback_metric_names() const {
+  std::string names;
+  for (const auto& [name, value] : callback_metrics_) names += (names.empty() ? "" : ", ") + name;
+  return names.empty() ? "none" : names;
+}
+
 std::optional<double> MetricStore::value(const std::string& name) const {
   const auto found = callback_metrics_.find(name);
   if (found == callback_metrics_.end()) return std::nullopt;

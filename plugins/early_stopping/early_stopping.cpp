@@ -66,20 +66,16 @@ class EarlyStopping : public Plugin {
   bool checks_at_epoch_end(const Trainer& trainer) const {
     const auto& when = options_.check_on_train_epoch_end;
     if (when != "auto") return when == "true";
-    const auto& options = trainer.options();
-    return options.check_val_every_n_epoch == 1 && !options.val_check_interval.is_count() &&
-           options.val_check_interval.fraction() == 1.0;
+    return trainer.options().validates_once_per_epoch();
   }
 
   void check(Trainer& trainer) {
     const auto& metrics = trainer.callback_metrics();
     const auto found = metrics.find(options_.monitor);
     if (found == metrics.end()) {
-      std::string available;
-      for (const auto& [metric, value] : metrics) available += (available.empty() ? "" : ", ") + metric;
       const std::string message = "early stopping is conditioned on metric '" + options_.monitor +
                                   "', which is not available; logged metrics: " +
-                                  (available.empty() ? "none" : available);
+                                  trainer.metrics().callback_metric_names();
       if (options_.strict) throw Error("plugin 'early_stopping': " + message);
       spdlog::warn("{} (strict=false: skipped)", message);
       return;

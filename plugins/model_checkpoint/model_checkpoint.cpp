@@ -94,10 +94,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
   bool saves_at_epoch_end(const Trainer& trainer) const {
     const auto& when = options_.save_on_train_epoch_end;
     if (when != "auto") return when == "true";
-    const auto& options = trainer.options();
-    // Lightning: validating once per epoch, at its end, means the epoch's end is the place.
-    return options.check_val_every_n_epoch == 1 && !options.val_check_interval.is_count() &&
-           options.val_check_interval.fraction() == 1.0;
+    return trainer.options().validates_once_per_epoch();
   }
 
   bool epoch_due(int64_t epoch) const {
@@ -119,7 +116,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
   }
 
   // Fills {epoch}, {step} and {metric[:spec]} with "name=value", as Lightning's auto_insert_metric_name.
-  std::string format_filename(const Trainer& trainer) const {
+  std::string format_filename(Trainer& trainer) const {
     const auto& pattern = options_.filename;
     std::string name;
     for (std::size_t i = 0; i < pattern.size();) {
@@ -152,14 +149,12 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
     return name;
   }
 
-  double metric(const Trainer& trainer, const std::string& key) const {
+  double metric(Trainer& trainer, const std::string& key) const {
     const auto& metrics = trainer.callback_metrics();
     const auto found = metrics.find(key);
     if (found == metrics.end()) {
-      std::string available;
-      for (const auto& [name, value] : metrics) available += (available.empty() ? "" : ", ") + name;
       throw Error("plugin 'model_checkpoint': metric '" + key + "' was not logged; logged metrics: " +
-                  (available.empty() ? "none" : available));
+                  trainer.metrics().callback_metric_names());
     }
     return found->second.item<double>();
   }

@@ -48,6 +48,9 @@ class MetricStore {
   void clear_step_metrics() { step_metrics_.clear(); }
   void clear();
 
+  /// The names in callback_metrics, comma-separated ("none" when empty), for error messages.
+  std::string callback_metric_names() const;
+
   /// A callback metric as a number (copies to the host), or nothing if it was never logged.
   std::optional<double> value(const std::string& name) const;
 

@@ -75,6 +75,12 @@ struct TrainerOptions {
   /// Folders searched for plugin .so files before FULGUR_PLUGIN_PATH and the built-in folder.
   std::vector<std::string> plugin_dirs;
 
+  /// True when validation runs exactly once per epoch, at its end: then monitors (checkpointing,
+  /// early stopping) act at the training epoch's end, as Lightning decides by default.
+  bool validates_once_per_epoch() const {
+    return check_val_every_n_epoch == 1 && !val_check_interval.is_count() && val_check_interval.fraction() == 1.0;
+  }
+
   /// Throws fulgur::Error naming the first option with a value Lightning would reject.
   void validate() const;
 };
