@@ -75,6 +75,7 @@ class ProgressBar : public Plugin {
       throw PluginError("plugin 'progress_bar': refresh_seconds and line_seconds must be >= 0");
     }
     terminal_ = tty == "auto" ? ::isatty(STDOUT_FILENO) == 1 : tty == "true";
+    last_draw_ = Clock::now();  // in a log the first line waits for line_seconds or an epoch's end
     const char* rank = std::getenv("RANK");
     enabled_ = rank == nullptr || std::string(rank) == "0";
   }
@@ -85,7 +86,8 @@ class ProgressBar : public Plugin {
     if (!enabled_) return;
     connect(bus.on_train_epoch_start, [this](EpochHook& hook) {
       train_.reset(fmt::format("Epoch {}", hook.epoch), hook.trainer.num_training_batches());
-      last_draw_ = Clock::time_point{};
+      // A terminal shows the new bar at once; a log only gets a line when line_seconds passed.
+      if (terminal_) last_draw_ = Clock::time_point{};
     }, SlotGroup::Logger);
     connect(bus.on_train_batch_end, [this](BatchEndHook& hook) {
       train_.done = hook.batch_idx + 1;
@@ -159,7 +161,7 @@ class ProgressBar : public Plugin {
     in_fit_ = trainer.stage() == Stage::Fit && !trainer.sanity_checking();
     // On a terminal the validation bar goes on the line below the training bar.
     if (terminal_ && in_fit_ && train_.done > 0) write("\n");
-    last_draw_ = Clock::time_point{};
+    if (terminal_) last_draw_ = Clock::time_point{};
   }
 
   void end_eval(Trainer& trainer) {

@@ -47,6 +47,7 @@ TEST(ProgressBar, PipedOutputIsPlainLinesPerEpochAndValidation) {
   const auto text = output_of(bar);
   EXPECT_EQ(text.find('\r'), std::string::npos) << text;
   EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  EXPECT_EQ(occurrences(text, "Epoch 0:"), 1) << text;  // no line at the epoch's first batch
   EXPECT_EQ(occurrences(text, "Epoch 0: 4/4 100%"), 1) << text;
   EXPECT_EQ(occurrences(text, "Epoch 1: 4/4 100%"), 1) << text;
   EXPECT_EQ(occurrences(text, "Validation: 2/2 100%"), 2) << text;
