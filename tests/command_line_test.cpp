@@ -26,7 +26,8 @@ TEST(CommandLine, ParsesTrainerOptionsInKebabCase) {
                               "--accumulate-grad-batches", "2", "--seed", "7", "--default-root-dir", "/tmp/x",
                               "--accelerator", "cpu", "--val-check-interval", "0.25", "--num-sanity-val-steps", "0",
                               "--plugin", "hook_trace:path=t.txt", "--plugin", "other", "--plugin-dir", "/p",
-                              "--check-val-every-n-epoch", "2", "--deterministic", "--max-steps", "100"});
+                              "--check-val-every-n-epoch", "2", "--deterministic", "--max-steps", "100",
+                              "--gradient-clip-val", "0.5", "--gradient-clip-algorithm", "value"});
   EXPECT_EQ(options.max_epochs, 3);
   EXPECT_TRUE(options.limit_train_batches.is_count());
   EXPECT_EQ(options.limit_train_batches.count(), 2);
@@ -41,6 +42,8 @@ TEST(CommandLine, ParsesTrainerOptionsInKebabCase) {
   EXPECT_EQ(options.check_val_every_n_epoch, 2);
   EXPECT_TRUE(options.deterministic);
   EXPECT_EQ(options.max_steps, 100);
+  EXPECT_EQ(options.gradient_clip_val, 0.5);
+  EXPECT_EQ(options.gradient_clip_algorithm, "value");
   ASSERT_EQ(options.plugins.size(), 2u);
   EXPECT_EQ(options.plugins[0].name, "hook_trace");
   EXPECT_EQ(options.plugins[0].options.at("path"), "t.txt");

@@ -53,6 +53,9 @@ std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOpti
                   "Attach progress_bar with its defaults (on by default)");
   group->add_flag("--enable-model-summary,!--no-enable-model-summary", options.enable_model_summary,
                   "Attach model_summary with its defaults (on by default)");
+  group->add_option_function<double>("--gradient-clip-val", [&options](const double& value) { options.gradient_clip_val = value; },
+                                     "Clip gradients to this norm (or value) before each step");
+  group->add_option("--gradient-clip-algorithm", options.gradient_clip_algorithm, "norm or value");
   group->add_option("--max-time", options.max_time, "Stop training after this long: DD:HH:MM:SS or seconds");
   group->add_flag("--detect-anomaly", options.detect_anomaly, "Stop on a NaN/inf training loss, naming the batch");
   group->add_option("--plugin", state->plugins, "A plugin to load: NAME or NAME:key=value,... (repeatable)")

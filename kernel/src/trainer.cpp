@@ -1,6 +1,7 @@
 #include "fulgur/trainer.h"
 
 #include <algorithm>
+#include <sstream>
 
 #include <torch/torch.h>
 
@@ -86,6 +87,13 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
     return std::any_of(specs.begin(), specs.end(), [&](const auto& spec) { return spec.name == name; });
   };
   if (!options_.max_time.empty() && !named("timer")) specs.push_back(PluginSpec{"timer", {{"duration", options_.max_time}}});
+  if (options_.gradient_clip_val && !named("grad_clip")) {
+    std::ostringstream value;
+    value.precision(17);
+    value << *options_.gradient_clip_val;
+    specs.push_back(PluginSpec{"grad_clip", {{"gradient_clip_val", value.str()},
+                                             {"gradient_clip_algorithm", options_.gradient_clip_algorithm}}});
+  }
   for (const auto& [enabled, name] : defaults) {
     if (enabled && !named(name)) {
       specs.push_back(PluginSpec{name, {}});

@@ -38,6 +38,11 @@ void TrainerOptions::validate() const {
   require(!default_root_dir.empty(), "default_root_dir", "a folder", "an empty string");
   require(accelerator == "cpu" || accelerator == "cuda" || accelerator == "gpu" || accelerator == "auto",
           "accelerator", "one of cpu, cuda, gpu, auto", "'" + accelerator + "'");
+  require(gradient_clip_algorithm == "norm" || gradient_clip_algorithm == "value", "gradient_clip_algorithm",
+          "norm or value", "'" + gradient_clip_algorithm + "'");
+  if (gradient_clip_val) {
+    require(*gradient_clip_val > 0, "gradient_clip_val", "a positive number", std::to_string(*gradient_clip_val));
+  }
   require(devices >= 1, "devices", "a number >= 1", std::to_string(devices));
   require(devices == 1, "devices",
           "1 (the single-device strategy; several devices need the ddp strategy)", std::to_string(devices));

@@ -57,6 +57,11 @@ struct TrainerOptions {
   /// device-to-host copy per step, so it is off by default (as in Lightning).
   bool detect_anomaly = false;
 
+  /// Clip gradients to this norm (or value) before each optimizer step: attaches grad_clip.
+  std::optional<double> gradient_clip_val;
+  /// "norm" or "value".
+  std::string gradient_clip_algorithm = "norm";
+
   /// Stop training after this much time ("DD:HH:MM:SS", "HH:MM:SS" or seconds); attaches the
   /// timer plugin with that duration unless `plugins` names timer.
   std::string max_time;

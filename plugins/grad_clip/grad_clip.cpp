@@ -1,0 +1,79 @@
+// The grad_clip plugin (see include/fulgur/plugins/grad_clip.h).
+#include "fulgur/plugins/grad_clip.h"
+
+#include <cmath>
+
+#include "fulgur/error.h"
+#include "fulgur/plugin_export.h"
+#include "fulgur/plugin_options.h"
+#include "fulgur/trainer.h"
+
+namespace fulgur::plugins {
+namespace {
+
+class GradClip : public Plugin {
+ public:
+  explicit GradClip(GradClipOptions options) : options_(std::move(options)) {
+    if (!(options_.gradient_clip_val > 0) || !std::isfinite(options_.gradient_clip_val)) {
+      throw PluginError("plugin 'grad_clip': option 'gradient_clip_val' must be a positive number");
+    }
+    const auto& algorithm = options_.gradient_clip_algorithm;
+    if (algorithm != "norm" && algorithm != "value") {
+      throw PluginError("plugin 'grad_clip': option 'gradient_clip_algorithm' expects norm or value, got '" + algorithm +
+                        "'");
+    }
+    if (!(options_.norm_type > 0)) throw PluginError("plugin 'grad_clip': option 'norm_type' must be > 0 (or inf)");
+  }
+
+  std::string name() const override { return "grad_clip"; }
+
+  void attach(HookBus& bus) override {
+    connect(bus.on_before_optimizer_step, [this](OptimizerHook& hook) {
+      std::vector<torch::Tensor> grads;
+      for (auto& group : hook.optimizer.param_groups()) {
+        for (auto& parameter : group.params()) {
+          if (parameter.grad().defined()) grads.push_back(parameter.grad());
+        }
+      }
+      if (grads.empty()) return;
+      torch::NoGradGuard no_grad;
+      if (options_.gradient_clip_algorithm == "value") {
+        for (auto& grad : grads) grad.clamp_(-options_.gradient_clip_val, options_.gradient_clip_val);
+        return;
+      }
+      clip_by_norm(grads);
+    }, SlotGroup::Gradients);
+  }
+
+ private:
+  // As torch.nn.utils.clip_grad_norm_, but the coefficient stays a tensor: no device sync.
+  void clip_by_norm(std::vector<torch::Tensor>& grads) const {
+    std::vector<torch::Tensor> norms;
+    norms.reserve(grads.size());
+    const double p = options_.norm_type;
+    for (const auto& grad : grads) {
+      norms.push_back(std::isinf(p) ? grad.detach().abs().max().to(torch::kFloat) : grad.detach().norm(p).to(torch::kFloat));
+    }
+    const auto stacked = torch::stack(norms);
+    const auto total = std::isinf(p) ? stacked.max() : stacked.norm(p);
+    const auto coefficient = (options_.gradient_clip_val / (total + 1e-6)).clamp_max(1.0);
+    for (auto& grad : grads) grad.mul_(coefficient.to(grad.dtype()));
+  }
+
+  GradClipOptions options_;
+};
+
+std::unique_ptr<Plugin> make_grad_clip(const PluginOptions& options) {
+  OptionReader reader("grad_clip", options);
+  GradClipOptions config;
+  config.gradient_clip_val = reader.get_double("gradient_clip_val", config.gradient_clip_val);
+  config.gradient_clip_algorithm = reader.get("gradient_clip_algorithm", config.gradient_clip_algorithm);
+  config.norm_type = reader.get_double("norm_type", config.norm_type);
+  reader.finish();
+  return std::make_unique<GradClip>(std::move(config));
+}
+
+}  // namespace
+}  // namespace fulgur::plugins
+
+FULGUR_EXPORT_PLUGIN(fulgur::plugins::make_grad_clip)
