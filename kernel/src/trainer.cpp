@@ -61,18 +61,6 @@ int64_t batch_size_of(const Batch& batch) {
   return batch.data.defined() && batch.data.dim() > 0 ? batch.data.size(0) : 1;
 }
 
-std::string describe_device(const torch::Tensor& tensor) { return tensor.device().str(); }
-
-LogContext log_context_of(Stage stage) {
-  switch (stage) {
-    case Stage::Fit: return LogContext::Training;
-    case Stage::Validate: return LogContext::Validation;
-    case Stage::Test: return LogContext::Test;
-    case Stage::Predict: return LogContext::Predict;
-  }
-  return LogContext::Other;
-}
-
 }  // namespace
 
 Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
@@ -502,7 +490,7 @@ Batch Trainer::transfer(const Batch& batch) {
   Batch moved = module_->transfer_batch_to_device(batch, device_);
   for (const torch::Tensor* tensor : {&moved.data, &moved.target}) {
     if (tensor->defined() && tensor->device() != device_) {
-      throw Error("the batch is on " + describe_device(*tensor) + " but the module is on " + device_.str() +
+      throw Error("the batch is on " + tensor->device().str() + " but the module is on " + device_.str() +
                   " (transfer_batch_to_device must move every tensor of the batch to the module's device)");
     }
   }

@@ -7,8 +7,6 @@
 
 namespace fulgur::compat {
 
-constexpr bool kTorch2 = TORCH_VERSION_MAJOR >= 2;
-
 /// Drops every gradient (set_to_none), which is what Lightning does and saves a memset per
 /// parameter. LibTorch 1.13's Optimizer::zero_grad() only zeroes in place.
 inline void zero_grad(torch::optim::Optimizer& optimizer) {

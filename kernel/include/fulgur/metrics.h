@@ -17,7 +17,7 @@
 namespace fulgur {
 
 /// Which step function is running, to pick Lightning's default on_step/on_epoch.
-enum class LogContext { None, Training, Validation, Test, Predict, Other };
+enum class LogContext { None, Training, Validation, Test, Predict };
 
 class MetricStore {
  public:
