@@ -14,6 +14,7 @@
 
 #include "fulgur/checkpoint.h"
 #include "fulgur/error.h"
+#include "fulgur/lr_schedulers.h"
 #include "testing.h"
 
 extern char** environ;
@@ -41,7 +42,7 @@ class ResumableNet : public Module {
   OptimizerConfig configure_optimizers() override {
     auto adam = std::make_shared<torch::optim::Adam>(parameters(), torch::optim::AdamOptions(0.01));
     OptimizerConfig config(adam);
-    config.lr_schedulers.push_back({std::make_shared<torch::optim::StepLR>(*adam, 1, 0.7)});
+    config.lr_schedulers.push_back({std::make_shared<StepLR>(*adam, 1, 0.7)});
     return config;
   }
   torch::nn::Linear hidden_layer{nullptr}, output{nullptr};

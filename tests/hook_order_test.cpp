@@ -11,13 +11,14 @@ using testing::TinyClassifier;
 
 std::vector<std::string> train_batch(int batch) {
   const std::string b = " batch=" + std::to_string(batch);
-  return {"on_train_batch_start" + b,  "on_before_zero_grad optimizer=0",      "on_before_backward",
+  return {"on_after_batch_transfer", "on_train_batch_start" + b,  "on_before_zero_grad optimizer=0",      "on_before_backward",
           "on_after_backward",         "on_before_optimizer_step optimizer=0", "on_train_batch_end" + b};
 }
 
 std::vector<std::string> eval_epoch(const std::string& kind, int epoch, int batches) {
   std::vector<std::string> calls{"on_" + kind + "_start", "on_" + kind + "_epoch_start epoch=" + std::to_string(epoch)};
   for (int b = 0; b < batches; ++b) {
+    calls.push_back("on_after_batch_transfer");
     calls.push_back("on_" + kind + "_batch_start batch=" + std::to_string(b));
     calls.push_back("on_" + kind + "_batch_end batch=" + std::to_string(b));
   }
@@ -111,8 +112,9 @@ TEST(HookOrder, AccumulationZeroesOnFirstAndStepsOnLastMicroBatch) {
   trainer.fit(f.model, f.train);
   const std::vector<std::string> expected{
       "setup stage=fit", "on_fit_start", "on_train_start", "on_train_epoch_start epoch=0",
-      "on_train_batch_start batch=0", "on_before_zero_grad optimizer=0", "on_before_backward", "on_after_backward",
-      "on_train_batch_end batch=0", "on_train_batch_start batch=1", "on_before_backward", "on_after_backward",
+      "on_after_batch_transfer", "on_train_batch_start batch=0", "on_before_zero_grad optimizer=0",
+      "on_before_backward", "on_after_backward", "on_train_batch_end batch=0", "on_after_batch_transfer",
+      "on_train_batch_start batch=1", "on_before_backward", "on_after_backward",
       "on_before_optimizer_step optimizer=0", "on_train_batch_end batch=1", "on_train_epoch_end epoch=0",
       "on_train_end", "on_fit_end", "teardown stage=fit"};
   EXPECT_EQ(recorder.calls, expected);

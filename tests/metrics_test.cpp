@@ -50,9 +50,13 @@ TEST(Metrics, TrainingStepLogsOnStepByDefault) {
   testing::TinyClassifier model;
   TrainerOptions options;
   options.max_epochs = 1;
+  options.log_every_n_steps = 1;
   Trainer trainer(options);
+  auto& logger = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(model, train);
-  EXPECT_TRUE(trainer.metrics().step_metrics().count("train_loss"));
+  ASSERT_EQ(logger.rows.size(), 2u);  // one row per step, none for the epoch
+  for (const auto& [step, row] : logger.rows) EXPECT_TRUE(row.count("train_loss"));
+  EXPECT_TRUE(trainer.metrics().step_metrics().empty());  // handed on and dropped each step
   EXPECT_FALSE(trainer.callback_metrics().count("train_loss_epoch"));
 }
 

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "fulgur/compat.h"
+#include "fulgur/lr_scheduler.h"
 #include "testing.h"
 
 namespace fulgur {
@@ -299,17 +300,12 @@ TEST(Trainer, ManualOptimizationTrainsBothOptimizers) {
   EXPECT_EQ(count(recorder.calls, "on_before_backward"), 16);
 }
 
-// Halves the learning rate at every step() call, so the LR counts the kernel's calls.
-class HalvingScheduler : public torch::optim::LRScheduler {
+// Halves the learning rate at every step, so the LR counts the scheduler's steps.
+class HalvingScheduler : public LRScheduler {
  public:
-  using LRScheduler::LRScheduler;
-
- private:
-  std::vector<double> get_lrs() override {
-    auto lrs = get_current_lrs();
-    for (auto& lr : lrs) lr *= 0.5;
-    return lrs;
-  }
+  explicit HalvingScheduler(torch::optim::Optimizer& optimizer) : LRScheduler(optimizer) { apply_lrs(); }
+  double lr_at(int64_t step, double base_lr) const override { return base_lr * std::pow(0.5, step); }
+  std::string kind() const override { return "halving"; }
 };
 
 class WithScheduler : public TinyClassifier {

@@ -53,6 +53,7 @@ std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOpti
                   "Attach progress_bar with its defaults (on by default)");
   group->add_flag("--enable-model-summary,!--no-enable-model-summary", options.enable_model_summary,
                   "Attach model_summary with its defaults (on by default)");
+  group->add_option("--precision", options.precision, "32-true, 64-true, bf16-mixed or 16-mixed");
   group->add_option_function<double>("--gradient-clip-val", [&options](const double& value) { options.gradient_clip_val = value; },
                                      "Clip gradients to this norm (or value) before each step");
   group->add_option("--gradient-clip-algorithm", options.gradient_clip_algorithm, "norm or value");

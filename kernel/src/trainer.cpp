@@ -9,6 +9,7 @@
 
 #include "fulgur/compat.h"
 #include "fulgur/error.h"
+#include "fulgur/logger.h"
 #include "interrupt_guard.h"
 
 namespace fulgur {
@@ -65,6 +66,7 @@ int64_t batch_size_of(const Batch& batch) {
 
 Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   options_.validate();
+  connect_loggers();
   // Lightning's default callbacks come after the user's, checkpointing last.
   const std::pair<bool, const char*> defaults[] = {{options_.enable_progress_bar, "progress_bar"},
                                                    {options_.enable_model_summary, "model_summary"},
@@ -81,6 +83,9 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
     value << *options_.gradient_clip_val;
     specs.push_back(PluginSpec{"grad_clip", {{"gradient_clip_val", value.str()},
                                              {"gradient_clip_algorithm", options_.gradient_clip_algorithm}}});
+  }
+  if (options_.canonical_precision() != "32-true" && !named("amp")) {
+    specs.push_back(PluginSpec{"amp", {{"precision", options_.canonical_precision()}}});
   }
   for (const auto& [enabled, name] : defaults) {
     if (enabled && !named(name)) {
@@ -106,6 +111,7 @@ Plugin& Trainer::add_loaded_plugin(LoadedPlugin loaded) {
   if (loaded.library()) plugin_libraries_.push_back(loaded.library());
   loaded->bus_ = &bus_;
   loaded->attach(bus_);
+  if (auto* logger = dynamic_cast<Logger*>(&loaded.plugin())) loggers_.push_back(logger);
   plugins_.push_back(std::move(loaded));
   return plugins_.back().plugin();
 }
@@ -225,7 +231,16 @@ void Trainer::configure_optimizers(Module& module) {
   }
   optimizers_ = std::move(config.optimizers);
   lr_schedulers_ = std::move(config.lr_schedulers);
-  scheduler_steps_.assign(lr_schedulers_.size(), 0);
+  // Schedulers are stepped by a plugin, attached here so a Module that returns one needs no
+  // more than Lightning asks for.
+  if (!lr_schedulers_.empty() && !find_plugin("lr_scheduler")) {
+    try {
+      add_plugin(PluginSpec{"lr_scheduler", {}});
+    } catch (const PluginError& error) {
+      throw PluginError("configure_optimizers returned learning-rate schedulers, which the lr_scheduler plugin "
+                        "steps, and it could not be loaded: " + std::string(error.what()));
+    }
+  }
 }
 
 // --- fit ----------------------------------------------------------------------------------------
@@ -293,6 +308,7 @@ bool Trainer::can_stop_early() const { return current_epoch_ >= options_.min_epo
 
 void Trainer::fit_loop(DataLoader& train_loader, DataLoader* val_loader, bool validation_enabled) {
   RunHook run{*this};
+  last_logged_step_ = global_step_;
   bus_.on_train_start(run);
   if (resume_rng_state_.defined()) {
     auto generator = at::detail::getDefaultCPUGenerator();
@@ -438,14 +454,9 @@ void Trainer::training_batch(Batch& raw_batch, int64_t batch_idx, bool is_last_b
     if (batch_idx % accumulate == 0) optimizer_zero_grad(0);
     // Averaging over the window makes the summed gradient that of one big batch.
     backward(accumulate > 1 ? loss / static_cast<double>(accumulate) : loss);
-    if ((batch_idx + 1) % accumulate == 0 || is_last_batch) {
-      optimizer_step(0);
-      step_schedulers("step");
-      if (is_last_batch) step_schedulers("epoch");
-    }
+    if ((batch_idx + 1) % accumulate == 0 || is_last_batch) optimizer_step(0);
   }
   next_batch_ = batch_idx + 1;
-  // Under manual optimization the Module steps its schedulers itself, as in Lightning.
 
   BatchEndHook end{*this, loss, batch, batch_idx};
   bus_.on_train_batch_end(end);
@@ -474,18 +485,6 @@ void Trainer::optimizer_zero_grad(std::size_t optimizer_idx) {
   compat::zero_grad(optimizer);
 }
 
-void Trainer::step_schedulers(const std::string& interval) {
-  for (std::size_t i = 0; i < lr_schedulers_.size(); ++i) {
-    auto& config = lr_schedulers_[i];
-    if (config.interval != interval) continue;
-    const int64_t count = interval == "step" ? global_step_ : current_epoch_ + 1;
-    if (count % config.frequency == 0) {
-      config.scheduler->step();
-      ++scheduler_steps_[i];
-    }
-  }
-}
-
 Batch Trainer::transfer(const Batch& batch) {
   Batch moved = module_->transfer_batch_to_device(batch, device_);
   for (const torch::Tensor* tensor : {&moved.data, &moved.target}) {
@@ -494,6 +493,8 @@ Batch Trainer::transfer(const Batch& batch) {
                   " (transfer_batch_to_device must move every tensor of the batch to the module's device)");
     }
   }
+  BatchTransferHook hook{*this, moved};
+  bus_.on_after_batch_transfer(hook);
   return moved;
 }
 

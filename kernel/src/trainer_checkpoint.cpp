@@ -78,15 +78,8 @@ Checkpoint Trainer::dump_checkpoint() {
   }
   checkpoint.insert("optimizer_states", optimizers);
 
-  c10::impl::GenericList schedulers(c10::AnyType::get());
-  for (std::size_t i = 0; i < lr_schedulers_.size(); ++i) {
-    StateDict state = make_state_dict();
-    state.insert("interval", lr_schedulers_[i].interval);
-    state.insert("frequency", lr_schedulers_[i].frequency);
-    state.insert("steps", scheduler_steps_[i]);
-    schedulers.push_back(state);
-  }
-  checkpoint.insert("lr_schedulers", schedulers);
+  // The lr_scheduler plugin fills this in with each scheduler's state_dict.
+  checkpoint.insert("lr_schedulers", c10::impl::GenericList(c10::AnyType::get()));
 
   StateDict hparams = make_state_dict();
   for (const auto& [key, value] : module_->hparams()) hparams.insert(key, value);
@@ -146,8 +139,6 @@ void Trainer::restore_module(Checkpoint& checkpoint, const std::string& path) {
       }
     }
   }
-  CheckpointHook hook{*this, checkpoint};
-  bus_.on_load_checkpoint(hook);
 }
 
 void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& path) {
@@ -155,18 +146,6 @@ void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& 
   if (optimizers.size() != optimizers_.size()) {
     throw Error("checkpoint '" + path + "' holds " + std::to_string(optimizers.size()) +
                 " optimizer state(s) but configure_optimizers returned " + std::to_string(optimizers_.size()));
-  }
-  const auto schedulers = list_entry(checkpoint, "lr_schedulers", path);
-  if (schedulers.size() != lr_schedulers_.size()) {
-    throw Error("checkpoint '" + path + "' holds " + std::to_string(schedulers.size()) +
-                " lr scheduler(s) but configure_optimizers returned " + std::to_string(lr_schedulers_.size()));
-  }
-  // LibTorch's schedulers keep only a step count, and only step() can advance it: replay the
-  // steps, then let the optimizer state below set the exact learning rates.
-  for (std::size_t i = 0; i < schedulers.size(); ++i) {
-    const auto steps = int_entry(schedulers.get(i).toGenericDict(), "steps", path);
-    for (int64_t s = 0; s < steps; ++s) lr_schedulers_[i].scheduler->step();
-    scheduler_steps_[i] = steps;
   }
   for (std::size_t i = 0; i < optimizers.size(); ++i) {
     const auto state = optimizers.get(i).toGenericDict();
@@ -194,6 +173,11 @@ void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& 
     const auto rng = checkpoint.at("rng_states").toGenericDict();
     if (rng.contains("torch")) resume_rng_state_ = rng.at("torch").toTensor();
   }
+
+  // Plugins and the Module restore their state last, when the optimizers they may refer to
+  // (schedulers, loss scalers) exist and hold their restored state.
+  CheckpointHook hook{*this, checkpoint};
+  bus_.on_load_checkpoint(hook);
 }
 
 }  // namespace fulgur

@@ -13,6 +13,14 @@ void require(bool condition, const std::string& option, const std::string& expec
 
 }  // namespace
 
+std::string TrainerOptions::canonical_precision() const {
+  if (precision == "32" || precision == "32-true") return "32-true";
+  if (precision == "64" || precision == "64-true") return "64-true";
+  if (precision == "bf16" || precision == "bf16-mixed") return "bf16-mixed";
+  if (precision == "16" || precision == "16-mixed") return "16-mixed";
+  return "";
+}
+
 void TrainerOptions::validate() const {
   if (max_epochs) {
     require(*max_epochs >= -1, "max_epochs", "-1 (no limit) or a number of epochs >= 0", std::to_string(*max_epochs));
@@ -38,6 +46,8 @@ void TrainerOptions::validate() const {
   require(!default_root_dir.empty(), "default_root_dir", "a folder", "an empty string");
   require(accelerator == "cpu" || accelerator == "cuda" || accelerator == "gpu" || accelerator == "auto",
           "accelerator", "one of cpu, cuda, gpu, auto", "'" + accelerator + "'");
+  require(!canonical_precision().empty(), "precision", "one of 32-true, 64-true, bf16-mixed, 16-mixed",
+          "'" + precision + "'");
   require(gradient_clip_algorithm == "norm" || gradient_clip_algorithm == "value", "gradient_clip_algorithm",
           "norm or value", "'" + gradient_clip_algorithm + "'");
   if (gradient_clip_val) {

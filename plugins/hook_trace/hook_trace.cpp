@@ -17,6 +17,7 @@ namespace {
 // The main argument of each kind of hook, as " key=value" text.
 std::string arguments(const StageHook& hook) { return " stage=" + std::string(to_string(hook.stage)); }
 std::string arguments(const RunHook&) { return ""; }
+std::string arguments(const BatchTransferHook&) { return ""; }
 std::string arguments(const EpochHook& hook) { return " epoch=" + std::to_string(hook.epoch); }
 std::string arguments(const BatchStartHook& hook) {
   return " epoch=" + std::to_string(hook.trainer.current_epoch()) + " batch=" + std::to_string(hook.batch_idx);

@@ -53,6 +53,7 @@ OptimizerConfig TinyClassifier::configure_optimizers() {
 namespace {
 std::string describe(const StageHook& hook) { return " stage=" + std::string(to_string(hook.stage)); }
 std::string describe(const RunHook&) { return ""; }
+std::string describe(const BatchTransferHook&) { return ""; }
 std::string describe(const EpochHook& hook) { return " epoch=" + std::to_string(hook.epoch); }
 std::string describe(const BatchStartHook& hook) { return " batch=" + std::to_string(hook.batch_idx); }
 std::string describe(const BatchEndHook& hook) { return " batch=" + std::to_string(hook.batch_idx); }

@@ -8,6 +8,7 @@
 
 #include "fulgur/data_loader.h"
 #include "fulgur/error.h"
+#include "fulgur/logger.h"
 #include "fulgur/module.h"
 #include "fulgur/plugin.h"
 #include "fulgur/trainer.h"
@@ -44,6 +45,21 @@ class HookRecorder : public Plugin {
   std::string name() const override { return "hook_recorder"; }
   void attach(HookBus& bus) override;
   std::vector<std::string> calls;
+};
+
+/// A logger that keeps everything the Trainer hands it.
+class RecordingLogger : public LoggerPlugin {
+ public:
+  std::string name() const override { return "recording_logger"; }
+  void log_metrics(const Metrics& metrics, int64_t step) override { rows.emplace_back(step, metrics); }
+  void log_hyperparams(const Hyperparameters& params) override { hparams.push_back(params); }
+  void save() override { ++saves; }
+  void finalize(const std::string& status) override { statuses.push_back(status); }
+
+  std::vector<std::pair<int64_t, Metrics>> rows;
+  std::vector<Hyperparameters> hparams;
+  std::vector<std::string> statuses;
+  int saves = 0;
 };
 
 /// Runs `body` and returns the message of the fulgur::Error it throws, or "" if it throws none.

@@ -46,6 +46,8 @@ struct HookBus {
   Hook<RunHook> on_sanity_check_start;
   Hook<RunHook> on_sanity_check_end;
 
+  Hook<BatchTransferHook> on_after_batch_transfer;
+
   Hook<RunHook> on_train_start;
   Hook<RunHook> on_train_end;
   Hook<EpochHook> on_train_epoch_start;
@@ -105,6 +107,7 @@ struct HookBus {
     visit(std::string_view("on_fit_end"), on_fit_end);
     visit(std::string_view("on_sanity_check_start"), on_sanity_check_start);
     visit(std::string_view("on_sanity_check_end"), on_sanity_check_end);
+    visit(std::string_view("on_after_batch_transfer"), on_after_batch_transfer);
     visit(std::string_view("on_train_start"), on_train_start);
     visit(std::string_view("on_train_end"), on_train_end);
     visit(std::string_view("on_train_epoch_start"), on_train_epoch_start);

@@ -1,8 +1,9 @@
 // What each hook passes to its slots.
 //
 // A slot changes what the kernel does next only through the non-const members of its context:
-// BeforeBackward::loss (AMP scales it), BeforeOptimizerStep::skip_step (AMP skips a step on
-// inf/nan), and Trainer::should_stop (early stopping). Everything else is read-only.
+// BatchTransferHook::batch (a precision plugin converts it), BeforeBackwardHook::loss (AMP
+// scales it), OptimizerHook::skip_step (AMP skips a step on inf/nan), and
+// Trainer::should_stop (early stopping). Everything else is read-only.
 // Contexts live on the kernel's stack and hold references: emitting allocates nothing.
 #pragma once
 
@@ -43,6 +44,13 @@ struct EpochHook {
   int64_t epoch;
 };
 
+/// on_after_batch_transfer: the batch is on the module's device, before any step sees it; a
+/// slot may replace or convert it (the 64-true precision makes its floating tensors double).
+struct BatchTransferHook {
+  Trainer& trainer;
+  Batch& batch;
+};
+
 /// on_*_batch_start.
 struct BatchStartHook {
   Trainer& trainer;
@@ -81,8 +89,8 @@ struct OptimizerHook {
 };
 
 /// on_save_checkpoint: add state to `checkpoint` before it is written, under
-/// plugin_state(checkpoint, name()). on_load_checkpoint: read it back; fires after the model's
-/// weights are restored and before configure_optimizers.
+/// plugin_state(checkpoint, name()). on_load_checkpoint: read it back; fires in a resumed fit
+/// once the weights, the optimizers and the loop position are restored.
 struct CheckpointHook {
   Trainer& trainer;
   Checkpoint& checkpoint;

@@ -4,6 +4,7 @@
 #include <torch/optim/optimizer.h>
 #include <torch/version.h>
 #include <ATen/Context.h>
+#include <ATen/autocast_mode.h>
 
 namespace fulgur::compat {
 
@@ -24,6 +25,29 @@ inline void zero_grad(torch::optim::Optimizer& optimizer) {
 /// torch.use_deterministic_algorithms(enabled).
 inline void use_deterministic_algorithms(bool enabled) {
   at::globalContext().setDeterministicAlgorithms(enabled, /*warn_only=*/false);
+}
+
+/// Turns autocast on or off for `device` with `dtype` as its low precision, entering or leaving
+/// one autocast region (the weight-cast cache is cleared when the last region ends, as
+/// torch.autocast does). LibTorch 2.4 replaced the per-device setters with device-type ones.
+inline void set_autocast(c10::DeviceType device, bool enabled, at::ScalarType dtype) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  at::autocast::set_autocast_dtype(device, dtype);
+  at::autocast::set_autocast_enabled(device, enabled);
+#else
+  if (device == c10::DeviceType::CUDA) {
+    at::autocast::set_autocast_gpu_dtype(dtype);
+    at::autocast::set_enabled(enabled);
+  } else {
+    at::autocast::set_autocast_cpu_dtype(dtype);
+    at::autocast::set_cpu_enabled(enabled);
+  }
+#endif
+  if (enabled) {
+    at::autocast::increment_nesting();
+  } else if (at::autocast::decrement_nesting() == 0) {
+    at::autocast::clear_cache();
+  }
 }
 
 }  // namespace fulgur::compat

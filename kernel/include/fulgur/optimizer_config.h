@@ -1,11 +1,14 @@
 // What Module::configure_optimizers returns: one or several optimizers, and optional
-// learning-rate schedulers with Lightning's scheduler config (interval, frequency, ...).
+// learning-rate schedulers with Lightning's scheduler config (interval, frequency, monitor, ...).
 //
 //   return std::make_shared<torch::optim::Adam>(parameters(), torch::optim::AdamOptions(1e-3));
 //
 //   fulgur::OptimizerConfig config(optimizer);
-//   config.lr_schedulers.push_back({std::make_shared<torch::optim::StepLR>(*optimizer, 10, 0.1)});
+//   config.lr_schedulers.push_back({std::make_shared<fulgur::StepLR>(*optimizer, 10, 0.1)});
 //   return config;
+//
+// The schedulers (fulgur/lr_schedulers.h) are stepped by the lr_scheduler plugin, which the
+// Trainer attaches by itself when configure_optimizers returns any.
 #pragma once
 
 #include <cstdint>
@@ -17,20 +20,23 @@
 
 namespace torch::optim {
 class Optimizer;
-class LRScheduler;
 }  // namespace torch::optim
 
 namespace fulgur {
 
+class LRScheduler;
+
 struct LRSchedulerConfig {
-  std::shared_ptr<torch::optim::LRScheduler> scheduler;
+  std::shared_ptr<LRScheduler> scheduler;
   /// "epoch" steps the scheduler after every `frequency` epochs, "step" after every `frequency`
   /// optimizer steps.
   std::string interval = "epoch";
   int64_t frequency = 1;
-  /// Metric a plateau scheduler reads; `strict` makes a missing metric an error.
+  /// Metric a plateau scheduler reads; `strict` makes a missing metric an error (otherwise the
+  /// step is skipped with a warning).
   std::string monitor;
   bool strict = true;
+  /// Name under which lr_monitor logs this scheduler's rates (default lr-<Optimizer>).
   std::string name;
 };
 

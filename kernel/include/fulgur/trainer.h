@@ -31,6 +31,8 @@
 
 namespace fulgur {
 
+class Logger;
+
 /// Which optional steps a Module type overrides. Found at compile time from the Module's static
 /// type, so a Module without validation_step simply has no validation loop, as in Lightning.
 struct StepOverrides {
@@ -68,6 +70,8 @@ class Trainer {
   /// The plugin called `name`, or nullptr.
   Plugin* find_plugin(const std::string& name) const;
   std::vector<std::string> plugin_names() const;
+  /// The plugins that are loggers (fulgur/logger.h), in the order they were added.
+  const std::vector<Logger*>& loggers() const { return loggers_; }
 
   // --- the four runs --------------------------------------------------------------------------
   /// Trains `module`. With `ckpt_path`, first restores everything the checkpoint holds (weights,
@@ -119,6 +123,9 @@ class Trainer {
   int64_t num_training_batches() const { return num_training_batches_; }
   /// Batches the running validation / test / predict loop runs (-1 while unknown).
   int64_t num_eval_batches() const { return num_eval_batches_; }
+  /// In on_train_epoch_end: true when the epoch ran all its batches, false when max_steps or
+  /// should_stop ended it early (a resumed run finishes it). Epoch schedulers step only then.
+  bool train_epoch_complete() const { return next_batch_ == 0 && next_epoch_ == current_epoch_ + 1; }
   /// Gradient accumulation in force; a plugin may change it at an epoch start.
   int64_t accumulate_grad_batches() const { return accumulate_grad_batches_; }
   void set_accumulate_grad_batches(int64_t batches);
@@ -126,6 +133,7 @@ class Trainer {
   /// The Module of the current run, or of the last one (nullptr before the first).
   Module* module() const { return module_; }
   const std::vector<std::shared_ptr<torch::optim::Optimizer>>& optimizers() const { return optimizers_; }
+  /// The schedulers configure_optimizers returned (the lr_scheduler plugin steps them).
   const std::vector<LRSchedulerConfig>& lr_schedulers() const { return lr_schedulers_; }
   MetricStore& metrics() { return metrics_; }
   const MetricStore::Metrics& callback_metrics() const { return metrics_.callback_metrics(); }
@@ -147,6 +155,8 @@ class Trainer {
   void begin_run(Module& module, Stage stage);
   void end_run();
   void connect_module_hooks(Module& module);
+  void connect_loggers();
+  void send_to_loggers(const MetricStore::Metrics& metrics, int64_t step);
   void configure_optimizers(Module& module);
 
   void sanity_check(DataLoader& val_loader);
@@ -156,7 +166,6 @@ class Trainer {
   void evaluation_loop(Stage stage, DataLoader& loader, int64_t max_batches);
   bool should_validate(int64_t batch_idx, bool is_last_batch, int64_t val_check_batches) const;
   bool can_stop_early() const;
-  void step_schedulers(const std::string& interval);
 
   Batch transfer(const Batch& batch);
   [[noreturn]] void rethrow_with_context(const char* step, int64_t batch_idx);
@@ -172,6 +181,9 @@ class Trainer {
   HookBus bus_;  // declared before the plugins: their slots disconnect before the bus goes
   std::vector<LoadedPlugin> plugins_;
   std::vector<boost::signals2::scoped_connection> module_connections_;
+  std::vector<boost::signals2::scoped_connection> logger_connections_;
+  std::vector<Logger*> loggers_;
+  int64_t last_logged_step_ = 0;
 
   Module* module_ = nullptr;  // stays set after a run, so save_checkpoint works after fit
   bool running_ = false;
@@ -194,7 +206,6 @@ class Trainer {
   int64_t next_batch_ = 0;
   int64_t resume_batches_ = 0;         // batches of the first epoch a resumed fit skips
   torch::Tensor resume_rng_state_;     // applied just before training resumes
-  std::vector<int64_t> scheduler_steps_;
   bool stop_deferred_logged_ = false;
   int64_t accumulate_grad_batches_ = 1;
   int64_t current_batch_size_ = 1;

@@ -57,6 +57,10 @@ struct TrainerOptions {
   /// device-to-host copy per step, so it is off by default (as in Lightning).
   bool detect_anomaly = false;
 
+  /// Lightning's precision: "32-true" (default), "64-true", "bf16-mixed" or "16-mixed" (also
+  /// the old spellings 32, 64, bf16, 16). Anything but 32-true attaches the amp plugin.
+  std::string precision = "32-true";
+
   /// Clip gradients to this norm (or value) before each optimizer step: attaches grad_clip.
   std::optional<double> gradient_clip_val;
   /// "norm" or "value".
@@ -88,6 +92,8 @@ struct TrainerOptions {
 
   /// Throws fulgur::Error naming the first option with a value Lightning would reject.
   void validate() const;
+  /// `precision` in Lightning's current spelling ("16" -> "16-mixed", ...).
+  std::string canonical_precision() const;
 };
 
 }  // namespace fulgur

@@ -1,0 +1,16 @@
+// Writing a whole file so that a crash, a kill or a full disk leaves the old file or the new
+// one, never half of either: a temporary file beside it is written, flushed to disk and
+// renamed over it. Checkpoints and the loggers' rewritten files use it.
+#pragma once
+
+#include <string_view>
+#include <string>
+
+namespace fulgur {
+
+/// Replaces `path` with `bytes`, creating its folder if needed. Throws fulgur::Error that
+/// starts "cannot write <what> '<path>'" and names the system's reason (no space, no
+/// permission, ...); the previous file at `path` is then left as it was.
+void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& what = "file");
+
+}  // namespace fulgur

@@ -1,0 +1,69 @@
+// The Trainer's half of logging: when the logged metrics reach the loggers (Lightning's
+// logger connector). Values stay on the device until a logger is due; then every metric of
+// the row is copied to the host in one transfer.
+#include <torch/torch.h>
+
+#include "fulgur/error.h"
+#include "fulgur/logger.h"
+#include "fulgur/trainer.h"
+
+namespace fulgur {
+namespace {
+
+Logger::Metrics to_host(const MetricStore::Metrics& metrics) {
+  Logger::Metrics row;
+  if (metrics.empty()) return row;
+  std::vector<torch::Tensor> values;
+  values.reserve(metrics.size());
+  for (const auto& [name, value] : metrics) values.push_back(value.to(torch::kDouble).reshape({}).to(torch::kCPU));
+  const auto host = torch::stack(values);
+  const double* data = host.data_ptr<double>();
+  std::size_t i = 0;
+  for (const auto& [name, value] : metrics) row[name] = data[i++];
+  return row;
+}
+
+}  // namespace
+
+void Trainer::connect_loggers() {
+  auto keep = [this](auto connection) { logger_connections_.emplace_back(std::move(connection)); };
+  keep(bus_.setup.connect(SlotGroup::Logger, [this](StageHook&) {
+    if (loggers_.empty() || !module_) return;
+    for (Logger* logger : loggers_) logger->log_hyperparams(module_->hparams());
+  }));
+  keep(bus_.on_train_batch_end.connect(SlotGroup::Logger, [this](BatchEndHook&) {
+    // A step's values are for this step only, logged or not (as in Lightning).
+    const bool stepped = global_step_ != last_logged_step_;
+    if (!loggers_.empty() && stepped && (global_step_ % options_.log_every_n_steps == 0 || should_stop)) {
+      send_to_loggers(metrics_.step_metrics(), global_step_ - 1);
+    }
+    last_logged_step_ = global_step_;
+    metrics_.clear_step_metrics();
+  }));
+  auto log_epoch = [this](EpochHook&) {
+    if (loggers_.empty() || sanity_checking_) return;
+    send_to_loggers(metrics_.epoch_metrics(), std::max<int64_t>(global_step_ - 1, 0));
+    for (Logger* logger : loggers_) logger->save();
+  };
+  keep(bus_.on_train_epoch_end.connect(SlotGroup::Logger, log_epoch));
+  keep(bus_.on_validation_epoch_end.connect(SlotGroup::Logger, log_epoch));
+  keep(bus_.on_test_epoch_end.connect(SlotGroup::Logger, log_epoch));
+  keep(bus_.teardown.connect(SlotGroup::Logger, [this](StageHook&) {
+    for (Logger* logger : loggers_) {
+      logger->save();
+      logger->finalize("success");
+    }
+  }));
+  keep(bus_.on_exception.connect(SlotGroup::Logger, [this](ExceptionHook&) {
+    for (Logger* logger : loggers_) logger->finalize("failed");
+  }));
+}
+
+void Trainer::send_to_loggers(const MetricStore::Metrics& metrics, int64_t step) {
+  if (metrics.empty()) return;
+  Logger::Metrics row = to_host(metrics);
+  row["epoch"] = static_cast<double>(current_epoch_);
+  for (Logger* logger : loggers_) logger->log_metrics(row, step);
+}
+
+}  // namespace fulgur

@@ -1,0 +1,178 @@
+// The csv_logger plugin (see include/fulgur/loggers/csv_logger.h).
+#include "fulgur/loggers/csv_logger.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "fulgur/atomic_write.h"
+#include "fulgur/error.h"
+#include "fulgur/experiment_dir.h"
+#include "fulgur/logger.h"
+#include "fulgur/plugin_export.h"
+#include "fulgur/plugin_options.h"
+#include "fulgur/trainer.h"
+
+namespace fulgur::loggers {
+namespace {
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> cells;
+  std::string cell;
+  std::istringstream in(line);
+  while (std::getline(in, cell, ',')) cells.push_back(cell);
+  if (!line.empty() && line.back() == ',') cells.emplace_back();
+  return cells;
+}
+
+std::string format_value(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  return fmt::format("{}", value);
+}
+
+class CSVLogger : public LoggerPlugin {
+ public:
+  explicit CSVLogger(CSVLoggerOptions options) : options_(std::move(options)) {
+    if (options_.name.empty()) throw PluginError("plugin 'csv_logger': option 'name' must not be empty");
+    if (options_.flush_logs_every_n_steps < 1) {
+      throw PluginError("plugin 'csv_logger': option 'flush_logs_every_n_steps' must be >= 1");
+    }
+  }
+
+  std::string name() const override { return "csv_logger"; }
+  std::string experiment_name() const override { return options_.name; }
+  std::string version() const override { return dir_ ? "version_" + std::to_string(dir_->version()) : ""; }
+  std::string log_dir() const override { return dir_ ? dir_->path() : ""; }
+
+  void attach(HookBus& bus) override {
+    connect(bus.setup, [this](StageHook& hook) { open(hook.trainer); }, SlotGroup::Trace);
+    connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
+      if (dir_) plugin_state(hook.checkpoint, name()).insert_or_assign("version", dir_->version());
+    });
+    connect(bus.on_load_checkpoint, [this](CheckpointHook& hook) {
+      if (!has_plugin_state(hook.checkpoint, name())) return;
+      const auto state = plugin_state(hook.checkpoint, name());
+      if (state.contains("version") && state.at("version").isInt()) dir_->use_version(state.at("version").toInt());
+    });
+  }
+
+  void log_hyperparams(const Hyperparameters& params) override {
+    hparams_ = params;
+    hparams_dirty_ = true;
+  }
+
+  void log_metrics(const Metrics& metrics, int64_t step) override {
+    Row row{{"step", std::to_string(step)}};
+    for (const auto& [key, value] : metrics) {
+      row[key] = key == "epoch" ? std::to_string(static_cast<int64_t>(value)) : format_value(value);
+      add_column(key);
+    }
+    rows_.push_back(std::move(row));
+    if (++rows_since_save_ >= options_.flush_logs_every_n_steps) save();
+  }
+
+  void save() override {
+    if (!dir_) return;
+    const std::string folder = create_folder();
+    if (hparams_dirty_) {
+      std::string yaml;
+      for (const auto& [key, value] : hparams_) yaml += key + ": " + yaml_scalar(value) + "\n";
+      write_file_atomically(folder + "/hparams.yaml", yaml.empty() ? "{}\n" : yaml, "log file");
+      hparams_dirty_ = false;
+    }
+    if (rows_.empty()) return;
+    std::string text;
+    for (std::size_t i = 0; i < columns_.size(); ++i) text += (i ? "," : "") + columns_[i];
+    text += "\n";
+    for (const auto& row : rows_) {
+      for (std::size_t i = 0; i < columns_.size(); ++i) {
+        const auto found = row.find(columns_[i]);
+        text += (i ? "," : "") + (found == row.end() ? std::string() : found->second);
+      }
+      text += "\n";
+    }
+    // The whole file is rewritten (atomically), so a new column can join the header.
+    write_file_atomically(folder + "/metrics.csv", text, "log file");
+    rows_since_save_ = 0;
+  }
+
+ private:
+  using Row = std::map<std::string, std::string>;
+
+  void open(Trainer& trainer) {
+    if (!dir_) dir_.emplace(options_.save_dir.empty() ? trainer.options().default_root_dir : options_.save_dir, options_.name);
+    dir_->choose_version();
+  }
+
+  // At the first write: the folder, and the rows a resumed run's earlier part wrote there.
+  std::string create_folder() {
+    const bool first = !dir_->created();
+    const std::string folder = dir_->create();
+    if (first) {
+      std::ifstream existing(folder + "/metrics.csv");
+      std::string line;
+      if (std::getline(existing, line)) {
+        const auto header = split_csv_line(line);
+        std::vector<Row> earlier;
+        while (std::getline(existing, line)) {
+          const auto cells = split_csv_line(line);
+          Row row;
+          for (std::size_t i = 0; i < header.size() && i < cells.size(); ++i) {
+            if (!cells[i].empty()) row[header[i]] = cells[i];
+          }
+          earlier.push_back(std::move(row));
+        }
+        std::vector<std::string> columns = header;
+        for (const auto& column : columns_) {
+          if (std::find(columns.begin(), columns.end(), column) == columns.end()) columns.push_back(column);
+        }
+        columns_ = std::move(columns);
+        rows_.insert(rows_.begin(), earlier.begin(), earlier.end());
+      }
+    }
+    return folder;
+  }
+
+  void add_column(const std::string& key) {
+    if (columns_.empty()) columns_ = {"epoch", "step"};
+    if (std::find(columns_.begin(), columns_.end(), key) == columns_.end()) columns_.push_back(key);
+  }
+
+  static std::string yaml_scalar(const std::string& value) {
+    const bool plain = !value.empty() && value.find_first_of(":#'\"\n{}[],&*!|>%@`") == std::string::npos &&
+                       value.front() != ' ' && value.back() != ' ' && value.front() != '-';
+    if (plain) return value;
+    std::string quoted = "\"";
+    for (char c : value) {
+      if (c == '"' || c == '\\') quoted += '\\';
+      quoted += c == '\n' ? std::string("\\n") : std::string(1, c);
+    }
+    return quoted + "\"";
+  }
+
+  CSVLoggerOptions options_;
+  std::optional<ExperimentDir> dir_;
+  std::vector<std::string> columns_;
+  std::vector<Row> rows_;
+  int64_t rows_since_save_ = 0;
+  Hyperparameters hparams_;
+  bool hparams_dirty_ = false;
+};
+
+std::unique_ptr<Plugin> make_csv_logger(const PluginOptions& options) {
+  OptionReader reader("csv_logger", options);
+  CSVLoggerOptions config;
+  config.save_dir = reader.get("save_dir", config.save_dir);
+  config.name = reader.get("name", config.name);
+  config.flush_logs_every_n_steps = reader.get_int("flush_logs_every_n_steps", config.flush_logs_every_n_steps);
+  reader.finish();
+  return std::make_unique<CSVLogger>(std::move(config));
+}
+
+}  // namespace
+}  // namespace fulgur::loggers
+
+FULGUR_EXPORT_PLUGIN(fulgur::loggers::make_csv_logger)

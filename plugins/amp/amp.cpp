@@ -1,0 +1,171 @@
+// The amp plugin (see include/fulgur/plugins/amp.h).
+#include "fulgur/plugins/amp.h"
+
+#include <spdlog/spdlog.h>
+
+#include "fulgur/compat.h"
+#include "fulgur/error.h"
+#include "fulgur/plugin_export.h"
+#include "fulgur/plugin_options.h"
+#include "fulgur/trainer.h"
+
+namespace fulgur::plugins {
+namespace {
+
+class Amp : public Plugin, public AmpInfo {
+ public:
+  explicit Amp(AmpOptions options) : options_(std::move(options)) {
+    const auto& precision = options_.precision;
+    if (precision != "32-true" && precision != "64-true" && precision != "bf16-mixed" && precision != "16-mixed") {
+      throw PluginError("plugin 'amp': option 'precision' expects 32-true, 64-true, bf16-mixed or 16-mixed, got '" +
+                        precision + "'");
+    }
+    mixed_ = precision == "bf16-mixed" || precision == "16-mixed";
+    scaling_ = options_.loss_scaling.value_or(precision == "16-mixed");
+    if (scaling_ && !mixed_) throw PluginError("plugin 'amp': loss_scaling needs a mixed precision, not " + precision);
+    if (!(options_.init_scale > 0) || !(options_.growth_factor > 1) || !(options_.backoff_factor > 0 && options_.backoff_factor < 1) ||
+        options_.growth_interval < 1) {
+      throw PluginError("plugin 'amp': the scaler needs init_scale > 0, growth_factor > 1, backoff_factor in (0, 1) "
+                        "and growth_interval >= 1");
+    }
+  }
+
+  std::string name() const override { return "amp"; }
+  std::string precision() const override { return options_.precision; }
+  std::optional<double> loss_scale() const override {
+    if (!scaler_) return std::nullopt;
+    return scaler_->scale_tensor().item<double>();
+  }
+  int64_t skipped_steps() const override { return skipped_steps_; }
+
+  void attach(HookBus& bus) override {
+    connect(bus.setup, [this](StageHook& hook) { setup(hook.trainer); }, SlotGroup::Precision);
+    connect(bus.teardown, [this](StageHook&) { leave_autocast(); }, SlotGroup::Precision);
+    connect(bus.on_exception, [this](ExceptionHook&) { leave_autocast(); }, SlotGroup::Precision);
+    if (options_.precision == "64-true") {
+      connect(bus.on_after_batch_transfer, [](BatchTransferHook& hook) {
+        for (torch::Tensor* tensor : {&hook.batch.data, &hook.batch.target}) {
+          if (tensor->defined() && tensor->is_floating_point()) *tensor = tensor->to(torch::kDouble);
+        }
+      }, SlotGroup::Precision);
+    }
+    if (!mixed_) return;
+
+    auto enter = [this](BatchStartHook&) { enter_autocast(); };
+    auto leave = [this](BatchEndHook&) { leave_autocast(); };
+    connect(bus.on_train_batch_start, enter, SlotGroup::Precision);
+    connect(bus.on_validation_batch_start, enter, SlotGroup::Precision);
+    connect(bus.on_test_batch_start, enter, SlotGroup::Precision);
+    connect(bus.on_predict_batch_start, enter, SlotGroup::Precision);
+    connect(bus.on_validation_batch_end, leave, SlotGroup::Precision);
+    connect(bus.on_test_batch_end, leave, SlotGroup::Precision);
+    connect(bus.on_predict_batch_end, leave, SlotGroup::Precision);
+    // Backward runs outside autocast, on the (scaled) loss.
+    connect(bus.on_before_backward, [this](BeforeBackwardHook& hook) {
+      leave_autocast();
+      if (scaler_) hook.loss = scaler_->scale(hook.loss);
+    }, SlotGroup::Precision);
+    if (!scaling_) {
+      connect(bus.on_train_batch_end, leave, SlotGroup::Precision);
+      return;
+    }
+    connect(bus.on_before_optimizer_step, [this](OptimizerHook& hook) { unscale(hook); }, SlotGroup::Precision);
+    // The scale moves once per iteration, after all its optimizer steps (as GradScaler.update()).
+    connect(bus.on_train_batch_end, [this](BatchEndHook&) {
+      leave_autocast();
+      if (found_inf_.defined()) {
+        scaler_->update(found_inf_);
+        found_inf_ = torch::Tensor();
+      }
+    }, SlotGroup::Precision);
+    connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
+      if (!scaler_) return;
+      StateDict state = plugin_state(hook.checkpoint, name());
+      state.insert_or_assign("scale", scaler_->scale_tensor().item<double>());
+      state.insert_or_assign("growth_tracker", static_cast<int64_t>(scaler_->growth_tracker().item<int>()));
+      state.insert_or_assign("skipped_steps", skipped_steps_);
+    });
+    connect(bus.on_load_checkpoint, [this](CheckpointHook& hook) {
+      if (!scaler_ || !has_plugin_state(hook.checkpoint, name())) return;
+      const StateDict state = plugin_state(hook.checkpoint, name());
+      if (!state.contains("scale") || !state.at("scale").isDouble() || !state.contains("growth_tracker") ||
+          !state.at("growth_tracker").isInt()) {
+        throw Error("checkpoint: the amp loss scaler's state (scale, growth_tracker) is missing or malformed");
+      }
+      scaler_->load(state.at("scale").toDouble(), state.at("growth_tracker").toInt());
+      if (state.contains("skipped_steps") && state.at("skipped_steps").isInt()) skipped_steps_ = state.at("skipped_steps").toInt();
+    });
+  }
+
+ private:
+  void setup(Trainer& trainer) {
+    const torch::Device device = trainer.device();
+    if (options_.precision == "16-mixed" && !device.is_cuda()) {
+      throw Error("precision '16-mixed' needs a CUDA device, but this run is on " + device.str() +
+                  ": LibTorch's CPU autocast computes in bfloat16 only. Use precision 'bf16-mixed' on the CPU");
+    }
+    device_type_ = device.type();
+    low_dtype_ = options_.precision == "16-mixed" ? torch::kHalf : torch::kBFloat16;
+    if (options_.precision == "64-true" && trainer.module()) trainer.module()->to(torch::kDouble);
+    if (scaling_ && !scaler_) scaler_.emplace(options_, device);
+  }
+
+  void enter_autocast() {
+    if (autocast_on_) return;
+    compat::set_autocast(device_type_, true, low_dtype_);
+    autocast_on_ = true;
+  }
+
+  void leave_autocast() {
+    if (!autocast_on_) return;
+    compat::set_autocast(device_type_, false, low_dtype_);
+    autocast_on_ = false;
+  }
+
+  void unscale(OptimizerHook& hook) {
+    std::vector<torch::Tensor> grads;
+    for (auto& group : hook.optimizer.param_groups()) {
+      for (auto& parameter : group.params()) {
+        if (parameter.grad().defined()) grads.push_back(parameter.mutable_grad());
+      }
+    }
+    torch::NoGradGuard no_grad;
+    const torch::Tensor found = scaler_->unscale_(grads);
+    found_inf_ = found_inf_.defined() ? found_inf_ + found : found;
+    // Deciding to skip needs the flag on the host: one sync per step, as PyTorch's GradScaler.
+    if (found.item<float>() > 0) {
+      hook.skip_step = true;
+      ++skipped_steps_;
+      spdlog::debug("amp: gradients overflowed at global step {}: step skipped, loss scale backs off",
+                    hook.trainer.global_step());
+    }
+  }
+
+  AmpOptions options_;
+  bool mixed_ = false;
+  bool scaling_ = false;
+  bool autocast_on_ = false;
+  c10::DeviceType device_type_ = c10::DeviceType::CPU;
+  torch::ScalarType low_dtype_ = torch::kBFloat16;
+  std::optional<GradScaler> scaler_;
+  torch::Tensor found_inf_;
+  int64_t skipped_steps_ = 0;
+};
+
+std::unique_ptr<Plugin> make_amp(const PluginOptions& options) {
+  OptionReader reader("amp", options);
+  AmpOptions config;
+  config.precision = reader.get("precision", config.precision);
+  if (options.count("loss_scaling")) config.loss_scaling = reader.get_bool("loss_scaling", false);
+  config.init_scale = reader.get_double("init_scale", config.init_scale);
+  config.growth_factor = reader.get_double("growth_factor", config.growth_factor);
+  config.backoff_factor = reader.get_double("backoff_factor", config.backoff_factor);
+  config.growth_interval = reader.get_int("growth_interval", config.growth_interval);
+  reader.finish();
+  return std::make_unique<Amp>(std::move(config));
+}
+
+}  // namespace
+}  // namespace fulgur::plugins
+
+FULGUR_EXPORT_PLUGIN(fulgur::plugins::make_amp)

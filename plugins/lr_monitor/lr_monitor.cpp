@@ -1,0 +1,86 @@
+// The lr_monitor plugin (see include/fulgur/plugins/lr_monitor.h).
+#include "fulgur/plugins/lr_monitor.h"
+
+#include <c10/util/Type.h>
+
+#include "fulgur/error.h"
+#include "fulgur/logger.h"
+#include "fulgur/lr_scheduler.h"
+#include "fulgur/plugin_export.h"
+#include "fulgur/plugin_options.h"
+#include "fulgur/trainer.h"
+
+namespace fulgur::plugins {
+namespace {
+
+// "torch::optim::Adam" -> "Adam".
+std::string short_type_name(const torch::optim::Optimizer& optimizer) {
+  const std::string full = c10::demangle(typeid(optimizer).name());
+  const auto colon = full.rfind("::");
+  return colon == std::string::npos ? full : full.substr(colon + 2);
+}
+
+class LRMonitor : public Plugin {
+ public:
+  explicit LRMonitor(LRMonitorOptions options) : options_(std::move(options)) {
+    if (options_.logging_interval != "step" && options_.logging_interval != "epoch") {
+      throw PluginError("plugin 'lr_monitor': option 'logging_interval' expects step or epoch, got '" +
+                        options_.logging_interval + "'");
+    }
+  }
+
+  std::string name() const override { return "lr_monitor"; }
+
+  void attach(HookBus& bus) override {
+    connect(bus.on_train_start, [](RunHook& hook) {
+      if (hook.trainer.loggers().empty()) {
+        throw Error("lr_monitor hands learning rates to the loggers, but the Trainer has none; add a logger plugin "
+                    "(e.g. --plugin csv_logger)");
+      }
+    });
+    if (options_.logging_interval == "epoch") {
+      connect(bus.on_train_epoch_start, [this](EpochHook& hook) { log_rates(hook.trainer); });
+    } else {
+      // The same steps whose metrics the Trainer hands the loggers, with the same step number.
+      connect(bus.on_train_batch_start, [this](BatchStartHook& hook) {
+        const Trainer& trainer = hook.trainer;
+        if ((trainer.global_step() + 1) % trainer.options().log_every_n_steps == 0) log_rates(hook.trainer);
+      });
+    }
+  }
+
+ private:
+  void log_rates(Trainer& trainer) {
+    Logger::Metrics rates;
+    const auto& optimizers = trainer.optimizers();
+    for (std::size_t i = 0; i < optimizers.size(); ++i) {
+      std::string base = "lr-" + short_type_name(*optimizers[i]);
+      for (const auto& config : trainer.lr_schedulers()) {
+        if (&config.scheduler->optimizer() == optimizers[i].get() && !config.name.empty()) base = config.name;
+      }
+      const auto& groups = optimizers[i]->param_groups();
+      for (std::size_t g = 0; g < groups.size(); ++g) {
+        std::string key = groups.size() > 1 ? base + "/pg" + std::to_string(g + 1) : base;
+        // Two optimizers of one type get Lightning's "-1" suffix on the second.
+        while (rates.count(key)) key += "-" + std::to_string(i);
+        rates[key] = groups[g].options().get_lr();
+      }
+    }
+    for (Logger* logger : trainer.loggers()) logger->log_metrics(rates, trainer.global_step());
+  }
+
+  LRMonitorOptions options_;
+};
+
+std::unique_ptr<Plugin> make_lr_monitor(const PluginOptions& options) {
+  OptionReader reader("lr_monitor", options);
+  LRMonitorOptions config;
+  config.logging_interval = reader.get("logging_interval", config.logging_interval);
+  reader.finish();
+  return std::make_unique<LRMonitor>(std::move(config));
+}
+
+}  // namespace
+}  // namespace fulgur::plugins
+
+FULGUR_EXPORT_PLUGIN(fulgur::plugins::make_lr_monitor)

@@ -1,0 +1,50 @@
+// lr_scheduler: steps learning-rate schedulers with Lightning's scheduler config.
+//
+// The Trainer attaches it by itself when configure_optimizers returns schedulers
+// (fulgur/lr_schedulers.h); it steps each one after every `frequency` optimizer steps
+// (interval "step") or epochs (interval "epoch"), hands a plateau scheduler its `monitor`ed
+// metric, and saves and restores every scheduler's state with the checkpoint.
+//
+// Named with a `schedule`, it also builds one for the first optimizer, so a schedule can be
+// picked on the command line without touching the Module:
+//
+//   --plugin lr_scheduler:schedule=cosine,t_max=30,warmup=2
+//   --plugin lr_scheduler:schedule=plateau,monitor=val_loss,patience=3,factor=0.5
+//   --plugin lr_scheduler:schedule=one_cycle,interval=step,max_lr=0.01,total_steps=1200
+#pragma once
+
+#include <string>
+
+#include "fulgur/plugin_spec.h"
+
+namespace fulgur::plugins {
+
+struct LRSchedulerOptions {
+  /// step, multistep, exponential, cosine, cosine_warm_restarts, one_cycle, polynomial, plateau,
+  /// or constant (only a warmup); empty: only drive what configure_optimizers returned.
+  std::string schedule;
+  /// "epoch" or "step", and every how many of them the scheduler steps.
+  std::string interval = "epoch";
+  int64_t frequency = 1;
+  /// The metric a plateau schedule follows.
+  std::string monitor = "val_loss";
+  /// Steps (in the interval's unit) of linear warmup in front of the schedule; 0: none.
+  int64_t warmup = 0;
+  /// The schedule's own arguments, by PyTorch's names in lower case: step_size, gamma,
+  /// milestones (10/20/30), t_max, eta_min, t_0, t_mult, max_lr, total_steps, pct_start,
+  /// anneal_strategy, div_factor, final_div_factor, three_phase, total_iters, power, mode,
+  /// factor, patience, threshold, threshold_mode, cooldown, min_lr, warmup_start_factor.
+  PluginOptions arguments;
+
+  PluginSpec spec() const {
+    PluginSpec spec{"lr_scheduler", arguments};
+    if (!schedule.empty()) spec.options["schedule"] = schedule;
+    spec.options["interval"] = interval;
+    spec.options["frequency"] = std::to_string(frequency);
+    spec.options["monitor"] = monitor;
+    spec.options["warmup"] = std::to_string(warmup);
+    return spec;
+  }
+};
+
+}  // namespace fulgur::plugins
