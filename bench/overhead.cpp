@@ -91,6 +91,7 @@ struct Config {
   bool checkpointing;
   bool log_each_step;
   bool profiler = false;
+  bool optimization_plugins = false;
 };
 
 void run(const ModelShape& shape, const Config& config, int rounds, int64_t epochs, const std::string& scratch) {
@@ -118,6 +119,14 @@ void run(const ModelShape& shape, const Config& config, int rounds, int64_t epoc
   if (config.checkpointing) {
     for (const char* plugin : {"on_exception_checkpoint", "progress_bar:tty=false,line_seconds=3600", "timer",
                                "early_stopping:monitor=train_loss,patience=1000000", "nan_guard", "profiler:print=false"}) {
+      options.plugins.push_back(fulgur::PluginSpec::parse(plugin));
+    }
+  }
+  if (config.optimization_plugins) {
+    // Issue 4's plugins and two loggers: clipping does real work the hand loop skips.
+    options.gradient_clip_val = 1.0;
+    for (const char* plugin : {"lr_scheduler:schedule=cosine,interval=step,t_max=100000", "lr_monitor",
+                               "csv_logger", "tensorboard_logger"}) {
       options.plugins.push_back(fulgur::PluginSpec::parse(plugin));
     }
   }
@@ -168,7 +177,8 @@ int main(int argc, char** argv) {
                                     {"kernel+log", false, false, true},
                                     {"hook_trace+log", true, false, true},
                                     {"profiler+log", false, false, true, true},
-                                    {"all_plugins+log", true, true, true}};
+                                    {"all_plugins+log", true, true, true},
+                                    {"clip+sched+loggers+log", false, false, true, false, true}};
   const auto scratch = (std::filesystem::temp_directory_path() / "fulgur_bench").string();
   std::filesystem::create_directories(scratch);
 

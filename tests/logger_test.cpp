@@ -72,9 +72,9 @@ TEST(Loggers, EpochMeansAreTheWeightedMeansOfTheSteps) {
 
 TEST(Loggers, FailedRunsAreFinalizedAsFailed) {
   struct Explodes : testing::TinyClassifier {
-    torch::Tensor training_step(const Batch&, int64_t batch_idx) override {
+    torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
       if (batch_idx == 1) throw Error("boom");
-      return TinyClassifier::training_step(Batch{torch::zeros({2, 4}), torch::zeros({2}, torch::kLong)}, 0);
+      return TinyClassifier::training_step(batch, batch_idx);
     }
   };
   auto data = testing::make_blobs(16);

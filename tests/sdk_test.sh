@@ -23,3 +23,20 @@ cd "$work"
 test -f "$work/run/checkpoints/epoch=2-step=12.ckpt"
 for plugin in model_checkpoint progress_bar model_summary; do test -f "$work/prefix/lib/fulgur/plugins/$plugin.so"; done
 test -f "$work/prefix/include/fulgur/plugins/model_checkpoint.h"
+
+# A custom logger, built out of tree the same way, loaded from its folder by the program above.
+cmake -S "$source/examples/custom_logger" -B "$work/logger" "${generator[@]}" "${launcher[@]}" \
+  -DCMAKE_PREFIX_PATH="$work/prefix" > "$work.logger.configure.log" 2>&1 || { cat "$work.logger.configure.log"; exit 1; }
+cmake --build "$work/logger" > "$work.logger.build.log" 2>&1 || { cat "$work.logger.build.log"; exit 1; }
+"$work/build/train" --plugin-dir "$work/logger/plugins" --plugin sqlite_logger:path="$work/run.db" --max-epochs 3 \
+  --log-every-n-steps 2 --no-enable-checkpointing --default-root-dir "$work/run_logger"
+# 3 epochs x 4 steps, a row every 2nd step: 6 rows of train_loss and epoch.
+/usr/bin/python3 - "$work/run.db" <<'PY'
+import sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute(
+    "SELECT step, value FROM metrics WHERE name = 'train_loss' ORDER BY step").fetchall()
+assert [step for step, _ in rows] == [1, 3, 5, 7, 9, 11], rows
+assert rows[-1][1] < rows[0][1], rows  # the loss went down
+print("sqlite_logger rows:", rows)
+PY
+

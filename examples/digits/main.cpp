@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <set>
 
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
 #include "digits_data.h"
 #include "fulgur/command_line.h"
+#include "fulgur/logger.h"
 #include "fulgur/seed.h"
 #include "fulgur/trainer.h"
 
@@ -74,6 +76,9 @@ int run(int argc, char** argv) {
   int64_t batch_size = 32, hidden = 128;
   double lr = 3e-3;
   std::string ckpt_path;
+  bool logger = true;
+  app.add_flag("--logger,!--no-logger", logger,
+               "Write CSV and TensorBoard logs to <default-root-dir>/lightning_logs (on by default)");
   app.add_option("--ckpt-path", ckpt_path, "Resume training from this checkpoint");
   app.add_option("--data", data_path, "The digits CSV (gzip)");
   app.add_option("--batch-size", batch_size, "Samples per batch")->check(CLI::PositiveNumber);
@@ -89,6 +94,12 @@ int run(int argc, char** argv) {
   const bool named = std::any_of(options.plugins.begin(), options.plugins.end(),
                                  [](const auto& spec) { return spec.name == "on_exception_checkpoint"; });
   if (!named) options.plugins.push_back(fulgur::PluginSpec{"on_exception_checkpoint", {}});
+  // Lightning's default logger, plus the CSV one, unless named on the command line already.
+  for (const char* name : {"tensorboard_logger", "csv_logger"}) {
+    const bool given = std::any_of(options.plugins.begin(), options.plugins.end(),
+                                   [name](const auto& spec) { return spec.name == name; });
+    if (logger && !given) options.plugins.push_back(fulgur::PluginSpec{name, {}});
+  }
 
   const uint64_t seed = options.seed.value_or(0);
   fulgur::seed_everything(seed);
@@ -113,6 +124,12 @@ int run(int argc, char** argv) {
   std::printf("global_step: %lld\n", static_cast<long long>(trainer.global_step()));
   std::printf("test_loss: %.4f\n", results.at("test_loss"));
   std::printf("test_acc: %.4f\n", results.at("test_acc"));
+  std::set<std::string> log_dirs;  // loggers started together share their version folder
+  for (const auto* logger : trainer.loggers()) {
+    if (!logger->log_dir().empty() && log_dirs.insert(logger->log_dir()).second) {
+      std::printf("logs: %s\n", logger->log_dir().c_str());
+    }
+  }
   return 0;
 }
 

@@ -2,8 +2,8 @@
 // steps on overflow, 64-true, checkpointed scaler state, and the error for 16-mixed on a CPU.
 #include <gtest/gtest.h>
 
-#include <ATen/autocast_mode.h>
 
+#include "fulgur/compat.h"
 #include "fulgur/plugins/amp.h"
 #include "testing.h"
 
@@ -79,15 +79,15 @@ class AutocastProbe : public testing::TinyClassifier {
   std::vector<torch::ScalarType> training_dtypes;
   bool autocast_in_backward_hook = true;
   torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
-    autocast_in_training.push_back(at::autocast::is_cpu_enabled());
+    autocast_in_training.push_back(compat::autocast_enabled(c10::DeviceType::CPU));
     training_dtypes.push_back(forward(batch.data).scalar_type());
     return TinyClassifier::training_step(batch, batch_idx);
   }
   torch::Tensor validation_step(const Batch& batch, int64_t batch_idx) override {
-    autocast_in_validation.push_back(at::autocast::is_cpu_enabled());
+    autocast_in_validation.push_back(compat::autocast_enabled(c10::DeviceType::CPU));
     return TinyClassifier::validation_step(batch, batch_idx);
   }
-  void on_after_backward() override { autocast_in_backward_hook = at::autocast::is_cpu_enabled(); }
+  void on_after_backward() override { autocast_in_backward_hook = compat::autocast_enabled(c10::DeviceType::CPU); }
 };
 
 TEST(Amp, Bf16MixedAutocastsTheStepsOnlyAndTrains) {
@@ -105,7 +105,7 @@ TEST(Amp, Bf16MixedAutocastsTheStepsOnlyAndTrains) {
   for (bool on : model.autocast_in_validation) EXPECT_TRUE(on);
   for (auto dtype : model.training_dtypes) EXPECT_EQ(dtype, torch::kBFloat16);
   EXPECT_FALSE(model.autocast_in_backward_hook);
-  EXPECT_FALSE(at::autocast::is_cpu_enabled());  // off again once fit is over
+  EXPECT_FALSE(compat::autocast_enabled(c10::DeviceType::CPU));  // off again once fit is over
   EXPECT_EQ(model.linear->weight.scalar_type(), torch::kFloat);  // master weights stay fp32
   const auto results = trainer.test(model, val);
   EXPECT_GE(results.at("test_acc"), 0.95);
@@ -120,7 +120,8 @@ class OverflowAt : public testing::TinyClassifier {
   torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
     before.push_back(testing::flat_parameters(*this).clone());
     auto loss = TinyClassifier::training_step(batch, batch_idx);
-    return batch_idx == bad_batch ? loss * std::numeric_limits<float>::infinity() : loss;
+    const bool overflow = trainer().current_epoch() == 0 && batch_idx == bad_batch;
+    return overflow ? loss * std::numeric_limits<float>::infinity() : loss;
   }
   void on_train_epoch_end() override {}
 };
@@ -215,7 +216,7 @@ TEST(Amp, SixteenMixedOnTheCpuIsAClearError) {
   const auto message = testing::error_of([&] { trainer.fit(model, train); });
   EXPECT_NE(message.find("precision '16-mixed' needs a CUDA device"), std::string::npos) << message;
   EXPECT_NE(message.find("bf16-mixed"), std::string::npos);
-  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  EXPECT_FALSE(compat::autocast_enabled(c10::DeviceType::CPU));
 }
 
 TEST(Amp, BadPrecisionIsNamed) {
@@ -223,6 +224,69 @@ TEST(Amp, BadPrecisionIsNamed) {
   options.precision = "8-mixed";
   const auto message = testing::error_of([&] { Trainer trainer(options); });
   EXPECT_NE(message.find("Trainer option precision"), std::string::npos) << message;
+}
+
+// --- CUDA (run where a GPU is present; skipped on CPU-only machines) --------------------------
+
+TEST(AmpCuda, FusedScalerOpsAgreeWithThePlainOnes) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  GradScaler on_gpu(scaler_options(1024.0, 2), torch::Device(torch::kCUDA, 0));
+  GradScaler on_cpu(scaler_options(1024.0, 2), torch::kCPU);
+  const float inf = std::numeric_limits<float>::infinity();
+  for (float bad : {1.0f, inf, 1.0f, 1.0f, std::nanf(""), 1.0f, 1.0f}) {
+    std::vector<torch::Tensor> cpu_grads{torch::full({5}, 512.0f), torch::tensor({256.0f, bad})};
+    std::vector<torch::Tensor> gpu_grads;
+    for (const auto& grad : cpu_grads) gpu_grads.push_back(grad.cuda());
+    const auto found_gpu = on_gpu.unscale_(gpu_grads);
+    const auto found_cpu = on_cpu.unscale_(cpu_grads);
+    EXPECT_EQ(found_gpu.item<float>(), found_cpu.item<float>());
+    if (std::isfinite(bad)) EXPECT_TRUE(torch::equal(gpu_grads[0].cpu(), cpu_grads[0]));
+    on_gpu.update(found_gpu);
+    on_cpu.update(found_cpu);
+    EXPECT_EQ(scale_of(on_gpu), scale_of(on_cpu));
+    EXPECT_EQ(on_gpu.growth_tracker().item<int>(), on_cpu.growth_tracker().item<int>());
+  }
+}
+
+class CudaProbe : public OverflowAt {
+ public:
+  std::vector<torch::ScalarType> dtypes;
+  torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
+    dtypes.push_back(forward(batch.data).scalar_type());
+    return OverflowAt::training_step(batch, batch_idx);
+  }
+};
+
+void train_on_cuda(const std::string& precision, torch::ScalarType expected_dtype) {
+  auto data = testing::make_blobs(256);
+  auto train = testing::make_loader(data, 32, /*shuffle=*/true);
+  auto val = testing::make_loader(data, 64);
+  CudaProbe model;
+  model.bad_batch = 3;  // one overflowing step in the first epoch
+  auto options = quiet();
+  options.accelerator = "cuda";
+  options.max_epochs = 10;
+  options.plugins.push_back(PluginSpec::parse("amp:precision=" + precision + ",loss_scaling=true,init_scale=65536"));
+  Trainer trainer(options);
+  trainer.fit(model, train, val);
+  for (auto dtype : model.dtypes) ASSERT_EQ(dtype, expected_dtype);
+  auto& amp = dynamic_cast<AmpInfo&>(*trainer.find_plugin("amp"));
+  EXPECT_EQ(amp.skipped_steps(), 1);
+  EXPECT_TRUE(torch::equal(model.before[3], model.before[4]));  // the overflowing step changed nothing
+  EXPECT_EQ(model.linear->weight.device().type(), torch::kCUDA);
+  EXPECT_GE(trainer.test(model, val).at("test_acc"), 0.95);
+  std::printf("%s on CUDA: loss scale %.0f after %lld steps, %lld skipped\n", precision.c_str(), *amp.loss_scale(),
+              static_cast<long long>(trainer.global_step()), static_cast<long long>(amp.skipped_steps()));
+}
+
+TEST(AmpCuda, SixteenMixedTrainsAndSkipsTheOverflowingStep) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  train_on_cuda("16-mixed", torch::kHalf);
+}
+
+TEST(AmpCuda, Bf16MixedTrains) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  train_on_cuda("bf16-mixed", torch::kBFloat16);
 }
 
 }  // namespace

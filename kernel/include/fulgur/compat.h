@@ -27,6 +27,15 @@ inline void use_deterministic_algorithms(bool enabled) {
   at::globalContext().setDeterministicAlgorithms(enabled, /*warn_only=*/false);
 }
 
+/// Whether autocast is on for `device`.
+inline bool autocast_enabled(c10::DeviceType device) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  return at::autocast::is_autocast_enabled(device);
+#else
+  return device == c10::DeviceType::CUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+#endif
+}
+
 /// Turns autocast on or off for `device` with `dtype` as its low precision, entering or leaving
 /// one autocast region (the weight-cast cache is cleared when the last region ends, as
 /// torch.autocast does). LibTorch 2.4 replaced the per-device setters with device-type ones.
