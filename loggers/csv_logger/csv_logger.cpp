@@ -9,8 +9,7 @@
 
 #include "fulgur/atomic_write.h"
 #include "fulgur/error.h"
-#include "fulgur/experiment_dir.h"
-#include "fulgur/logger.h"
+#include "fulgur/folder_logger.h"
 #include "fulgur/plugin_export.h"
 #include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
@@ -33,32 +32,16 @@ std::string format_value(double value) {
   return fmt::format("{}", value);
 }
 
-class CSVLogger : public LoggerPlugin {
+class CSVLogger : public FolderLoggerPlugin {
  public:
-  explicit CSVLogger(CSVLoggerOptions options) : options_(std::move(options)) {
-    if (options_.name.empty()) throw PluginError("plugin 'csv_logger': option 'name' must not be empty");
+  explicit CSVLogger(CSVLoggerOptions options)
+      : FolderLoggerPlugin(options.save_dir, options.name), options_(std::move(options)) {
     if (options_.flush_logs_every_n_steps < 1) {
       throw PluginError("plugin 'csv_logger': option 'flush_logs_every_n_steps' must be >= 1");
     }
   }
 
   std::string name() const override { return "csv_logger"; }
-  std::string experiment_name() const override { return options_.name; }
-  std::string version() const override { return dir_ ? "version_" + std::to_string(dir_->version()) : ""; }
-  std::string log_dir() const override { return dir_ ? dir_->path() : ""; }
-
-  void attach(HookBus& bus) override {
-    connect(bus.setup, [this](StageHook& hook) { open(hook.trainer); }, SlotGroup::Trace);
-    connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
-      if (dir_) plugin_state(hook.checkpoint, name()).insert_or_assign("version", dir_->version());
-    });
-    connect(bus.on_load_checkpoint, [this](CheckpointHook& hook) {
-      if (!has_plugin_state(hook.checkpoint, name())) return;
-      const auto state = plugin_state(hook.checkpoint, name());
-      if (state.contains("version") && state.at("version").isInt()) dir_->use_version(state.at("version").toInt());
-    });
-  }
-
   void log_hyperparams(const Hyperparameters& params) override {
     hparams_ = params;
     hparams_dirty_ = true;
@@ -75,7 +58,7 @@ class CSVLogger : public LoggerPlugin {
   }
 
   void save() override {
-    if (!dir_) return;
+    if (!started()) return;
     const std::string folder = create_folder();
     if (hparams_dirty_) {
       std::string yaml;
@@ -102,15 +85,10 @@ class CSVLogger : public LoggerPlugin {
  private:
   using Row = std::map<std::string, std::string>;
 
-  void open(Trainer& trainer) {
-    if (!dir_) dir_.emplace(options_.save_dir.empty() ? trainer.options().default_root_dir : options_.save_dir, options_.name);
-    dir_->choose_version();
-  }
-
   // At the first write: the folder, and the rows a resumed run's earlier part wrote there.
   std::string create_folder() {
-    const bool first = !dir_->created();
-    const std::string folder = dir_->create();
+    const bool first = !folder_created();
+    const std::string folder = this->folder();
     if (first) {
       std::ifstream existing(folder + "/metrics.csv");
       std::string line;
@@ -154,7 +132,6 @@ class CSVLogger : public LoggerPlugin {
   }
 
   CSVLoggerOptions options_;
-  std::optional<ExperimentDir> dir_;
   std::vector<std::string> columns_;
   std::vector<Row> rows_;
   int64_t rows_since_save_ = 0;

@@ -10,8 +10,7 @@
 
 #include "fulgur/atomic_write.h"
 #include "fulgur/error.h"
-#include "fulgur/experiment_dir.h"
-#include "fulgur/logger.h"
+#include "fulgur/folder_logger.h"
 #include "fulgur/plugin_export.h"
 #include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
@@ -19,34 +18,11 @@
 namespace fulgur::loggers {
 namespace {
 
-class JsonlLogger : public LoggerPlugin {
+class JsonlLogger : public FolderLoggerPlugin {
  public:
-  explicit JsonlLogger(JsonlLoggerOptions options) : options_(std::move(options)) {
-    if (options_.name.empty()) throw PluginError("plugin 'jsonl_logger': option 'name' must not be empty");
-  }
+  explicit JsonlLogger(const JsonlLoggerOptions& options) : FolderLoggerPlugin(options.save_dir, options.name) {}
 
   std::string name() const override { return "jsonl_logger"; }
-  std::string experiment_name() const override { return options_.name; }
-  std::string version() const override { return dir_ ? "version_" + std::to_string(dir_->version()) : ""; }
-  std::string log_dir() const override { return dir_ ? dir_->path() : ""; }
-
-  void attach(HookBus& bus) override {
-    connect(bus.setup, [this](StageHook& hook) {
-      if (!dir_) {
-        dir_.emplace(options_.save_dir.empty() ? hook.trainer.options().default_root_dir : options_.save_dir,
-                     options_.name);
-      }
-      dir_->choose_version();
-    }, SlotGroup::Trace);
-    connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
-      if (dir_) plugin_state(hook.checkpoint, name()).insert_or_assign("version", dir_->version());
-    });
-    connect(bus.on_load_checkpoint, [this](CheckpointHook& hook) {
-      if (!has_plugin_state(hook.checkpoint, name())) return;
-      const auto state = plugin_state(hook.checkpoint, name());
-      if (state.contains("version") && state.at("version").isInt()) dir_->use_version(state.at("version").toInt());
-    });
-  }
 
   void log_hyperparams(const Hyperparameters& params) override { hparams_ = params; }
 
@@ -69,9 +45,8 @@ class JsonlLogger : public LoggerPlugin {
   }
 
   void save() override {
-    if (!dir_ || hparams_.empty() || hparams_saved_) return;
-    const std::string folder = dir_->create();
-    write_file_atomically(folder + "/hparams.json", nlohmann::json(hparams_).dump(2) + "\n", "log file");
+    if (!started() || hparams_.empty() || hparams_saved_) return;
+    write_file_atomically(folder() + "/hparams.json", nlohmann::json(hparams_).dump(2) + "\n", "log file");
     hparams_saved_ = true;
   }
 
@@ -82,14 +57,11 @@ class JsonlLogger : public LoggerPlugin {
  private:
   void open() {
     if (file_.is_open()) return;
-    if (!dir_) throw Error("jsonl_logger: nothing to write into before a run has started");
-    path_ = dir_->create() + "/metrics.jsonl";
+    path_ = folder() + "/metrics.jsonl";
     file_.open(path_, std::ios::app);
     if (!file_) throw Error("cannot write log file '" + path_ + "': " + std::strerror(errno));
   }
 
-  JsonlLoggerOptions options_;
-  std::optional<ExperimentDir> dir_;
   std::ofstream file_;
   std::string path_;
   Hyperparameters hparams_;
@@ -102,7 +74,7 @@ std::unique_ptr<Plugin> make_jsonl_logger(const PluginOptions& options) {
   config.save_dir = reader.get("save_dir", config.save_dir);
   config.name = reader.get("name", config.name);
   reader.finish();
-  return std::make_unique<JsonlLogger>(std::move(config));
+  return std::make_unique<JsonlLogger>(config);
 }
 
 }  // namespace

@@ -9,8 +9,7 @@
 #include <fstream>
 
 #include "fulgur/error.h"
-#include "fulgur/experiment_dir.h"
-#include "fulgur/logger.h"
+#include "fulgur/folder_logger.h"
 #include "fulgur/plugin_export.h"
 #include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
@@ -97,34 +96,12 @@ Message protobuf_value(const std::string& text) {
   return value;
 }
 
-class TensorBoardLogger : public LoggerPlugin {
+class TensorBoardLogger : public FolderLoggerPlugin {
  public:
-  explicit TensorBoardLogger(TensorBoardLoggerOptions options) : options_(std::move(options)) {
-    if (options_.name.empty()) throw PluginError("plugin 'tensorboard_logger': option 'name' must not be empty");
-  }
+  explicit TensorBoardLogger(const TensorBoardLoggerOptions& options)
+      : FolderLoggerPlugin(options.save_dir, options.name) {}
 
   std::string name() const override { return "tensorboard_logger"; }
-  std::string experiment_name() const override { return options_.name; }
-  std::string version() const override { return dir_ ? "version_" + std::to_string(dir_->version()) : ""; }
-  std::string log_dir() const override { return dir_ ? dir_->path() : ""; }
-
-  void attach(HookBus& bus) override {
-    connect(bus.setup, [this](StageHook& hook) {
-      if (!dir_) {
-        dir_.emplace(options_.save_dir.empty() ? hook.trainer.options().default_root_dir : options_.save_dir,
-                     options_.name);
-      }
-      dir_->choose_version();
-    }, SlotGroup::Trace);
-    connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
-      if (dir_) plugin_state(hook.checkpoint, name()).insert_or_assign("version", dir_->version());
-    });
-    connect(bus.on_load_checkpoint, [this](CheckpointHook& hook) {
-      if (!has_plugin_state(hook.checkpoint, name())) return;
-      const auto state = plugin_state(hook.checkpoint, name());
-      if (state.contains("version") && state.at("version").isInt()) dir_->use_version(state.at("version").toInt());
-    });
-  }
 
   // Written with the file's first record: a resumed run learns its version folder only after
   // the run's start, when the hyper-parameters arrive.
@@ -207,8 +184,7 @@ class TensorBoardLogger : public LoggerPlugin {
 
   void open() {
     if (file_.is_open()) return;
-    if (!dir_) throw Error("tensorboard_logger: nothing to write into before a run has started");
-    const std::string folder = dir_->create();
+    const std::string folder = this->folder();
     char host[256] = "localhost";
     ::gethostname(host, sizeof host - 1);
     path_ = folder + "/events.out.tfevents." + std::to_string(static_cast<int64_t>(now_seconds())) + "." + host + "." +
@@ -228,8 +204,6 @@ class TensorBoardLogger : public LoggerPlugin {
     throw Error("cannot write log file '" + path_ + "': " + what + ": " + std::strerror(errno));
   }
 
-  TensorBoardLoggerOptions options_;
-  std::optional<ExperimentDir> dir_;
   std::ofstream file_;
   std::string path_;
   int files_opened_ = 0;
@@ -243,7 +217,7 @@ std::unique_ptr<Plugin> make_tensorboard_logger(const PluginOptions& options) {
   config.save_dir = reader.get("save_dir", config.save_dir);
   config.name = reader.get("name", config.name);
   reader.finish();
-  return std::make_unique<TensorBoardLogger>(std::move(config));
+  return std::make_unique<TensorBoardLogger>(config);
 }
 
 }  // namespace
