@@ -40,15 +40,16 @@ class DigitsNet : public fulgur::Module {
 
   torch::Tensor validation_step(const fulgur::Batch& batch, int64_t) override {
     auto logits = forward(batch.data);
-    log("val_loss", F::cross_entropy(logits, batch.target));
-    log("val_acc", accuracy(logits, batch.target), fulgur::LogOptions{}.with_prog_bar());
+    // sync_dist: under --strategy ddp the values are averaged over the processes (a no-op alone).
+    log("val_loss", F::cross_entropy(logits, batch.target), fulgur::LogOptions{}.with_sync_dist());
+    log("val_acc", accuracy(logits, batch.target), fulgur::LogOptions{}.with_prog_bar().with_sync_dist());
     return logits;
   }
 
   torch::Tensor test_step(const fulgur::Batch& batch, int64_t) override {
     auto logits = forward(batch.data);
-    log("test_loss", F::cross_entropy(logits, batch.target));
-    log("test_acc", accuracy(logits, batch.target));
+    log("test_loss", F::cross_entropy(logits, batch.target), fulgur::LogOptions{}.with_sync_dist());
+    log("test_acc", accuracy(logits, batch.target), fulgur::LogOptions{}.with_sync_dist());
     return logits;
   }
 

@@ -43,7 +43,12 @@ std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOpti
   group->add_option("--default-root-dir", options.default_root_dir, "Where logs and checkpoints go");
   group->add_option("--accelerator", options.accelerator, "cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "gpu", "auto"}));
-  group->add_option("--devices", options.devices, "Number of devices");
+  group->add_option("--devices", options.devices, "Processes (devices) per machine; more than one needs --strategy ddp");
+  group->add_option("--strategy", options.strategy, "auto, single_device or ddp")
+      ->check(CLI::IsMember({"auto", "single_device", "ddp"}));
+  group->add_option("--num-nodes", options.num_nodes, "Machines taking part under ddp");
+  group->add_flag("--use-distributed-sampler,!--no-use-distributed-sampler", options.use_distributed_sampler,
+                  "Under ddp, give each process its share of the data (on by default)");
   group->add_flag("--deterministic", options.deterministic, "Use deterministic algorithms only");
   group->add_option("--seed", state->seed, "Seed every random generator (Lightning's seed_everything)")
       ->check(CLI::NonNegativeNumber);

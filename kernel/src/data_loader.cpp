@@ -24,15 +24,41 @@ TensorDataLoader::TensorDataLoader(torch::Tensor data, torch::Tensor targets,
 
 void TensorDataLoader::start_epoch(int64_t epoch) {
   position_ = 0;
+  order_ = torch::Tensor();
+  const int64_t total = data_.size(0);
   if (options_.shuffle) {
     auto generator = at::make_generator<at::CPUGeneratorImpl>(options_.seed + static_cast<uint64_t>(epoch));
-    order_ = torch::randperm(data_.size(0), generator, torch::dtype(torch::kLong));
-    if (data_.device() != order_.device()) order_ = order_.to(data_.device());
+    order_ = torch::randperm(total, generator, torch::dtype(torch::kLong));
   }
+  if (world_size_ > 1) {
+    // Every process draws the same order (same seed and epoch) and takes its own stride of it.
+    if (!order_.defined()) order_ = torch::arange(total, torch::dtype(torch::kLong));
+    const int64_t padded = (total + world_size_ - 1) / world_size_ * world_size_;
+    if (padded > total) order_ = torch::cat({order_, order_.narrow(0, 0, padded - total)});
+    order_ = order_.slice(0, rank_, padded, world_size_).contiguous();
+  }
+  if (order_.defined() && data_.device() != order_.device()) order_ = order_.to(data_.device());
+}
+
+void TensorDataLoader::shard(int64_t rank, int64_t world_size) {
+  if (world_size < 1 || rank < 0 || rank >= world_size) {
+    throw Error("TensorDataLoader::shard: rank " + std::to_string(rank) + " of world size " + std::to_string(world_size));
+  }
+  if (world_size > data_.size(0)) {
+    throw Error("TensorDataLoader: " + std::to_string(data_.size(0)) + " samples cannot be shared by " +
+                std::to_string(world_size) + " processes");
+  }
+  rank_ = rank;
+  world_size_ = world_size;
+}
+
+int64_t TensorDataLoader::epoch_samples() const {
+  const int64_t total = data_.size(0);
+  return world_size_ > 1 ? (total + world_size_ - 1) / world_size_ : total;
 }
 
 std::optional<Batch> TensorDataLoader::next() {
-  const int64_t total = data_.size(0);
+  const int64_t total = epoch_samples();
   const int64_t remaining = total - position_;
   if (remaining <= 0 || (options_.drop_last && remaining < options_.batch_size)) return std::nullopt;
   const int64_t length = std::min(options_.batch_size, remaining);
@@ -53,12 +79,12 @@ std::optional<Batch> TensorDataLoader::next() {
 int64_t TensorDataLoader::skip(int64_t batches) {
   const int64_t available = *size() - (position_ + options_.batch_size - 1) / options_.batch_size;
   const int64_t skipped = std::max<int64_t>(0, std::min(batches, available));
-  position_ = std::min(position_ + skipped * options_.batch_size, data_.size(0));
+  position_ = std::min(position_ + skipped * options_.batch_size, epoch_samples());
   return skipped;
 }
 
 std::optional<int64_t> TensorDataLoader::size() const {
-  const int64_t total = data_.size(0);
+  const int64_t total = epoch_samples();
   return options_.drop_last ? total / options_.batch_size
                             : (total + options_.batch_size - 1) / options_.batch_size;
 }

@@ -33,7 +33,12 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
   }
   const bool on_step = options.on_step.value_or(default_on_step(context_));
   const bool on_epoch = options.on_epoch.value_or(default_on_epoch(context_));
-  const at::Tensor detached = value.dim() == 0 ? value.detach() : value.detach().reshape({});
+  at::Tensor detached = value.dim() == 0 ? value.detach() : value.detach().reshape({});
+  if (options.sync_dist && reducer_) {
+    // The mean over processes (a collective: every rank must log it), as Lightning's sync_dist.
+    detached = detached.to(at::kFloat).clone();
+    reducer_(detached);
+  }
   prog_bar_[name] = options.prog_bar;
 
   if (on_step) {

@@ -10,6 +10,7 @@
 #include "fulgur/compat.h"
 #include "fulgur/error.h"
 #include "fulgur/logger.h"
+#include "fulgur/strategy.h"
 #include "interrupt_guard.h"
 
 namespace fulgur {
@@ -84,6 +85,10 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
     specs.push_back(PluginSpec{"grad_clip", {{"gradient_clip_val", value.str()},
                                              {"gradient_clip_algorithm", options_.gradient_clip_algorithm}}});
   }
+  if (options_.strategy == "ddp" && !named("ddp")) {
+    specs.insert(specs.begin(), PluginSpec{"ddp", {{"devices", std::to_string(options_.devices)},
+                                                   {"num_nodes", std::to_string(options_.num_nodes)}}});
+  }
   if (options_.canonical_precision() != "32-true" && !named("amp")) {
     specs.push_back(PluginSpec{"amp", {{"precision", options_.canonical_precision()}}});
   }
@@ -112,6 +117,11 @@ Plugin& Trainer::add_loaded_plugin(LoadedPlugin loaded) {
   loaded->bus_ = &bus_;
   loaded->attach(bus_);
   if (auto* logger = dynamic_cast<Logger*>(&loaded.plugin())) loggers_.push_back(logger);
+  if (auto* strategy = dynamic_cast<Strategy*>(&loaded.plugin())) {
+    if (strategy_) throw PluginError("two strategies: '" + loaded->name() + "' and another one; a run has one");
+    strategy_ = strategy;
+    metrics_.set_reducer([strategy](at::Tensor& value) { strategy->all_reduce(value, ReduceOp::Mean); });
+  }
   plugins_.push_back(std::move(loaded));
   return plugins_.back().plugin();
 }
@@ -139,6 +149,22 @@ std::vector<std::string> Trainer::plugin_names() const {
   std::vector<std::string> names;
   for (const auto& loaded : plugins_) names.push_back(loaded->name());
   return names;
+}
+
+int64_t Trainer::global_rank() const { return strategy_ ? strategy_->global_rank() : 0; }
+int64_t Trainer::world_size() const { return strategy_ ? strategy_->world_size() : 1; }
+
+void Trainer::shard(DataLoader& loader) {
+  if (world_size() > 1 && options_.use_distributed_sampler) loader.shard(global_rank(), world_size());
+}
+
+// Every rank must leave the loop at the same batch, or the others would wait in a collective
+// forever: a stop wanted by any rank is a stop for all.
+void Trainer::agree_on_should_stop() {
+  if (world_size() <= 1) return;
+  auto flag = torch::tensor({should_stop ? 1.0f : 0.0f});
+  strategy_->all_reduce(flag, ReduceOp::Max);
+  should_stop = flag.item<float>() > 0;
 }
 
 void Trainer::set_accumulate_grad_batches(int64_t batches) {
@@ -274,6 +300,8 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, DataLoader& train
     RunHook run{*this};
     bus_.on_fit_start(run);
 
+    shard(train_loader);
+    if (val_loader) shard(*val_loader);
     const bool validation_enabled = val_loader && overrides.validation;
     if (val_loader && !overrides.validation) {
       spdlog::info("validation loader given but the Module has no validation_step: validation is skipped");
@@ -320,6 +348,7 @@ void Trainer::fit_loop(DataLoader& train_loader, DataLoader* val_loader, bool va
   while (!(max_epochs_ >= 0 && current_epoch_ >= max_epochs_) && !max_steps_reached()) {
     if (should_stop && can_stop_early()) break;
     training_epoch(train_loader, val_loader, validation_enabled);
+    agree_on_should_stop();
     ++current_epoch_;
   }
   bus_.on_train_end(run);
@@ -387,6 +416,7 @@ void Trainer::training_epoch(DataLoader& train_loader, DataLoader* val_loader, b
       evaluation_loop(Stage::Validate, *val_loader, val_batches);
       module_->train();
       metrics_.set_context(LogContext::Training);
+      agree_on_should_stop();
     }
     if (const int signal = detail::InterruptGuard::pending()) {
       throw Error(std::string("fit interrupted by ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") + " at epoch " +
@@ -561,6 +591,7 @@ std::map<std::string, double> Trainer::run_evaluate(Module& module, StepOverride
   if (stage == Stage::Test && !overrides.test) throw Error("Trainer::test needs a Module that implements test_step");
   RunScope scope(*this, module, stage);
   return scope.run([&] {
+    shard(loader);
     StageHook setup{*this, stage};
     bus_.setup(setup);
     const auto& limit = stage == Stage::Validate ? options_.limit_val_batches : options_.limit_test_batches;

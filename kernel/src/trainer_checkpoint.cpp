@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "fulgur/error.h"
+#include "fulgur/strategy.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur {
@@ -107,7 +108,14 @@ Checkpoint Trainer::dump_checkpoint() {
   return checkpoint;
 }
 
-void Trainer::save_checkpoint(const std::string& path) { write_checkpoint(dump_checkpoint(), path); }
+void Trainer::save_checkpoint(const std::string& path) {
+  Checkpoint checkpoint = dump_checkpoint();
+  // Every rank takes part (so each plugin's on_save_checkpoint ran everywhere); rank 0 writes,
+  // and nobody goes on before the file is whole.
+  if (strategy_) strategy_->barrier("before writing checkpoint " + path);
+  if (is_global_zero()) write_checkpoint(checkpoint, path);
+  if (strategy_) strategy_->barrier("after writing checkpoint " + path);
+}
 
 void Trainer::restore_module(Checkpoint& checkpoint, const std::string& path) {
   const StateDict weights = dict_entry(checkpoint, "state_dict", path);

@@ -28,7 +28,7 @@ Logger::Metrics to_host(const MetricStore::Metrics& metrics) {
 void Trainer::connect_loggers() {
   auto keep = [this](auto connection) { logger_connections_.emplace_back(std::move(connection)); };
   keep(bus_.setup.connect(SlotGroup::Logger, [this](StageHook&) {
-    if (loggers_.empty() || !module_) return;
+    if (loggers_.empty() || !module_ || !is_global_zero()) return;
     for (Logger* logger : loggers_) logger->log_hyperparams(module_->hparams());
   }));
   keep(bus_.on_train_batch_end.connect(SlotGroup::Logger, [this](BatchEndHook&) {
@@ -43,12 +43,14 @@ void Trainer::connect_loggers() {
   auto log_epoch = [this](EpochHook&) {
     if (loggers_.empty() || sanity_checking_) return;
     send_to_loggers(metrics_.epoch_metrics(), std::max<int64_t>(global_step_ - 1, 0));
+    if (!is_global_zero()) return;
     for (Logger* logger : loggers_) logger->save();
   };
   keep(bus_.on_train_epoch_end.connect(SlotGroup::Logger, log_epoch));
   keep(bus_.on_validation_epoch_end.connect(SlotGroup::Logger, log_epoch));
   keep(bus_.on_test_epoch_end.connect(SlotGroup::Logger, log_epoch));
   keep(bus_.teardown.connect(SlotGroup::Logger, [this](StageHook&) {
+    if (!is_global_zero()) return;
     for (Logger* logger : loggers_) {
       logger->save();
       logger->finalize("success");
@@ -60,7 +62,7 @@ void Trainer::connect_loggers() {
 }
 
 void Trainer::send_to_loggers(const MetricStore::Metrics& metrics, int64_t step) {
-  if (metrics.empty()) return;
+  if (metrics.empty() || !is_global_zero()) return;  // rank 0 alone writes logs
   Logger::Metrics row = to_host(metrics);
   row["epoch"] = static_cast<double>(current_epoch_);
   for (Logger* logger : loggers_) logger->log_metrics(row, step);

@@ -54,8 +54,12 @@ void TrainerOptions::validate() const {
     require(*gradient_clip_val > 0, "gradient_clip_val", "a positive number", std::to_string(*gradient_clip_val));
   }
   require(devices >= 1, "devices", "a number >= 1", std::to_string(devices));
-  require(devices == 1, "devices",
-          "1 (the single-device strategy; several devices need the ddp strategy)", std::to_string(devices));
+  require(strategy == "auto" || strategy == "single_device" || strategy == "ddp", "strategy",
+          "one of auto, single_device, ddp", "'" + strategy + "'");
+  require(num_nodes >= 1, "num_nodes", "a number >= 1", std::to_string(num_nodes));
+  require(devices == 1 || strategy == "ddp", "devices",
+          "1 unless strategy is ddp (several devices need --strategy ddp)", std::to_string(devices));
+  require(num_nodes == 1 || strategy == "ddp", "num_nodes", "1 unless strategy is ddp", std::to_string(num_nodes));
 }
 
 }  // namespace fulgur

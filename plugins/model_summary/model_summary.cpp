@@ -107,6 +107,7 @@ class ModelSummary : public Plugin {
 
   void attach(HookBus& bus) override {
     connect(bus.on_fit_start, [this](RunHook& hook) {
+      if (!hook.trainer.is_global_zero()) return;  // one table per run, not one per process
       const std::string text = table(*hook.trainer.module(), options_.max_depth);
       std::fputs(text.c_str(), stdout);
       std::fflush(stdout);

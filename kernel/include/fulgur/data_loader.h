@@ -14,6 +14,7 @@
 #include <torch/data/dataloader.h>
 #include <torch/data/example.h>
 
+#include "fulgur/error.h"
 #include "fulgur/hook_contexts.h"
 
 namespace fulgur {
@@ -34,6 +35,14 @@ class DataLoader {
     while (skipped < batches && next()) ++skipped;
     return skipped;
   }
+  /// Makes this loader yield only process `rank`'s share of each epoch, as PyTorch's
+  /// DistributedSampler: the epoch's order padded to a multiple of `world_size` by repeating its
+  /// start, then every world_size-th sample from `rank` on. The distributed strategy calls it
+  /// (Trainer option use_distributed_sampler); a loader that cannot shard says so.
+  virtual void shard(int64_t /*rank*/, int64_t /*world_size*/) {
+    throw Error("this data loader cannot give each process its share of the data; shard the dataset yourself "
+                "(e.g. LibTorch's DistributedRandomSampler) and set the Trainer option use_distributed_sampler=false");
+  }
 };
 
 struct TensorDataLoaderOptions {
@@ -53,15 +62,21 @@ class TensorDataLoader : public DataLoader {
   std::optional<Batch> next() override;
   std::optional<int64_t> size() const override;
   int64_t skip(int64_t batches) override;
+  void shard(int64_t rank, int64_t world_size) override;
 
   int64_t num_samples() const { return data_.size(0); }
 
  private:
+  /// Samples one epoch yields in this process.
+  int64_t epoch_samples() const;
+
   torch::Tensor data_;
   torch::Tensor targets_;
   TensorDataLoaderOptions options_;
-  torch::Tensor order_;  // undefined when not shuffling
+  torch::Tensor order_;  // the epoch's sample indices; undefined when in order and unsharded
   int64_t position_ = 0;
+  int64_t rank_ = 0;
+  int64_t world_size_ = 1;
 };
 
 /// Adapts a LibTorch data loader whose batches are Example<> or std::vector<Example<>>

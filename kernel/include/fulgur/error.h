@@ -5,17 +5,24 @@
 #include <stdexcept>
 #include <string>
 
+#include <boost/config.hpp>
+
 namespace fulgur {
 
-class Error : public std::runtime_error {
+// The destructors are defined in libfulgur (their "key function"), so the classes' vtables live
+// there and not in each plugin: an Error thrown by a plugin must stay readable after the
+// Trainer, and with it the plugin's library, is gone.
+class BOOST_SYMBOL_VISIBLE Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+  ~Error() override;
 };
 
 /// A plugin that cannot be found, loaded or constructed.
-class PluginError : public Error {
+class BOOST_SYMBOL_VISIBLE PluginError : public Error {
  public:
   using Error::Error;
+  ~PluginError() override;
 };
 
 }  // namespace fulgur

@@ -27,6 +27,7 @@ struct LogOptions {
   LogOptions& with_on_epoch(bool value) { on_epoch = value; return *this; }
   LogOptions& with_reduce_fx(std::string value) { reduce_fx = std::move(value); return *this; }
   LogOptions& with_batch_size(int64_t value) { batch_size = value; return *this; }
+  LogOptions& with_sync_dist(bool value = true) { sync_dist = value; return *this; }
 };
 
 }  // namespace fulgur

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -28,6 +29,8 @@ class MetricStore {
            int64_t batch_size);
 
   void set_context(LogContext context) { context_ = context; }
+  /// How values logged with sync_dist are averaged across processes (set by a strategy).
+  void set_reducer(std::function<void(at::Tensor&)> reducer) { reducer_ = std::move(reducer); }
   LogContext context() const { return context_; }
 
   /// Turns the accumulated epoch values of `context` into `<name>` / `<name>_epoch` entries
@@ -64,6 +67,7 @@ class MetricStore {
   };
 
   LogContext context_ = LogContext::None;
+  std::function<void(at::Tensor&)> reducer_;
   std::map<std::string, Accumulator> accumulators_;
   Metrics callback_metrics_;
   Metrics step_metrics_;

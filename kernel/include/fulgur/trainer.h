@@ -32,6 +32,7 @@
 namespace fulgur {
 
 class Logger;
+class Strategy;
 
 /// Which optional steps a Module type overrides. Found at compile time from the Module's static
 /// type, so a Module without validation_step simply has no validation loop, as in Lightning.
@@ -72,6 +73,12 @@ class Trainer {
   std::vector<std::string> plugin_names() const;
   /// The plugins that are loggers (fulgur/logger.h), in the order they were added.
   const std::vector<Logger*>& loggers() const { return loggers_; }
+  /// The distributed strategy plugin, or nullptr for a single process.
+  Strategy* strategy() const { return strategy_; }
+  int64_t global_rank() const;
+  int64_t world_size() const;
+  /// Rank 0 writes checkpoints and logs.
+  bool is_global_zero() const { return global_rank() == 0; }
 
   // --- the four runs --------------------------------------------------------------------------
   /// Trains `module`. With `ckpt_path`, first restores everything the checkpoint holds (weights,
@@ -156,6 +163,8 @@ class Trainer {
   void end_run();
   void connect_module_hooks(Module& module);
   void connect_loggers();
+  void shard(DataLoader& loader);
+  void agree_on_should_stop();
   void send_to_loggers(const MetricStore::Metrics& metrics, int64_t step);
   void configure_optimizers(Module& module);
 
@@ -183,6 +192,7 @@ class Trainer {
   std::vector<boost::signals2::scoped_connection> module_connections_;
   std::vector<boost::signals2::scoped_connection> logger_connections_;
   std::vector<Logger*> loggers_;
+  Strategy* strategy_ = nullptr;
   int64_t last_logged_step_ = 0;
 
   Module* module_ = nullptr;  // stays set after a run, so save_checkpoint works after fit

@@ -47,8 +47,15 @@ struct TrainerOptions {
 
   /// "cpu", "cuda" or "auto" (cuda when available).
   std::string accelerator = "auto";
-  /// Number of devices. More than one needs a distributed strategy.
+  /// Processes per machine (one device each). More than one needs strategy "ddp".
   int64_t devices = 1;
+  /// "auto" (one process), "single_device", or "ddp" (attaches the ddp plugin: one process
+  /// per device, started by the program itself or by an external launcher).
+  std::string strategy = "auto";
+  /// Machines taking part under ddp.
+  int64_t num_nodes = 1;
+  /// Under ddp, give each process its share of every data loader (DistributedSampler).
+  bool use_distributed_sampler = true;
   /// Make LibTorch pick deterministic algorithms (and fail on ops that have none).
   bool deterministic = false;
   /// Seeds LibTorch's generators at the start of every run (Lightning's seed_everything).

@@ -1,0 +1,36 @@
+// fulgur::Strategy: how the processes of one training run talk to each other.
+//
+// A strategy is a plugin that is also a Strategy (the ddp plugin in strategies/ddp). The
+// Trainer finds it among its plugins and uses it for what the loop itself must agree on:
+// sharding the data, writing checkpoints and logs on rank 0 only, reducing metrics logged with
+// sync_dist, and stopping on all ranks together. Without one the run is a single process.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+#include <boost/config.hpp>
+
+namespace fulgur {
+
+enum class ReduceOp { Sum, Mean, Max };
+
+class BOOST_SYMBOL_VISIBLE Strategy {
+ public:
+  virtual ~Strategy() = default;
+
+  virtual int64_t global_rank() const = 0;
+  virtual int64_t local_rank() const = 0;
+  virtual int64_t world_size() const = 0;
+
+  /// Reduces `tensor` in place across all processes. Throws fulgur::Error when another process
+  /// failed or the strategy's timeout passed.
+  virtual void all_reduce(at::Tensor& tensor, ReduceOp op) = 0;
+  /// Copies `tensor` from process `root` to all others, in place.
+  virtual void broadcast(at::Tensor& tensor, int64_t root) = 0;
+  /// Waits until every process reached it; `where` names the place in errors.
+  virtual void barrier(const std::string& where) = 0;
+};
+
+}  // namespace fulgur

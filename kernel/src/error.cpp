@@ -1,0 +1,8 @@
+#include "fulgur/error.h"
+
+namespace fulgur {
+
+Error::~Error() = default;
+PluginError::~PluginError() = default;
+
+}  // namespace fulgur

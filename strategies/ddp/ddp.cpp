@@ -1,0 +1,371 @@
+// The ddp strategy plugin (see include/fulgur/strategies/ddp.h).
+#include "fulgur/strategies/ddp.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include "fulgur/compat.h"
+#include "fulgur/error.h"
+#include "fulgur/plugin_export.h"
+#include "fulgur/plugin_options.h"
+#include "fulgur/strategy.h"
+#include "fulgur/trainer.h"
+
+extern char** environ;
+
+namespace fulgur::strategies {
+namespace {
+
+std::optional<std::string> env(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? std::optional<std::string>(value) : std::nullopt;
+}
+
+int64_t env_int(const char* name, const std::string& value) {
+  try {
+    std::size_t used = 0;
+    const int64_t number = std::stoll(value, &used);
+    if (used == value.size()) return number;
+  } catch (const std::exception&) {
+  }
+  throw Error(std::string("ddp: environment variable ") + name + "='" + value + "' is not an integer");
+}
+
+// Where this process stands: from a launcher's variables, or decided here for a self-launch.
+struct RankEnvironment {
+  int64_t rank = 0;
+  int64_t local_rank = 0;
+  int64_t node_rank = 0;
+  int64_t world_size = 1;
+  std::string master_addr = "127.0.0.1";
+  int port = 29500;
+  bool from_launcher = false;
+};
+
+std::optional<RankEnvironment> launcher_environment() {
+  RankEnvironment found;
+  if (auto world = env("WORLD_SIZE")) {  // torchrun's contract (and ranks this program started)
+    found.world_size = env_int("WORLD_SIZE", *world);
+    found.rank = env_int("RANK", env("RANK").value_or("0"));
+    found.local_rank = env_int("LOCAL_RANK", env("LOCAL_RANK").value_or(std::to_string(found.rank)));
+    found.node_rank = env_int("NODE_RANK", env("NODE_RANK").value_or(env("GROUP_RANK").value_or("0")));
+  } else if (auto tasks = env("SLURM_NTASKS")) {
+    found.world_size = env_int("SLURM_NTASKS", *tasks);
+    found.rank = env_int("SLURM_PROCID", env("SLURM_PROCID").value_or("0"));
+    found.local_rank = env_int("SLURM_LOCALID", env("SLURM_LOCALID").value_or("0"));
+    found.node_rank = env_int("SLURM_NODEID", env("SLURM_NODEID").value_or("0"));
+  } else {
+    return std::nullopt;
+  }
+  found.master_addr = env("MASTER_ADDR").value_or("127.0.0.1");
+  found.port = static_cast<int>(env_int("MASTER_PORT", env("MASTER_PORT").value_or("29500")));
+  found.from_launcher = true;
+  if (found.rank < 0 || found.rank >= found.world_size) {
+    throw Error("ddp: RANK=" + std::to_string(found.rank) + " is outside WORLD_SIZE=" + std::to_string(found.world_size));
+  }
+  return found;
+}
+
+// A port nobody listens on now, for a rendezvous on this machine.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw Error("ddp: cannot open a socket to find a free port");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  ::close(fd);
+  if (!ok) throw Error("ddp: cannot find a free port on 127.0.0.1");
+  return ntohs(address.sin_port);
+}
+
+std::vector<std::string> own_command_line() {
+  std::ifstream file("/proc/self/cmdline", std::ios::binary);
+  std::vector<std::string> arguments;
+  for (std::string argument; std::getline(file, argument, '\0');) arguments.push_back(argument);
+  if (arguments.empty()) throw Error("ddp: cannot read this program's command line from /proc/self/cmdline");
+  return arguments;
+}
+
+// The other ranks of a self-launched run: this program again, with the rank variables set.
+// Waited for when the strategy goes; killed if they outlive the timeout or the run failed.
+class ChildProcesses {
+ public:
+  ChildProcesses() = default;
+  ChildProcesses(const ChildProcesses&) = delete;
+  ChildProcesses& operator=(const ChildProcesses&) = delete;
+  ~ChildProcesses() { finish(failed_ ? 0.0 : timeout_); }
+
+  void start(const RankEnvironment& parent, double timeout) {
+    timeout_ = timeout;
+    const auto arguments = own_command_line();
+    std::vector<char*> argv;
+    for (const auto& argument : arguments) argv.push_back(const_cast<char*>(argument.c_str()));
+    argv.push_back(nullptr);
+    for (int64_t rank = 1; rank < parent.world_size; ++rank) {
+      std::vector<std::string> variables;
+      for (char** entry = environ; *entry; ++entry) variables.emplace_back(*entry);
+      variables.push_back("RANK=" + std::to_string(rank));
+      variables.push_back("LOCAL_RANK=" + std::to_string(rank));
+      std::vector<char*> envp;
+      for (auto& variable : variables) envp.push_back(variable.data());
+      envp.push_back(nullptr);
+      pid_t pid = 0;
+      const int error = ::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), envp.data());
+      if (error != 0) throw Error("ddp: cannot start rank " + std::to_string(rank) + ": " + std::strerror(error));
+      children_.push_back({pid, rank});
+    }
+  }
+
+  void mark_failed() { failed_ = true; }
+
+ private:
+  struct Child {
+    pid_t pid;
+    int64_t rank;
+  };
+
+  void finish(double grace_seconds) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace_seconds);
+    for (const auto& child : children_) {
+      int status = 0;
+      while (::waitpid(child.pid, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+          ::kill(child.pid, SIGTERM);
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          if (::waitpid(child.pid, &status, WNOHANG) == 0) {
+            ::kill(child.pid, SIGKILL);
+            ::waitpid(child.pid, &status, 0);
+          }
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      if (!failed_ && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        spdlog::error("ddp: rank {} ended with {} {}", child.rank, WIFEXITED(status) ? "exit code" : "signal",
+                      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+      }
+    }
+    children_.clear();
+  }
+
+  std::vector<Child> children_;
+  double timeout_ = 60.0;
+  bool failed_ = false;
+};
+
+class DDP : public Plugin, public Strategy {
+ public:
+  explicit DDP(DDPOptions options) : options_(options) {
+    if (options_.devices < 1 || options_.num_nodes < 1) throw PluginError("plugin 'ddp': devices and num_nodes must be >= 1");
+    if (!(options_.timeout > 0)) throw PluginError("plugin 'ddp': option 'timeout' must be > 0 seconds");
+    if (!(options_.bucket_mb > 0)) throw PluginError("plugin 'ddp': option 'bucket_mb' must be > 0");
+    const int64_t expected = options_.devices * options_.num_nodes;
+    if (auto launched = launcher_environment()) {
+      where_ = *launched;
+      if (where_.world_size != expected) {
+        throw Error("ddp: the launcher's world size is " + std::to_string(where_.world_size) + " but devices x num_nodes is " +
+                    std::to_string(options_.devices) + " x " + std::to_string(options_.num_nodes) + " = " +
+                    std::to_string(expected));
+      }
+    } else {
+      if (options_.num_nodes > 1) {
+        throw Error("ddp: num_nodes=" + std::to_string(options_.num_nodes) + " needs a launcher on every machine "
+                    "(torchrun-style MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK, NODE_RANK, or SLURM)");
+      }
+      where_.world_size = expected;
+      where_.port = env("MASTER_PORT") ? static_cast<int>(env_int("MASTER_PORT", *env("MASTER_PORT"))) : free_port();
+      // This process becomes rank 0; later Trainers of this program join the same world.
+      ::setenv("MASTER_ADDR", where_.master_addr.c_str(), 1);
+      ::setenv("MASTER_PORT", std::to_string(where_.port).c_str(), 1);
+      ::setenv("WORLD_SIZE", std::to_string(where_.world_size).c_str(), 1);
+      ::setenv("NODE_RANK", "0", 1);
+      children_.start(where_, options_.timeout);
+      ::setenv("RANK", "0", 1);
+      ::setenv("LOCAL_RANK", "0", 1);
+    }
+    join();
+  }
+
+  std::string name() const override { return "ddp"; }
+  int64_t global_rank() const override { return where_.rank; }
+  int64_t local_rank() const override { return where_.local_rank; }
+  int64_t world_size() const override { return where_.world_size; }
+
+  void attach(HookBus& bus) override {
+    // Every rank starts from rank 0's weights, as DistributedDataParallel does.
+    connect(bus.on_fit_start, [this](RunHook& hook) {
+      torch::NoGradGuard no_grad;
+      for (auto& parameter : hook.trainer.module()->parameters()) broadcast(parameter, 0);
+      for (auto& buffer : hook.trainer.module()->buffers()) broadcast(buffer, 0);
+    }, SlotGroup::Strategy);
+    connect(bus.on_before_optimizer_step, [this](OptimizerHook& hook) { average_gradients(hook.optimizer); },
+            SlotGroup::Strategy);
+    connect(bus.on_exception, [this](ExceptionHook&) { children_.mark_failed(); }, SlotGroup::Strategy);
+  }
+
+  void all_reduce(at::Tensor& tensor, ReduceOp op) override {
+    on_host(tensor, [&](at::Tensor& host) {
+      std::vector<at::Tensor> tensors{host};
+      c10d::AllreduceOptions reduce;
+      reduce.reduceOp = op == ReduceOp::Max ? c10d::ReduceOp::MAX : c10d::ReduceOp::SUM;
+      wait(group_->allreduce(tensors, reduce), "all_reduce");
+      if (op == ReduceOp::Mean) host.div_(static_cast<double>(where_.world_size));
+    });
+  }
+
+  void broadcast(at::Tensor& tensor, int64_t root) override {
+    on_host(tensor, [&](at::Tensor& host) {
+      std::vector<at::Tensor> tensors{host};
+      c10d::BroadcastOptions options;
+      options.rootRank = static_cast<int>(root);
+      wait(group_->broadcast(tensors, options), "broadcast");
+    });
+  }
+
+  void barrier(const std::string& where) override { wait(group_->barrier(), "barrier " + where); }
+
+ private:
+  void join() {
+    const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options_.timeout * 1000));
+    const std::string address = where_.master_addr + ":" + std::to_string(where_.port);
+    try {
+      c10d::TCPStoreOptions store_options;
+      store_options.port = static_cast<uint16_t>(where_.port);
+      store_options.isServer = where_.rank == 0;
+      store_options.numWorkers = static_cast<std::size_t>(where_.world_size);
+      store_options.waitWorkers = false;
+      store_options.timeout = timeout;
+      auto store = c10::make_intrusive<c10d::TCPStore>(where_.master_addr, store_options);
+      auto group_options = c10d::ProcessGroupGloo::Options::create(timeout);
+      const bool loopback = where_.master_addr == "127.0.0.1" || where_.master_addr == "localhost";
+      group_options->devices.push_back(loopback ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                                : c10d::ProcessGroupGloo::createDefaultDevice());
+      group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(where_.rank),
+                                                           static_cast<int>(where_.world_size), group_options);
+      barrier("at start-up");
+    } catch (const Error&) {
+      children_.mark_failed();
+      throw;
+    } catch (const std::exception& error) {
+      children_.mark_failed();
+      throw Error("ddp: rank " + std::to_string(where_.rank) + " of " + std::to_string(where_.world_size) +
+                  " could not join the process group at " + address + " within " + seconds(options_.timeout) +
+                  " s (a port in use, a wrong address, or a rank that never started): " + first_line(error.what()));
+    }
+    spdlog::debug("ddp: rank {} of {} joined at {}", where_.rank, where_.world_size, address);
+  }
+
+  // Gradients averaged over the ranks, a bucket of about bucket_mb at a time: one flat tensor per
+  // bucket makes one collective instead of one per parameter.
+  void average_gradients(torch::optim::Optimizer& optimizer) {
+    if (where_.world_size == 1) return;
+    torch::NoGradGuard no_grad;
+    const int64_t bucket_bytes = static_cast<int64_t>(options_.bucket_mb * 1024 * 1024);
+    std::vector<at::Tensor> bucket;
+    int64_t bytes = 0;
+    auto flush = [&] {
+      if (bucket.empty()) return;
+      std::vector<at::Tensor> flat_views;
+      for (auto& grad : bucket) flat_views.push_back(grad.reshape({-1}));
+      at::Tensor flat = torch::cat(flat_views);
+      all_reduce(flat, ReduceOp::Mean);
+      int64_t offset = 0;
+      for (auto& grad : bucket) {
+        grad.copy_(flat.narrow(0, offset, grad.numel()).view_as(grad));
+        offset += grad.numel();
+      }
+      bucket.clear();
+      bytes = 0;
+    };
+    for (auto& group : optimizer.param_groups()) {
+      for (auto& parameter : group.params()) {
+        if (!parameter.requires_grad()) continue;
+        // A parameter this rank's batch did not reach still takes part, with a zero gradient.
+        if (!parameter.grad().defined()) parameter.mutable_grad() = torch::zeros_like(parameter);
+        at::Tensor grad = parameter.mutable_grad();
+        if (!bucket.empty() && (grad.scalar_type() != bucket.front().scalar_type() ||
+                                grad.device() != bucket.front().device())) {
+          flush();
+        }
+        bucket.push_back(grad);
+        bytes += grad.numel() * static_cast<int64_t>(grad.element_size());
+        if (bytes >= bucket_bytes) flush();
+      }
+    }
+    flush();
+  }
+
+  // Gloo reduces host memory; a CUDA tensor travels through a host copy.
+  template <typename Body>
+  void on_host(at::Tensor& tensor, Body&& body) {
+    if (!tensor.device().is_cpu()) {
+      at::Tensor host = tensor.to(torch::kCPU).contiguous();
+      body(host);
+      tensor.copy_(host);
+      return;
+    }
+    if (tensor.is_contiguous()) {
+      body(tensor);
+      return;
+    }
+    at::Tensor host = tensor.contiguous();
+    body(host);
+    tensor.copy_(host);
+  }
+
+  void wait(const c10::intrusive_ptr<c10d::Work>& work, const std::string& what) {
+    try {
+      work->wait();
+    } catch (const std::exception& error) {
+      children_.mark_failed();
+      throw Error("ddp: rank " + std::to_string(where_.rank) + ": " + what +
+                  " failed: another rank died, failed or did not answer within " + seconds(options_.timeout) +
+                  " s: " + first_line(error.what()));
+    }
+  }
+
+  static std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+  static std::string seconds(double value) {
+    std::ostringstream text;
+    text << value;
+    return text.str();
+  }
+
+  DDPOptions options_;
+  RankEnvironment where_;
+  ChildProcesses children_;  // declared before the group: waited for after it is gone
+  c10::intrusive_ptr<compat::ProcessGroupBackend> group_;
+};
+
+std::unique_ptr<Plugin> make_ddp(const PluginOptions& options) {
+  OptionReader reader("ddp", options);
+  DDPOptions config;
+  config.devices = reader.get_int("devices", config.devices);
+  config.num_nodes = reader.get_int("num_nodes", config.num_nodes);
+  config.timeout = reader.get_double("timeout", config.timeout);
+  config.bucket_mb = reader.get_double("bucket_mb", config.bucket_mb);
+  reader.finish();
+  return std::make_unique<DDP>(config);
+}
+
+}  // namespace
+}  // namespace fulgur::strategies
+
+FULGUR_EXPORT_PLUGIN(fulgur::strategies::make_ddp)

@@ -1,0 +1,131 @@
+// ddp with two real processes on loopback (CPU, Gloo): the weights of 2 ranks x batch B equal
+// those of one process with batch 2B over the same sample order; self-launch and an external
+// launcher agree; resuming from a DDP checkpoint; a rank that dies; a wrong world size; a port
+// in use. Each case runs tests/support/ddp_worker.cpp.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "testing.h"
+
+namespace fulgur {
+namespace {
+
+struct Result {
+  int status;
+  std::string output;
+  double seconds;
+};
+
+Result run(const std::string& command) {
+  const auto start = std::chrono::steady_clock::now();
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  while (pipe && fgets(buffer, sizeof buffer, pipe)) output += buffer;
+  const int status = pipe ? pclose(pipe) : -1;
+  return {status, output, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+}
+
+std::string worker(const std::string& arguments) { return std::string(FULGUR_DDP_WORKER) + " " + arguments; }
+
+torch::Tensor weights(const std::string& path) {
+  torch::Tensor tensor;
+  torch::load(tensor, path);
+  return tensor;
+}
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+class DDP : public ::testing::Test {
+ protected:
+  std::string dir = testing::temp_dir("ddp");
+};
+
+TEST_F(DDP, TwoRanksEqualOneProcessWithTheDoubleBatch) {
+  const auto two = run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 3 --out " + dir + "/two.pt"));
+  ASSERT_EQ(two.status, 0) << two.output;
+  EXPECT_NE(two.output.find("rank 0 of 2: 24 steps"), std::string::npos) << two.output;
+  EXPECT_NE(two.output.find("rank 1 of 2: 24 steps"), std::string::npos) << two.output;
+  const auto one = run(worker("--batch-size 8 --max-epochs 3 --out " + dir + "/one.pt"));
+  ASSERT_EQ(one.status, 0) << one.output;
+  const auto a = weights(dir + "/two.pt");
+  const auto b = weights(dir + "/one.pt");
+  EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-6)) << (a - b).abs().max().item<double>();
+}
+
+TEST_F(DDP, ExternalLauncherGivesTheSameRun) {
+  const auto self = run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 2 --out " + dir + "/self.pt"));
+  ASSERT_EQ(self.status, 0) << self.output;
+  // torchrun's contract, set by hand: two processes started together.
+  const std::string common = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + " WORLD_SIZE=2 ";
+  const std::string args = " --strategy ddp --devices 2 --batch-size 4 --max-epochs 2";
+  const auto launched = run("sh -c '" + common + "RANK=1 LOCAL_RANK=1 " + worker(args) + " > " + dir + "/rank1.log 2>&1 & " +
+                            common + "RANK=0 LOCAL_RANK=0 " + worker(args + " --out " + dir + "/launched.pt") +
+                            "; status=$?; wait $! && exit $status'");
+  ASSERT_EQ(launched.status, 0) << launched.output << testing::read_lines(dir + "/rank1.log").size();
+  EXPECT_TRUE(torch::equal(weights(dir + "/self.pt"), weights(dir + "/launched.pt")));
+}
+
+TEST_F(DDP, ResumeFromADdpCheckpoint) {
+  const std::string args = " --strategy ddp --devices 2 --batch-size 4";
+  const auto whole = run(worker(args + " --max-epochs 3 --out " + dir + "/whole.pt"));
+  ASSERT_EQ(whole.status, 0) << whole.output;
+  const auto first = run(worker(args + " --max-epochs 1 --save " + dir + "/one_epoch.ckpt"));
+  ASSERT_EQ(first.status, 0) << first.output;
+  const auto rest = run(worker(args + " --max-epochs 3 --ckpt-path " + dir + "/one_epoch.ckpt --out " + dir + "/resumed.pt"));
+  ASSERT_EQ(rest.status, 0) << rest.output;
+  EXPECT_TRUE(torch::allclose(weights(dir + "/whole.pt"), weights(dir + "/resumed.pt"), 1e-6, 1e-7));
+}
+
+TEST_F(DDP, ARankThatDiesEndsTheRunWithAClearErrorNotAHang) {
+  const auto result = run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 3 --die-rank 1 --die-at-step 3"));
+  EXPECT_NE(result.status, 0) << result.output;
+  EXPECT_LT(result.seconds, 60.0);
+  EXPECT_NE(result.output.find("ddp: rank 0: all_reduce failed: another rank died"), std::string::npos) << result.output;
+}
+
+TEST_F(DDP, WrongWorldSizeIsNamed) {
+  const auto result = run("WORLD_SIZE=3 RANK=0 " + worker("--strategy ddp --devices 2"));
+  EXPECT_NE(result.status, 0);
+  EXPECT_NE(result.output.find("the launcher's world size is 3 but devices x num_nodes is 2 x 1 = 2"), std::string::npos)
+      << result.output;
+}
+
+TEST_F(DDP, PortInUseIsAClearError) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_ANY);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  const int port = ntohs(address.sin_port);
+  const auto result = run("MASTER_PORT=" + std::to_string(port) + " " +
+                          worker("--strategy ddp --devices 2 --plugin ddp:devices=2,timeout=10"));
+  ::close(fd);
+  EXPECT_NE(result.status, 0);
+  EXPECT_LT(result.seconds, 30.0);
+  EXPECT_NE(result.output.find("could not join the process group at 127.0.0.1:" + std::to_string(port)), std::string::npos)
+      << result.output;
+}
+
+}  // namespace
+}  // namespace fulgur

@@ -1,0 +1,41 @@
+// ddp: PyTorch's DistributedDataParallel recipe on c10d — one process per device, gradients
+// averaged by all-reduce over a Gloo process group (TCP, CPU tensors; CUDA tensors are copied
+// through the host), rendezvous through c10d's TCPStore.
+//
+//   digits --strategy ddp --devices 2           # starts rank 1 itself (re-runs the program)
+//   torchrun-style: MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK, NODE_RANK set by a
+//   launcher (or SLURM's SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID / SLURM_NODEID)
+//
+// Each process gets its share of the data (the Trainer shards the loaders), starts from rank 0's
+// weights, and before every optimizer step all-reduces the gradients in buckets of `bucket_mb`
+// (flattened, one collective per bucket, averaged) — after the last micro-batch of an
+// accumulation window only, and before loss-scale unscaling and clipping (slot group Strategy).
+// A rank that dies or throws makes the others fail with a clear error within `timeout` seconds.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "fulgur/plugin_spec.h"
+
+namespace fulgur::strategies {
+
+struct DDPOptions {
+  /// Processes per machine, and machines; the world size is their product.
+  int64_t devices = 2;
+  int64_t num_nodes = 1;
+  /// Seconds a collective (or the rendezvous) may wait for the other ranks.
+  double timeout = 60.0;
+  /// Gradient bucket size in MB.
+  double bucket_mb = 4.0;
+
+  PluginSpec spec() const {
+    return {"ddp",
+            {{"devices", std::to_string(devices)},
+             {"num_nodes", std::to_string(num_nodes)},
+             {"timeout", std::to_string(timeout)},
+             {"bucket_mb", std::to_string(bucket_mb)}}};
+  }
+};
+
+}  // namespace fulgur::strategies

@@ -1,0 +1,69 @@
+// A small training program for the ddp tests: Trainer options from the command line, a fixed
+// dataset, and the final weights written to --out by rank 0. --die-rank/--die-at-step make one
+// rank vanish mid-training, as a crashed machine would.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "fulgur/command_line.h"
+#include "fulgur/plugin.h"
+#include "fulgur/strategy.h"
+#include "testing.h"
+
+namespace {
+
+struct DieAt : fulgur::Plugin {
+  int64_t rank = -1;
+  int64_t step = -1;
+  std::string name() const override { return "die_at"; }
+  void attach(fulgur::HookBus& bus) override {
+    connect(bus.on_train_batch_start, [this](fulgur::BatchStartHook& hook) {
+      if (hook.trainer.global_rank() == rank && hook.trainer.global_step() == step) ::_exit(3);
+    });
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ddp test worker"};
+  fulgur::TrainerOptions options;
+  auto flags = fulgur::add_trainer_options(app, options);
+  int64_t batch_size = 4, die_rank = -1, die_at_step = -1;
+  std::string out, ckpt_path, save;
+  app.add_option("--batch-size", batch_size);
+  app.add_option("--out", out);
+  app.add_option("--ckpt-path", ckpt_path);
+  app.add_option("--save", save);
+  app.add_option("--die-rank", die_rank);
+  app.add_option("--die-at-step", die_at_step);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    fulgur::finish_trainer_options(*flags, options);
+    options.enable_progress_bar = false;
+    options.enable_model_summary = false;
+    options.enable_checkpointing = false;
+    options.accelerator = "cpu";
+    torch::set_num_threads(1);
+    torch::manual_seed(11);  // the same initial weights in every run (rank 0's are broadcast)
+    fulgur::testing::TinyClassifier model(4, 0.1);
+    auto data = fulgur::testing::make_blobs(64, 4, 3);
+    auto loader = fulgur::testing::make_loader(data, batch_size, /*shuffle=*/true, /*seed=*/5);
+    fulgur::Trainer trainer(options);
+    auto die = std::make_unique<DieAt>();
+    die->rank = die_rank;
+    die->step = die_at_step;
+    trainer.add_plugin(std::move(die));
+    trainer.fit(model, loader, nullptr, ckpt_path);
+    if (!save.empty()) trainer.save_checkpoint(save);
+    if (!out.empty() && trainer.is_global_zero()) torch::save(fulgur::testing::flat_parameters(model), out);
+    std::printf("rank %lld of %lld: %lld steps\n", static_cast<long long>(trainer.global_rank()),
+                static_cast<long long>(trainer.world_size()), static_cast<long long>(trainer.global_step()));
+    return 0;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "error: %s\n", error.what());
+    return 1;
+  }
+}
