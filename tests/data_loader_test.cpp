@@ -67,6 +67,42 @@ class Samples : public torch::data::datasets::Dataset<Samples> {
   testing::Blobs blobs_;
 };
 
+// PyTorch's DistributedSampler: pad the order to a multiple of the world size with its start,
+// then every world_size-th sample from the rank on.
+TEST(TensorDataLoader, ShardsLikeDistributedSampler) {
+  const auto data = torch::arange(10).unsqueeze(1).to(torch::kFloat);
+  auto rows_of = [&](int64_t rank, bool shuffle) {
+    TensorDataLoaderOptions options;
+    options.batch_size = 2;
+    options.shuffle = shuffle;
+    options.seed = 4;
+    TensorDataLoader loader(data, torch::Tensor(), options);
+    loader.shard(rank, 3);
+    EXPECT_EQ(loader.size(), 2);  // ceil(10 / 3) = 4 samples each
+    loader.start_epoch(1);
+    std::vector<int64_t> rows;
+    while (auto batch = loader.next()) {
+      for (int64_t i = 0; i < batch->data.size(0); ++i) rows.push_back(batch->data[i][0].item<int64_t>());
+    }
+    return rows;
+  };
+  EXPECT_EQ(rows_of(0, false), (std::vector<int64_t>{0, 3, 6, 9}));
+  EXPECT_EQ(rows_of(1, false), (std::vector<int64_t>{1, 4, 7, 0}));  // padded with the first sample
+  EXPECT_EQ(rows_of(2, false), (std::vector<int64_t>{2, 5, 8, 1}));
+  // Shuffled: the three shares together are the unsharded epoch's order, padded.
+  TensorDataLoaderOptions whole_options;
+  whole_options.batch_size = 12;
+  whole_options.shuffle = true;
+  whole_options.seed = 4;
+  TensorDataLoader whole(data, torch::Tensor(), whole_options);
+  whole.start_epoch(1);
+  const auto order = whole.next()->data.squeeze(1).to(torch::kLong);
+  std::vector<std::vector<int64_t>> shares{rows_of(0, true), rows_of(1, true), rows_of(2, true)};
+  for (int64_t i = 0; i < 12; ++i) EXPECT_EQ(shares[i % 3][i / 3], order[i % 10].item<int64_t>()) << i;
+  TensorDataLoader tiny(data.narrow(0, 0, 2), torch::Tensor());
+  EXPECT_NE(testing::error_of([&] { tiny.shard(0, 3); }).find("2 samples cannot be shared by 3 processes"), std::string::npos);
+}
+
 TEST(TorchDataLoader, LibTorchLoaderTrainsThroughTheTrainer) {
   auto blobs = testing::make_blobs(64);
   auto loader = wrap(torch::data::make_data_loader<torch::data::samplers::SequentialSampler>(

@@ -47,16 +47,17 @@ class Trainer::RunScope {
 
 namespace {
 
-torch::Device resolve_device(const std::string& accelerator) {
+// Under a distributed strategy each process takes the GPU of its local rank.
+torch::Device resolve_device(const std::string& accelerator, int64_t local_rank) {
   const bool cuda = torch::cuda::is_available();
-  if (accelerator == "cpu") return torch::kCPU;
-  if (accelerator == "auto") return cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  // "cuda" or "gpu"
+  if (accelerator == "cpu" || (accelerator == "auto" && !cuda)) return torch::kCPU;
+  // "cuda", "gpu" or "auto" with a GPU
   if (!cuda) {
     throw Error("Trainer option accelerator='" + accelerator +
                 "': this LibTorch sees no CUDA device (it may be a CPU-only build); use accelerator='cpu'");
   }
-  return torch::Device(torch::kCUDA, 0);
+  const auto count = static_cast<int64_t>(torch::cuda::device_count());
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % count));
 }
 
 int64_t batch_size_of(const Batch& batch) {
@@ -183,7 +184,7 @@ void Trainer::begin_run(Module& module, Stage stage) {
   metrics_.clear();
   if (options_.seed) torch::manual_seed(*options_.seed);
   compat::use_deterministic_algorithms(options_.deterministic);
-  device_ = resolve_device(options_.accelerator);
+  device_ = resolve_device(options_.accelerator, strategy_ ? strategy_->local_rank() : 0);
   module.to(device_);
   module.device_ = device_;
   module.trainer_ = this;

@@ -26,8 +26,8 @@ struct DDPOptions {
   int64_t num_nodes = 1;
   /// Seconds a collective (or the rendezvous) may wait for the other ranks.
   double timeout = 60.0;
-  /// Gradient bucket size in MB.
-  double bucket_mb = 4.0;
+  /// Gradient bucket size in MB (PyTorch DDP's default: fewer, larger collectives are cheaper).
+  double bucket_mb = 25.0;
 
   PluginSpec spec() const {
     return {"ddp",
