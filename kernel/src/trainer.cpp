@@ -86,6 +86,9 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
     specs.push_back(PluginSpec{"grad_clip", {{"gradient_clip_val", value.str()},
                                              {"gradient_clip_algorithm", options_.gradient_clip_algorithm}}});
   }
+  if (options_.strategy == "single_device" && !named("single_device")) {
+    specs.insert(specs.begin(), PluginSpec{"single_device", {}});
+  }
   if (options_.strategy == "ddp" && !named("ddp")) {
     specs.insert(specs.begin(), PluginSpec{"ddp", {{"devices", std::to_string(options_.devices)},
                                                    {"num_nodes", std::to_string(options_.num_nodes)}}});

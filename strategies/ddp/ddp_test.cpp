@@ -61,8 +61,8 @@ class DDP : public ::testing::Test {
 TEST_F(DDP, TwoRanksEqualOneProcessWithTheDoubleBatch) {
   const auto two = run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 3 --out " + dir + "/two.pt"));
   ASSERT_EQ(two.status, 0) << two.output;
-  EXPECT_NE(two.output.find("rank 0 of 2: 24 steps"), std::string::npos) << two.output;
-  EXPECT_NE(two.output.find("rank 1 of 2: 24 steps"), std::string::npos) << two.output;
+  EXPECT_NE(two.output.find("rank 0 of 2: 24 steps, rank_mean 0.50"), std::string::npos) << two.output;
+  EXPECT_NE(two.output.find("rank 1 of 2: 24 steps, rank_mean 0.50"), std::string::npos) << two.output;  // sync_dist
   const auto one = run(worker("--batch-size 8 --max-epochs 3 --out " + dir + "/one.pt"));
   ASSERT_EQ(one.status, 0) << one.output;
   const auto a = weights(dir + "/two.pt");
@@ -99,6 +99,13 @@ TEST_F(DDP, ARankThatDiesEndsTheRunWithAClearErrorNotAHang) {
   EXPECT_NE(result.status, 0) << result.output;
   EXPECT_LT(result.seconds, 60.0);
   EXPECT_NE(result.output.find("ddp: rank 0: all_reduce failed: another rank died"), std::string::npos) << result.output;
+}
+
+TEST_F(DDP, AStopWantedByOneRankStopsAllTogether) {
+  const auto result = run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 5 --stop-rank 1 --stop-epoch 1"));
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_NE(result.output.find("rank 0 of 2: 16 steps"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("rank 1 of 2: 16 steps"), std::string::npos) << result.output;
 }
 
 TEST_F(DDP, WrongWorldSizeIsNamed) {

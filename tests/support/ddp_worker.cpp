@@ -25,13 +25,35 @@ struct DieAt : fulgur::Plugin {
   }
 };
 
+// Asks for a stop on one rank only: the ranks must still stop together.
+struct StopAt : fulgur::Plugin {
+  int64_t rank = -1;
+  int64_t epoch = -1;
+  std::string name() const override { return "stop_at"; }
+  void attach(fulgur::HookBus& bus) override {
+    connect(bus.on_train_epoch_end, [this](fulgur::EpochHook& hook) {
+      if (hook.trainer.global_rank() == rank && hook.epoch == epoch) hook.trainer.should_stop = true;
+    });
+  }
+};
+
+// Logs its rank with sync_dist: every rank must read the mean over the ranks.
+struct RankLogger : fulgur::testing::TinyClassifier {
+  using TinyClassifier::TinyClassifier;
+  torch::Tensor training_step(const fulgur::Batch& batch, int64_t batch_idx) override {
+    log("rank_mean", static_cast<double>(trainer().global_rank()),
+        fulgur::LogOptions().with_on_step(false).with_on_epoch(true).with_sync_dist());
+    return TinyClassifier::training_step(batch, batch_idx);
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"ddp test worker"};
   fulgur::TrainerOptions options;
   auto flags = fulgur::add_trainer_options(app, options);
-  int64_t batch_size = 4, die_rank = -1, die_at_step = -1;
+  int64_t batch_size = 4, die_rank = -1, die_at_step = -1, stop_rank = -1, stop_epoch = -1;
   std::string out, ckpt_path, save;
   app.add_option("--batch-size", batch_size);
   app.add_option("--out", out);
@@ -39,6 +61,8 @@ int main(int argc, char** argv) {
   app.add_option("--save", save);
   app.add_option("--die-rank", die_rank);
   app.add_option("--die-at-step", die_at_step);
+  app.add_option("--stop-rank", stop_rank);
+  app.add_option("--stop-epoch", stop_epoch);
   CLI11_PARSE(app, argc, argv);
   try {
     fulgur::finish_trainer_options(*flags, options);
@@ -48,7 +72,7 @@ int main(int argc, char** argv) {
     options.accelerator = "cpu";
     torch::set_num_threads(1);
     torch::manual_seed(11);  // the same initial weights in every run (rank 0's are broadcast)
-    fulgur::testing::TinyClassifier model(4, 0.1);
+    RankLogger model(4, 0.1);
     auto data = fulgur::testing::make_blobs(64, 4, 3);
     auto loader = fulgur::testing::make_loader(data, batch_size, /*shuffle=*/true, /*seed=*/5);
     fulgur::Trainer trainer(options);
@@ -56,11 +80,16 @@ int main(int argc, char** argv) {
     die->rank = die_rank;
     die->step = die_at_step;
     trainer.add_plugin(std::move(die));
+    auto stop = std::make_unique<StopAt>();
+    stop->rank = stop_rank;
+    stop->epoch = stop_epoch;
+    trainer.add_plugin(std::move(stop));
     trainer.fit(model, loader, nullptr, ckpt_path);
     if (!save.empty()) trainer.save_checkpoint(save);
     if (!out.empty() && trainer.is_global_zero()) torch::save(fulgur::testing::flat_parameters(model), out);
-    std::printf("rank %lld of %lld: %lld steps\n", static_cast<long long>(trainer.global_rank()),
-                static_cast<long long>(trainer.world_size()), static_cast<long long>(trainer.global_step()));
+    std::printf("rank %lld of %lld: %lld steps, rank_mean %.2f\n", static_cast<long long>(trainer.global_rank()),
+                static_cast<long long>(trainer.world_size()), static_cast<long long>(trainer.global_step()),
+                trainer.metrics().value("rank_mean").value_or(-1.0));
     return 0;
   } catch (const std::exception& error) {
     std::fprintf(stderr, "error: %s\n", error.what());

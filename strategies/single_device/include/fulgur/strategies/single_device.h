@@ -1,0 +1,14 @@
+// single_device: the strategy of one process on one device, as a plugin. A run without any
+// strategy behaves the same; naming it (--strategy single_device) makes the choice explicit and
+// gives plugins a Strategy to talk to whatever the run is (its collectives do nothing).
+#pragma once
+
+#include "fulgur/plugin_spec.h"
+
+namespace fulgur::strategies {
+
+struct SingleDeviceOptions {
+  PluginSpec spec() const { return {"single_device", {}}; }
+};
+
+}  // namespace fulgur::strategies
