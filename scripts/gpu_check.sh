@@ -24,6 +24,8 @@ for deb in "$debs"/*.deb; do dpkg -x "$deb" "$prefix"; done
 libdir=$prefix/usr/lib/x86_64-linux-gnu
 if [ -L "$libdir/libz.so" ] && [ ! -e "$libdir/libz.so" ]; then ln -sf /lib/x86_64-linux-gnu/libz.so.1 "$libdir/libz.so"; fi
 torch_prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+nccl_include=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "include"))' 2>/dev/null || true)
+echo "nccl.h in: ${nccl_include:-not found}"
 python3 -c 'import torch;print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
 
 echo "== configure and build against the CUDA LibTorch"
@@ -31,6 +33,7 @@ start=$(date +%s)
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_POLICY_VERSION_MINIMUM=3.5 \
   -DCMAKE_PREFIX_PATH="$torch_prefix;$prefix/usr" -DCMAKE_INCLUDE_PATH="$prefix/usr/include" \
   -DFULGUR_FIRST_INCLUDE_DIR="$prefix/usr/include" -DCMAKE_CXX_FLAGS= -DCMAKE_DISABLE_FIND_PACKAGE_Gloo=ON \
+  -DFULGUR_NCCL_INCLUDE_DIR="$nccl_include" \
   -DCMAKE_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu" >/dev/null || exit 1
 cmake --build build-gpu --parallel 16 2>&1 | grep -E "error|warning: .*deprecated|FAILED" | head -40
 cmake --build build-gpu --parallel 16 -- -k 0 >/dev/null 2>&1 || echo "some targets failed to build"
@@ -75,6 +78,11 @@ echo "== ddp on the CUDA build: two processes on CUDA tensors (Gloo through host
 (cd build-gpu && timeout 120 ./ddp_test --gtest_brief=1 2>&1 | tail -4)
 timeout 120 build-gpu/examples/digits/digits --seed 7 --accelerator cuda --strategy ddp --devices 2 --no-logger \
   --no-enable-progress-bar --no-enable-model-summary --default-root-dir build-gpu/digits_ddp 2>&1 | grep -E "test_acc|error" | head -2
+
+echo "== ddp with the NCCL backend, one process on the GPU"
+timeout 120 build-gpu/examples/digits/digits --seed 7 --accelerator cuda --strategy ddp --devices 1 --no-logger \
+  --plugin ddp:devices=1,backend=nccl --no-enable-progress-bar --no-enable-model-summary \
+  --default-root-dir build-gpu/digits_nccl 2>&1 | grep -E "joined|test_acc|error" | head -3
 
 echo "== the whole test suite against LibTorch 2.x + CUDA"
 (cd build-gpu && timeout 240 ctest -j12 --timeout 120 -E "progress_bar.in_a_terminal|sdk" 2>&1 | tail -12)

@@ -91,7 +91,8 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   }
   if (options_.strategy == "ddp" && !named("ddp")) {
     specs.insert(specs.begin(), PluginSpec{"ddp", {{"devices", std::to_string(options_.devices)},
-                                                   {"num_nodes", std::to_string(options_.num_nodes)}}});
+                                                   {"num_nodes", std::to_string(options_.num_nodes)},
+                                                   {"accelerator", options_.accelerator}}});
   }
   if (options_.canonical_precision() != "32-true" && !named("amp")) {
     specs.push_back(PluginSpec{"amp", {{"precision", options_.canonical_precision()}}});

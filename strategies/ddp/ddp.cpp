@@ -17,6 +17,9 @@
 #include <spdlog/spdlog.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef FULGUR_WITH_NCCL  // set by CMake when FULGUR_NCCL_INCLUDE_DIR names nccl.h's folder
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include "fulgur/compat.h"
 #include "fulgur/error.h"
@@ -176,6 +179,7 @@ class DDP : public Plugin, public Strategy {
     if (options_.devices < 1 || options_.num_nodes < 1) throw PluginError("plugin 'ddp': devices and num_nodes must be >= 1");
     if (!(options_.timeout > 0)) throw PluginError("plugin 'ddp': option 'timeout' must be > 0 seconds");
     if (!(options_.bucket_mb > 0)) throw PluginError("plugin 'ddp': option 'bucket_mb' must be > 0");
+    nccl_ = choose_nccl();
     const int64_t expected = options_.devices * options_.num_nodes;
     if (auto launched = launcher_environment()) {
       where_ = *launched;
@@ -242,6 +246,24 @@ class DDP : public Plugin, public Strategy {
   void barrier(const std::string& where) override { wait(group_->barrier(), "barrier " + where); }
 
  private:
+  bool choose_nccl() const {
+    const auto& backend = options_.backend;
+    if (backend != "auto" && backend != "gloo" && backend != "nccl") {
+      throw PluginError("plugin 'ddp': option 'backend' expects auto, gloo or nccl, got '" + backend + "'");
+    }
+#ifdef FULGUR_WITH_NCCL
+    const bool cuda = torch::cuda::is_available() && options_.accelerator != "cpu";
+    if (backend == "nccl" && !cuda) throw Error("ddp: backend 'nccl' needs CUDA devices, and this run has none");
+    return backend == "nccl" || (backend == "auto" && cuda);
+#else
+    if (backend == "nccl") {
+      throw Error("ddp: backend 'nccl' needs a LibTorch built with CUDA and fulgur built with FULGUR_NCCL_INCLUDE_DIR; "
+                  "this build has Gloo only");
+    }
+    return false;
+#endif
+  }
+
   void join() {
     const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options_.timeout * 1000));
     const std::string address = where_.master_addr + ":" + std::to_string(where_.port);
@@ -253,13 +275,23 @@ class DDP : public Plugin, public Strategy {
       store_options.waitWorkers = false;
       store_options.timeout = timeout;
       auto store = c10::make_intrusive<c10d::TCPStore>(where_.master_addr, store_options);
+#ifdef FULGUR_WITH_NCCL
+      if (nccl_) {
+        auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
+        nccl_options->timeout = timeout;
+        group_ = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, static_cast<int>(where_.rank),
+                                                            static_cast<int>(where_.world_size), nccl_options);
+      }
+#endif
       auto group_options = c10d::ProcessGroupGloo::Options::create(timeout);
       const bool loopback = where_.master_addr == "127.0.0.1" || where_.master_addr == "localhost";
       group_options->devices.push_back(loopback ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                                                 : c10d::ProcessGroupGloo::createDefaultDevice());
-      group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(where_.rank),
-                                                           static_cast<int>(where_.world_size), group_options);
-      barrier("at start-up");
+      if (!nccl_) {
+        group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(where_.rank),
+                                                             static_cast<int>(where_.world_size), group_options);
+      }
+      if (!nccl_) barrier("at start-up");  // NCCL's barrier needs a device; its first collective joins
     } catch (const Error&) {
       children_.mark_failed();
       throw;
@@ -269,7 +301,7 @@ class DDP : public Plugin, public Strategy {
                   " could not join the process group at " + address + " within " + seconds(options_.timeout) +
                   " s (a port in use, a wrong address, or a rank that never started): " + first_line(error.what()));
     }
-    spdlog::debug("ddp: rank {} of {} joined at {}", where_.rank, where_.world_size, address);
+    spdlog::info("ddp: rank {} of {} joined at {} ({})", where_.rank, where_.world_size, address, nccl_ ? "nccl" : "gloo");
   }
 
   // Gradients averaged over the ranks, a bucket of about bucket_mb at a time: one flat tensor per
@@ -312,10 +344,10 @@ class DDP : public Plugin, public Strategy {
     flush();
   }
 
-  // Gloo reduces host memory; a CUDA tensor travels through a host copy.
+  // Gloo reduces host memory; a CUDA tensor travels through a host copy. NCCL takes it as it is.
   template <typename Body>
   void on_host(at::Tensor& tensor, Body&& body) {
-    if (!tensor.device().is_cpu()) {
+    if (!tensor.device().is_cpu() && !nccl_) {
       at::Tensor host = tensor.to(torch::kCPU).contiguous();
       body(host);
       tensor.copy_(host);
@@ -349,6 +381,7 @@ class DDP : public Plugin, public Strategy {
   }
 
   DDPOptions options_;
+  bool nccl_ = false;
   RankEnvironment where_;
   ChildProcesses children_;  // declared before the group: waited for after it is gone
   c10::intrusive_ptr<compat::ProcessGroupBackend> group_;
@@ -361,6 +394,8 @@ std::unique_ptr<Plugin> make_ddp(const PluginOptions& options) {
   config.num_nodes = reader.get_int("num_nodes", config.num_nodes);
   config.timeout = reader.get_double("timeout", config.timeout);
   config.bucket_mb = reader.get_double("bucket_mb", config.bucket_mb);
+  config.backend = reader.get("backend", config.backend);
+  config.accelerator = reader.get("accelerator", config.accelerator);
   reader.finish();
   return std::make_unique<DDP>(config);
 }

@@ -1,6 +1,7 @@
 // ddp: PyTorch's DistributedDataParallel recipe on c10d — one process per device, gradients
-// averaged by all-reduce over a Gloo process group (TCP, CPU tensors; CUDA tensors are copied
-// through the host), rendezvous through c10d's TCPStore.
+// averaged by all-reduce over a c10d process group: Gloo (TCP; CUDA tensors go through host
+// copies) or, in CUDA builds compiled with NCCL, NCCL on the GPUs; rendezvous through c10d's
+// TCPStore.
 //
 //   digits --strategy ddp --devices 2           # starts rank 1 itself (re-runs the program)
 //   torchrun-style: MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK, NODE_RANK set by a
@@ -26,6 +27,11 @@ struct DDPOptions {
   int64_t num_nodes = 1;
   /// Seconds a collective (or the rendezvous) may wait for the other ranks.
   double timeout = 60.0;
+  /// "gloo", "nccl" (CUDA builds compiled with NCCL), or "auto": nccl when the run is on CUDA
+  /// and this build has it, else gloo.
+  std::string backend = "auto";
+  /// The Trainer's accelerator, which "auto" follows.
+  std::string accelerator = "auto";
   /// Gradient bucket size in MB (PyTorch DDP's default: fewer, larger collectives are cheaper).
   double bucket_mb = 25.0;
 
@@ -34,7 +40,9 @@ struct DDPOptions {
             {{"devices", std::to_string(devices)},
              {"num_nodes", std::to_string(num_nodes)},
              {"timeout", std::to_string(timeout)},
-             {"bucket_mb", std::to_string(bucket_mb)}}};
+             {"bucket_mb", std::to_string(bucket_mb)},
+             {"backend", backend},
+             {"accelerator", accelerator}}};
   }
 };
 
