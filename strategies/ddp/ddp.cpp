@@ -252,9 +252,14 @@ class DDP : public Plugin, public Strategy {
       throw PluginError("plugin 'ddp': option 'backend' expects auto, gloo or nccl, got '" + backend + "'");
     }
 #ifdef FULGUR_WITH_NCCL
+    // NCCL wants a GPU of its own for every process of a machine; ranks that share one use Gloo.
     const bool cuda = torch::cuda::is_available() && options_.accelerator != "cpu";
-    if (backend == "nccl" && !cuda) throw Error("ddp: backend 'nccl' needs CUDA devices, and this run has none");
-    return backend == "nccl" || (backend == "auto" && cuda);
+    const auto gpus = cuda ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
+    if (backend == "nccl" && gpus < options_.devices) {
+      throw Error("ddp: backend 'nccl' needs one CUDA device per process: devices=" + std::to_string(options_.devices) +
+                  " but this machine has " + std::to_string(gpus) + " (backend 'gloo' can share them)");
+    }
+    return backend == "nccl" || (backend == "auto" && cuda && gpus >= options_.devices);
 #else
     if (backend == "nccl") {
       throw Error("ddp: backend 'nccl' needs a LibTorch built with CUDA and fulgur built with FULGUR_NCCL_INCLUDE_DIR; "
