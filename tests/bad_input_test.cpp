@@ -14,6 +14,7 @@ using testing::error_of;
 TrainerOptions one_epoch() {
   TrainerOptions options;
   options.max_epochs = 1;
+  options.accelerator = "cpu";  // the messages below name the CPU, also on a machine with a GPU
   return options;
 }
 

@@ -23,6 +23,7 @@ struct GradientSpy : Plugin {
 TrainerOptions one_step() {
   TrainerOptions options;
   options.max_steps = 1;
+  options.accelerator = "cpu";  // compared with LibTorch's clip_grad_norm_ on CPU copies
   options.enable_checkpointing = false;
   options.enable_progress_bar = false;
   options.enable_model_summary = false;

@@ -21,6 +21,7 @@ struct Slow : testing::TinyClassifier {
 TrainerOptions quiet(int64_t epochs) {
   TrainerOptions options;
   options.max_epochs = epochs;
+  options.accelerator = "cpu";  // a first CUDA run spends the 0.3 s budgets on start-up alone
   options.enable_checkpointing = false;
   options.enable_progress_bar = false;
   options.enable_model_summary = false;
