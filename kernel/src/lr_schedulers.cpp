@@ -14,6 +14,10 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
+void require(bool condition, const std::string& message) {
+  if (!condition) throw Error(message);
+}
+
 c10::impl::GenericList list_of(const std::vector<double>& values) {
   c10::impl::GenericList list(c10::FloatType::get());
   for (double value : values) list.push_back(value);
@@ -36,12 +40,19 @@ int64_t int_of(const StateDict& state, const char* key, const std::string& kind)
   return state.at(key).toInt();
 }
 
-double cosine_between(double from, double to, double fraction) {
-  return to + (from - to) * (1.0 + std::cos(kPi * fraction)) / 2.0;
+// A saved state belongs to one kind of scheduler; restoring it into another is an error.
+void require_kind(const StateDict& state, const std::string& kind) {
+  const std::string saved = state.contains("kind") && state.at("kind").isString() ? state.at("kind").toStringRef() : "";
+  require(saved == kind, "lr scheduler: the checkpoint holds a '" + saved + "' scheduler where the run has a '" + kind + "' one");
 }
 
-void require(bool condition, const std::string& message) {
-  if (!condition) throw Error(message);
+void require_warmup(int64_t warmup_steps, double start_factor) {
+  require(warmup_steps >= 0, "LinearWarmup: warmup_steps must be >= 0");
+  require(start_factor > 0 && start_factor <= 1, "LinearWarmup: start_factor must be in (0, 1]");
+}
+
+double cosine_between(double from, double to, double fraction) {
+  return to + (from - to) * (1.0 + std::cos(kPi * fraction)) / 2.0;
 }
 
 }  // namespace
@@ -93,9 +104,7 @@ StateDict LRScheduler::state_dict() const {
 }
 
 void LRScheduler::load_state_dict(const StateDict& state) {
-  const std::string saved_kind = state.contains("kind") && state.at("kind").isString() ? state.at("kind").toStringRef() : "";
-  require(saved_kind == kind(), "lr scheduler: the checkpoint holds a '" + saved_kind + "' scheduler where the run has a '" +
-                                    kind() + "' one");
+  require_kind(state, kind());
   const auto base = doubles_of(state, "base_lrs", kind());
   require(base.size() == base_lrs_.size(), "lr scheduler '" + kind() + "': the checkpoint has " +
                                                std::to_string(base.size()) + " param groups, the optimizer " +
@@ -174,15 +183,13 @@ LinearWarmup::LinearWarmup(std::shared_ptr<LRScheduler> after, int64_t warmup_st
   require(!after_->needs_metric(), "LinearWarmup: a '" + after_->kind() +
                                        "' scheduler follows a metric, not a step count; it cannot follow a warmup");
   base_lrs_ = after_->base_lrs();
-  require(warmup_steps >= 0, "LinearWarmup: warmup_steps must be >= 0");
-  require(start_factor > 0 && start_factor <= 1, "LinearWarmup: start_factor must be in (0, 1]");
+  require_warmup(warmup_steps, start_factor);
   apply_lrs();
 }
 
 LinearWarmup::LinearWarmup(torch::optim::Optimizer& optimizer, int64_t warmup_steps, double start_factor)
     : LRScheduler(optimizer), warmup_steps_(warmup_steps), start_factor_(start_factor) {
-  require(warmup_steps >= 0, "LinearWarmup: warmup_steps must be >= 0");
-  require(start_factor > 0 && start_factor <= 1, "LinearWarmup: start_factor must be in (0, 1]");
+  require_warmup(warmup_steps, start_factor);
   apply_lrs();
 }
 
@@ -312,9 +319,7 @@ StateDict ReduceLROnPlateau::state_dict() const {
 }
 
 void ReduceLROnPlateau::load_state_dict(const StateDict& state) {
-  const std::string saved_kind = state.contains("kind") && state.at("kind").isString() ? state.at("kind").toStringRef() : "";
-  require(saved_kind == kind(), "lr scheduler: the checkpoint holds a '" + saved_kind + "' scheduler where the run has a '" +
-                                    kind() + "' one");
+  require_kind(state, kind());
   require(state.contains("best") && state.at("best").isDouble(), "lr scheduler 'plateau': its saved state has no 'best'");
   base_lrs_ = doubles_of(state, "base_lrs", kind());
   steps_ = int_of(state, "last_epoch", kind());

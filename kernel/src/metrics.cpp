@@ -36,7 +36,7 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
   at::Tensor detached = value.dim() == 0 ? value.detach() : value.detach().reshape({});
   if (options.sync_dist && reducer_) {
     // The mean over processes (a collective: every rank must log it), as Lightning's sync_dist.
-    detached = detached.to(at::kFloat).clone();
+    detached = detached.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
     reducer_(detached);
   }
   prog_bar_[name] = options.prog_bar;

@@ -13,10 +13,12 @@ namespace {
 Logger::Metrics to_host(const MetricStore::Metrics& metrics) {
   Logger::Metrics row;
   if (metrics.empty()) return row;
+  // Stacked where they live, then copied once: one sync for the whole row.
+  const auto device = metrics.begin()->second.device();
   std::vector<torch::Tensor> values;
   values.reserve(metrics.size());
-  for (const auto& [name, value] : metrics) values.push_back(value.to(torch::kDouble).reshape({}).to(torch::kCPU));
-  const auto host = torch::stack(values);
+  for (const auto& [name, value] : metrics) values.push_back(value.to(device, torch::kDouble).reshape({}));
+  const auto host = torch::stack(values).to(torch::kCPU);
   const double* data = host.data_ptr<double>();
   std::size_t i = 0;
   for (const auto& [name, value] : metrics) row[name] = data[i++];
@@ -62,9 +64,14 @@ void Trainer::connect_loggers() {
 }
 
 void Trainer::send_to_loggers(const MetricStore::Metrics& metrics, int64_t step) {
-  if (metrics.empty() || !is_global_zero()) return;  // rank 0 alone writes logs
+  if (metrics.empty() || !is_global_zero()) return;
   Logger::Metrics row = to_host(metrics);
   row["epoch"] = static_cast<double>(current_epoch_);
+  log_to_loggers(row, step);
+}
+
+void Trainer::log_to_loggers(const std::map<std::string, double>& row, int64_t step) {
+  if (!is_global_zero()) return;  // rank 0 alone writes logs
   for (Logger* logger : loggers_) logger->log_metrics(row, step);
 }
 

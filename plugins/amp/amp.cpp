@@ -5,6 +5,7 @@
 
 #include "fulgur/compat.h"
 #include "fulgur/error.h"
+#include "fulgur/gradients.h"
 #include "fulgur/plugin_export.h"
 #include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
@@ -123,12 +124,7 @@ class Amp : public Plugin, public AmpInfo {
   }
 
   void unscale(OptimizerHook& hook) {
-    std::vector<torch::Tensor> grads;
-    for (auto& group : hook.optimizer.param_groups()) {
-      for (auto& parameter : group.params()) {
-        if (parameter.grad().defined()) grads.push_back(parameter.mutable_grad());
-      }
-    }
+    std::vector<torch::Tensor> grads = gradients_of(hook.optimizer);
     torch::NoGradGuard no_grad;
     const torch::Tensor found = scaler_->unscale_(grads);
     found_inf_ = found_inf_.defined() ? found_inf_ + found : found;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "fulgur/error.h"
+#include "fulgur/gradients.h"
 #include "fulgur/plugin_export.h"
 #include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
@@ -29,12 +30,7 @@ class GradClip : public Plugin {
 
   void attach(HookBus& bus) override {
     connect(bus.on_before_optimizer_step, [this](OptimizerHook& hook) {
-      std::vector<torch::Tensor> grads;
-      for (auto& group : hook.optimizer.param_groups()) {
-        for (auto& parameter : group.params()) {
-          if (parameter.grad().defined()) grads.push_back(parameter.grad());
-        }
-      }
+      std::vector<torch::Tensor> grads = gradients_of(hook.optimizer);
       if (grads.empty()) return;
       torch::NoGradGuard no_grad;
       if (options_.gradient_clip_algorithm == "value") {

@@ -66,7 +66,7 @@ class LRMonitor : public Plugin {
         rates[key] = groups[g].options().get_lr();
       }
     }
-    for (Logger* logger : trainer.loggers()) logger->log_metrics(rates, trainer.global_step());
+    trainer.log_to_loggers(rates, trainer.global_step());
   }
 
   LRMonitorOptions options_;

@@ -1,6 +1,7 @@
 // The lr_scheduler plugin (see include/fulgur/plugins/lr_scheduler.h).
 #include "fulgur/plugins/lr_scheduler.h"
 
+#include <set>
 #include <sstream>
 
 #include <spdlog/spdlog.h>
@@ -274,23 +275,19 @@ class LRSchedulerDriver : public Plugin {
 };
 
 std::unique_ptr<Plugin> make_lr_scheduler(const PluginOptions& options) {
-  LRSchedulerOptions config;
-  PluginOptions rest = options;
-  auto take = [&rest](const char* key, const std::string& fallback) {
-    const auto found = rest.find(key);
-    if (found == rest.end()) return fallback;
-    std::string value = found->second;
-    rest.erase(found);
-    return value;
-  };
   // The driver's own keys; everything else belongs to the schedule and is checked there.
-  config.schedule = take("schedule", "");
-  config.interval = take("interval", config.interval);
-  config.monitor = take("monitor", config.monitor);
-  PluginOptions counts{{"frequency", take("frequency", "1")}, {"warmup", take("warmup", "0")}};
-  OptionReader count_reader("lr_scheduler", counts);
-  config.frequency = count_reader.get_int("frequency", 1);
-  config.warmup = count_reader.get_int("warmup", 0);
+  const std::set<std::string> driver_keys{"schedule", "interval", "monitor", "frequency", "warmup"};
+  PluginOptions driver;
+  PluginOptions rest;
+  for (const auto& [key, value] : options) (driver_keys.count(key) ? driver : rest)[key] = value;
+  OptionReader reader("lr_scheduler", driver);
+  LRSchedulerOptions config;
+  config.schedule = reader.get("schedule", "");
+  config.interval = reader.get("interval", config.interval);
+  config.monitor = reader.get("monitor", config.monitor);
+  config.frequency = reader.get_int("frequency", config.frequency);
+  config.warmup = reader.get_int("warmup", config.warmup);
+  reader.finish();
   if (config.schedule.empty() && config.warmup > 0) config.schedule = "constant";
   if (config.schedule.empty() && !rest.empty()) {
     throw PluginError("plugin 'lr_scheduler': option '" + rest.begin()->first + "' needs a schedule (schedule=...)");

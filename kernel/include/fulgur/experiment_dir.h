@@ -25,7 +25,6 @@ class ExperimentDir {
   bool chosen() const { return version_ >= 0; }
   bool created() const { return created_; }
   int64_t version() const { return version_; }
-  const std::string& name() const { return name_; }
   /// <root>/<name>/version_<N>; empty while no version is chosen.
   std::string path() const;
 

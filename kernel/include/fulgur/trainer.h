@@ -73,6 +73,8 @@ class Trainer {
   std::vector<std::string> plugin_names() const;
   /// The plugins that are loggers (fulgur/logger.h), in the order they were added.
   const std::vector<Logger*>& loggers() const { return loggers_; }
+  /// Hands one row to every logger, on rank 0 only: how plugins (lr_monitor) log directly.
+  void log_to_loggers(const std::map<std::string, double>& row, int64_t step);
   /// The distributed strategy plugin, or nullptr for a single process.
   Strategy* strategy() const { return strategy_; }
   int64_t global_rank() const;
