@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
-# Checkpoints go to build/digits/checkpoints unless --default-root-dir says otherwise.
+# Logs and checkpoints go to build/digits/lightning_logs/version_N unless --default-root-dir says
+# otherwise; the program prints both folders.
 exec build/examples/digits/digits --default-root-dir build/digits "$@"

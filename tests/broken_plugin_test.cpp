@@ -60,6 +60,25 @@ TEST(BrokenPlugin, EmptyTextAndTruncatedFiles) {
   EXPECT_MENTIONS(load_error("truncated", dir), "the file is truncated");
 }
 
+TEST(BrokenPlugin, BuiltForAnotherCpuIsNamedNotAMissingFile) {
+#if !defined(__x86_64__)
+  GTEST_SKIP() << "the patched header names aarch64, which must differ from this CPU";
+#endif
+  // A real plugin whose ELF header says aarch64 (e_machine 183 at byte 18), as a copy from an
+  // Arm machine would: dlopen calls that "No such file or directory".
+  const auto dir = testing::temp_dir("other_cpu");
+  std::filesystem::copy_file(PluginHost().find("hook_trace"), dir + "/arm_plugin.so");
+  {
+    std::fstream file(dir + "/arm_plugin.so", std::ios::binary | std::ios::in | std::ios::out);
+    file.seekp(18);
+    const char aarch64[2] = {static_cast<char>(183), 0};
+    file.write(aarch64, 2);
+  }
+  const auto message = load_error("arm_plugin", dir);
+  EXPECT_MENTIONS(message, "it was built for aarch64 (64-bit Arm), but this process runs on x86-64");
+  EXPECT_MENTIONS(message, "rebuild the plugin for this machine");
+}
+
 TEST(BrokenPlugin, ASharedLibraryThatIsNoPlugin) {
   const auto dir = testing::temp_dir("not_a_plugin");
   std::filesystem::copy_file(std::filesystem::path(FULGUR_BROKEN_PLUGIN_DIR).parent_path().parent_path() / "libfulgur.so",

@@ -5,7 +5,9 @@
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -183,13 +185,141 @@ TEST(Checkpoint, CorruptTruncatedMissingAndMismatchedAreClearErrors) {
     return error_of([&] { resumed.fit(static_cast<ResumableNet&>(other), run.loader, nullptr, dir + "/" + file); });
   };
   ResumableNet same;
-  EXPECT_NE(resume_error(same, "garbage.ckpt").find("is corrupt or truncated"), std::string::npos);
-  EXPECT_NE(resume_error(same, "half.ckpt").find("is corrupt or truncated"), std::string::npos);
+  EXPECT_NE(resume_error(same, "garbage.ckpt").find("is truncated or damaged"), std::string::npos);
+  EXPECT_NE(resume_error(same, "half.ckpt").find("is truncated or damaged"), std::string::npos);
   EXPECT_NE(resume_error(same, "missing.ckpt").find("cannot read checkpoint"), std::string::npos);
   ResumableNet wider(32);
   const auto shape = resume_error(wider, "good.ckpt");
   EXPECT_NE(shape.find("'hidden.weight' has shape [16, 4] in the checkpoint but [32, 4] in the model"),
             std::string::npos) << shape;
+}
+
+// The file of a 2-epoch run and a way to change one entry of it and write it back.
+struct SavedRun {
+  std::string dir;
+  std::string path;
+  RunData run;
+  explicit SavedRun(const std::string& name) : dir(testing::temp_dir(name)), path(dir + "/good.ckpt") {
+    ResumableNet model;
+    Trainer trainer(quiet(2));
+    trainer.fit(model, run.loader);
+    trainer.save_checkpoint(path);
+  }
+  template <typename Edit>
+  std::string edited(const std::string& file, Edit&& edit) {
+    auto checkpoint = read_checkpoint(path);
+    edit(checkpoint);
+    write_checkpoint(checkpoint, dir + "/" + file);
+    return dir + "/" + file;
+  }
+  std::string resume_error(const std::string& ckpt) {
+    ResumableNet model;
+    Trainer trainer(quiet(4));
+    return error_of([&] { trainer.fit(model, run.loader, nullptr, ckpt); });
+  }
+};
+
+TEST(Checkpoint, AByteChangedInsideATensorIsDetected) {
+  const auto dir = testing::temp_dir("crc");
+  Checkpoint checkpoint = make_state_dict();
+  for (const char* key : {"epoch", "global_step"}) checkpoint.insert(key, int64_t{1});
+  checkpoint.insert("fulgur_version", std::string("test"));
+  checkpoint.insert("loops", make_state_dict());
+  StateDict weights = make_state_dict();
+  weights.insert("w", torch::full({64}, 1234.5f));
+  checkpoint.insert("state_dict", weights);
+  write_checkpoint(checkpoint, dir + "/w.ckpt");
+
+  std::vector<char> bytes(std::filesystem::file_size(dir + "/w.ckpt"));
+  std::ifstream(dir + "/w.ckpt", std::ios::binary).read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  const float value = 1234.5f;
+  const char* pattern = reinterpret_cast<const char*>(&value);
+  const auto found = std::search(bytes.begin(), bytes.end(), pattern, pattern + sizeof value);
+  ASSERT_NE(found, bytes.end());
+  found[1] = static_cast<char>(found[1] ^ 0x01);  // a weight of 1234.5 becomes another number
+  std::ofstream(dir + "/flipped.ckpt", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+
+  const auto message = error_of([&] { read_checkpoint(dir + "/flipped.ckpt"); });
+  EXPECT_NE(message.find("is damaged: record '"), std::string::npos) << message;
+  EXPECT_NE(message.find("fails its CRC-32 check"), std::string::npos) << message;
+  EXPECT_NO_THROW(read_checkpoint(dir + "/w.ckpt"));
+}
+
+TEST(Checkpoint, NegativeLoopCountersAreRefused) {
+  SavedRun saved("negative_loop");
+  const auto path = saved.edited("negative.ckpt", [](Checkpoint& checkpoint) {
+    checkpoint.at("loops").toGenericDict().at("fit_loop").toGenericDict().insert_or_assign("next_epoch", int64_t{-3});
+  });
+  const auto message = saved.resume_error(path);
+  EXPECT_NE(message.find("entry 'next_epoch' is -3, but a count of epochs, batches or steps cannot be negative"),
+            std::string::npos)
+      << message;
+  const auto steps = saved.edited("steps.ckpt", [](Checkpoint& checkpoint) {
+    checkpoint.insert_or_assign("global_step", int64_t{-1});
+  });
+  EXPECT_NE(saved.resume_error(steps).find("entry 'global_step' is -1"), std::string::npos);
+}
+
+TEST(Checkpoint, AWrongRngStateIsNamed) {
+  SavedRun saved("bad_rng");
+  const auto number = saved.edited("int.ckpt", [](Checkpoint& checkpoint) {
+    checkpoint.at("rng_states").toGenericDict().insert_or_assign("torch", int64_t{5});
+  });
+  auto message = saved.resume_error(number);
+  EXPECT_NE(message.find("entry 'rng_states.torch' should be the CPU generator's state (a uint8 tensor) but is a Int"),
+            std::string::npos)
+      << message;
+  const auto short_state = saved.edited("short.ckpt", [](Checkpoint& checkpoint) {
+    checkpoint.at("rng_states").toGenericDict().insert_or_assign("torch", torch::zeros({7}, torch::kByte));
+  });
+  message = saved.resume_error(short_state);
+  EXPECT_NE(message.find("entry 'rng_states.torch' is not a CPU generator state (uint8, 7 elements)"), std::string::npos)
+      << message;
+}
+
+TEST(Checkpoint, APluginStateOfTheWrongTypeIsNamed) {
+  SavedRun saved("bad_plugin_state");
+  const auto path = saved.edited("typed.ckpt", [](Checkpoint& checkpoint) {
+    plugin_state(checkpoint, "counting").insert_or_assign("batches", std::string("many"));
+  });
+  ResumableNet model;
+  Trainer trainer(quiet(4));
+  trainer.add_plugin(std::make_unique<CountingPlugin>());
+  const auto message = error_of([&] { trainer.fit(model, saved.run.loader, nullptr, path); });
+  EXPECT_NE(message.find("a plugin's or the Module's saved state has an entry of the wrong type"), std::string::npos)
+      << message;
+}
+
+TEST(Checkpoint, AFolderGivenAsTheCheckpointIsNamed) {
+  SavedRun saved("folder_ckpt");
+  const auto message = saved.resume_error(saved.dir);
+  EXPECT_NE(message.find("checkpoint path '" + saved.dir + "' is a folder, not a checkpoint file"), std::string::npos)
+      << message;
+}
+
+// torch.save(torch.load(p), q) writes one-item dicts and lists with opcodes LibTorch 1.13's
+// reader lacks; such a file is intact and resumes like the original.
+TEST(Checkpoint, ACheckpointResavedByPythonResumes) {
+  SavedRun saved("python_resave");
+  const std::string resaved = saved.dir + "/resaved.ckpt";
+  const std::string command = "/usr/bin/python3 -c \"import sys, torch; torch.save(torch.load(sys.argv[1]), sys.argv[2])\" " +
+                              saved.path + " " + resaved + " 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  const auto original = read_checkpoint(saved.path);
+  const auto loaded = read_checkpoint(resaved);
+  EXPECT_EQ(loaded.at("global_step").toInt(), original.at("global_step").toInt());
+  const auto a = original.at("state_dict").toGenericDict();
+  const auto b = loaded.at("state_dict").toGenericDict();
+  for (const auto& entry : a) EXPECT_TRUE(torch::equal(entry.value().toTensor(), b.at(entry.key()).toTensor()));
+
+  torch::Tensor from_original, from_resaved;
+  for (const auto& [file, out] : {std::pair<std::string, torch::Tensor*>{saved.path, &from_original}, {resaved, &from_resaved}}) {
+    ResumableNet model;
+    Trainer trainer(quiet(3));
+    trainer.fit(model, saved.run.loader, nullptr, file);
+    *out = testing::flat_parameters(model);
+  }
+  EXPECT_TRUE(torch::equal(from_original, from_resaved));
 }
 
 TEST(Checkpoint, MissingAndUnexpectedWeightsAreNamed) {
@@ -273,6 +403,53 @@ TEST(Checkpoint, AFailedWriteKeepsThePreviousCheckpoint) {
   for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(path).parent_path())) {
     EXPECT_EQ(entry.path().filename(), "last.ckpt");
   }
+}
+
+// `ulimit -f` makes the kernel send SIGXFSZ, whose default action kills silently; the writer
+// ignores it for the write, so the limit is the usual clear error and no temporary file stays.
+TEST(Checkpoint, AFileSizeLimitIsAClearErrorNotASilentDeath) {
+  const auto dir = testing::temp_dir("ulimit");
+  Checkpoint big = make_state_dict();
+  big.insert("w", torch::zeros({1 << 20}));
+  struct rlimit previous {};
+  getrlimit(RLIMIT_FSIZE, &previous);
+  struct rlimit limited = previous;
+  limited.rlim_cur = 64 * 1024;
+  ASSERT_EQ(signal(SIGXFSZ, SIG_DFL), SIG_DFL);
+  setrlimit(RLIMIT_FSIZE, &limited);
+  const auto message = error_of([&] { write_checkpoint(big, dir + "/big.ckpt"); });
+  setrlimit(RLIMIT_FSIZE, &previous);
+  EXPECT_NE(message.find("cannot write checkpoint '" + dir + "/big.ckpt'"), std::string::npos) << message;
+  EXPECT_EQ(signal(SIGXFSZ, SIG_DFL), SIG_DFL);  // the default is back
+  EXPECT_TRUE(std::filesystem::is_empty(dir));
+}
+
+// A writer killed mid-write leaves "<file>.fulgur-tmp-<host>-<pid>"; the next write into that
+// folder removes it once that process is gone, and touches nothing else.
+TEST(Checkpoint, TemporaryFilesOfKilledWritersAreRemovedAndNothingElse) {
+  const auto dir = testing::temp_dir("stale_tmp");
+  pid_t gone = 0;
+  const char* argv[] = {"/bin/true", nullptr};
+  ASSERT_EQ(posix_spawn(&gone, argv[0], nullptr, nullptr, const_cast<char**>(argv), environ), 0);
+  int status = 0;
+  waitpid(gone, &status, 0);
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  std::string host_name(host);
+  for (auto& c : host_name) {
+    if (c == '/' || c == '-') c = '_';
+  }
+  const std::string stale = dir + "/epoch=3-step=40.ckpt.fulgur-tmp-" + host_name + "-" + std::to_string(gone);
+  const std::string live = dir + "/other.ckpt.fulgur-tmp-" + host_name + "-" + std::to_string(getppid());
+  const std::string elsewhere = dir + "/x.ckpt.fulgur-tmp-anotherhost-" + std::to_string(gone);
+  const std::string users = dir + "/notes.tmp-" + std::to_string(gone);
+  for (const auto& file : {stale, live, elsewhere, users}) std::ofstream(file) << "partial";
+
+  Checkpoint small = make_state_dict();
+  small.insert("w", torch::ones({2}));
+  write_checkpoint(small, dir + "/new.ckpt");
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  for (const auto& kept : {live, elsewhere, users, dir + "/new.ckpt"}) EXPECT_TRUE(std::filesystem::exists(kept)) << kept;
 }
 
 TEST(Checkpoint, UnwritableFolderIsAClearError) {

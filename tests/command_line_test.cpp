@@ -78,5 +78,16 @@ TEST(CommandLine, BadValuesNameTheOption) {
   EXPECT_NE(error_for({"--accumulate-grad-batches", "0"}).find("accumulate_grad_batches"), std::string::npos);
 }
 
+// CLI11 turns digits past int64's range into INT64_MAX without a word; fulgur refuses them.
+TEST(CommandLine, IntegersOutOfRangeAreRefusedNotSaturated) {
+  auto message = error_for({"--accumulate-grad-batches", "99999999999999999999"});
+  EXPECT_NE(message.find("--accumulate-grad-batches: 99999999999999999999 is out of range"), std::string::npos) << message;
+  message = error_for({"--max-epochs", "-99999999999999999999"});
+  EXPECT_NE(message.find("--max-epochs: -99999999999999999999 is out of range"), std::string::npos) << message;
+  message = error_for({"--seed", "18446744073709551616"});
+  EXPECT_NE(message.find("--seed: 18446744073709551616 is out of range"), std::string::npos) << message;
+  EXPECT_EQ(parse({"--max-steps", "9223372036854775807"}).max_steps, INT64_MAX);  // the largest is fine
+}
+
 }  // namespace
 }  // namespace fulgur

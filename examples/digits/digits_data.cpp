@@ -1,5 +1,7 @@
 #include "digits_data.h"
 
+#include <cctype>
+#include <cmath>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -37,6 +39,24 @@ std::vector<std::string> read_gzip_lines(const std::string& path) {
   return lines;
 }
 
+// A cell of the file as a number; anything else names the line and column, as a person would
+// look for it in an editor.
+double number_in(const std::string& cell, const std::string& path, int64_t line, int column) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(cell, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  while (used < cell.size() && std::isspace(static_cast<unsigned char>(cell[used]))) ++used;
+  if (used == 0 || used != cell.size() || !std::isfinite(value)) {
+    throw std::runtime_error(path + ": line " + std::to_string(line) + ", column " + std::to_string(column) + ": '" + cell +
+                             "' is not a number");
+  }
+  return value;
+}
+
 }  // namespace
 
 Dataset load(const std::string& path, uint64_t split_seed) {
@@ -52,7 +72,7 @@ Dataset load(const std::string& path, uint64_t split_seed) {
     std::string field;
     int column = 0;
     while (std::getline(fields, field, ',')) {
-      const double value = std::stod(field);
+      const double value = number_in(field, path, row + 1, column + 1);
       if (column < kPixels) {
         xa[row][column] = static_cast<float>(value / 16.0);
       } else if (column == kPixels) {

@@ -82,8 +82,10 @@ int run(int argc, char** argv) {
                "Write CSV and TensorBoard logs to <default-root-dir>/lightning_logs (on by default)");
   app.add_option("--ckpt-path", ckpt_path, "Resume training from this checkpoint");
   app.add_option("--data", data_path, "The digits CSV (gzip)");
-  app.add_option("--batch-size", batch_size, "Samples per batch")->check(CLI::PositiveNumber);
-  app.add_option("--hidden", hidden, "Hidden units")->check(CLI::PositiveNumber);
+  app.add_option("--batch-size", batch_size, "Samples per batch")
+      ->check(fulgur::integer_in_range())
+      ->check(CLI::PositiveNumber);
+  app.add_option("--hidden", hidden, "Hidden units")->check(fulgur::integer_in_range())->check(CLI::PositiveNumber);
   app.add_option("--lr", lr, "Adam learning rate")->check(CLI::PositiveNumber);
   try {
     app.parse(argc, argv);
@@ -130,6 +132,12 @@ int run(int argc, char** argv) {
     if (!logger->log_dir().empty() && log_dirs.insert(logger->log_dir()).second) {
       std::printf("logs: %s\n", logger->log_dir().c_str());
     }
+  }
+  const bool own_folder = std::any_of(options.plugins.begin(), options.plugins.end(), [](const auto& spec) {
+    return spec.name == "model_checkpoint" && spec.options.count("dirpath");
+  });
+  if (options.enable_checkpointing && !own_folder) {
+    std::printf("checkpoints: %s\n", trainer.default_checkpoint_dir().c_str());
   }
   return 0;
 }

@@ -1,9 +1,12 @@
 #include "fulgur/atomic_write.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 
@@ -46,6 +49,61 @@ class TemporaryFile {
   bool committed_ = false;
 };
 
+// Under a file-size limit (ulimit -f) the kernel sends SIGXFSZ, whose default action kills the
+// process without a word and leaves the temporary file. Ignored, the write fails with EFBIG
+// instead, which becomes the usual clear error. The previous disposition comes back afterwards.
+class FileSizeSignalIgnored {
+ public:
+  FileSizeSignalIgnored() {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    ::sigaction(SIGXFSZ, &ignore, &previous_);
+  }
+  ~FileSizeSignalIgnored() { ::sigaction(SIGXFSZ, &previous_, nullptr); }
+  FileSizeSignalIgnored(const FileSizeSignalIgnored&) = delete;
+  FileSizeSignalIgnored& operator=(const FileSizeSignalIgnored&) = delete;
+
+ private:
+  struct sigaction previous_ {};
+};
+
+std::string host_name() {
+  char name[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "host";
+  std::string text(name);
+  for (auto& c : text) {
+    if (c == '/' || c == '-') c = '_';
+  }
+  return text;
+}
+
+constexpr const char* kTemporaryMark = ".fulgur-tmp-";
+
+// "<file>.fulgur-tmp-<host>-<pid>": the writer's host and process are in the name, so a
+// temporary file whose writer was killed can be told from one being written right now.
+std::string temporary_name(const std::string& path) {
+  return path + kTemporaryMark + host_name() + "-" + std::to_string(::getpid());
+}
+
+// Removes the temporary files that killed writers of this host left in `folder`: those whose
+// process no longer exists. Nothing else is touched: not another host's, not a live writer's.
+void remove_stale_temporaries(const fs::path& folder) {
+  const std::string mine = kTemporaryMark + host_name() + "-";
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(folder, error)) {
+    const std::string name = entry.path().filename().string();
+    const auto at = name.rfind(mine);
+    if (at == std::string::npos || at == 0) continue;
+    const std::string digits = name.substr(at + mine.size());
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(digits));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    std::error_code ignored;
+    if (entry.is_regular_file(ignored)) fs::remove(entry.path(), ignored);
+  }
+}
+
 }  // namespace
 
 void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& kind) {
@@ -55,7 +113,9 @@ void write_file_atomically(const std::string& path, std::string_view bytes, cons
   fs::create_directories(folder, folder_error);
   if (folder_error) fail_write(kind, path, "cannot create folder '" + folder.string() + "'", folder_error.value());
 
-  const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
+  remove_stale_temporaries(folder);
+  const FileSizeSignalIgnored no_silent_death;
+  const std::string temporary = temporary_name(path);
   TemporaryFile file(temporary);
   if (file.fd() < 0) fail_write(kind, path, "cannot create '" + temporary + "'", errno);
   std::size_t written = 0;

@@ -1,5 +1,7 @@
 #include "fulgur/command_line.h"
 
+#include <cerrno>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -8,6 +10,22 @@
 #include "fulgur/error.h"
 
 namespace fulgur {
+
+CLI::Validator integer_in_range() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const char* start = text.c_str();
+        char* end = nullptr;
+        errno = 0;
+        (void)std::strtoll(start, &end, 0);
+        if (end == start) return "";  // not a number at all: CLI11's own conversion names it
+        if (errno == ERANGE) {
+          return text + " is out of range: an integer option takes -9223372036854775808 to 9223372036854775807";
+        }
+        return "";
+      },
+      "", "INTEGER");
+}
 
 class CommandLineState {
  public:
@@ -25,32 +43,39 @@ std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOpti
     group->add_option(flag, target, std::string(what) + ": a batch count (2) or a fraction of the epoch (0.5)");
   };
   group->add_option_function<int64_t>("--max-epochs", [&options](const int64_t& value) { options.max_epochs = value; },
-                                      "Stop after this many epochs (default 1000 unless --max-steps is given)");
-  group->add_option("--max-steps", options.max_steps, "Stop after this many optimizer steps (-1: no limit)");
-  group->add_option("--min-epochs", options.min_epochs, "Run at least this many epochs");
+                                      "Stop after this many epochs (default 1000 unless --max-steps is given)")
+      ->check(integer_in_range());
+  group->add_option("--max-steps", options.max_steps, "Stop after this many optimizer steps (-1: no limit)")
+      ->check(integer_in_range());
+  group->add_option("--min-epochs", options.min_epochs, "Run at least this many epochs")->check(integer_in_range());
   add_limit("--limit-train-batches", state->limit_train_batches, "Training batches per epoch");
   add_limit("--limit-val-batches", state->limit_val_batches, "Validation batches per run");
   add_limit("--limit-test-batches", state->limit_test_batches, "Test batches");
   add_limit("--limit-predict-batches", state->limit_predict_batches, "Predict batches");
   group->add_option("--num-sanity-val-steps", options.num_sanity_val_steps,
-                    "Validation batches run before training (-1: all)");
+                    "Validation batches run before training (-1: all)")
+      ->check(integer_in_range());
   add_limit("--val-check-interval", state->val_check_interval, "Validate every");
   group->add_option("--check-val-every-n-epoch", state->check_val_every_n_epoch,
                     "Validate every n epochs ('none': only by --val-check-interval)");
   group->add_option("--accumulate-grad-batches", options.accumulate_grad_batches,
-                    "Batches whose gradients are summed before each optimizer step");
-  group->add_option("--log-every-n-steps", options.log_every_n_steps, "How often loggers receive step metrics");
+                    "Batches whose gradients are summed before each optimizer step")
+      ->check(integer_in_range());
+  group->add_option("--log-every-n-steps", options.log_every_n_steps, "How often loggers receive step metrics")
+      ->check(integer_in_range());
   group->add_option("--default-root-dir", options.default_root_dir, "Where logs and checkpoints go");
   group->add_option("--accelerator", options.accelerator, "cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "gpu", "auto"}));
-  group->add_option("--devices", options.devices, "Processes (devices) per machine; more than one needs --strategy ddp");
+  group->add_option("--devices", options.devices, "Processes (devices) per machine; more than one needs --strategy ddp")
+      ->check(integer_in_range());
   group->add_option("--strategy", options.strategy, "auto, single_device or ddp")
       ->check(CLI::IsMember({"auto", "single_device", "ddp"}));
-  group->add_option("--num-nodes", options.num_nodes, "Machines taking part under ddp");
+  group->add_option("--num-nodes", options.num_nodes, "Machines taking part under ddp")->check(integer_in_range());
   group->add_flag("--use-distributed-sampler,!--no-use-distributed-sampler", options.use_distributed_sampler,
                   "Under ddp, give each process its share of the data (on by default)");
   group->add_flag("--deterministic", options.deterministic, "Use deterministic algorithms only");
   group->add_option("--seed", state->seed, "Seed every random generator (Lightning's seed_everything)")
+      ->check(integer_in_range())
       ->check(CLI::NonNegativeNumber);
   group->add_flag("--enable-checkpointing,!--no-enable-checkpointing", options.enable_checkpointing,
                   "Attach model_checkpoint with its defaults (on by default)");

@@ -12,6 +12,38 @@
 namespace fulgur::detail {
 namespace {
 
+#if defined(__x86_64__)
+constexpr uint16_t kThisMachine = EM_X86_64;
+#elif defined(__aarch64__)
+constexpr uint16_t kThisMachine = EM_AARCH64;
+#elif defined(__powerpc64__)
+constexpr uint16_t kThisMachine = EM_PPC64;
+#elif defined(__riscv)
+constexpr uint16_t kThisMachine = EM_RISCV;
+#elif defined(__s390x__)
+constexpr uint16_t kThisMachine = EM_S390;
+#else
+#error "fulgur's plugin host: add this CPU's ELF machine number"
+#endif
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+constexpr unsigned char kThisByteOrder = ELFDATA2LSB;
+#else
+constexpr unsigned char kThisByteOrder = ELFDATA2MSB;
+#endif
+
+std::string machine_name(uint16_t machine) {
+  switch (machine) {
+    case EM_X86_64: return "x86-64";
+    case EM_AARCH64: return "aarch64 (64-bit Arm)";
+    case EM_386: return "x86 (32-bit)";
+    case EM_ARM: return "32-bit Arm";
+    case EM_PPC64: return "ppc64";
+    case EM_RISCV: return "riscv";
+    case EM_S390: return "s390x";
+    default: return "another CPU (ELF machine " + std::to_string(machine) + ")";
+  }
+}
+
 class ElfFile {
  public:
   explicit ElfFile(const std::string& path) : path_(path) {
@@ -28,6 +60,12 @@ class ElfFile {
     header_ = at<Elf64_Ehdr>(0, "ELF header");
     if (header_.e_ident[EI_CLASS] != ELFCLASS64 || header_.e_type != ET_DYN) {
       throw PluginError("cannot load plugin '" + path + "': not a 64-bit ELF shared library");
+    }
+    // dlopen would refuse another CPU's library with a misleading "No such file or directory".
+    if (header_.e_machine != kThisMachine || header_.e_ident[EI_DATA] != kThisByteOrder) {
+      throw PluginError("cannot load plugin '" + path + "': it was built for " + machine_name(header_.e_machine) +
+                        (header_.e_ident[EI_DATA] != kThisByteOrder ? " (other byte order)" : "") + ", but this process runs on " +
+                        machine_name(kThisMachine) + "; rebuild the plugin for this machine");
     }
   }
 

@@ -1,5 +1,7 @@
 #include "interrupt_guard.h"
 
+#include "fulgur/strategy.h"
+
 namespace fulgur::detail {
 namespace {
 
@@ -26,3 +28,9 @@ InterruptGuard::~InterruptGuard() {
 int InterruptGuard::pending() { return received; }
 
 }  // namespace fulgur::detail
+
+namespace fulgur {
+
+int interrupt_received() { return detail::InterruptGuard::pending(); }
+
+}  // namespace fulgur

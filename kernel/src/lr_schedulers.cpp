@@ -37,7 +37,11 @@ int64_t int_of(const StateDict& state, const char* key, const std::string& kind)
   if (!state.contains(key) || !state.at(key).isInt()) {
     throw Error("lr scheduler '" + kind + "': its saved state has no integer '" + key + "'");
   }
-  return state.at(key).toInt();
+  const int64_t value = state.at(key).toInt();
+  if (value < 0) {  // step and epoch counters: a negative one would replay a schedule from before its start
+    throw Error("lr scheduler '" + kind + "': its saved '" + key + "' is " + std::to_string(value) + "; it cannot be negative");
+  }
+  return value;
 }
 
 // A saved state belongs to one kind of scheduler; restoring it into another is an error.

@@ -26,6 +26,8 @@ int64_t OptionReader::get_int(const std::string& key, int64_t fallback) {
     std::size_t used = 0;
     const long long value = std::stoll(text, &used);
     if (used == text.size()) return value;
+  } catch (const std::out_of_range&) {
+    reject(key, "an integer from -9223372036854775808 to 9223372036854775807, got '" + text + "' (out of range)");
   } catch (const std::exception&) {
   }
   reject(key, "an integer, got '" + text + "'");

@@ -1,6 +1,7 @@
 #include "fulgur/trainer.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <sstream>
 
 #include <torch/torch.h>
@@ -156,6 +157,13 @@ std::vector<std::string> Trainer::plugin_names() const {
   return names;
 }
 
+std::string Trainer::default_checkpoint_dir() const {
+  for (const Logger* logger : loggers_) {
+    if (!logger->log_dir().empty()) return (std::filesystem::path(logger->log_dir()) / "checkpoints").string();
+  }
+  return (std::filesystem::path(options_.default_root_dir) / "checkpoints").string();
+}
+
 int64_t Trainer::global_rank() const { return strategy_ ? strategy_->global_rank() : 0; }
 int64_t Trainer::world_size() const { return strategy_ ? strategy_->world_size() : 1; }
 
@@ -167,9 +175,19 @@ void Trainer::shard(DataLoader& loader) {
 // forever: a stop wanted by any rank is a stop for all.
 void Trainer::agree_on_should_stop() {
   if (world_size() <= 1) return;
-  auto flag = torch::tensor({should_stop ? 1.0f : 0.0f});
-  strategy_->all_reduce(flag, ReduceOp::Max);
-  should_stop = flag.item<float>() > 0;
+  const bool interrupted_here = detail::InterruptGuard::pending() != 0;
+  auto flags = torch::tensor({should_stop ? 1.0f : 0.0f, interrupted_here ? 1.0f : 0.0f});
+  strategy_->all_reduce(flags, ReduceOp::Max);
+  should_stop = flags[0].item<float>() > 0;
+  interrupt_agreed_ = interrupt_agreed_ || flags[1].item<float>() > 0;
+}
+
+// A signal stops a single process at its next batch boundary; under several processes, at the
+// boundary where all ranks have learnt of it (see Strategy::agreed_interrupt).
+bool Trainer::interrupt_due(bool interrupted_here) {
+  if (world_size() <= 1 || !strategy_) return interrupted_here;
+  const bool reported = strategy_->agreed_interrupt(interrupted_here);  // always called: it records ours
+  return reported || interrupt_agreed_;
 }
 
 void Trainer::set_accumulate_grad_batches(int64_t batches) {
@@ -184,6 +202,7 @@ void Trainer::begin_run(Module& module, Stage stage) {
   if (module.trainer_) throw Error("this Module is already attached to a running Trainer");
   stage_ = stage;
   should_stop = false;
+  interrupt_agreed_ = false;
   sanity_checking_ = false;
   metrics_.clear();
   if (options_.seed) torch::manual_seed(*options_.seed);
@@ -280,6 +299,7 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, DataLoader& train
                       const std::string& ckpt_path) {
   RunScope scope(*this, module, Stage::Fit);
   const detail::InterruptGuard interrupts;
+  ckpt_path_ = ckpt_path;
   scope.run([&] {
     current_epoch_ = 0;
     global_step_ = 0;
@@ -423,9 +443,11 @@ void Trainer::training_epoch(DataLoader& train_loader, DataLoader* val_loader, b
       metrics_.set_context(LogContext::Training);
       agree_on_should_stop();
     }
-    if (const int signal = detail::InterruptGuard::pending()) {
-      throw Error(std::string("fit interrupted by ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") + " at epoch " +
-                  std::to_string(current_epoch_) + " after batch " + std::to_string(batch_idx));
+    const int signal = detail::InterruptGuard::pending();
+    if (interrupt_due(signal != 0)) {
+      const std::string where = " at epoch " + std::to_string(current_epoch_) + " after batch " + std::to_string(batch_idx);
+      if (signal != 0) throw Error(std::string("fit interrupted by ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") + where);
+      throw Error("fit interrupted" + where + ": another rank received SIGINT or SIGTERM, and all ranks stop together");
     }
     if (steps_done) break;
     if (should_stop) {

@@ -14,11 +14,42 @@ namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
-int64_t int_entry(const StateDict& dict, const char* key, const std::string& path) {
+// Loop counters steer what runs next: a negative one would train epochs -3...2, so each is
+// checked against its range before it is used.
+int64_t count_entry(const StateDict& dict, const char* key, const std::string& path) {
   if (!dict.contains(key) || !dict.at(key).isInt()) {
     throw Error("checkpoint '" + path + "': entry '" + key + "' is missing or not an integer");
   }
-  return dict.at(key).toInt();
+  const int64_t value = dict.at(key).toInt();
+  if (value < 0) {
+    throw Error("checkpoint '" + path + "': entry '" + key + "' is " + std::to_string(value) +
+                ", but a count of epochs, batches or steps cannot be negative; the file was edited or damaged");
+  }
+  return value;
+}
+
+// The CPU generator's state as the checkpoint holds it, checked by a throwaway generator so a
+// wrong entry is named here rather than failing deep inside the loop.
+torch::Tensor generator_state_entry(const Checkpoint& checkpoint, const std::string& path) {
+  if (!checkpoint.contains("rng_states")) return {};
+  const auto& entry = checkpoint.at("rng_states");
+  if (!entry.isGenericDict()) throw Error("checkpoint '" + path + "': entry 'rng_states' is not a dictionary");
+  const auto rng = entry.toGenericDict();
+  if (!rng.contains("torch")) return {};
+  if (!rng.at("torch").isTensor()) {
+    throw Error("checkpoint '" + path + "': entry 'rng_states.torch' should be the CPU generator's state (a uint8 "
+                "tensor) but is a " + rng.at("torch").tagKind());
+  }
+  const auto state = rng.at("torch").toTensor();
+  try {
+    auto probe = at::make_generator<at::CPUGeneratorImpl>();
+    probe.set_state(state);
+  } catch (const c10::Error& error) {
+    throw Error("checkpoint '" + path + "': entry 'rng_states.torch' is not a CPU generator state (" +
+                std::string(state.scalar_type() == torch::kByte ? "uint8" : c10::toString(state.scalar_type())) + ", " +
+                std::to_string(state.numel()) + " elements): " + error.what_without_backtrace());
+  }
+  return state;
 }
 
 StateDict dict_entry(const StateDict& dict, const char* key, const std::string& path) {
@@ -172,20 +203,22 @@ void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& 
   }
 
   const auto fit_loop = dict_entry(dict_entry(checkpoint, "loops", path), "fit_loop", path);
-  global_step_ = int_entry(checkpoint, "global_step", path);
-  train_batches_seen_ = int_entry(fit_loop, "train_batches_seen", path);
-  current_epoch_ = next_epoch_ = int_entry(fit_loop, "next_epoch", path);
-  resume_batches_ = next_batch_ = int_entry(fit_loop, "next_batch", path);
-
-  if (checkpoint.contains("rng_states")) {
-    const auto rng = checkpoint.at("rng_states").toGenericDict();
-    if (rng.contains("torch")) resume_rng_state_ = rng.at("torch").toTensor();
-  }
+  global_step_ = count_entry(checkpoint, "global_step", path);
+  train_batches_seen_ = count_entry(fit_loop, "train_batches_seen", path);
+  current_epoch_ = next_epoch_ = count_entry(fit_loop, "next_epoch", path);
+  resume_batches_ = next_batch_ = count_entry(fit_loop, "next_batch", path);
+  resume_rng_state_ = generator_state_entry(checkpoint, path);
 
   // Plugins and the Module restore their state last, when the optimizers they may refer to
   // (schedulers, loss scalers) exist and hold their restored state.
   CheckpointHook hook{*this, checkpoint};
-  bus_.on_load_checkpoint(hook);
+  try {
+    bus_.on_load_checkpoint(hook);
+  } catch (const c10::Error& error) {
+    // A plugin read an entry of another type than it wrote (toInt() on a string, ...).
+    throw Error("checkpoint '" + path + "': a plugin's or the Module's saved state has an entry of the wrong type "
+                "(the file was edited, or written by another program): " + error.what_without_backtrace());
+  }
 }
 
 }  // namespace fulgur

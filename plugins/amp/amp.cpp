@@ -1,6 +1,8 @@
 // The amp plugin (see include/fulgur/plugins/amp.h).
 #include "fulgur/plugins/amp.h"
 
+#include <cmath>
+
 #include <spdlog/spdlog.h>
 
 #include "fulgur/compat.h"
@@ -92,6 +94,10 @@ class Amp : public Plugin, public AmpInfo {
       if (!state.contains("scale") || !state.at("scale").isDouble() || !state.contains("growth_tracker") ||
           !state.at("growth_tracker").isInt()) {
         throw Error("checkpoint: the amp loss scaler's state (scale, growth_tracker) is missing or malformed");
+      }
+      const double scale = state.at("scale").toDouble();
+      if (!(scale > 0) || !std::isfinite(scale) || state.at("growth_tracker").toInt() < 0) {
+        throw Error("checkpoint: the amp loss scaler's saved scale must be finite and > 0 and its growth_tracker >= 0");
       }
       scaler_->load(state.at("scale").toDouble(), state.at("growth_tracker").toInt());
       if (state.contains("skipped_steps") && state.at("skipped_steps").isInt()) skipped_steps_ = state.at("skipped_steps").toInt();

@@ -55,6 +55,10 @@ class EarlyStopping : public Plugin {
       const auto state = plugin_state(hook.checkpoint, name());
       wait_count_ = state.at("wait_count").toInt();
       stopped_epoch_ = state.at("stopped_epoch").toInt();
+      if (wait_count_ < 0 || stopped_epoch_ < 0) {
+        throw Error("checkpoint: early_stopping's saved wait_count (" + std::to_string(wait_count_) + ") and stopped_epoch (" +
+                    std::to_string(stopped_epoch_) + ") cannot be negative");
+      }
       best_ = state.at("best_score").toDouble();
     });
   }

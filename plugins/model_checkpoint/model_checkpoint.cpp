@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -11,6 +12,7 @@
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
 #include "fulgur/plugin_options.h"
+#include "fulgur/strategy.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur::plugins {
@@ -64,6 +66,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
     }, SlotGroup::Monitor);
     connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
       auto state = plugin_state(hook.checkpoint, name());
+      state.insert_or_assign("dirpath", absolute(folder(hook.trainer)).string());
       state.insert_or_assign("best_model_path", best_path_);
       state.insert_or_assign("best_model_score", best_score());
       state.insert_or_assign("last_model_path", last_path_);
@@ -74,15 +77,10 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
     });
     connect(bus.on_load_checkpoint, [this](CheckpointHook& hook) {
       if (!has_plugin_state(hook.checkpoint, name())) return;
-      const auto state = plugin_state(hook.checkpoint, name());
-      if (state.contains("monitor") && state.at("monitor").toStringRef() != options_.monitor) return;
-      kept_.clear();
-      for (const auto& entry : state.at("best_k_models").toGenericDict()) {
-        kept_[entry.key().toStringRef()] = entry.value().toDouble();
-      }
-      best_path_ = state.at("best_model_path").toStringRef();
-      last_path_ = state.at("last_model_path").toStringRef();
+      restored_ = read_state(plugin_state(hook.checkpoint, name()));
     });
+    // The folder is known once the loggers have their (possibly restored) version.
+    connect(bus.on_fit_start, [this](RunHook& hook) { adopt_restored_state(hook.trainer); });
   }
 
   std::string best_model_path() const override { return best_path_; }
@@ -160,23 +158,24 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
   }
 
   fs::path folder(const Trainer& trainer) const {
-    return options_.dirpath.empty() ? fs::path(trainer.options().default_root_dir) / "checkpoints"
-                                    : fs::path(options_.dirpath);
+    return options_.dirpath.empty() ? fs::path(trainer.default_checkpoint_dir()) : fs::path(options_.dirpath);
   }
 
   void save(Trainer& trainer) {
     last_saved_step_ = trainer.global_step();
     const double score = options_.monitor.empty() ? kNaN : metric(trainer, options_.monitor);
-    const std::string path = (folder(trainer) / (format_filename(trainer) + ".ckpt")).string();
+    const fs::path here = folder(trainer);
+    const std::string stem = format_filename(trainer);
+    const std::string named = (here / (stem + ".ckpt")).string();
 
     std::vector<std::string> dropped;
     bool keep = options_.save_top_k != 0;
     if (keep && options_.save_top_k > 0 && options_.monitor.empty()) {
       for (const auto& [old, ignored] : kept_) {
-        if (old != path) dropped.push_back(old);
+        if (old != named) dropped.push_back(old);
       }
     } else if (keep && options_.save_top_k > 0 && static_cast<int64_t>(kept_.size()) >= options_.save_top_k &&
-               !kept_.count(path)) {
+               !kept_.count(named)) {
       auto worst = kept_.begin();
       for (auto it = kept_.begin(); it != kept_.end(); ++it) {
         if (better(worst->second, it->second)) worst = it;
@@ -187,8 +186,10 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
         keep = false;
       }
     }
+    keep = agreed(trainer, keep);
 
     if (keep) {
+      const std::string path = unused_path(here, stem, dropped.empty() ? "" : dropped.front());
       for (const auto& old : dropped) kept_.erase(old);
       kept_[path] = score;
       best_path_ = path;
@@ -197,19 +198,129 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
       }
       trainer.save_checkpoint(path);
       for (const auto& old : dropped) {
+        if (!trainer.is_global_zero() || !may_remove(old, path, trainer)) continue;
         std::error_code ignored;  // another process may have removed it already
         fs::remove(old, ignored);
       }
+      if (!options_.save_last) last_path_ = path;
     }
     if (options_.save_last) {
-      last_path_ = (folder(trainer) / "last.ckpt").string();
+      last_path_ = unused_path(here, "last", last_path_);
       trainer.save_checkpoint(last_path_);
-    } else if (keep) {
-      last_path_ = path;
     }
   }
 
+  // What a checkpoint said about the files of the run that wrote it, until fit start decides
+  // whether those files are this run's to manage.
+  struct RestoredState {
+    std::string dirpath;  // empty in checkpoints older than this rule
+    std::string monitor;
+    std::map<std::string, double> kept;
+    std::string best_path;
+    std::string last_path;
+  };
+
+  static RestoredState read_state(const StateDict& state) {
+    auto text = [&state](const char* key) -> std::string {
+      if (!state.contains(key)) return "";
+      if (!state.at(key).isString()) {
+        throw Error(std::string("checkpoint: model_checkpoint's saved '") + key + "' should be a path (a string) but is a " +
+                    state.at(key).tagKind());
+      }
+      return state.at(key).toStringRef();
+    };
+    RestoredState restored;
+    restored.dirpath = text("dirpath");
+    restored.monitor = text("monitor");
+    restored.best_path = text("best_model_path");
+    restored.last_path = text("last_model_path");
+    if (state.contains("best_k_models")) {
+      if (!state.at("best_k_models").isGenericDict()) {
+        throw Error("checkpoint: model_checkpoint's saved 'best_k_models' should map paths to scores but is a " +
+                    state.at("best_k_models").tagKind());
+      }
+      for (const auto& entry : state.at("best_k_models").toGenericDict()) {
+        if (!entry.key().isString() || !(entry.value().isDouble() || entry.value().isInt())) {
+          throw Error("checkpoint: model_checkpoint's saved 'best_k_models' should map paths to scores; it holds a " +
+                      entry.key().tagKind() + " -> " + entry.value().tagKind() + " entry");
+        }
+        restored.kept[entry.key().toStringRef()] = entry.value().isDouble() ? entry.value().toDouble()
+                                                                            : static_cast<double>(entry.value().toInt());
+      }
+    }
+    return restored;
+  }
+
+  // Lightning's rule: a checkpoint's file list is taken over only when it was written to the
+  // folder this run saves to, and only for files inside that folder. Otherwise (another run's
+  // folder, a moved file, a list naming arbitrary paths) those files are left alone: this run
+  // ranks and deletes only what it writes itself.
+  void adopt_restored_state(const Trainer& trainer) {
+    if (!restored_) return;
+    RestoredState restored = std::move(*restored_);
+    restored_.reset();
+    if (restored.monitor != options_.monitor) return;
+    const fs::path here = absolute(folder(trainer));
+    if (restored.dirpath.empty() || absolute(restored.dirpath) != here) {
+      spdlog::info("model_checkpoint: the checkpoint resumed from was saved by a run writing to {}; this run writes to {} "
+                   "and leaves the files there alone", restored.dirpath.empty() ? "an unrecorded folder" : restored.dirpath,
+                   here.string());
+      best_path_ = restored.best_path;  // Lightning keeps this one pointer, for information only
+      return;
+    }
+    kept_.clear();
+    for (const auto& [path, score] : restored.kept) {
+      if (inside_folder(path, trainer)) kept_[path] = score;
+    }
+    best_path_ = kept_.count(restored.best_path) ? restored.best_path : "";
+    last_path_ = inside_folder(restored.last_path, trainer) ? restored.last_path : "";
+    for (const auto& [candidate, value] : kept_) {
+      if (best_path_.empty() || (!options_.monitor.empty() && better(value, kept_[best_path_]))) best_path_ = candidate;
+    }
+  }
+
+  static fs::path absolute(const fs::path& path) {
+    std::error_code error;
+    auto resolved = fs::weakly_canonical(fs::absolute(path), error);
+    return error ? fs::absolute(path).lexically_normal() : resolved;
+  }
+
+  // A checkpoint file this plugin may replace or delete: a .ckpt inside its folder.
+  bool inside_folder(const std::string& path, const Trainer& trainer) const {
+    if (path.empty() || fs::path(path).extension() != ".ckpt") return false;
+    const auto relative = absolute(path).lexically_relative(absolute(folder(trainer)));
+    return !relative.empty() && *relative.begin() != ".." && relative != ".";
+  }
+
+  // Whether `old`, dropped from the kept files, may be deleted: only a file of this folder, and
+  // never the one this fit resumed from (Lightning's _should_remove_checkpoint).
+  bool may_remove(const std::string& old, const std::string& current, const Trainer& trainer) const {
+    if (old == current || !inside_folder(old, trainer)) return false;
+    if (!trainer.ckpt_path().empty() && absolute(old) == absolute(trainer.ckpt_path())) return false;
+    return true;
+  }
+
+  // Lightning's version counter: a file of that name that this run did not write (another run's,
+  // sharing the folder) is never overwritten; "-v1", "-v2", ... are appended instead.
+  std::string unused_path(const fs::path& folder, const std::string& stem, const std::string& ours) const {
+    std::string path = (folder / (stem + ".ckpt")).string();
+    for (int version = 1; fs::exists(path) && path != ours && !kept_.count(path); ++version) {
+      path = (folder / (stem + "-v" + std::to_string(version) + ".ckpt")).string();
+    }
+    return path;
+  }
+
+  // Under several processes every rank must take the same decision (each then enters
+  // save_checkpoint's barriers, or none does); rank 0's, which writes the files, is the one.
+  static bool agreed(Trainer& trainer, bool decision) {
+    if (trainer.world_size() <= 1 || !trainer.strategy()) return decision;
+    auto flag = torch::tensor({decision ? 1.0f : 0.0f});
+    trainer.strategy()->broadcast(flag, 0);
+    return flag.item<float>() > 0;
+  }
+
   ModelCheckpointOptions options_;
+  std::optional<RestoredState> restored_;
   std::map<std::string, double> kept_;  // path -> monitored value (NaN without a monitor)
   std::string best_path_;
   std::string last_path_;

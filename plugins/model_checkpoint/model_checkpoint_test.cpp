@@ -2,8 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <limits>
+#include <thread>
 
 #include "fulgur/error.h"
+#include "fulgur/experiment_dir.h"
 #include "fulgur/plugins/model_checkpoint.h"
 #include "testing.h"
 
@@ -35,6 +39,11 @@ struct RunFolder {
   TensorDataLoader val = testing::make_loader(data, 16);
   std::string dir;
   explicit RunFolder(const std::string& name) : dir(testing::temp_dir(name)) {}
+  /// A first run of `epochs` epochs with the default checkpointing, whose files later runs meet.
+  void first_run(testing::TinyClassifier& model, int64_t epochs) {
+    Trainer trainer(options(epochs));
+    trainer.fit(model, train);
+  }
   TrainerOptions options(int64_t epochs) const {
     TrainerOptions options;
     options.max_epochs = epochs;
@@ -179,6 +188,124 @@ TEST(ModelCheckpoint, BestFilesSurviveAResume) {
   // Epochs 2 and 3 scored worse than epoch 1, which the resumed run knew about.
   EXPECT_EQ(info(resumed).best_model_path(), setup.dir + "/checkpoints/epoch=1-step=8.ckpt");
   EXPECT_EQ(files_in(setup.dir + "/checkpoints"), (std::vector<std::string>{"epoch=1-step=8.ckpt", "last.ckpt"}));
+}
+
+// What a resumed run may delete: only files it wrote into its own folder, never the file it
+// resumed from, never what a checkpoint's list names elsewhere (Lightning's rule).
+TEST(ModelCheckpoint, ResumingFromAnotherRunsCheckpointLeavesItAlone) {
+  RunFolder a("mc_other_a");
+  RunFolder b("mc_other_b");
+  testing::TinyClassifier model;
+  a.first_run(model, 2);
+  const std::string theirs = a.dir + "/checkpoints/epoch=1-step=8.ckpt";
+  ASSERT_TRUE(fs::exists(theirs));
+  Trainer resumed(b.options(4));
+  resumed.fit(model, b.train, nullptr, theirs);
+  EXPECT_EQ(files_in(a.dir + "/checkpoints"), std::vector<std::string>{"epoch=1-step=8.ckpt"});
+  EXPECT_EQ(files_in(b.dir + "/checkpoints"), std::vector<std::string>{"epoch=3-step=16.ckpt"});
+}
+
+TEST(ModelCheckpoint, ResumingInTheSameFolderKeepsTheFileResumedFrom) {
+  RunFolder setup("mc_same");
+  testing::TinyClassifier model;
+  setup.first_run(model, 2);
+  Trainer resumed(setup.options(4));
+  resumed.fit(model, setup.train, nullptr, setup.dir + "/checkpoints/epoch=1-step=8.ckpt");
+  // epoch 2's file, this run's own, made way for epoch 3's; epoch 1's is the one resumed from.
+  EXPECT_EQ(files_in(setup.dir + "/checkpoints"),
+            (std::vector<std::string>{"epoch=1-step=8.ckpt", "epoch=3-step=16.ckpt"}));
+}
+
+TEST(ModelCheckpoint, ACheckpointNamingOtherFilesDeletesNothing) {
+  RunFolder setup("mc_forged");
+  testing::TinyClassifier model;
+  setup.first_run(model, 1);
+  const std::string notes = setup.dir + "/notes.txt";
+  const std::string elsewhere = setup.dir + "/elsewhere/precious.ckpt";
+  fs::create_directories(setup.dir + "/elsewhere");
+  std::ofstream(notes) << "my notes";
+  std::ofstream(elsewhere) << "not this run's";
+  // The list claims both files, and says it was written by a run of this very folder.
+  auto checkpoint = read_checkpoint(setup.dir + "/checkpoints/epoch=0-step=4.ckpt");
+  auto state = plugin_state(checkpoint, "model_checkpoint");
+  StateDict forged = make_state_dict();
+  forged.insert(notes, std::numeric_limits<double>::quiet_NaN());
+  forged.insert(elsewhere, std::numeric_limits<double>::quiet_NaN());
+  state.insert_or_assign("best_k_models", forged);
+  state.insert_or_assign("dirpath", fs::absolute(setup.dir + "/checkpoints").string());
+  write_checkpoint(checkpoint, setup.dir + "/forged.ckpt");
+
+  Trainer resumed(setup.options(3));
+  resumed.fit(model, setup.train, nullptr, setup.dir + "/forged.ckpt");
+  EXPECT_TRUE(fs::exists(notes));
+  EXPECT_TRUE(fs::exists(elsewhere));
+  EXPECT_EQ(info(resumed).best_k_models().size(), 1u);
+  EXPECT_EQ(files_in(setup.dir + "/checkpoints"),
+            (std::vector<std::string>{"epoch=0-step=4.ckpt", "epoch=2-step=12.ckpt"}));
+}
+
+TEST(ModelCheckpoint, AMalformedSavedStateIsNamed) {
+  RunFolder setup("mc_malformed");
+  testing::TinyClassifier model;
+  setup.first_run(model, 1);
+  auto checkpoint = read_checkpoint(setup.dir + "/checkpoints/epoch=0-step=4.ckpt");
+  plugin_state(checkpoint, "model_checkpoint").insert_or_assign("best_k_models", int64_t{3});
+  write_checkpoint(checkpoint, setup.dir + "/malformed.ckpt");
+  Trainer resumed(setup.options(2));
+  const auto message = testing::error_of([&] { resumed.fit(model, setup.train, nullptr, setup.dir + "/malformed.ckpt"); });
+  EXPECT_NE(message.find("model_checkpoint's saved 'best_k_models' should map paths to scores but is a Int"),
+            std::string::npos)
+      << message;
+}
+
+// Two runs in one default_root_dir: with a logger each writes under its own version folder;
+// without one they share <root>/checkpoints, and neither overwrites nor deletes the other's file.
+TEST(ModelCheckpoint, TwoRunsInOneRootKeepTheirFilesApart) {
+  RunFolder setup("mc_two_runs");
+  for (int run = 0; run < 2; ++run) {
+    testing::TinyClassifier model;
+    auto options = setup.options(2);
+    options.plugins.push_back(PluginSpec{"csv_logger", {}});
+    Trainer trainer(options);
+    trainer.fit(model, setup.train);
+    EXPECT_EQ(info(trainer).last_model_path(),
+              setup.dir + "/lightning_logs/version_" + std::to_string(run) + "/checkpoints/epoch=1-step=8.ckpt");
+  }
+  for (const char* version : {"version_0", "version_1"}) {
+    EXPECT_EQ(files_in(setup.dir + "/lightning_logs/" + version + "/checkpoints"),
+              std::vector<std::string>{"epoch=1-step=8.ckpt"});
+  }
+
+  RunFolder bare("mc_two_runs_no_logger");
+  std::vector<torch::Tensor> weights;
+  for (int run = 0; run < 2; ++run) {
+    testing::TinyClassifier model;
+    Trainer trainer(bare.options(2));
+    trainer.fit(model, bare.train);
+    weights.push_back(model.linear->weight.detach().clone());
+  }
+  EXPECT_EQ(files_in(bare.dir + "/checkpoints"),
+            (std::vector<std::string>{"epoch=1-step=8-v1.ckpt", "epoch=1-step=8.ckpt"}));
+  // Each file holds its own run's weights.
+  const auto first = read_checkpoint(bare.dir + "/checkpoints/epoch=1-step=8.ckpt");
+  EXPECT_TRUE(torch::equal(first.at("state_dict").toGenericDict().at("linear.weight").toTensor(), weights[0]));
+}
+
+// Runs started at the same instant in one root each claim their own version folder.
+TEST(ModelCheckpoint, ConcurrentRunsNeverShareAVersionFolder) {
+  const auto root = testing::temp_dir("mc_concurrent_versions");
+  std::vector<int64_t> versions(8, -1);
+  std::vector<std::thread> starts;
+  for (std::size_t i = 0; i < versions.size(); ++i) {
+    starts.emplace_back([&, i] {
+      ExperimentDir dir(root, "lightning_logs");
+      dir.claim();
+      versions[i] = dir.version();
+    });
+  }
+  for (auto& start : starts) start.join();
+  std::sort(versions.begin(), versions.end());
+  for (std::size_t i = 0; i < versions.size(); ++i) EXPECT_EQ(versions[i], static_cast<int64_t>(i));
 }
 
 }  // namespace

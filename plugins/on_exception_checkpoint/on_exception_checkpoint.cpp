@@ -28,9 +28,8 @@ class OnExceptionCheckpoint : public Plugin {
       // Only a fit that got as far as training has anything worth resuming.
       if (!training_ || hook.trainer.stage() != Stage::Fit) return;
       training_ = false;
-      const auto folder = options_.dirpath.empty()
-                              ? std::filesystem::path(hook.trainer.options().default_root_dir) / "checkpoints"
-                              : std::filesystem::path(options_.dirpath);
+      const auto folder = std::filesystem::path(options_.dirpath.empty() ? hook.trainer.default_checkpoint_dir()
+                                                                          : options_.dirpath);
       const std::string path = (folder / (options_.filename + ".ckpt")).string();
       try {
         hook.trainer.save_checkpoint(path);

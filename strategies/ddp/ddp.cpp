@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -48,6 +49,13 @@ int64_t env_int(const char* name, const std::string& value) {
   throw Error(std::string("ddp: environment variable ") + name + "='" + value + "' is not an integer");
 }
 
+// A TCP port from MASTER_PORT: 1 to 65535, never silently truncated to 16 bits.
+int port_from(const std::string& text) {
+  const int64_t port = env_int("MASTER_PORT", text);
+  if (port < 1 || port > 65535) throw Error("ddp: MASTER_PORT=" + text + " is not a TCP port (1 to 65535)");
+  return static_cast<int>(port);
+}
+
 // Where this process stands: from a launcher's variables, or decided here for a self-launch.
 struct RankEnvironment {
   int64_t rank = 0;
@@ -75,10 +83,15 @@ std::optional<RankEnvironment> launcher_environment() {
     return std::nullopt;
   }
   found.master_addr = env("MASTER_ADDR").value_or("127.0.0.1");
-  found.port = static_cast<int>(env_int("MASTER_PORT", env("MASTER_PORT").value_or("29500")));
+  found.port = port_from(env("MASTER_PORT").value_or("29500"));
   found.from_launcher = true;
+  if (found.world_size < 1) throw Error("ddp: WORLD_SIZE=" + std::to_string(found.world_size) + " must be >= 1");
   if (found.rank < 0 || found.rank >= found.world_size) {
     throw Error("ddp: RANK=" + std::to_string(found.rank) + " is outside WORLD_SIZE=" + std::to_string(found.world_size));
+  }
+  if (found.local_rank < 0 || found.node_rank < 0) {
+    throw Error("ddp: LOCAL_RANK=" + std::to_string(found.local_rank) + " and NODE_RANK=" + std::to_string(found.node_rank) +
+                " must be >= 0");
   }
   return found;
 }
@@ -113,7 +126,9 @@ class ChildProcesses {
   ChildProcesses() = default;
   ChildProcesses(const ChildProcesses&) = delete;
   ChildProcesses& operator=(const ChildProcesses&) = delete;
-  ~ChildProcesses() { finish(failed_ ? 0.0 : timeout_); }
+  // After a failure the others may be stopping too (an agreed stop, a failure every rank saw):
+  // they get a few seconds to say why before they are stopped.
+  ~ChildProcesses() { finish(failed_ ? std::min(kFailureGraceSeconds, timeout_) : timeout_); }
 
   void start(const RankEnvironment& parent, double timeout) {
     timeout_ = timeout;
@@ -168,6 +183,7 @@ class ChildProcesses {
     children_.clear();
   }
 
+  static constexpr double kFailureGraceSeconds = 5.0;
   std::vector<Child> children_;
   double timeout_ = 60.0;
   bool failed_ = false;
@@ -194,7 +210,7 @@ class DDP : public Plugin, public Strategy {
                     "(torchrun-style MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK, NODE_RANK, or SLURM)");
       }
       where_.world_size = expected;
-      where_.port = env("MASTER_PORT") ? static_cast<int>(env_int("MASTER_PORT", *env("MASTER_PORT"))) : free_port();
+      where_.port = env("MASTER_PORT") ? port_from(*env("MASTER_PORT")) : free_port();
       // This process becomes rank 0; later Trainers of this program join the same world.
       ::setenv("MASTER_ADDR", where_.master_addr.c_str(), 1);
       ::setenv("MASTER_PORT", std::to_string(where_.port).c_str(), 1);
@@ -216,6 +232,8 @@ class DDP : public Plugin, public Strategy {
     // Every rank starts from rank 0's weights, as DistributedDataParallel does.
     connect(bus.on_fit_start, [this](RunHook& hook) {
       torch::NoGradGuard no_grad;
+      interrupted_here_ = interrupt_reported_ = false;
+      verify_same_model(*hook.trainer.module());
       for (auto& parameter : hook.trainer.module()->parameters()) broadcast(parameter, 0);
       for (auto& buffer : hook.trainer.module()->buffers()) broadcast(buffer, 0);
     }, SlotGroup::Strategy);
@@ -244,6 +262,13 @@ class DDP : public Plugin, public Strategy {
   }
 
   void barrier(const std::string& where) override { wait(group_->barrier(), "barrier " + where); }
+
+  // The flag rides on the last bucket of the next gradient all-reduce (see average_gradients):
+  // no collective of its own, and every rank learns it after the same step.
+  bool agreed_interrupt(bool interrupted_here) override {
+    interrupted_here_ = interrupted_here_ || interrupted_here;
+    return interrupt_reported_;
+  }
 
  private:
   bool choose_nccl() const {
@@ -309,18 +334,96 @@ class DDP : public Plugin, public Strategy {
     spdlog::info("ddp: rank {} of {} joined at {} ({})", where_.rank, where_.world_size, address, nccl_ ? "nccl" : "gloo");
   }
 
+  // Every rank must hold the same parameters and buffers before rank 0's are broadcast: a
+  // broadcast of tensors of different sizes aborts inside Gloo. PyTorch's DDP checks the same.
+  // Rank 0's list (a name hash, dtype and shape per tensor) goes to all; each rank compares,
+  // names its first difference, and all agree to fail together.
+  void verify_same_model(torch::nn::Module& module) {
+    std::vector<std::string> names;
+    std::vector<int64_t> signature;  // per tensor: name hash, dtype, dims, sizes...
+    auto add = [&](const std::string& name, const at::Tensor& tensor) {
+      names.push_back(name);
+      uint64_t hash = 1469598103934665603ull;  // FNV-1a: the same number in every build
+      for (const char c : name) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+      signature.push_back(static_cast<int64_t>(hash >> 2));
+      signature.push_back(static_cast<int64_t>(tensor.scalar_type()));
+      signature.push_back(tensor.dim());
+      for (const auto size : tensor.sizes()) signature.push_back(size);
+    };
+    for (const auto& item : module.named_parameters()) add(item.key(), item.value());
+    for (const auto& item : module.named_buffers()) add(item.key(), item.value());
+
+    auto length = torch::tensor({static_cast<int64_t>(signature.size())}, torch::kLong);
+    broadcast(length, 0);
+    auto theirs = where_.rank == 0 ? torch::tensor(signature, torch::kLong) : torch::zeros({length.item<int64_t>()}, torch::kLong);
+    if (theirs.numel() > 0) broadcast(theirs, 0);
+    const std::string difference = describe_difference(names, signature, theirs);
+    auto first_rank_differing = torch::tensor({difference.empty() ? 0L : static_cast<int64_t>(where_.rank + 1)}, torch::kLong);
+    all_reduce(first_rank_differing, ReduceOp::Max);
+    const int64_t differing = first_rank_differing.item<int64_t>() - 1;
+    if (differing < 0) return;
+    children_.mark_failed();
+    if (!difference.empty()) {
+      throw Error("ddp: rank " + std::to_string(where_.rank) + "'s model differs from rank 0's: " + difference +
+                  "; every rank must build the same model (same options and code)");
+    }
+    throw Error("ddp: rank " + std::to_string(differing) + "'s model differs from rank " + std::to_string(where_.rank) +
+                "'s (that rank's error names the tensor); every rank must build the same model (same options and code)");
+  }
+
+  // "" when rank 0's signature equals ours, else what differs first, in words.
+  static std::string describe_difference(const std::vector<std::string>& names, const std::vector<int64_t>& ours,
+                                         const at::Tensor& rank0) {
+    const auto* theirs = rank0.data_ptr<int64_t>();
+    const auto count = static_cast<std::size_t>(rank0.numel());
+    auto shape = [](const int64_t* values, std::size_t at, std::size_t end) {
+      std::string text = "[";
+      const std::size_t dims = at + 2 < end ? static_cast<std::size_t>(std::max<int64_t>(0, values[at + 2])) : 0;
+      for (std::size_t d = 0; d < dims && at + 3 + d < end; ++d) text += (d ? ", " : "") + std::to_string(values[at + 3 + d]);
+      return text + "]";
+    };
+    std::size_t a = 0, b = 0;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (b + 3 > count) return "it has more tensors than rank 0's (from '" + names[i] + "' on)";
+      const std::size_t dims = static_cast<std::size_t>(ours[a + 2]);
+      const std::size_t their_dims = static_cast<std::size_t>(std::max<int64_t>(0, theirs[b + 2]));
+      if (ours[a] != theirs[b]) return "tensor " + std::to_string(i) + " is '" + names[i] + "' here but another on rank 0";
+      if (ours[a + 1] != theirs[b + 1]) {
+        return "'" + names[i] + "' is " + c10::toString(static_cast<c10::ScalarType>(ours[a + 1])) + " here but " +
+               c10::toString(static_cast<c10::ScalarType>(theirs[b + 1])) + " on rank 0";
+      }
+      const bool same_shape = dims == their_dims && b + 3 + their_dims <= count &&
+                              std::equal(ours.begin() + static_cast<std::ptrdiff_t>(a + 3),
+                                         ours.begin() + static_cast<std::ptrdiff_t>(a + 3 + dims), theirs + b + 3);
+      if (!same_shape) {
+        return "'" + names[i] + "' has shape " + shape(ours.data(), a, ours.size()) + " here but " + shape(theirs, b, count) +
+               " on rank 0";
+      }
+      a += 3 + dims;
+      b += 3 + their_dims;
+    }
+    if (b != count) return "it has fewer tensors than rank 0's";
+    return "";
+  }
+
   // Gradients averaged over the ranks, a bucket of about bucket_mb at a time: one flat tensor per
-  // bucket makes one collective instead of one per parameter.
+  // bucket makes one collective instead of one per parameter. The last bucket also carries this
+  // rank's interrupt flag (see agreed_interrupt).
   void average_gradients(torch::optim::Optimizer& optimizer) {
     if (where_.world_size == 1) return;
     torch::NoGradGuard no_grad;
     const int64_t bucket_bytes = static_cast<int64_t>(options_.bucket_mb * 1024 * 1024);
     std::vector<at::Tensor> bucket;
     int64_t bytes = 0;
-    auto flush = [&] {
-      if (bucket.empty()) return;
+    auto flush = [&](bool last) {
+      if (bucket.empty() && !last) return;
       std::vector<at::Tensor> flat_views;
       for (auto& grad : bucket) flat_views.push_back(grad.reshape({-1}));
+      const auto options = bucket.empty() ? torch::TensorOptions(torch::kFloat) : bucket.front().options();
+      if (last) {
+        interrupted_here_ = interrupted_here_ || interrupt_received() != 0;
+        flat_views.push_back(torch::full({1}, interrupted_here_ ? 1.0 : 0.0, options));
+      }
       at::Tensor flat = torch::cat(flat_views);
       all_reduce(flat, ReduceOp::Mean);
       int64_t offset = 0;
@@ -328,6 +431,7 @@ class DDP : public Plugin, public Strategy {
         grad.copy_(flat.narrow(0, offset, grad.numel()).view_as(grad));
         offset += grad.numel();
       }
+      if (last && flat[offset].item<double>() > 0) interrupt_reported_ = true;
       bucket.clear();
       bytes = 0;
     };
@@ -339,14 +443,14 @@ class DDP : public Plugin, public Strategy {
         at::Tensor grad = parameter.mutable_grad();
         if (!bucket.empty() && (grad.scalar_type() != bucket.front().scalar_type() ||
                                 grad.device() != bucket.front().device())) {
-          flush();
+          flush(false);
         }
         bucket.push_back(grad);
         bytes += grad.numel() * static_cast<int64_t>(grad.element_size());
-        if (bytes >= bucket_bytes) flush();
+        if (bytes >= bucket_bytes) flush(false);
       }
     }
-    flush();
+    flush(true);
   }
 
   // Gloo reduces host memory; a CUDA tensor travels through a host copy. NCCL takes it as it is.
@@ -387,6 +491,8 @@ class DDP : public Plugin, public Strategy {
 
   DDPOptions options_;
   bool nccl_ = false;
+  bool interrupted_here_ = false;    // this process received SIGINT/SIGTERM
+  bool interrupt_reported_ = false;  // some rank had, by the last gradient all-reduce
   RankEnvironment where_;
   ChildProcesses children_;  // declared before the group: waited for after it is gone
   c10::intrusive_ptr<compat::ProcessGroupBackend> group_;

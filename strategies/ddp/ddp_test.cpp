@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "testing.h"
 
@@ -108,11 +109,66 @@ TEST_F(DDP, AStopWantedByOneRankStopsAllTogether) {
   EXPECT_NE(result.output.find("rank 1 of 2: 16 steps"), std::string::npos) << result.output;
 }
 
+TEST_F(DDP, RanksWithDifferentModelsFailNamingTheTensorNotAbortingInGloo) {
+  const auto result = run(worker("--strategy ddp --devices 2 --max-epochs 1 --wide-rank 1"));
+  EXPECT_NE(result.status, 0) << result.output;
+  EXPECT_LT(result.seconds, 30.0);
+  EXPECT_NE(result.output.find("ddp: rank 1's model differs from rank 0's: 'linear.weight' has shape [2, 5] here but "
+                               "[2, 4] on rank 0"),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("ddp: rank 1's model differs from rank 0's (that rank's error names the tensor)"),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(result.output.find("preamble"), std::string::npos) << result.output;  // Gloo's abort
+}
+
+// `kill PID` reaches the process the user started (rank 0) only: all ranks must still stop at
+// the same batch, save on_exception.ckpt between the same barriers, and exit well before the
+// collective timeout; the saved file resumes to the uninterrupted result.
+TEST_F(DDP, SigtermToOneRankStopsAllRanksTogetherAndSaves) {
+  const std::string args = " --strategy ddp --devices 2 --batch-size 4 --default-root-dir " + dir;
+  const auto whole = run(worker(args + " --max-epochs 3 --out " + dir + "/whole.pt"));
+  ASSERT_EQ(whole.status, 0) << whole.output;
+  const auto stopped = run(worker(args + " --max-epochs 3 --plugin on_exception_checkpoint --signal-rank 0 --signal-at-step 5"));
+  EXPECT_NE(stopped.status, 0) << stopped.output;
+  EXPECT_LT(stopped.seconds, 30.0) << stopped.output;
+  EXPECT_NE(stopped.output.find("fit interrupted by SIGTERM at epoch 0 after batch 5"), std::string::npos) << stopped.output;
+  EXPECT_NE(stopped.output.find("fit interrupted at epoch 0 after batch 5: another rank received SIGINT or SIGTERM"),
+            std::string::npos)
+      << stopped.output;
+  const std::string saved = dir + "/checkpoints/on_exception.ckpt";
+  ASSERT_TRUE(std::filesystem::exists(saved)) << stopped.output;
+  const auto resumed = run(worker(args + " --max-epochs 3 --ckpt-path " + saved + " --out " + dir + "/resumed.pt"));
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_TRUE(torch::allclose(weights(dir + "/whole.pt"), weights(dir + "/resumed.pt"), 1e-6, 1e-7));
+}
+
+// A monitored value that improves on rank 0 only: every rank must still enter the same
+// checkpoint saves (rank 0's decision), or one waits in save_checkpoint's barrier alone.
+TEST_F(DDP, CheckpointDecisionsAreTheSameOnEveryRank) {
+  const auto result = run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 3 --default-root-dir " + dir +
+                                 " --plugin ddp:devices=2,timeout=20 --plugin model_checkpoint:monitor=rank_trend,save_top_k=1"));
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_LT(result.seconds, 20.0) << result.output;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/checkpoints/epoch=2-step=24.ckpt")) << result.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/checkpoints/epoch=1-step=16.ckpt")) << result.output;
+}
+
 TEST_F(DDP, WrongWorldSizeIsNamed) {
   const auto result = run("WORLD_SIZE=3 RANK=0 " + worker("--strategy ddp --devices 2"));
   EXPECT_NE(result.status, 0);
   EXPECT_NE(result.output.find("the launcher's world size is 3 but devices x num_nodes is 2 x 1 = 2"), std::string::npos)
       << result.output;
+}
+
+TEST_F(DDP, LauncherNumbersOutOfRangeAreNamed) {
+  auto result = run("MASTER_PORT=70000 " + worker("--strategy ddp --devices 2"));
+  EXPECT_NE(result.status, 0);
+  EXPECT_NE(result.output.find("ddp: MASTER_PORT=70000 is not a TCP port (1 to 65535)"), std::string::npos) << result.output;
+  result = run("WORLD_SIZE=2 RANK=1 LOCAL_RANK=-1 " + worker("--strategy ddp --devices 2"));
+  EXPECT_NE(result.status, 0);
+  EXPECT_NE(result.output.find("LOCAL_RANK=-1 and NODE_RANK=0 must be >= 0"), std::string::npos) << result.output;
 }
 
 TEST_F(DDP, PortInUseIsAClearError) {

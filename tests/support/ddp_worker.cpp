@@ -3,6 +3,9 @@
 // rank vanish mid-training, as a crashed machine would.
 #include <unistd.h>
 
+#include <csignal>
+#include <cstdlib>
+
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
@@ -37,12 +40,28 @@ struct StopAt : fulgur::Plugin {
   }
 };
 
-// Logs its rank with sync_dist: every rank must read the mean over the ranks.
+// Sends SIGTERM to its own process on one rank at one step, as `kill PID` would.
+struct SignalAt : fulgur::Plugin {
+  int64_t rank = -1;
+  int64_t step = -1;
+  std::string name() const override { return "signal_at"; }
+  void attach(fulgur::HookBus& bus) override {
+    connect(bus.on_train_batch_start, [this](fulgur::BatchStartHook& hook) {
+      if (hook.trainer.global_rank() == rank && hook.trainer.global_step() == step) ::raise(SIGTERM);
+    });
+  }
+};
+
+// Logs its rank with sync_dist: every rank must read the mean over the ranks. rank_trend falls
+// on rank 0 and rises on the others (not synced): a monitor sees a new best on one rank only.
 struct RankLogger : fulgur::testing::TinyClassifier {
   using TinyClassifier::TinyClassifier;
   torch::Tensor training_step(const fulgur::Batch& batch, int64_t batch_idx) override {
     log("rank_mean", static_cast<double>(trainer().global_rank()),
         fulgur::LogOptions().with_on_step(false).with_on_epoch(true).with_sync_dist());
+    const double epoch = static_cast<double>(trainer().current_epoch());
+    log("rank_trend", trainer().global_rank() == 0 ? -epoch : epoch,
+        fulgur::LogOptions().with_on_step(false).with_on_epoch(true));
     return TinyClassifier::training_step(batch, batch_idx);
   }
 };
@@ -54,6 +73,7 @@ int main(int argc, char** argv) {
   fulgur::TrainerOptions options;
   auto flags = fulgur::add_trainer_options(app, options);
   int64_t batch_size = 4, die_rank = -1, die_at_step = -1, stop_rank = -1, stop_epoch = -1;
+  int64_t signal_rank = -1, signal_at_step = -1, wide_rank = -1;
   std::string out, ckpt_path, save;
   app.add_option("--batch-size", batch_size);
   app.add_option("--out", out);
@@ -63,6 +83,9 @@ int main(int argc, char** argv) {
   app.add_option("--die-at-step", die_at_step);
   app.add_option("--stop-rank", stop_rank);
   app.add_option("--stop-epoch", stop_epoch);
+  app.add_option("--signal-rank", signal_rank);
+  app.add_option("--signal-at-step", signal_at_step);
+  app.add_option("--wide-rank", wide_rank, "This rank builds a model of another shape");
   CLI11_PARSE(app, argc, argv);
   try {
     fulgur::finish_trainer_options(*flags, options);
@@ -72,7 +95,9 @@ int main(int argc, char** argv) {
     options.accelerator = "cpu";
     torch::set_num_threads(1);
     torch::manual_seed(11);  // the same initial weights in every run (rank 0's are broadcast)
-    RankLogger model(4, 0.1);
+    const char* rank = std::getenv("RANK");
+    const bool wide = wide_rank >= 0 && rank && std::to_string(wide_rank) == rank;
+    RankLogger model(wide ? 5 : 4, 0.1);
     auto data = fulgur::testing::make_blobs(64, 4, 3);
     auto loader = fulgur::testing::make_loader(data, batch_size, /*shuffle=*/true, /*seed=*/5);
     fulgur::Trainer trainer(options);
@@ -84,6 +109,10 @@ int main(int argc, char** argv) {
     stop->rank = stop_rank;
     stop->epoch = stop_epoch;
     trainer.add_plugin(std::move(stop));
+    auto signal = std::make_unique<SignalAt>();
+    signal->rank = signal_rank;
+    signal->step = signal_at_step;
+    trainer.add_plugin(std::move(signal));
     trainer.fit(model, loader, nullptr, ckpt_path);
     if (!save.empty()) trainer.save_checkpoint(save);
     if (!out.empty() && trainer.is_global_zero()) torch::save(fulgur::testing::flat_parameters(model), out);

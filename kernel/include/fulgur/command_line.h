@@ -15,6 +15,7 @@
 
 namespace CLI {
 class App;
+class Validator;
 }
 
 namespace fulgur {
@@ -29,6 +30,11 @@ std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOpti
 /// Converts what add_trainer_options parsed ("0.5" vs "2" limits, plugin specs) into `options`
 /// and validates them. Throws fulgur::Error naming the option on bad input.
 void finish_trainer_options(const CommandLineState& state, TrainerOptions& options);
+
+/// A check for a program's own integer options (`->check(fulgur::integer_in_range())`): CLI11
+/// turns digits past int64's range silently into INT64_MAX; this refuses them, naming the option.
+/// Every integer Trainer option carries it.
+CLI::Validator integer_in_range();
 
 /// Parses argv into options in one call: for programs with no options of their own, and tests.
 /// Throws fulgur::Error with CLI11's message on an unknown option or a malformed value.

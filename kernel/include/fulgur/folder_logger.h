@@ -11,6 +11,7 @@
 #include "fulgur/experiment_dir.h"
 #include "fulgur/hook_contexts.h"
 #include "fulgur/logger.h"
+#include "fulgur/strategy.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur {
@@ -30,7 +31,7 @@ class FolderLoggerPlugin : public LoggerPlugin {
   void attach(HookBus& bus) override {
     connect(bus.setup, [this](StageHook& hook) {
       if (!dir_) dir_.emplace(save_dir_.empty() ? hook.trainer.options().default_root_dir : save_dir_, name_);
-      dir_->choose_version();
+      if (!dir_->chosen()) choose_folder(hook.trainer);
     }, SlotGroup::Trace);
     connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
       if (dir_) plugin_state(hook.checkpoint, name()).insert_or_assign("version", dir_->version());
@@ -53,6 +54,24 @@ class FolderLoggerPlugin : public LoggerPlugin {
   bool started() const { return dir_.has_value(); }
 
  private:
+  // Loggers of one run share one version folder; rank 0 claims it (creating it, so that no other
+  // run can take the same number) and every rank takes rank 0's number.
+  void choose_folder(Trainer& trainer) {
+    for (const Logger* other : trainer.loggers()) {
+      if (other != this && dir_->share(other->log_dir())) return;
+    }
+    if (trainer.is_global_zero()) {
+      dir_->claim();
+    } else {
+      dir_->choose_version();
+    }
+    if (trainer.world_size() > 1 && trainer.strategy()) {
+      auto version = torch::tensor({dir_->version()}, torch::kLong);
+      trainer.strategy()->broadcast(version, 0);
+      dir_->use_version(version.item<int64_t>());
+    }
+  }
+
   std::string save_dir_;
   std::string name_;
   std::optional<ExperimentDir> dir_;

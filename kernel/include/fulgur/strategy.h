@@ -16,6 +16,10 @@ namespace fulgur {
 
 enum class ReduceOp { Sum, Mean, Max };
 
+/// The SIGINT or SIGTERM this process received while a fit runs (the Trainer turns them into a
+/// flag), or 0: what a strategy reports to the other ranks (see Strategy::agreed_interrupt).
+int interrupt_received();
+
 class BOOST_SYMBOL_VISIBLE Strategy {
  public:
   virtual ~Strategy() = default;
@@ -31,6 +35,14 @@ class BOOST_SYMBOL_VISIBLE Strategy {
   virtual void broadcast(at::Tensor& tensor, int64_t root) = 0;
   /// Waits until every process reached it; `where` names the place in errors.
   virtual void barrier(const std::string& where) = 0;
+
+  /// Stopping on SIGINT/SIGTERM. A signal reaches one process (`kill PID` of the one a user
+  /// started), but every rank must leave the loop at the same batch, or the others would wait
+  /// in a collective until the timeout. The Trainer calls this at each training batch boundary
+  /// with whether this process received a signal; the strategy carries that along with a
+  /// collective it runs anyway and answers whether any rank had reported one by the last such
+  /// exchange. Every rank gets the same answer at the same batch. One process: its own flag.
+  virtual bool agreed_interrupt(bool interrupted_here) { return interrupted_here; }
 };
 
 }  // namespace fulgur

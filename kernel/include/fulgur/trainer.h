@@ -116,6 +116,14 @@ class Trainer {
   /// The checkpoint save_checkpoint would write, as a dictionary.
   Checkpoint dump_checkpoint();
 
+  /// The checkpoint the running (or last) fit resumed from, as it was given; empty when it
+  /// started fresh (Lightning's trainer.ckpt_path). Checkpoint plugins never delete this file.
+  const std::string& ckpt_path() const { return ckpt_path_; }
+  /// Where checkpoints go when a plugin is given no folder: `<log_dir>/checkpoints` of the first
+  /// logger that writes a versioned folder, so that runs sharing a default_root_dir keep apart
+  /// (Lightning's rule), else `<default_root_dir>/checkpoints`.
+  std::string default_checkpoint_dir() const;
+
   // --- state plugins read and steer ---------------------------------------------------------
   /// Set to true (by a plugin or the Module) to end fit at the next safe point: after the
   /// current batch, once min_epochs have run.
@@ -167,6 +175,7 @@ class Trainer {
   void connect_loggers();
   void shard(DataLoader& loader);
   void agree_on_should_stop();
+  bool interrupt_due(bool interrupted_here);
   void send_to_loggers(const MetricStore::Metrics& metrics, int64_t step);
   void configure_optimizers(Module& module);
 
@@ -198,6 +207,7 @@ class Trainer {
   int64_t last_logged_step_ = 0;
 
   Module* module_ = nullptr;  // stays set after a run, so save_checkpoint works after fit
+  std::string ckpt_path_;
   bool running_ = false;
   torch::Device device_{torch::kCPU};
   std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_;
@@ -219,6 +229,7 @@ class Trainer {
   int64_t resume_batches_ = 0;         // batches of the first epoch a resumed fit skips
   torch::Tensor resume_rng_state_;     // applied just before training resumes
   bool stop_deferred_logged_ = false;
+  bool interrupt_agreed_ = false;  // a rank reported a signal at the last should_stop agreement
   int64_t accumulate_grad_batches_ = 1;
   int64_t current_batch_size_ = 1;
 };

@@ -4,7 +4,8 @@
 //   --plugin model_checkpoint:monitor=val_loss,mode=min,save_top_k=2,filename={epoch}-{val_loss:.3f}
 //
 // Attached by default (Trainer option enable_checkpointing, Lightning's default) with these
-// defaults: after every epoch, the latest only, in <default_root_dir>/checkpoints.
+// defaults: after every epoch, the latest only, in Trainer::default_checkpoint_dir(). It deletes
+// only .ckpt files it wrote into that folder, never the file a fit resumed from.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,8 @@
 namespace fulgur::plugins {
 
 struct ModelCheckpointOptions {
-  /// Folder of the files; empty means <default_root_dir>/checkpoints.
+  /// Folder of the files; empty means Trainer::default_checkpoint_dir(): <log_dir>/checkpoints of
+  /// the first logger that writes a versioned folder, else <default_root_dir>/checkpoints.
   std::string dirpath;
   /// File name without ".ckpt": {epoch}, {step} and {metric[:format]} are filled in, each
   /// prefixed with its name as Lightning does ("{epoch}-{val_loss:.2f}" -> "epoch=3-val_loss=0.12").

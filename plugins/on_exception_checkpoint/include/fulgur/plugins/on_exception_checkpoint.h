@@ -13,7 +13,8 @@
 namespace fulgur::plugins {
 
 struct OnExceptionCheckpointOptions {
-  /// Folder of the file; empty means <default_root_dir>/checkpoints.
+  /// Folder of the file; empty means Trainer::default_checkpoint_dir() (the logger's version
+  /// folder when a logger writes one, else <default_root_dir>/checkpoints).
   std::string dirpath;
   /// File name without ".ckpt".
   std::string filename = "on_exception";
