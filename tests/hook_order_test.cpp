@@ -1,6 +1,8 @@
 // The hook sequence of each run, hook by hook, in Lightning's order.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "testing.h"
 
 namespace fulgur {
@@ -148,6 +150,63 @@ TEST(HookOrder, ModuleHooksRunAfterPluginSlots) {
   auto loader = testing::make_loader(data, 4);
   trainer.fit(model, loader);
   EXPECT_EQ(log, (std::vector<std::string>{"plugin", "module"}));
+}
+
+// Every hook a Module may override runs right after the plugins' slots of that hook, in fit,
+// validate, test and predict.
+TEST(HookOrder, EveryModuleHookRunsRightAfterThePluginsSlots) {
+  struct Model : TinyClassifier {
+    std::vector<std::string>* calls = nullptr;
+    void note(const std::string& hook) { calls->push_back("Module." + hook); }
+    void on_train_batch_start(const Batch&, int64_t) override { note("on_train_batch_start"); }
+    void on_train_batch_end(const torch::Tensor& outputs, const Batch&, int64_t) override {
+      EXPECT_TRUE(outputs.defined());  // the loss training_step returned
+      note("on_train_batch_end");
+    }
+    void on_validation_start() override { note("on_validation_start"); }
+    void on_validation_end() override { note("on_validation_end"); }
+    void on_validation_batch_start(const Batch&, int64_t) override { note("on_validation_batch_start"); }
+    void on_validation_batch_end(const torch::Tensor&, const Batch&, int64_t) override { note("on_validation_batch_end"); }
+    void on_test_start() override { note("on_test_start"); }
+    void on_test_end() override { note("on_test_end"); }
+    void on_test_batch_start(const Batch&, int64_t) override { note("on_test_batch_start"); }
+    void on_test_batch_end(const torch::Tensor&, const Batch&, int64_t) override { note("on_test_batch_end"); }
+    void on_predict_start() override { note("on_predict_start"); }
+    void on_predict_end() override { note("on_predict_end"); }
+    void on_predict_epoch_start() override { note("on_predict_epoch_start"); }
+    void on_predict_epoch_end() override { note("on_predict_epoch_end"); }
+    void on_predict_batch_start(const Batch&, int64_t) override { note("on_predict_batch_start"); }
+    void on_predict_batch_end(const torch::Tensor&, const Batch&, int64_t) override { note("on_predict_batch_end"); }
+    void on_before_backward(torch::Tensor& loss) override {
+      EXPECT_TRUE(loss.requires_grad());
+      note("on_before_backward");
+    }
+    void on_before_zero_grad(torch::optim::Optimizer&) override { note("on_before_zero_grad"); }
+  };
+  Fixture f;
+  TrainerOptions options;
+  options.max_epochs = 1;
+  options.limit_train_batches = 2;
+  options.limit_val_batches = 1;
+  options.default_root_dir = testing::temp_dir("hook_order_module");
+  Trainer trainer(options);
+  auto& recorder = static_cast<HookRecorder&>(trainer.add_plugin(std::make_unique<HookRecorder>()));
+  Model model;
+  model.calls = &recorder.calls;
+  trainer.fit(model, f.train, f.val);
+  trainer.validate(model, f.val);
+  trainer.test(model, f.val);
+  trainer.predict(model, f.val);
+  const auto& calls = recorder.calls;
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    if (calls[i].rfind("Module.", 0) != 0) continue;
+    const std::string hook = calls[i].substr(7);
+    seen.insert(hook);
+    ASSERT_GT(i, 0u);
+    EXPECT_EQ(calls[i - 1].substr(0, calls[i - 1].find(' ')), hook) << "at " << i;
+  }
+  EXPECT_EQ(seen.size(), 18u);
 }
 
 // Slot groups fix the order between plugins whatever order they were added in.

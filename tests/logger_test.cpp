@@ -27,7 +27,7 @@ TEST(Loggers, StepRowsEveryNStepsAndEpochRows) {
   auto train = testing::make_loader(data, 4);  // 4 steps per epoch
   auto val = testing::make_loader(data, 8);
   testing::TinyClassifier model;
-  model.save_hyperparameters({{"lr", "0.1"}});
+  model.save_hyperparameters({{"lr", 0.1}});
   auto options = quiet(2);
   options.log_every_n_steps = 3;
   Trainer trainer(options);
@@ -46,7 +46,7 @@ TEST(Loggers, StepRowsEveryNStepsAndEpochRows) {
   EXPECT_EQ(logger.rows[2].second.at("epoch"), 1.0);
   EXPECT_DOUBLE_EQ(logger.rows[3].second.at("val_loss"), trainer.metrics().value("val_loss").value());
   ASSERT_EQ(logger.hparams.size(), 1u);
-  EXPECT_EQ(logger.hparams[0].at("lr"), "0.1");
+  EXPECT_EQ(logger.hparams[0].get<double>("lr"), 0.1);
   EXPECT_EQ(logger.statuses, std::vector<std::string>{"success"});
   EXPECT_GE(logger.saves, 4);  // after each train and val epoch, and at the end
 }

@@ -24,6 +24,17 @@ test -f "$work/run/checkpoints/epoch=2-step=12.ckpt"
 for plugin in model_checkpoint progress_bar model_summary; do test -f "$work/prefix/lib/fulgur/plugins/$plugin.so"; done
 test -f "$work/prefix/include/fulgur/plugins/model_checkpoint.h"
 
+# An installed fulgur searches its own plugin folder, never the build tree it was built in.
+if "$work/build/train" --plugin no_such_plugin > "$work.missing.log" 2>&1; then
+  echo "an unknown plugin was not an error"; exit 1
+fi
+grep -q "$work/prefix/lib/fulgur/plugins" "$work.missing.log" || { cat "$work.missing.log"; exit 1; }
+if grep -q "$build/plugins" "$work.missing.log"; then
+  echo "the installed library searched the build tree:"; cat "$work.missing.log"; exit 1
+fi
+# --help prints the options and exits 0.
+"$work/build/train" --help | grep -q -- "--max-epochs"
+
 # A custom logger, built out of tree the same way, loaded from its folder by the program above.
 cmake -S "$source/examples/custom_logger" -B "$work/logger" "${generator[@]}" "${launcher[@]}" \
   -DCMAKE_PREFIX_PATH="$work/prefix" > "$work.logger.configure.log" 2>&1 || { cat "$work.logger.configure.log"; exit 1; }

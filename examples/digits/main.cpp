@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "digits_data.h"
+#include "digits_net.h"
 #include "fulgur/command_line.h"
 #include "fulgur/logger.h"
 #include "fulgur/seed.h"
@@ -20,53 +21,7 @@
 
 namespace {
 
-namespace F = torch::nn::functional;
-
-class DigitsNet : public fulgur::Module {
- public:
-  DigitsNet(int64_t hidden, double lr) : lr_(lr) {
-    input_ = register_module("input", torch::nn::Linear(64, hidden));
-    output_ = register_module("output", torch::nn::Linear(hidden, 10));
-    save_hyperparameters({{"hidden", std::to_string(hidden)}, {"lr", std::to_string(lr)}});
-  }
-
-  torch::Tensor forward(const torch::Tensor& x) { return output_(torch::relu(input_(x))); }
-
-  torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
-    auto loss = F::cross_entropy(forward(batch.data), batch.target);
-    log("train_loss", loss, fulgur::LogOptions{}.with_prog_bar());
-    return loss;
-  }
-
-  torch::Tensor validation_step(const fulgur::Batch& batch, int64_t) override {
-    auto logits = forward(batch.data);
-    // sync_dist: under --strategy ddp the values are averaged over the processes (a no-op alone).
-    log("val_loss", F::cross_entropy(logits, batch.target), fulgur::LogOptions{}.with_sync_dist());
-    log("val_acc", accuracy(logits, batch.target), fulgur::LogOptions{}.with_prog_bar().with_sync_dist());
-    return logits;
-  }
-
-  torch::Tensor test_step(const fulgur::Batch& batch, int64_t) override {
-    auto logits = forward(batch.data);
-    log("test_loss", F::cross_entropy(logits, batch.target), fulgur::LogOptions{}.with_sync_dist());
-    log("test_acc", accuracy(logits, batch.target), fulgur::LogOptions{}.with_sync_dist());
-    return logits;
-  }
-
-  torch::Tensor predict_step(const fulgur::Batch& batch, int64_t) override { return forward(batch.data).argmax(1); }
-
-  fulgur::OptimizerConfig configure_optimizers() override {
-    return std::make_shared<torch::optim::Adam>(parameters(), torch::optim::AdamOptions(lr_));
-  }
-
- private:
-  static torch::Tensor accuracy(const torch::Tensor& logits, const torch::Tensor& target) {
-    return (logits.argmax(1) == target).to(torch::kFloat).mean();
-  }
-
-  torch::nn::Linear input_{nullptr}, output_{nullptr};
-  double lr_;
-};
+using digits::DigitsNet;
 
 int run(int argc, char** argv) {
   CLI::App app{"fulgur digits example: an MLP on the UCI handwritten digits"};

@@ -3,13 +3,19 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
 
 #include <caffe2/serialize/in_memory_adapter.h>
+#include <torch/serialize.h>
 #include <caffe2/serialize/inline_container.h>
 
 #include "fulgur/error.h"
@@ -28,11 +34,12 @@ constexpr uint32_t kLocalHeader = 0x04034b50;
 // Little-endian reads that name the file when they would run past its end.
 class Bytes {
  public:
-  Bytes(const std::vector<char>& bytes, const std::string& path) : bytes_(bytes), path_(path) {}
+  Bytes(const std::vector<char>& bytes, const std::string& path, const std::string& what)
+      : bytes_(bytes), path_(path), what_(what) {}
 
   uint64_t read(std::size_t at, std::size_t width, const char* what) const {
     if (at > bytes_.size() || bytes_.size() - at < width) {
-      throw Error("checkpoint '" + path_ + "' is truncated or damaged: its " + what + " lies beyond its " +
+      throw Error(what_ + " '" + path_ + "' is truncated or damaged: its " + what + " lies beyond its " +
                   std::to_string(bytes_.size()) + " bytes");
     }
     uint64_t value = 0;
@@ -51,12 +58,13 @@ class Bytes {
   const std::string& path() const { return path_; }
 
   [[noreturn]] void damaged(const std::string& what) const {
-    throw Error("checkpoint '" + path_ + "' is truncated or damaged: " + what);
+    throw Error(what_ + " '" + path_ + "' is truncated or damaged: " + what);
   }
 
  private:
   const std::vector<char>& bytes_;
   const std::string& path_;
+  const std::string& what_;
 };
 
 struct Record {
@@ -139,12 +147,18 @@ std::string hex(uint32_t value) {
 // --- the pickle ---------------------------------------------------------------------------------
 
 // A walk over the pickle's opcodes that tracks, for each item on the unpickler's stack, the byte
-// where the opcodes that built it begin: enough to put a MARK in front of a SETITEM's key or an
-// APPEND's value. Only the opcodes of protocols 0-3 that torch.save writes are known; anything
-// else (frames of protocol 4, DUP, INST, ...) ends the walk without a rewrite.
-class SingleItemRewriter {
+// where the opcodes that built it begin and what it is when that matters. It rewrites what
+// LibTorch 1.13's unpickler cannot read into what it can, keeping the meaning:
+//   - SETITEM / APPEND (one-item dicts and lists) become MARK ... SETITEMS / APPENDS;
+//   - collections.OrderedDict() (Python's state_dict, and each tensor's empty hooks argument),
+//     which LibTorch turns into None, becomes an empty dict (EMPTY_DICT where the class was
+//     pushed, the call removed); the BUILD that sets an OrderedDict's attributes (state_dict's
+//     _metadata) is removed with its argument. LibTorch has no POP, so nothing is popped.
+// Only the opcodes of protocols 0-3 that torch.save writes are known; anything else (frames of
+// protocol 4, DUP, INST, ...) ends the walk without a rewrite.
+class PickleRewriter {
  public:
-  explicit SingleItemRewriter(const std::string& pickle) : in_(pickle) {}
+  explicit PickleRewriter(const std::string& pickle) : in_(pickle) {}
 
   std::optional<std::string> run() {
     while (pos_ < in_.size()) {
@@ -152,9 +166,10 @@ class SingleItemRewriter {
       const auto op = static_cast<unsigned char>(in_[pos_++]);
       switch (op) {
         case 0x80: skip(1); break;                                   // PROTO
-        case '.': return inserts_.empty() ? std::nullopt : std::optional<std::string>(output());  // STOP
-        case '(': stack_.push_back({start, true}); break;            // MARK
-        case '}': case ']': case ')': case 'N': case 0x88: case 0x89:  // empty containers, None, bools
+        case '.': return edits_.empty() ? std::nullopt : std::optional<std::string>(output());  // STOP
+        case '(': push(start, Kind::Mark); break;                    // MARK
+        case '}': push(start, Kind::Dict); break;                    // EMPTY_DICT
+        case ']': case ')': case 'N': case 0x88: case 0x89:          // empty list and tuple, None, bools
           push(start); break;
         case 'J': skip(4); push(start); break;                       // BININT
         case 'K': skip(1); push(start); break;                       // BININT1
@@ -165,24 +180,26 @@ class SingleItemRewriter {
         case 'X': case 'T': case 'B': skip(length(4)); push(start); break;     // BINUNICODE, BINSTRING, BINBYTES
         case 0x8c: case 'U': case 'C': skip(length(1)); push(start); break;    // short forms
         case 0x8d: case 0x8e: case 0x96: skip(length(8)); push(start); break;  // 8-byte-length forms
-        case 'c': line(); line(); push(start); break;                // GLOBAL module\nname\n
+        case 'c': global(start); break;                              // GLOBAL module\nname\n
         case 'I': case 'L': case 'F': case 'S': case 'V': case 'P': line(); push(start); break;  // text forms
-        case 'g': line(); push(start); break;                        // GET
-        case 'p': line(); break;                                     // PUT
-        case 'q': skip(1); break;                                    // BINPUT
-        case 'r': skip(4); break;                                    // LONG_BINPUT
-        case 0x94: break;                                            // MEMOIZE
-        case 'h': skip(1); push(start); break;                       // BINGET
-        case 'j': skip(4); push(start); break;                       // LONG_BINGET
+        case 'g': memo_get(start, text_number()); break;             // GET
+        case 'p': memo_put(text_number()); break;                    // PUT
+        case 'q': memo_put(length(1)); break;                        // BINPUT
+        case 'r': memo_put(length(4)); break;                        // LONG_BINPUT
+        case 0x94: memo_put(next_memo_); break;                      // MEMOIZE
+        case 'h': memo_get(start, length(1)); break;                 // BINGET
+        case 'j': memo_get(start, length(4)); break;                 // LONG_BINGET
         case 0x82: skip(1); push(start); break;                      // EXT1
         case 0x83: skip(2); push(start); break;                      // EXT2
         case 0x84: skip(4); push(start); break;                      // EXT4
         case 'Q': combine(1); break;                                 // BINPERSID
         case 0x85: combine(1); break;                                // TUPLE1
-        case 0x86: case 'R': case 0x81: case 0x93: combine(2); break;  // TUPLE2, REDUCE, NEWOBJ, STACK_GLOBAL
+        case 'R': reduce(start); break;                              // REDUCE
+        case 0x86: case 0x81: case 0x93: combine(2); break;          // TUPLE2, NEWOBJ, STACK_GLOBAL
         case 0x87: case 0x92: combine(3); break;                     // TUPLE3, NEWOBJ_EX
-        case 'b': pop(1); break;                                     // BUILD: the object stays
-        case 't': case 'l': case 'd': case 0x91: to_mark(true); break;  // TUPLE, LIST, DICT, FROZENSET
+        case 'b': build(start); break;                               // BUILD: the object stays
+        case 't': case 'l': case 0x91: to_mark(true); break;         // TUPLE, LIST, FROZENSET
+        case 'd': to_mark(true); if (!failed_) stack_.back().kind = Kind::Dict; break;  // DICT
         case 'u': case 'e': case 0x90: to_mark(false); break;        // SETITEMS, APPENDS, ADDITEMS
         case '1': to_mark(false); stack_.pop_back(); break;          // POP_MARK (the mark goes too)
         case '0': pop(1); break;                                     // POP
@@ -196,9 +213,17 @@ class SingleItemRewriter {
   }
 
  private:
+  enum class Kind { Other, Mark, Dict, OrderedDictClass };
   struct Item {
     std::size_t start;
-    bool mark;
+    Kind kind = Kind::Other;
+    std::size_t op_end = 0;  // where the opcode that pushed it ends
+  };
+  // Replace [at, at + length) of the input with `text` (length 0: insert).
+  struct Edit {
+    std::size_t at;
+    std::size_t length;
+    std::string text;
   };
 
   void skip(std::size_t count) {
@@ -215,12 +240,26 @@ class SingleItemRewriter {
     pos_ += width;
     return static_cast<std::size_t>(value);
   }
-  void line() {
+  std::string line() {
     const auto end = in_.find('\n', pos_);
-    if (end == std::string::npos) failed_ = true;
-    pos_ = end == std::string::npos ? in_.size() : end + 1;
+    if (end == std::string::npos) {
+      failed_ = true;
+      pos_ = in_.size();
+      return "";
+    }
+    std::string text = in_.substr(pos_, end - pos_);
+    pos_ = end + 1;
+    return text;
   }
-  void push(std::size_t start) { stack_.push_back({start, false}); }
+  std::size_t text_number() {
+    const std::string text = line();
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
+      failed_ = true;
+      return 0;
+    }
+    return static_cast<std::size_t>(std::stoull(text));
+  }
+  void push(std::size_t start, Kind kind = Kind::Other) { stack_.push_back({start, kind, pos_}); }
   void pop(std::size_t count) {
     if (stack_.size() < count) {
       failed_ = true;
@@ -229,17 +268,17 @@ class SingleItemRewriter {
     stack_.resize(stack_.size() - count);
   }
   // Pops `count` items and pushes one built from them: it begins where the first of them began.
-  void combine(std::size_t count) {
+  void combine(std::size_t count, Kind kind = Kind::Other) {
     if (stack_.size() < count) {
       failed_ = true;
       return;
     }
     const std::size_t start = stack_[stack_.size() - count].start;
     pop(count);
-    push(start);
+    push(start, kind);
   }
   void to_mark(bool push_result) {
-    while (!stack_.empty() && !stack_.back().mark) stack_.pop_back();
+    while (!stack_.empty() && stack_.back().kind != Kind::Mark) stack_.pop_back();
     if (stack_.empty()) {
       failed_ = true;
       return;
@@ -248,57 +287,111 @@ class SingleItemRewriter {
     stack_.pop_back();
     if (push_result) push(start);
   }
-  void mark_before(std::size_t depth, std::size_t op_position, char replacement) {
-    if (stack_.size() < depth + 1 || stack_[stack_.size() - depth].mark) {
+  void memo_put(std::size_t index) {
+    if (stack_.empty()) {
       failed_ = true;
       return;
     }
-    inserts_.push_back({stack_[stack_.size() - depth].start, op_position, replacement});
+    memo_[index] = stack_.back().kind == Kind::OrderedDictClass ? Kind::OrderedDictClass : Kind::Other;
+    memo_written_at_[index] = pos_;
+    next_memo_ = std::max(next_memo_, index + 1);
+  }
+  void memo_get(std::size_t start, std::size_t index) {
+    // A memo entry whose writing opcode was removed with a BUILD's argument cannot be read.
+    for (const auto& [from, to] : removed_) {
+      const auto written = memo_written_at_.find(index);
+      if (written != memo_written_at_.end() && written->second > from && written->second <= to) failed_ = true;
+    }
+    const auto found = memo_.find(index);
+    push(start, found == memo_.end() ? Kind::Other : found->second);
+  }
+  void global(std::size_t start) {
+    const std::string module = line();
+    const std::string name = line();
+    push(start, module == "collections" && name == "OrderedDict" ? Kind::OrderedDictClass : Kind::Other);
+  }
+  // OrderedDict() -> EMPTY_DICT: the opcode that pushed the class (GLOBAL, or BINGET of its memo
+  // entry) becomes EMPTY_DICT and the empty arguments and REDUCE go; a memo write in between
+  // stays (it then holds a dict, read only by calls rewritten the same way).
+  void reduce(std::size_t op_position) {
+    if (stack_.size() < 2) {
+      failed_ = true;
+      return;
+    }
+    const Item callable = stack_[stack_.size() - 2];
+    const Item arguments = stack_.back();
+    if (callable.kind == Kind::OrderedDictClass) {
+      if (in_[arguments.start] != ')' || arguments.start + 1 != op_position) {
+        failed_ = true;  // OrderedDict(...) with items as arguments: not what torch.save writes
+        return;
+      }
+      edits_.push_back({callable.start, callable.op_end - callable.start, "}"});
+      edits_.push_back({arguments.start, op_position + 1 - arguments.start, ""});
+      combine(2, Kind::Dict);
+      return;
+    }
+    combine(2);
+  }
+  // BUILD on a dict sets attributes (an OrderedDict's _metadata) a plain dict cannot hold: the
+  // argument and the BUILD are removed.
+  void build(std::size_t op_position) {
+    if (stack_.size() < 2) {
+      failed_ = true;
+      return;
+    }
+    if (stack_[stack_.size() - 2].kind == Kind::Dict) {
+      const std::size_t from = stack_.back().start;
+      // Edits inside the removed range would be applied twice; drop them, it goes whole.
+      edits_.erase(std::remove_if(edits_.begin(), edits_.end(), [&](const Edit& edit) { return edit.at >= from; }),
+                   edits_.end());
+      edits_.push_back({from, op_position + 1 - from, ""});
+      removed_.emplace_back(from, op_position + 1);
+    }
+    pop(1);
+  }
+  void mark_before(std::size_t depth, std::size_t op_position, char replacement) {
+    if (stack_.size() < depth + 1 || stack_[stack_.size() - depth].kind == Kind::Mark) {
+      failed_ = true;
+      return;
+    }
+    edits_.push_back({stack_[stack_.size() - depth].start, 0, "("});
+    edits_.push_back({op_position, 1, std::string(1, replacement)});
   }
 
   std::string output() const {
-    // Inserts are recorded in the order of their opcodes; their MARK positions may nest, so
-    // apply them sorted by position, MARKs before the opcode they precede.
-    std::vector<std::pair<std::size_t, int>> edits;  // (position, index), index < 0: a MARK
-    for (std::size_t i = 0; i < inserts_.size(); ++i) {
-      edits.push_back({inserts_[i].mark_at, -1});
-      edits.push_back({inserts_[i].op_at, static_cast<int>(i)});
-    }
-    std::stable_sort(edits.begin(), edits.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    // Edits come in the order of their opcodes, but a MARK goes before an item built earlier:
+    // apply them by position (inserts before a replacement at the same place).
+    std::vector<Edit> sorted = edits_;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const Edit& a, const Edit& b) {
+      return a.at != b.at ? a.at < b.at : a.length < b.length;
+    });
     std::string out;
-    out.reserve(in_.size() + inserts_.size());
+    out.reserve(in_.size() + 2 * sorted.size());
     std::size_t copied = 0;
-    for (const auto& [position, index] : edits) {
-      out.append(in_, copied, position - copied);
-      copied = position;
-      if (index < 0) {
-        out.push_back('(');
-      } else {
-        out.push_back(inserts_[static_cast<std::size_t>(index)].replacement);
-        copied = position + 1;
-      }
+    for (const auto& edit : sorted) {
+      out.append(in_, copied, edit.at - copied);
+      out += edit.text;
+      copied = edit.at + edit.length;
     }
     out.append(in_, copied, std::string::npos);
     return out;
   }
 
-  struct Insert {
-    std::size_t mark_at;
-    std::size_t op_at;
-    char replacement;
-  };
-
   const std::string& in_;
   std::size_t pos_ = 0;
   bool failed_ = false;
   std::vector<Item> stack_;
-  std::vector<Insert> inserts_;
+  std::map<std::size_t, Kind> memo_;
+  std::map<std::size_t, std::size_t> memo_written_at_;  // memo index -> where its write ended
+  std::vector<std::pair<std::size_t, std::size_t>> removed_;  // input ranges a rewrite removes
+  std::size_t next_memo_ = 0;
+  std::vector<Edit> edits_;
 };
 
 }  // namespace
 
-void verify_checkpoint_archive(const std::vector<char>& file, const std::string& path) {
-  const Bytes bytes(file, path);
+void verify_archive(const std::vector<char>& file, const std::string& path, const std::string& what) {
+  const Bytes bytes(file, path, what);
   for (const auto& record : read_records(bytes)) {
     if (record.method != 0) continue;  // compressed records are checked by their own inflater
     uLong crc = crc32(0L, Z_NULL, 0);
@@ -309,14 +402,14 @@ void verify_checkpoint_archive(const std::vector<char>& file, const std::string&
       done += chunk;
     }
     if (static_cast<uint32_t>(crc) != record.crc) {
-      throw Error("checkpoint '" + path + "' is damaged: record '" + record.name + "' fails its CRC-32 check (written as " +
+      throw Error(what + " '" + path + "' is damaged: record '" + record.name + "' fails its CRC-32 check (written as " +
                   hex(record.crc) + ", now " + hex(static_cast<uint32_t>(crc)) +
                   "): the file changed after it was written (a disk or copy error, or an edit); it is not loaded");
     }
   }
 }
 
-std::optional<std::vector<char>> rewrite_single_item_opcodes(const std::vector<char>& bytes) {
+std::optional<std::vector<char>> rewrite_for_libtorch(const std::vector<char>& bytes) {
   using caffe2::serialize::MemoryReadAdapter;
   using caffe2::serialize::PyTorchStreamReader;
   using caffe2::serialize::PyTorchStreamWriter;
@@ -324,7 +417,7 @@ std::optional<std::vector<char>> rewrite_single_item_opcodes(const std::vector<c
   if (!reader.hasRecord("data.pkl")) return std::nullopt;
   const auto [pickle_data, pickle_size] = reader.getRecord("data.pkl");
   const std::string pickle(static_cast<const char*>(pickle_data.get()), pickle_size);
-  const auto rewritten = SingleItemRewriter(pickle).run();
+  const auto rewritten = PickleRewriter(pickle).run();
   if (!rewritten) return std::nullopt;
 
   std::vector<char> out;
@@ -347,6 +440,46 @@ std::optional<std::vector<char>> rewrite_single_item_opcodes(const std::vector<c
     writer.writeEndOfFile();
   }
   return out;
+}
+
+}  // namespace fulgur::detail
+
+namespace fulgur::detail {
+
+std::vector<char> read_whole_file(const std::string& path, const std::string& what) {
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored)) {
+    throw Error(what + " path '" + path + "' is a folder, not a " + what + " file; name a file inside it");
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw Error("cannot read " + what + " '" + path + "': " + std::strerror(errno));
+  std::vector<char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (bytes.empty()) throw Error(what + " '" + path + "' is empty");
+  return bytes;
+}
+
+c10::IValue read_pickle_archive(const std::string& path, const std::string& what) {
+  const std::vector<char> bytes = read_whole_file(path, what);
+  verify_archive(bytes, path, what);
+  try {
+    return torch::pickle_load(bytes);
+  } catch (const c10::Error& error) {
+    // What Python's pickler wrote and LibTorch 1.13 cannot read loads once rewritten.
+    std::optional<std::vector<char>> rewritten;
+    try {
+      rewritten = rewrite_for_libtorch(bytes);
+    } catch (const std::exception&) {
+    }
+    if (rewritten) {
+      try {
+        return torch::pickle_load(*rewritten);
+      } catch (const std::exception&) {
+      }
+    }
+    throw Error(what + " '" + path + "' cannot be unpickled (" + std::to_string(bytes.size()) +
+                " bytes; its zip records are intact, so it was written by something other than fulgur or "
+                "torch.save, or holds objects LibTorch cannot rebuild): " + error.what_without_backtrace());
+  }
 }
 
 }  // namespace fulgur::detail

@@ -8,16 +8,27 @@
 #include <string>
 #include <vector>
 
+#include <ATen/core/ivalue.h>
+
 namespace fulgur::detail {
 
 /// Checks the archive's structure and every stored record's CRC-32. Throws fulgur::Error naming
-/// `path` and the damaged record: a changed byte anywhere in a tensor is an error, not a weight.
-void verify_checkpoint_archive(const std::vector<char>& bytes, const std::string& path);
+/// the `what` ("checkpoint") at `path` and the damaged record: a changed byte anywhere in a tensor
+/// is an error, not a weight.
+void verify_archive(const std::vector<char>& bytes, const std::string& path, const std::string& what);
 
-/// Python's pickler writes a one-item dict as SETITEM and a one-item list as APPEND, opcodes that
-/// LibTorch 1.13's unpickler lacks (so a checkpoint re-saved by Python's torch.save fails there).
-/// Returns the archive with its data.pkl rewritten to the equivalent MARK ... SETITEMS / APPENDS,
-/// or nullopt when the pickle has neither opcode (or holds opcodes this rewriter does not know).
-std::optional<std::vector<char>> rewrite_single_item_opcodes(const std::vector<char>& bytes);
+/// The whole file; a folder, a missing or an empty file is an error naming `what` and `path`.
+std::vector<char> read_whole_file(const std::string& path, const std::string& what);
+
+/// Reads, verifies and unpickles a torch.save / LibTorch pickle archive, rewriting (see below)
+/// what LibTorch cannot read as Python wrote it.
+c10::IValue read_pickle_archive(const std::string& path, const std::string& what);
+
+/// What Python's pickler writes and LibTorch 1.13's unpickler cannot read: a one-item dict or list
+/// (SETITEM, APPEND: a checkpoint re-saved by Python's torch.save) and collections.OrderedDict
+/// (Python's model.state_dict(), which LibTorch turns into None). Returns the archive with its
+/// data.pkl rewritten to equivalents it reads (MARK ... SETITEMS / APPENDS, plain dicts), or
+/// nullopt when there is nothing to rewrite (or opcodes this rewriter does not know).
+std::optional<std::vector<char>> rewrite_for_libtorch(const std::vector<char>& bytes);
 
 }  // namespace fulgur::detail

@@ -131,6 +131,9 @@ TrainerOptions parse_trainer_options(int argc, const char* const* argv) {
   auto state = add_trainer_options(app, options);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::Success& help) {
+    // --help: print the options and end the program as successful, as any command-line tool does.
+    std::exit(app.exit(help));
   } catch (const CLI::ParseError& error) {
     throw Error(std::string("command line: ") + error.what());
   }

@@ -22,6 +22,11 @@ bool default_on_epoch(LogContext context) { return context != LogContext::Traini
 void MetricStore::log(const std::string& name, const at::Tensor& value, const LogOptions& options,
                       int64_t batch_size) {
   check_name(name);
+  if (forbidden_in_) {
+    throw Error("log('" + name + "') in " + forbidden_in_ + ": Lightning's rules allow log in the step methods and in "
+                "the training, validation and test batch and epoch hooks (and on_train_start, on_before_backward, "
+                "on_after_backward, on_before_optimizer_step, on_before_zero_grad), not in " + forbidden_in_);
+  }
   if (!value.defined()) throw Error("log: metric '" + name + "' is an undefined tensor");
   if (value.numel() != 1) {
     throw Error("log: metric '" + name + "' must be a single value, got a tensor of shape " +

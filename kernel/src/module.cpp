@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include "fulgur/error.h"
+#include "fulgur/plugin.h"
+#include "fulgur/strategy.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur {
@@ -26,6 +28,8 @@ Batch Module::transfer_batch_to_device(const Batch& batch, const torch::Device& 
   return {move(batch.data), move(batch.target)};
 }
 
+std::vector<std::unique_ptr<Plugin>> Module::configure_callbacks() { return {}; }
+
 Trainer& Module::trainer() const {
   if (!trainer_) throw Error("this Module is not attached to a Trainer (call it from within fit/validate/test/predict)");
   return *trainer_;
@@ -44,9 +48,7 @@ void Module::log_dict(const std::map<std::string, torch::Tensor>& values, const 
   for (const auto& [name, value] : values) log(name, value, options);
 }
 
-void Module::save_hyperparameters(const Hyperparameters& hparams) {
-  for (const auto& [key, value] : hparams) hparams_[key] = value;
-}
+void Module::save_hyperparameters(const HParams& hparams) { hparams_.update(hparams); }
 
 std::vector<ManualOptimizer> Module::optimizers() {
   const auto& all = trainer().optimizers();
@@ -66,6 +68,32 @@ ManualOptimizer Module::optimizer(std::size_t index) {
 }
 
 void Module::manual_backward(torch::Tensor loss) { trainer().backward(std::move(loss)); }
+
+int64_t Module::current_epoch() const { return trainer_ ? trainer_->current_epoch() : 0; }
+int64_t Module::global_step() const { return trainer_ ? trainer_->global_step() : 0; }
+int64_t Module::global_rank() const { return trainer_ ? trainer_->global_rank() : 0; }
+int64_t Module::local_rank() const { return trainer_ && trainer_->strategy() ? trainer_->strategy()->local_rank() : 0; }
+int64_t Module::world_size() const { return trainer_ ? trainer_->world_size() : 1; }
+
+const std::vector<Logger*>& Module::loggers() const {
+  static const std::vector<Logger*> none;
+  return trainer_ ? trainer_->loggers() : none;
+}
+
+const std::vector<LRSchedulerConfig>& Module::lr_schedulers() const {
+  static const std::vector<LRSchedulerConfig> none;
+  return trainer_ ? trainer_->lr_schedulers() : none;
+}
+
+void Module::freeze() {
+  for (auto& parameter : parameters()) parameter.set_requires_grad(false);
+  eval();
+}
+
+void Module::unfreeze() {
+  for (auto& parameter : parameters()) parameter.set_requires_grad(true);
+  train();
+}
 
 void ManualOptimizer::step() { module_->trainer().optimizer_step(index_); }
 void ManualOptimizer::zero_grad() { module_->trainer().optimizer_zero_grad(index_); }

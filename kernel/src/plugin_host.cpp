@@ -14,6 +14,9 @@
 #ifndef FULGUR_DEFAULT_PLUGIN_DIR
 #define FULGUR_DEFAULT_PLUGIN_DIR ""
 #endif
+#ifndef FULGUR_BUILD_LIBRARY_DIR
+#define FULGUR_BUILD_LIBRARY_DIR ""
+#endif
 
 namespace fulgur {
 namespace {
@@ -64,10 +67,12 @@ PluginHost::PluginHost(std::vector<std::string> extra_dirs) {
   for (const auto& dir : split_path_list(std::getenv("FULGUR_PLUGIN_PATH"))) add(dir);
   // Installed: <prefix>/lib/libfulgur.so finds <prefix>/lib/fulgur/plugins beside it.
   std::error_code ignored;
-  const auto installed = boost::dll::this_line_location().parent_path() / "fulgur" / "plugins";
+  const auto library_dir = boost::dll::this_line_location().parent_path();
+  const auto installed = library_dir / "fulgur" / "plugins";
   if (fs::is_directory(installed, ignored)) add(installed.string());
-  // Built: the build tree's plugins folder.
-  add(FULGUR_DEFAULT_PLUGIN_DIR);
+  // Built: the build tree's plugins folder, only for the library that is still in the build tree
+  // (an installed copy must not pick up whatever a later build leaves there).
+  if (fs::equivalent(library_dir.string(), FULGUR_BUILD_LIBRARY_DIR, ignored)) add(FULGUR_DEFAULT_PLUGIN_DIR);
 }
 
 std::string PluginHost::find(const std::string& name) const {

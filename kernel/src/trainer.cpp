@@ -214,35 +214,138 @@ void Trainer::begin_run(Module& module, Stage stage) {
   module_ = &module;
   running_ = true;
   connect_module_hooks(module);
+  // Lightning's configure_callbacks: the Module's plugins replace the Trainer's of the same name.
+  for (auto& plugin : module.configure_callbacks()) {
+    if (!plugin) throw Error("configure_callbacks returned a null plugin");
+    if (find_plugin(plugin->name())) remove_plugin(plugin->name());
+    add_plugin(std::move(plugin));
+  }
+}
+
+void Trainer::remove_plugin(const std::string& name) {
+  for (auto it = plugins_.begin(); it != plugins_.end(); ++it) {
+    if ((*it)->name() != name) continue;
+    Plugin* plugin = &it->plugin();
+    loggers_.erase(std::remove_if(loggers_.begin(), loggers_.end(),
+                                  [plugin](Logger* logger) { return dynamic_cast<Plugin*>(logger) == plugin; }),
+                   loggers_.end());
+    if (strategy_ && dynamic_cast<Plugin*>(strategy_) == plugin) {
+      throw PluginError("configure_callbacks cannot replace the strategy plugin '" + name + "'");
+    }
+    plugins_.erase(it);  // its scoped connections leave the bus with it
+    return;
+  }
+}
+
+int64_t Trainer::estimated_stepping_batches() const {
+  if (max_epochs_ < 0) {
+    if (options_.max_steps < 0) {
+      throw Error("estimated_stepping_batches: training is unlimited (max_epochs=-1 and max_steps=-1)");
+    }
+    return options_.max_steps;
+  }
+  if (!train_loader_) {
+    throw Error("estimated_stepping_batches is known during fit (e.g. in configure_optimizers), when the training "
+                "loader is");
+  }
+  const int64_t batches = options_.limit_train_batches.resolve(train_loader_->size(), "limit_train_batches");
+  if (batches < 0) {
+    if (options_.max_steps >= 0) return options_.max_steps;
+    throw Error("estimated_stepping_batches: the training loader has no known length; set max_steps");
+  }
+  const int64_t per_epoch = (batches + accumulate_grad_batches_ - 1) / accumulate_grad_batches_;
+  const int64_t total = per_epoch * std::max<int64_t>(max_epochs_, 1);
+  return options_.max_steps >= 0 ? std::min(total, options_.max_steps) : total;
 }
 
 void Trainer::end_run() {
   module_connections_.clear();
+  train_loader_ = nullptr;
   metrics_.set_context(LogContext::None);
   if (module_) module_->trainer_ = nullptr;
   running_ = false;
 }
+
+// While a Module hook where Lightning forbids log() runs, log() names that hook.
+class Trainer::LogForbidden {
+ public:
+  LogForbidden(MetricStore& metrics, const char* where) : metrics_(metrics), previous_(metrics.logging_forbidden_in()) {
+    metrics_.forbid_logging_in(where);
+  }
+  ~LogForbidden() { metrics_.forbid_logging_in(previous_); }
+  LogForbidden(const LogForbidden&) = delete;
+  LogForbidden& operator=(const LogForbidden&) = delete;
+
+ private:
+  MetricStore& metrics_;
+  const char* previous_;
+};
 
 void Trainer::connect_module_hooks(Module& module) {
   auto add = [this](auto& hook, auto slot) {
     module_connections_.emplace_back(hook.connect(SlotGroup::Module, std::move(slot)));
   };
   Module* m = &module;
-  add(bus_.setup, [m](StageHook& hook) { m->setup(hook.stage); });
-  add(bus_.teardown, [m](StageHook& hook) { m->teardown(hook.stage); });
-  add(bus_.on_fit_start, [m](RunHook&) { m->on_fit_start(); });
-  add(bus_.on_fit_end, [m](RunHook&) { m->on_fit_end(); });
+  MetricStore* metrics = &metrics_;
+  add(bus_.setup, [m, metrics](StageHook& hook) {
+    const LogForbidden scope(*metrics, "setup");
+    m->setup(hook.stage);
+  });
+  add(bus_.teardown, [m, metrics](StageHook& hook) {
+    const LogForbidden scope(*metrics, "teardown");
+    m->teardown(hook.stage);
+  });
+  add(bus_.on_fit_start, [m, metrics](RunHook&) {
+    const LogForbidden scope(*metrics, "on_fit_start");
+    m->on_fit_start();
+  });
+  add(bus_.on_fit_end, [m, metrics](RunHook&) {
+    const LogForbidden scope(*metrics, "on_fit_end");
+    m->on_fit_end();
+  });
   add(bus_.on_train_start, [m](RunHook&) { m->on_train_start(); });
-  add(bus_.on_train_end, [m](RunHook&) { m->on_train_end(); });
+  add(bus_.on_train_end, [m, metrics](RunHook&) {
+    const LogForbidden scope(*metrics, "on_train_end");
+    m->on_train_end();
+  });
   add(bus_.on_train_epoch_start, [m](EpochHook&) { m->on_train_epoch_start(); });
   add(bus_.on_train_epoch_end, [m](EpochHook&) { m->on_train_epoch_end(); });
+  add(bus_.on_train_batch_start, [m](BatchStartHook& hook) { m->on_train_batch_start(hook.batch, hook.batch_idx); });
+  add(bus_.on_train_batch_end, [m](BatchEndHook& hook) { m->on_train_batch_end(hook.outputs, hook.batch, hook.batch_idx); });
+  add(bus_.on_validation_start, [m](RunHook&) { m->on_validation_start(); });
+  add(bus_.on_validation_end, [m](RunHook&) { m->on_validation_end(); });
   add(bus_.on_validation_epoch_start, [m](EpochHook&) { m->on_validation_epoch_start(); });
   add(bus_.on_validation_epoch_end, [m](EpochHook&) { m->on_validation_epoch_end(); });
+  add(bus_.on_validation_batch_start, [m](BatchStartHook& hook) { m->on_validation_batch_start(hook.batch, hook.batch_idx); });
+  add(bus_.on_validation_batch_end,
+      [m](BatchEndHook& hook) { m->on_validation_batch_end(hook.outputs, hook.batch, hook.batch_idx); });
+  add(bus_.on_test_start, [m](RunHook&) { m->on_test_start(); });
+  add(bus_.on_test_end, [m](RunHook&) { m->on_test_end(); });
   add(bus_.on_test_epoch_start, [m](EpochHook&) { m->on_test_epoch_start(); });
   add(bus_.on_test_epoch_end, [m](EpochHook&) { m->on_test_epoch_end(); });
+  add(bus_.on_test_batch_start, [m](BatchStartHook& hook) { m->on_test_batch_start(hook.batch, hook.batch_idx); });
+  add(bus_.on_test_batch_end, [m](BatchEndHook& hook) { m->on_test_batch_end(hook.outputs, hook.batch, hook.batch_idx); });
+  add(bus_.on_predict_start, [m, metrics](RunHook&) {
+    const LogForbidden scope(*metrics, "on_predict_start");
+    m->on_predict_start();
+  });
+  add(bus_.on_predict_end, [m, metrics](RunHook&) {
+    const LogForbidden scope(*metrics, "on_predict_end");
+    m->on_predict_end();
+  });
+  add(bus_.on_predict_epoch_start, [m](EpochHook&) { m->on_predict_epoch_start(); });
+  add(bus_.on_predict_epoch_end, [m](EpochHook&) { m->on_predict_epoch_end(); });
+  add(bus_.on_predict_batch_start, [m](BatchStartHook& hook) { m->on_predict_batch_start(hook.batch, hook.batch_idx); });
+  add(bus_.on_predict_batch_end,
+      [m](BatchEndHook& hook) { m->on_predict_batch_end(hook.outputs, hook.batch, hook.batch_idx); });
+  add(bus_.on_before_backward, [m](BeforeBackwardHook& hook) { m->on_before_backward(hook.loss); });
   add(bus_.on_after_backward, [m](AfterBackwardHook&) { m->on_after_backward(); });
   add(bus_.on_before_optimizer_step, [m](OptimizerHook& hook) { m->on_before_optimizer_step(hook.optimizer); });
-  add(bus_.on_save_checkpoint, [m](CheckpointHook& hook) { m->on_save_checkpoint(hook.checkpoint); });
+  add(bus_.on_before_zero_grad, [m](OptimizerHook& hook) { m->on_before_zero_grad(hook.optimizer); });
+  add(bus_.on_save_checkpoint, [m, metrics](CheckpointHook& hook) {
+    const LogForbidden scope(*metrics, "on_save_checkpoint");
+    m->on_save_checkpoint(hook.checkpoint);
+  });
   // Epoch metrics are published inside the epoch-end hooks, after the callbacks and the Module
   // logged theirs and before the monitors read them (Lightning's order).
   module_connections_.emplace_back(bus_.on_train_epoch_end.connect(
@@ -251,11 +354,17 @@ void Trainer::connect_module_hooks(Module& module) {
       SlotGroup::EpochMetrics, [this](EpochHook&) { metrics_.end_epoch(LogContext::Validation); }));
   module_connections_.emplace_back(bus_.on_test_epoch_end.connect(
       SlotGroup::EpochMetrics, [this](EpochHook&) { metrics_.end_epoch(LogContext::Test); }));
-  add(bus_.on_load_checkpoint, [m](CheckpointHook& hook) { m->on_load_checkpoint(hook.checkpoint); });
+  add(bus_.on_load_checkpoint, [m, metrics](CheckpointHook& hook) {
+    const LogForbidden scope(*metrics, "on_load_checkpoint");
+    m->on_load_checkpoint(hook.checkpoint);
+  });
 }
 
 void Trainer::configure_optimizers(Module& module) {
-  OptimizerConfig config = module.configure_optimizers();
+  OptimizerConfig config = [&] {
+    const LogForbidden scope(metrics_, "configure_optimizers");
+    return module.configure_optimizers();
+  }();
   if (config.optimizers.empty()) {
     throw Error("configure_optimizers returned no optimizer; return at least one (e.g. "
                 "std::make_shared<torch::optim::Adam>(parameters()))");
@@ -312,9 +421,13 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, DataLoader& train
     accumulate_grad_batches_ = options_.accumulate_grad_batches;
     max_epochs_ = options_.max_epochs.value_or(options_.max_steps == -1 ? 1000 : -1);
     module.train();
+    train_loader_ = &train_loader;
 
     StageHook setup{*this, Stage::Fit};
     bus_.setup(setup);
+    // Sharded before configure_optimizers, which may ask estimated_stepping_batches.
+    shard(train_loader);
+    if (val_loader) shard(*val_loader);
     std::optional<Checkpoint> checkpoint;
     if (!ckpt_path.empty()) {
       checkpoint = read_checkpoint(ckpt_path);
@@ -324,9 +437,6 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, DataLoader& train
     if (checkpoint) restore_training_state(*checkpoint, ckpt_path);
     RunHook run{*this};
     bus_.on_fit_start(run);
-
-    shard(train_loader);
-    if (val_loader) shard(*val_loader);
     const bool validation_enabled = val_loader && overrides.validation;
     if (val_loader && !overrides.validation) {
       spdlog::info("validation loader given but the Module has no validation_step: validation is skipped");
@@ -611,7 +721,7 @@ void Trainer::evaluation_loop(Stage stage, DataLoader& loader, int64_t max_batch
 }
 
 std::map<std::string, double> Trainer::run_evaluate(Module& module, StepOverrides overrides, Stage stage,
-                                                    DataLoader& loader) {
+                                                    DataLoader& loader, const std::string& ckpt_path) {
   if (stage == Stage::Validate && !overrides.validation) {
     throw Error("Trainer::validate needs a Module that implements validation_step");
   }
@@ -621,6 +731,7 @@ std::map<std::string, double> Trainer::run_evaluate(Module& module, StepOverride
     shard(loader);
     StageHook setup{*this, stage};
     bus_.setup(setup);
+    if (!ckpt_path.empty()) restore_for_evaluation(ckpt_path);
     const auto& limit = stage == Stage::Validate ? options_.limit_val_batches : options_.limit_test_batches;
     const int64_t max_batches =
         limit.resolve(loader.size(), stage == Stage::Validate ? "limit_val_batches" : "limit_test_batches");
@@ -634,12 +745,17 @@ std::map<std::string, double> Trainer::run_evaluate(Module& module, StepOverride
   });
 }
 
-std::vector<torch::Tensor> Trainer::run_predict(Module& module, StepOverrides overrides, DataLoader& loader) {
-  if (!overrides.predict) throw Error("Trainer::predict needs a Module that implements predict_step");
+std::vector<torch::Tensor> Trainer::run_predict(Module& module, StepOverrides overrides, DataLoader& loader,
+                                                const std::string& ckpt_path) {
+  if (!overrides.predict && !overrides.forward) {
+    throw Error("Trainer::predict needs a Module that implements predict_step, or forward(x) (the default predict_step "
+                "calls it on the batch's data)");
+  }
   RunScope scope(*this, module, Stage::Predict);
   return scope.run([&] {
     StageHook setup{*this, Stage::Predict};
     bus_.setup(setup);
+    if (!ckpt_path.empty()) restore_for_evaluation(ckpt_path);
     const int64_t max_batches = options_.limit_predict_batches.resolve(loader.size(), "limit_predict_batches");
     module.eval();
     torch::NoGradGuard no_grad;
@@ -661,7 +777,8 @@ std::vector<torch::Tensor> Trainer::run_predict(Module& module, StepOverrides ov
       bus_.on_predict_batch_start(start);
       torch::Tensor prediction;
       try {
-        prediction = module.predict_step(batch, batch_idx);
+        const LogForbidden scope(metrics_, "predict_step");
+        prediction = overrides.predict ? module.predict_step(batch, batch_idx) : overrides.forward(module, batch.data);
       } catch (...) {
         rethrow_with_context("predict_step", batch_idx);
       }

@@ -5,9 +5,14 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <boost/core/demangle.hpp>
+
+#include "fulgur/checkpoint_keeper.h"
 #include "fulgur/error.h"
+#include "fulgur/state_dict.h"
 #include "fulgur/strategy.h"
 #include "fulgur/trainer.h"
+#include "hparams_ivalue.h"
 
 namespace fulgur {
 namespace {
@@ -66,8 +71,6 @@ c10::List<c10::IValue> list_entry(const StateDict& dict, const char* key, const 
   return dict.at(key).toList();
 }
 
-std::string shape_of(const torch::Tensor& tensor) { return c10::str(tensor.sizes()); }
-
 // LibTorch's own optimizer serialisation is exact for every optimizer type; it travels as bytes.
 torch::Tensor optimizer_archive(const torch::optim::Optimizer& optimizer) {
   torch::serialize::OutputArchive archive;
@@ -90,10 +93,9 @@ Checkpoint Trainer::dump_checkpoint() {
   checkpoint.insert("global_step", global_step_);
 
   // Parameters and buffers under their dotted names, on the CPU, as Python's state_dict().
-  StateDict weights = make_state_dict();
-  for (const auto& item : module_->named_parameters()) weights.insert(item.key(), item.value().detach().cpu());
-  for (const auto& item : module_->named_buffers()) weights.insert(item.key(), item.value().detach().cpu());
-  checkpoint.insert("state_dict", weights);
+  checkpoint.insert("state_dict", state_dict(*module_));
+  // Which class wrote it, for load_from_checkpoint's errors.
+  checkpoint.insert("fulgur_module", boost::core::demangle(typeid(*module_).name()));
 
   c10::impl::GenericList optimizers(c10::AnyType::get());
   for (const auto& optimizer : optimizers_) {
@@ -113,9 +115,7 @@ Checkpoint Trainer::dump_checkpoint() {
   // The lr_scheduler plugin fills this in with each scheduler's state_dict.
   checkpoint.insert("lr_schedulers", c10::impl::GenericList(c10::AnyType::get()));
 
-  StateDict hparams = make_state_dict();
-  for (const auto& [key, value] : module_->hparams()) hparams.insert(key, value);
-  checkpoint.insert("hyper_parameters", hparams);
+  checkpoint.insert("hyper_parameters", detail::to_ivalue(module_->hparams()));
 
   StateDict fit_loop = make_state_dict();
   fit_loop.insert("next_epoch", next_epoch_);
@@ -136,6 +136,9 @@ Checkpoint Trainer::dump_checkpoint() {
 
   CheckpointHook hook{*this, checkpoint};
   bus_.on_save_checkpoint(hook);
+  // After a run the Module's hooks are disconnected; its state belongs in the file all the same
+  // (in the same place: after the plugins', as in Lightning).
+  if (!running_) module_->on_save_checkpoint(checkpoint);
   return checkpoint;
 }
 
@@ -148,36 +151,33 @@ void Trainer::save_checkpoint(const std::string& path) {
   if (strategy_) strategy_->barrier("after writing checkpoint " + path);
 }
 
-void Trainer::restore_module(Checkpoint& checkpoint, const std::string& path) {
-  const StateDict weights = dict_entry(checkpoint, "state_dict", path);
-  auto parameters = module_->named_parameters();
-  auto buffers = module_->named_buffers();
-  torch::NoGradGuard no_grad;
-  std::size_t expected = 0;
-  auto restore = [&](const std::string& name, torch::Tensor& target) {
-    ++expected;
-    if (!weights.contains(name)) {
-      throw Error("checkpoint '" + path + "' does not match the model: it has no entry for '" + name + "'");
+std::string Trainer::resolve_checkpoint_path(const std::string& ckpt_path) const {
+  if (ckpt_path != "best" && ckpt_path != "last") return ckpt_path;
+  for (const auto& loaded : plugins_) {
+    const auto* keeper = dynamic_cast<const CheckpointKeeper*>(&loaded.plugin());
+    if (!keeper) continue;
+    const std::string path = ckpt_path == "best" ? keeper->best_model_path() : keeper->last_model_path();
+    if (path.empty()) {
+      throw Error("ckpt_path='" + ckpt_path + "': plugin '" + loaded->name() + "' has saved no checkpoint yet (run fit "
+                  "with it first, or give a file)");
     }
-    const auto& value = weights.at(name);
-    if (!value.isTensor()) throw Error("checkpoint '" + path + "': entry '" + name + "' is not a tensor");
-    const auto tensor = value.toTensor();
-    if (tensor.sizes() != target.sizes()) {
-      throw Error("checkpoint '" + path + "' does not match the model: '" + name + "' has shape " + shape_of(tensor) +
-                  " in the checkpoint but " + shape_of(target) + " in the model");
-    }
-    target.copy_(tensor);
-  };
-  for (auto& item : parameters) restore(item.key(), item.value());
-  for (auto& item : buffers) restore(item.key(), item.value());
-  if (weights.size() != expected) {
-    for (const auto& entry : weights) {
-      const auto name = entry.key().toStringRef();
-      if (!parameters.contains(name) && !buffers.contains(name)) {
-        throw Error("checkpoint '" + path + "' does not match the model: '" + name + "' is not a parameter or buffer of it");
-      }
-    }
+    return path;
   }
+  throw Error("ckpt_path='" + ckpt_path + "' names a file a checkpoint plugin saved, and this Trainer has none "
+              "(model_checkpoint is attached when enable_checkpointing is on); give a file instead");
+}
+
+// validate / test / predict with a ckpt_path: the weights and the Module's own state, not the
+// optimizers or plugin states (Lightning restores those only for fit).
+void Trainer::restore_for_evaluation(const std::string& ckpt_path) {
+  const std::string path = resolve_checkpoint_path(ckpt_path);
+  Checkpoint checkpoint = read_checkpoint(path);
+  restore_module(checkpoint, path);
+  module_->on_load_checkpoint(checkpoint);
+}
+
+void Trainer::restore_module(Checkpoint& checkpoint, const std::string& path) {
+  load_state_dict(*module_, dict_entry(checkpoint, "state_dict", path), LoadOptions(), "checkpoint '" + path + "'");
 }
 
 void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& path) {

@@ -61,9 +61,7 @@ class CSVLogger : public FolderLoggerPlugin {
     if (!started()) return;
     const std::string folder = create_folder();
     if (hparams_dirty_) {
-      std::string yaml;
-      for (const auto& [key, value] : hparams_) yaml += key + ": " + yaml_scalar(value) + "\n";
-      write_file_atomically(folder + "/hparams.yaml", yaml.empty() ? "{}\n" : yaml, "log file");
+      write_file_atomically(folder + "/hparams.yaml", hparams_.to_yaml(), "log file");
       hparams_dirty_ = false;
     }
     if (rows_.empty()) return;
@@ -117,18 +115,6 @@ class CSVLogger : public FolderLoggerPlugin {
   void add_column(const std::string& key) {
     if (columns_.empty()) columns_ = {"epoch", "step"};
     if (std::find(columns_.begin(), columns_.end(), key) == columns_.end()) columns_.push_back(key);
-  }
-
-  static std::string yaml_scalar(const std::string& value) {
-    const bool plain = !value.empty() && value.find_first_of(":#'\"\n{}[],&*!|>%@`") == std::string::npos &&
-                       value.front() != ' ' && value.back() != ' ' && value.front() != '-';
-    if (plain) return value;
-    std::string quoted = "\"";
-    for (char c : value) {
-      if (c == '"' || c == '\\') quoted += '\\';
-      quoted += c == '\n' ? std::string("\\n") : std::string(1, c);
-    }
-    return quoted + "\"";
   }
 
   CSVLoggerOptions options_;

@@ -41,7 +41,7 @@ TEST(CSVLogger, WritesLightningsLayoutWithTheLoggedValues) {
   auto train = testing::make_loader(data, 4);
   auto val = testing::make_loader(data, 8);
   testing::TinyClassifier model;
-  model.save_hyperparameters({{"lr", "0.1"}, {"note", "a: b"}});
+  model.save_hyperparameters({{"lr", 0.1}, {"note", "a: b"}});
   Trainer trainer(with_csv(root, 2));
   auto& recorder = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(model, train, val);

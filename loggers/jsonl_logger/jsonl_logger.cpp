@@ -18,6 +18,31 @@
 namespace fulgur::loggers {
 namespace {
 
+// A hyper-parameter as JSON, types kept; a non-finite double becomes null as in the rows.
+nlohmann::json to_json(const HParamValue& value) {
+  switch (value.kind()) {
+    case HParamValue::Kind::Null: return nullptr;
+    case HParamValue::Kind::Bool: return value.as<bool>();
+    case HParamValue::Kind::Int: return value.as<int64_t>();
+    case HParamValue::Kind::Double: {
+      const double number = value.as<double>();
+      return std::isfinite(number) ? nlohmann::json(number) : nlohmann::json(nullptr);
+    }
+    case HParamValue::Kind::String: return value.as<std::string>();
+    case HParamValue::Kind::List: {
+      auto list = nlohmann::json::array();
+      for (const auto& element : value.list()) list.push_back(to_json(element));
+      return list;
+    }
+    case HParamValue::Kind::Map: {
+      auto map = nlohmann::json::object();
+      for (const auto& [key, element] : value.map()) map[key] = to_json(element);
+      return map;
+    }
+  }
+  return nullptr;
+}
+
 class JsonlLogger : public FolderLoggerPlugin {
  public:
   explicit JsonlLogger(const JsonlLoggerOptions& options) : FolderLoggerPlugin(options.save_dir, options.name) {}
@@ -46,7 +71,7 @@ class JsonlLogger : public FolderLoggerPlugin {
 
   void save() override {
     if (!started() || hparams_.empty() || hparams_saved_) return;
-    write_file_atomically(folder() + "/hparams.json", nlohmann::json(hparams_).dump(2) + "\n", "log file");
+    write_file_atomically(folder() + "/hparams.json", to_json(HParamValue(hparams_)).dump(2) + "\n", "log file");
     hparams_saved_ = true;
   }
 

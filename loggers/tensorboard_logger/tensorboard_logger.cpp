@@ -84,14 +84,16 @@ Message hparams_value(const std::string& tag, const Message& plugin_content) {
 }
 
 // google.protobuf.Value: number_value = 2 for numbers, string_value = 3 otherwise.
-Message protobuf_value(const std::string& text) {
+// google.protobuf.Value: number_value (2) for ints and doubles, bool_value (4), string_value (3)
+// for strings, and for lists, maps and null their YAML text (the HPARAMS tab shows scalars only).
+Message protobuf_value(const HParamValue& param) {
   Message value;
-  char* end = nullptr;
-  const double number = std::strtod(text.c_str(), &end);
-  if (!text.empty() && end == text.c_str() + text.size()) {
-    value.double_field(2, number);
-  } else {
-    value.bytes_field(3, text);
+  switch (param.kind()) {
+    case HParamValue::Kind::Int:
+    case HParamValue::Kind::Double: value.double_field(2, param.as<double>()); break;
+    case HParamValue::Kind::Bool: value.varint_field(4, param.as<bool>() ? 1 : 0); break;
+    case HParamValue::Kind::String: value.bytes_field(3, param.as<std::string>()); break;
+    default: value.bytes_field(3, param.to_yaml());
   }
   return value;
 }

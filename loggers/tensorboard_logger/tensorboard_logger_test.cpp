@@ -142,7 +142,7 @@ TEST(TensorBoardLogger, EventFileHoldsEveryScalarAndTheHyperparameters) {
   auto train = testing::make_loader(data, 4);
   auto val = testing::make_loader(data, 8);
   testing::TinyClassifier model;
-  model.save_hyperparameters({{"lr", "0.1"}, {"optimizer", "sgd"}});
+  model.save_hyperparameters({{"lr", 0.1}, {"optimizer", "sgd"}});
   TrainerOptions options;
   options.max_epochs = 3;
   options.log_every_n_steps = 1;

@@ -37,7 +37,8 @@ void finish_trainer_options(const CommandLineState& state, TrainerOptions& optio
 CLI::Validator integer_in_range();
 
 /// Parses argv into options in one call: for programs with no options of their own, and tests.
-/// Throws fulgur::Error with CLI11's message on an unknown option or a malformed value.
+/// Throws fulgur::Error with CLI11's message on an unknown option or a malformed value; --help
+/// prints the options and exits the program with status 0.
 TrainerOptions parse_trainer_options(int argc, const char* const* argv);
 
 }  // namespace fulgur

@@ -24,6 +24,7 @@
 
 #include <boost/config.hpp>
 
+#include "fulgur/hparams.h"
 #include "fulgur/plugin.h"
 
 namespace fulgur {
@@ -31,7 +32,7 @@ namespace fulgur {
 class BOOST_SYMBOL_VISIBLE Logger {
  public:
   using Metrics = std::map<std::string, double>;
-  using Hyperparameters = std::map<std::string, std::string>;
+  using Hyperparameters = HParams;
 
   virtual ~Logger() = default;
 

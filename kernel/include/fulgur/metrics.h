@@ -29,6 +29,10 @@ class MetricStore {
            int64_t batch_size);
 
   void set_context(LogContext context) { context_ = context; }
+  /// While set, log() is an error naming `where` (a hook where Lightning forbids logging, such as
+  /// setup): a value logged there would be silently lost. nullptr allows logging again.
+  void forbid_logging_in(const char* where) { forbidden_in_ = where; }
+  const char* logging_forbidden_in() const { return forbidden_in_; }
   /// How values logged with sync_dist are averaged across processes (set by a strategy).
   void set_reducer(std::function<void(at::Tensor&)> reducer) { reducer_ = std::move(reducer); }
   LogContext context() const { return context_; }
@@ -67,6 +71,7 @@ class MetricStore {
   };
 
   LogContext context_ = LogContext::None;
+  const char* forbidden_in_ = nullptr;
   std::function<void(at::Tensor&)> reducer_;
   std::map<std::string, Accumulator> accumulators_;
   Metrics callback_metrics_;

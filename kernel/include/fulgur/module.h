@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include <torch/optim/optimizer.h>
 
 #include "fulgur/hook_contexts.h"
+#include "fulgur/hparams.h"
 #include "fulgur/log_options.h"
 #include "fulgur/optimizer_config.h"
 
@@ -34,6 +36,8 @@ namespace fulgur {
 
 class Trainer;
 class Module;
+class Logger;
+class Plugin;
 
 /// An optimizer as manual optimization sees it: step() and zero_grad() emit the same hooks
 /// (on_before_optimizer_step, on_before_zero_grad) as automatic optimization does.
@@ -54,7 +58,7 @@ class ManualOptimizer {
 
 class Module : public torch::nn::Module {
  public:
-  using Hyperparameters = std::map<std::string, std::string>;
+  using Hyperparameters = HParams;
 
   Module() = default;
 
@@ -70,6 +74,9 @@ class Module : public torch::nn::Module {
 
   /// Moves a batch to the module's device; override for batches that need more.
   virtual Batch transfer_batch_to_device(const Batch& batch, const torch::Device& device);
+  /// Plugins this Module brings to every fit, as Lightning's configure_callbacks (added at the
+  /// start of fit, after the Trainer's own; a name the Trainer already has is replaced).
+  virtual std::vector<std::unique_ptr<Plugin>> configure_callbacks();
 
   // --- the Module's own hooks (run after plugins' slots, as Lightning runs callbacks first) --
   virtual void setup(Stage /*stage*/) {}
@@ -84,8 +91,28 @@ class Module : public torch::nn::Module {
   virtual void on_validation_epoch_end() {}
   virtual void on_test_epoch_start() {}
   virtual void on_test_epoch_end() {}
+  virtual void on_validation_start() {}
+  virtual void on_validation_end() {}
+  virtual void on_test_start() {}
+  virtual void on_test_end() {}
+  virtual void on_predict_start() {}
+  virtual void on_predict_end() {}
+  virtual void on_predict_epoch_start() {}
+  virtual void on_predict_epoch_end() {}
+  /// `outputs` is what the step returned (the loss for training_step).
+  virtual void on_train_batch_start(const Batch& /*batch*/, int64_t /*batch_idx*/) {}
+  virtual void on_train_batch_end(const torch::Tensor& /*outputs*/, const Batch& /*batch*/, int64_t /*batch_idx*/) {}
+  virtual void on_validation_batch_start(const Batch& /*batch*/, int64_t /*batch_idx*/) {}
+  virtual void on_validation_batch_end(const torch::Tensor& /*outputs*/, const Batch& /*batch*/, int64_t /*batch_idx*/) {}
+  virtual void on_test_batch_start(const Batch& /*batch*/, int64_t /*batch_idx*/) {}
+  virtual void on_test_batch_end(const torch::Tensor& /*outputs*/, const Batch& /*batch*/, int64_t /*batch_idx*/) {}
+  virtual void on_predict_batch_start(const Batch& /*batch*/, int64_t /*batch_idx*/) {}
+  virtual void on_predict_batch_end(const torch::Tensor& /*outputs*/, const Batch& /*batch*/, int64_t /*batch_idx*/) {}
+  /// Before backward: `loss` may be read (and scaled or replaced, as a plugin's slot may).
+  virtual void on_before_backward(torch::Tensor& /*loss*/) {}
   virtual void on_after_backward() {}
   virtual void on_before_optimizer_step(torch::optim::Optimizer& /*optimizer*/) {}
+  virtual void on_before_zero_grad(torch::optim::Optimizer& /*optimizer*/) {}
   /// Add or read the Module's own extra state; weights are saved and restored by the Trainer.
   virtual void on_save_checkpoint(Checkpoint& /*checkpoint*/) {}
   virtual void on_load_checkpoint(Checkpoint& /*checkpoint*/) {}
@@ -96,9 +123,11 @@ class Module : public torch::nn::Module {
   void log_dict(const std::map<std::string, torch::Tensor>& values, const LogOptions& options = {});
 
   // --- hyper-parameters ---------------------------------------------------------------------
-  /// Records hyper-parameters; loggers and checkpoints store them.
-  void save_hyperparameters(const Hyperparameters& hparams);
-  const Hyperparameters& hparams() const { return hparams_; }
+  /// Records hyper-parameters, typed (fulgur/hparams.h); loggers and checkpoints store them, and
+  /// load_from_checkpoint builds the Module again from them.
+  ///   save_hyperparameters({{"lr", 1e-3}, {"hidden", 128}, {"layers", {64, 32}}});
+  void save_hyperparameters(const HParams& hparams);
+  const HParams& hparams() const { return hparams_; }
 
   // --- optimization -----------------------------------------------------------------------
   /// Lightning's `automatic_optimization`. Set it to false in the constructor to call
@@ -117,13 +146,31 @@ class Module : public torch::nn::Module {
   bool has_trainer() const { return trainer_ != nullptr; }
   torch::Device device() const { return device_; }
 
+  // --- Lightning's properties (0 / single-process values when no Trainer runs the module) ---
+  int64_t current_epoch() const;
+  /// Optimizer steps taken so far.
+  int64_t global_step() const;
+  int64_t global_rank() const;
+  int64_t local_rank() const;
+  int64_t world_size() const;
+  /// The Trainer's loggers (fulgur/logger.h).
+  const std::vector<Logger*>& loggers() const;
+  /// The schedulers configure_optimizers returned.
+  const std::vector<LRSchedulerConfig>& lr_schedulers() const;
+
+  // --- weights -------------------------------------------------------------------------------
+  /// Lightning's freeze(): no parameter requires a gradient, and eval mode.
+  void freeze();
+  /// unfreeze(): every parameter requires a gradient again, and train mode.
+  void unfreeze();
+
  private:
   friend class Trainer;
 
   Trainer* trainer_ = nullptr;
   torch::Device device_{torch::kCPU};
   bool automatic_optimization_ = true;
-  Hyperparameters hparams_;
+  HParams hparams_;
 };
 
 }  // namespace fulgur

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -51,6 +52,10 @@ struct OptimizerConfig {
 
   OptimizerConfig(std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_)  // NOLINT
       : optimizers(std::move(optimizers_)) {}
+
+  /// Several optimizers (manual optimization): `return {opt_g, opt_d};`.
+  OptimizerConfig(std::initializer_list<std::shared_ptr<torch::optim::Optimizer>> optimizers_)  // NOLINT
+      : optimizers(optimizers_) {}
 
   std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers;
   std::vector<LRSchedulerConfig> lr_schedulers;

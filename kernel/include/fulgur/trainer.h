@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <boost/signals2/connection.hpp>
@@ -40,6 +41,15 @@ struct StepOverrides {
   bool validation = true;
   bool test = true;
   bool predict = true;
+  /// The Module's forward(x), when it has one: Lightning's default predict_step calls it.
+  using Forward = torch::Tensor (*)(Module&, const torch::Tensor&);
+  Forward forward = nullptr;
+
+  template <typename M, typename = void>
+  struct HasForward : std::false_type {};
+  template <typename M>
+  struct HasForward<M, std::void_t<decltype(torch::Tensor(std::declval<M&>().forward(std::declval<const torch::Tensor&>())))>>
+      : std::true_type {};
 
   template <typename M>
   static StepOverrides of() {
@@ -50,6 +60,9 @@ struct StepOverrides {
       overrides.validation = !std::is_same_v<decltype(&M::validation_step), Step>;
       overrides.test = !std::is_same_v<decltype(&M::test_step), Step>;
       overrides.predict = !std::is_same_v<decltype(&M::predict_step), Step>;
+      if constexpr (HasForward<M>::value) {
+        overrides.forward = [](Module& module, const torch::Tensor& x) { return torch::Tensor(static_cast<M&>(module).forward(x)); };
+      }
     }
     return overrides;
   }
@@ -93,20 +106,29 @@ class Trainer {
   void fit(M& module, DataLoader& train_loader, DataLoader& val_loader, const std::string& ckpt_path = "") {
     run_fit(module, StepOverrides::of<M>(), train_loader, &val_loader, ckpt_path);
   }
-  /// Runs the validation loop once; returns the epoch metrics it logged.
+  /// A temporary Module (`trainer.fit(Net(), loader)`) would be destroyed with its trained weights.
+  template <typename M, typename... Rest, typename = std::enable_if_t<!std::is_lvalue_reference_v<M>>>
+  void fit(M&& /*module*/, Rest&&... /*rest*/) {
+    static_assert(sizeof(M) == 0,
+                  "trainer.fit(Net(), ...): fit trains the Module you pass in place, and a temporary would be "
+                  "destroyed with its trained weights; name it: Net model; trainer.fit(model, ...)");
+  }
+  /// Runs the validation loop once; returns the epoch metrics it logged. With `ckpt_path` (a file,
+  /// or "best" / "last" of the model_checkpoint plugin) the weights are loaded from it first.
   template <typename M>
-  std::map<std::string, double> validate(M& module, DataLoader& val_loader) {
-    return run_evaluate(module, StepOverrides::of<M>(), Stage::Validate, val_loader);
+  std::map<std::string, double> validate(M& module, DataLoader& val_loader, const std::string& ckpt_path = "") {
+    return run_evaluate(module, StepOverrides::of<M>(), Stage::Validate, val_loader, ckpt_path);
   }
   /// Runs the test loop once; returns the epoch metrics it logged ({"test_acc": ...}).
   template <typename M>
-  std::map<std::string, double> test(M& module, DataLoader& test_loader) {
-    return run_evaluate(module, StepOverrides::of<M>(), Stage::Test, test_loader);
+  std::map<std::string, double> test(M& module, DataLoader& test_loader, const std::string& ckpt_path = "") {
+    return run_evaluate(module, StepOverrides::of<M>(), Stage::Test, test_loader, ckpt_path);
   }
-  /// Returns what predict_step returned for each batch.
+  /// Returns what predict_step (by default the Module's forward on the batch's data) returned for
+  /// each batch.
   template <typename M>
-  std::vector<torch::Tensor> predict(M& module, DataLoader& loader) {
-    return run_predict(module, StepOverrides::of<M>(), loader);
+  std::vector<torch::Tensor> predict(M& module, DataLoader& loader, const std::string& ckpt_path = "") {
+    return run_predict(module, StepOverrides::of<M>(), loader, ckpt_path);
   }
 
   // --- checkpoints -------------------------------------------------------------------------------
@@ -115,6 +137,9 @@ class Trainer {
   void save_checkpoint(const std::string& path);
   /// The checkpoint save_checkpoint would write, as a dictionary.
   Checkpoint dump_checkpoint();
+  /// "best" and "last" as the checkpoint plugin (model_checkpoint) knows them; any other text is
+  /// returned as it is. Throws fulgur::Error when no plugin has saved such a file.
+  std::string resolve_checkpoint_path(const std::string& ckpt_path) const;
 
   /// The checkpoint the running (or last) fit resumed from, as it was given; empty when it
   /// started fresh (Lightning's trainer.ckpt_path). Checkpoint plugins never delete this file.
@@ -143,6 +168,10 @@ class Trainer {
   /// In on_train_epoch_end: true when the epoch ran all its batches, false when max_steps or
   /// should_stop ended it early (a resumed run finishes it). Epoch schedulers step only then.
   bool train_epoch_complete() const { return next_batch_ == 0 && next_epoch_ == current_epoch_ + 1; }
+  /// Lightning's estimated_stepping_batches: the optimizer steps this fit will take, from
+  /// max_epochs, max_steps, the (sharded, limited) training loader and accumulate_grad_batches;
+  /// the total a OneCycleLR needs in configure_optimizers. Known during fit.
+  int64_t estimated_stepping_batches() const;
   /// Gradient accumulation in force; a plugin may change it at an epoch start.
   int64_t accumulate_grad_batches() const { return accumulate_grad_batches_; }
   void set_accumulate_grad_batches(int64_t batches);
@@ -164,10 +193,14 @@ class Trainer {
   void restore_module(Checkpoint& checkpoint, const std::string& path);
   void restore_training_state(Checkpoint& checkpoint, const std::string& path);
   std::map<std::string, double> run_evaluate(Module& module, StepOverrides overrides, Stage stage,
-                                             DataLoader& loader);
-  std::vector<torch::Tensor> run_predict(Module& module, StepOverrides overrides, DataLoader& loader);
+                                             DataLoader& loader, const std::string& ckpt_path);
+  std::vector<torch::Tensor> run_predict(Module& module, StepOverrides overrides, DataLoader& loader,
+                                         const std::string& ckpt_path);
+  void restore_for_evaluation(const std::string& ckpt_path);
+  void remove_plugin(const std::string& name);
 
   class RunScope;
+  class LogForbidden;
   Plugin& add_loaded_plugin(LoadedPlugin loaded);
   void begin_run(Module& module, Stage stage);
   void end_run();
@@ -207,6 +240,7 @@ class Trainer {
   int64_t last_logged_step_ = 0;
 
   Module* module_ = nullptr;  // stays set after a run, so save_checkpoint works after fit
+  DataLoader* train_loader_ = nullptr;  // during fit, for estimated_stepping_batches
   std::string ckpt_path_;
   bool running_ = false;
   torch::Device device_{torch::kCPU};

@@ -14,6 +14,7 @@
 
 #include <boost/config.hpp>
 
+#include "fulgur/checkpoint_keeper.h"
 #include "fulgur/plugin_spec.h"
 
 namespace fulgur::plugins {
@@ -57,13 +58,10 @@ struct ModelCheckpointOptions {
 
 /// What the plugin tells about its files:
 ///   auto* info = dynamic_cast<fulgur::plugins::ModelCheckpointInfo*>(trainer.find_plugin("model_checkpoint"));
-class BOOST_SYMBOL_VISIBLE ModelCheckpointInfo {
+class BOOST_SYMBOL_VISIBLE ModelCheckpointInfo : public CheckpointKeeper {
  public:
-  virtual ~ModelCheckpointInfo() = default;
-  virtual std::string best_model_path() const = 0;
   /// The monitored value of the best file (NaN without a monitor).
   virtual double best_model_score() const = 0;
-  virtual std::string last_model_path() const = 0;
   /// Every file kept, with its monitored value.
   virtual std::map<std::string, double> best_k_models() const = 0;
 };

@@ -1,0 +1,62 @@
+// The digits model: an MLP over the 64 pixels, as the digits example trains it and the
+// digits_predict program loads it back from a checkpoint.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "fulgur/module.h"
+
+namespace digits {
+
+class DigitsNet : public fulgur::Module {
+ public:
+  DigitsNet(int64_t hidden, double lr) : lr_(lr) {
+    input_ = register_module("input", torch::nn::Linear(64, hidden));
+    output_ = register_module("output", torch::nn::Linear(hidden, 10));
+    save_hyperparameters({{"hidden", hidden}, {"lr", lr}});
+  }
+
+  /// What load_from_checkpoint<DigitsNet> calls with the saved hyper-parameters.
+  explicit DigitsNet(const fulgur::HParams& hparams)
+      : DigitsNet(hparams.get<int64_t>("hidden"), hparams.get<double>("lr")) {}
+
+  torch::Tensor forward(const torch::Tensor& x) { return output_(torch::relu(input_(x))); }
+
+  torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
+    auto loss = torch::nn::functional::cross_entropy(forward(batch.data), batch.target);
+    log("train_loss", loss, fulgur::LogOptions{}.with_prog_bar());
+    return loss;
+  }
+
+  torch::Tensor validation_step(const fulgur::Batch& batch, int64_t) override {
+    auto logits = forward(batch.data);
+    // sync_dist: under --strategy ddp the values are averaged over the processes (a no-op alone).
+    log("val_loss", torch::nn::functional::cross_entropy(logits, batch.target), fulgur::LogOptions{}.with_sync_dist());
+    log("val_acc", accuracy(logits, batch.target), fulgur::LogOptions{}.with_prog_bar().with_sync_dist());
+    return logits;
+  }
+
+  torch::Tensor test_step(const fulgur::Batch& batch, int64_t) override {
+    auto logits = forward(batch.data);
+    log("test_loss", torch::nn::functional::cross_entropy(logits, batch.target), fulgur::LogOptions{}.with_sync_dist());
+    log("test_acc", accuracy(logits, batch.target), fulgur::LogOptions{}.with_sync_dist());
+    return logits;
+  }
+
+  torch::Tensor predict_step(const fulgur::Batch& batch, int64_t) override { return forward(batch.data).argmax(1); }
+
+  fulgur::OptimizerConfig configure_optimizers() override {
+    return std::make_shared<torch::optim::Adam>(parameters(), torch::optim::AdamOptions(lr_));
+  }
+
+  static torch::Tensor accuracy(const torch::Tensor& logits, const torch::Tensor& target) {
+    return (logits.argmax(1) == target).to(torch::kFloat).mean();
+  }
+
+ private:
+
+  torch::nn::Linear input_{nullptr}, output_{nullptr};
+  double lr_;
+};
+
+}  // namespace digits
