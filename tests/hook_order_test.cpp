@@ -159,8 +159,8 @@ TEST(HookOrder, EveryModuleHookRunsRightAfterThePluginsSlots) {
     std::vector<std::string>* calls = nullptr;
     void note(const std::string& hook) { calls->push_back("Module." + hook); }
     void on_train_batch_start(const Batch&, int64_t) override { note("on_train_batch_start"); }
-    void on_train_batch_end(const torch::Tensor& outputs, const Batch&, int64_t) override {
-      EXPECT_TRUE(outputs.defined());  // the loss training_step returned
+    void on_train_batch_end(const StepOutput& outputs, const Batch&, int64_t) override {
+      EXPECT_TRUE(outputs.loss.defined());  // the loss training_step returned
       note("on_train_batch_end");
     }
     void on_validation_start() override { note("on_validation_start"); }

@@ -10,6 +10,7 @@
 #include "fulgur/checkpoint.h"
 #include "fulgur/hparams.h"
 #include "fulgur/load_from_checkpoint.h"
+#include "fulgur/lr_schedulers.h"
 #include "fulgur/state_dict.h"
 #include "testing.h"
 
@@ -481,6 +482,71 @@ TEST(ModuleApi, ConfigureCallbacksAndSeveralOptimizersFromABraceList) {
   auto* counting = dynamic_cast<Counting*>(trainer.find_plugin("counting"));
   ASSERT_NE(counting, nullptr);
   EXPECT_EQ(counting->epochs, 2);
+}
+
+// Lightning's `return {"loss": loss, "acc": acc}`: the loss drives the step, on_train_batch_end
+// receives every value.
+TEST(ModuleApi, TrainingStepOutputsReachOnTrainBatchEnd) {
+  struct WithOutputs : testing::TinyClassifier {
+    std::vector<double> accuracies, losses;
+    torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
+      auto loss = TinyClassifier::training_step(batch, batch_idx);
+      auto acc = (forward(batch.data).argmax(1) == batch.target).to(torch::kFloat).mean();
+      return outputs({{"loss", loss}, {"acc", acc}});
+    }
+    void on_train_batch_end(const StepOutput& out, const Batch&, int64_t) override {
+      accuracies.push_back(out.at("acc").item<double>());
+      losses.push_back(out.loss.item<double>());
+    }
+  };
+  struct NoLoss : testing::TinyClassifier {
+    torch::Tensor training_step(const Batch& batch, int64_t) override { return outputs({{"acc", batch.data.sum()}}); }
+  };
+  auto data = testing::make_blobs(16);
+  auto loader = testing::make_loader(data, 4);
+  WithOutputs model;
+  Trainer trainer(quiet(2, testing::temp_dir("step_outputs")));
+  trainer.fit(model, loader);
+  ASSERT_EQ(model.accuracies.size(), 8u);
+  EXPECT_GT(model.accuracies.back(), 0.5);
+  EXPECT_LT(model.losses.back(), model.losses.front());
+  StepOutput out;
+  out.values["acc"] = torch::ones({});
+  EXPECT_NE(error_of([&] { out.at("f1"); }).find("step outputs have no 'f1'; they hold: acc"), std::string::npos);
+
+  NoLoss broken;
+  Trainer other(quiet(1, testing::temp_dir("step_outputs_no_loss")));
+  EXPECT_NE(error_of([&] { other.fit(broken, loader); }).find("outputs need a 'loss' entry"), std::string::npos);
+}
+
+// LibTorch's own StepLR, stepped per epoch by the lr_scheduler plugin, resumes exactly.
+TEST(ModuleApi, LibTorchSchedulersAreSteppedAndResume) {
+  struct WithStepLR : testing::TinyClassifier {
+    OptimizerConfig configure_optimizers() override {
+      auto sgd = std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(1.0));
+      OptimizerConfig config(sgd);
+      config.lr_schedulers.push_back(
+          {std::make_shared<LibTorchScheduler>(std::make_shared<torch::optim::StepLR>(*sgd, 2, 0.5), *sgd)});
+      return config;
+    }
+  };
+  const auto dir = testing::temp_dir("libtorch_steplr");
+  auto data = testing::make_blobs(16);
+  auto loader = testing::make_loader(data, 4);
+  auto lr_of = [](Trainer& trainer) { return trainer.optimizers()[0]->param_groups()[0].options().get_lr(); };
+  WithStepLR whole;
+  Trainer straight(quiet(5, dir + "/whole"));
+  straight.fit(whole, loader);
+  EXPECT_DOUBLE_EQ(lr_of(straight), 0.25);  // 5 epoch steps: halved after the 2nd and the 4th
+
+  WithStepLR first;
+  Trainer part(quiet(3, dir + "/part"));
+  part.fit(first, loader);
+  part.save_checkpoint(dir + "/three.ckpt");
+  WithStepLR second;
+  Trainer rest(quiet(5, dir + "/rest"));
+  rest.fit(second, loader, nullptr, dir + "/three.ckpt");
+  EXPECT_DOUBLE_EQ(lr_of(rest), 0.25);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include <torch/optim/optimizer.h>
+#include <torch/optim/schedulers/lr_scheduler.h>
 
 #include "fulgur/error.h"
 
@@ -330,6 +331,48 @@ void ReduceLROnPlateau::load_state_dict(const StateDict& state) {
   best_ = state.at("best").toDouble();
   num_bad_epochs_ = int_of(state, "num_bad_epochs", kind());
   cooldown_counter_ = int_of(state, "cooldown_counter", kind());
+  set_lrs(doubles_of(state, "_last_lr", kind()));
+}
+
+// --- LibTorch's own schedulers ---------------------------------------------------------------------
+
+namespace {
+
+// LibTorch keeps the step count protected; a pointer to it, formed in a derived class's scope,
+// reads and sets it on any scheduler (the count is all a LibTorch scheduler's state).
+struct LibTorchStepCount : torch::optim::LRScheduler {
+  static unsigned& of(torch::optim::LRScheduler& scheduler) { return scheduler.*(&LibTorchStepCount::step_count_); }
+};
+
+}  // namespace
+
+LibTorchScheduler::LibTorchScheduler(std::shared_ptr<torch::optim::LRScheduler> scheduler,
+                                     torch::optim::Optimizer& optimizer)
+    : LRScheduler(optimizer), scheduler_(std::move(scheduler)) {
+  require(scheduler_ != nullptr, "LibTorchScheduler: no scheduler given");
+  steps_ = LibTorchStepCount::of(*scheduler_);
+}
+
+double LibTorchScheduler::lr_at(int64_t /*step*/, double base_lr) const {
+  const auto lrs = last_lrs();
+  for (std::size_t i = 0; i < base_lrs_.size() && i < lrs.size(); ++i) {
+    if (base_lrs_[i] == base_lr) return lrs[i];
+  }
+  return base_lr;
+}
+
+void LibTorchScheduler::advance(std::optional<double> /*metric*/) {
+  scheduler_->step();
+  steps_ = LibTorchStepCount::of(*scheduler_);
+}
+
+void LibTorchScheduler::load_state_dict(const StateDict& state) {
+  require_kind(state, kind());
+  steps_ = int_of(state, "last_epoch", kind());
+  require(steps_ <= static_cast<int64_t>(std::numeric_limits<unsigned>::max()),
+          "lr scheduler 'libtorch': its saved last_epoch " + std::to_string(steps_) + " is beyond LibTorch's step counter");
+  LibTorchStepCount::of(*scheduler_) = static_cast<unsigned>(steps_);
+  // LibTorch's rates are not a formula fulgur can evaluate: the saved ones are set as they were.
   set_lrs(doubles_of(state, "_last_lr", kind()));
 }
 

@@ -30,6 +30,25 @@ Batch Module::transfer_batch_to_device(const Batch& batch, const torch::Device& 
 
 std::vector<std::unique_ptr<Plugin>> Module::configure_callbacks() { return {}; }
 
+const torch::Tensor& StepOutput::at(const std::string& key) const {
+  const auto found = values.find(key);
+  if (found != values.end()) return found->second;
+  std::string keys;
+  for (const auto& [name, value] : values) keys += (keys.empty() ? "" : ", ") + name;
+  throw Error("step outputs have no '" + key + "'; they hold: " + (keys.empty() ? "only the loss" : keys));
+}
+
+torch::Tensor Module::outputs(std::map<std::string, torch::Tensor> values) {
+  const auto loss = values.find("loss");
+  if (loss == values.end() && automatic_optimization_) {
+    throw Error("outputs(): under automatic optimization the step's outputs need a 'loss' entry (the tensor to "
+                "minimise)");
+  }
+  step_output_.loss = loss == values.end() ? torch::Tensor() : loss->second;
+  step_output_.values = std::move(values);
+  return step_output_.loss;
+}
+
 Trainer& Module::trainer() const {
   if (!trainer_) throw Error("this Module is not attached to a Trainer (call it from within fit/validate/test/predict)");
   return *trainer_;

@@ -311,7 +311,11 @@ void Trainer::connect_module_hooks(Module& module) {
   add(bus_.on_train_epoch_start, [m](EpochHook&) { m->on_train_epoch_start(); });
   add(bus_.on_train_epoch_end, [m](EpochHook&) { m->on_train_epoch_end(); });
   add(bus_.on_train_batch_start, [m](BatchStartHook& hook) { m->on_train_batch_start(hook.batch, hook.batch_idx); });
-  add(bus_.on_train_batch_end, [m](BatchEndHook& hook) { m->on_train_batch_end(hook.outputs, hook.batch, hook.batch_idx); });
+  add(bus_.on_train_batch_end, [m](BatchEndHook& hook) {
+    // What the step gave outputs(), or just its loss.
+    if (m->step_output_.values.empty()) m->step_output_.loss = hook.outputs;
+    m->on_train_batch_end(m->step_output_, hook.batch, hook.batch_idx);
+  });
   add(bus_.on_validation_start, [m](RunHook&) { m->on_validation_start(); });
   add(bus_.on_validation_end, [m](RunHook&) { m->on_validation_end(); });
   add(bus_.on_validation_epoch_start, [m](EpochHook&) { m->on_validation_epoch_start(); });
@@ -588,6 +592,7 @@ void Trainer::training_batch(Batch& raw_batch, int64_t batch_idx, bool is_last_b
 
   torch::Tensor loss;
   try {
+    module_->step_output_ = StepOutput{};
     loss = module_->training_step(batch, batch_idx);
   } catch (...) {
     rethrow_with_context("training_step", batch_idx);

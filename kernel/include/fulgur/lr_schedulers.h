@@ -13,6 +13,10 @@
 
 #include "fulgur/lr_scheduler.h"
 
+namespace torch::optim {
+class LRScheduler;
+}  // namespace torch::optim
+
 namespace fulgur {
 
 /// base * gamma^floor(step / step_size).
@@ -167,6 +171,29 @@ class ReduceLROnPlateau : public LRScheduler {
   double best_;
   int64_t num_bad_epochs_ = 0;
   int64_t cooldown_counter_ = 0;
+};
+
+/// LibTorch's own schedulers (torch::optim::StepLR, or any torch::optim::LRScheduler) in a
+/// scheduler config, stepped by the lr_scheduler plugin like fulgur's:
+///   auto step = std::make_shared<torch::optim::StepLR>(*adam, /*step_size=*/10, /*gamma=*/0.1);
+///   config.lr_schedulers.push_back({std::make_shared<fulgur::LibTorchScheduler>(step, *adam)});
+/// LibTorch's schedulers keep no state but their step count: that count and the current rates
+/// travel in checkpoints and are set again on resume, so a resumed run continues the schedule
+/// exactly. A scheduler subclass of your own that keeps more state
+/// than the count resumes with that extra state lost.
+class LibTorchScheduler : public LRScheduler {
+ public:
+  LibTorchScheduler(std::shared_ptr<torch::optim::LRScheduler> scheduler, torch::optim::Optimizer& optimizer);
+  /// Not a formula: LibTorch computes the rates; returns the current rate of the group with that base.
+  double lr_at(int64_t step, double base_lr) const override;
+  std::string kind() const override { return "libtorch"; }
+  void load_state_dict(const StateDict& state) override;
+
+ protected:
+  void advance(std::optional<double> metric) override;
+
+ private:
+  std::shared_ptr<torch::optim::LRScheduler> scheduler_;
 };
 
 }  // namespace fulgur

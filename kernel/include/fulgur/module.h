@@ -56,6 +56,15 @@ class ManualOptimizer {
   std::size_t index_;
 };
 
+/// What training_step returned, as on_train_batch_end receives it: the loss, and the other values
+/// the step returned with Module::outputs (Lightning's `return {"loss": loss, "acc": acc}`).
+struct StepOutput {
+  torch::Tensor loss;
+  std::map<std::string, torch::Tensor> values;
+  /// values[key]; throws fulgur::Error naming the keys there are.
+  const torch::Tensor& at(const std::string& key) const;
+};
+
 class Module : public torch::nn::Module {
  public:
   using Hyperparameters = HParams;
@@ -101,7 +110,7 @@ class Module : public torch::nn::Module {
   virtual void on_predict_epoch_end() {}
   /// `outputs` is what the step returned (the loss for training_step).
   virtual void on_train_batch_start(const Batch& /*batch*/, int64_t /*batch_idx*/) {}
-  virtual void on_train_batch_end(const torch::Tensor& /*outputs*/, const Batch& /*batch*/, int64_t /*batch_idx*/) {}
+  virtual void on_train_batch_end(const StepOutput& /*outputs*/, const Batch& /*batch*/, int64_t /*batch_idx*/) {}
   virtual void on_validation_batch_start(const Batch& /*batch*/, int64_t /*batch_idx*/) {}
   virtual void on_validation_batch_end(const torch::Tensor& /*outputs*/, const Batch& /*batch*/, int64_t /*batch_idx*/) {}
   virtual void on_test_batch_start(const Batch& /*batch*/, int64_t /*batch_idx*/) {}
@@ -121,6 +130,11 @@ class Module : public torch::nn::Module {
   void log(const std::string& name, const torch::Tensor& value, const LogOptions& options = {});
   void log(const std::string& name, double value, const LogOptions& options = {});
   void log_dict(const std::map<std::string, torch::Tensor>& values, const LogOptions& options = {});
+
+  /// Lightning's dict return: `return outputs({{"loss", loss}, {"acc", acc}});` in training_step
+  /// returns the loss and hands every value to on_train_batch_end. Under automatic optimization a
+  /// "loss" entry is required.
+  torch::Tensor outputs(std::map<std::string, torch::Tensor> values);
 
   // --- hyper-parameters ---------------------------------------------------------------------
   /// Records hyper-parameters, typed (fulgur/hparams.h); loggers and checkpoints store them, and
@@ -171,6 +185,7 @@ class Module : public torch::nn::Module {
   torch::Device device_{torch::kCPU};
   bool automatic_optimization_ = true;
   HParams hparams_;
+  StepOutput step_output_;  // the running training step's, for on_train_batch_end
 };
 
 }  // namespace fulgur
