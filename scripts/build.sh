@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds fulgur (Release) into build/. Extra arguments go to CMake's configure.
+# FULGUR_BUILD_TARGET names one target to build (with what it needs) instead of everything:
+# the demo builds only `digits` (the kernel, the plugins and the example), not the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,4 +15,6 @@ if [ ! -f build/CMakeCache.txt ]; then
 elif [ $# -gt 0 ]; then
   cmake -S . -B build "$@"
 fi
-cmake --build build --parallel "${FULGUR_BUILD_JOBS:-$(nproc)}"
+target=()
+if [ -n "${FULGUR_BUILD_TARGET:-}" ]; then target=(--target "$FULGUR_BUILD_TARGET"); fi
+cmake --build build --parallel "${FULGUR_BUILD_JOBS:-$(nproc)}" "${target[@]}"

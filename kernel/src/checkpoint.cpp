@@ -23,14 +23,28 @@ bool has_plugin_state(const Checkpoint& checkpoint, const std::string& name) {
 }
 
 void write_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
-  const std::vector<char> bytes = torch::pickle_save(c10::IValue(checkpoint));
+  const std::vector<char> bytes = detail::write_pickle_archive(c10::IValue(checkpoint));
   write_file_atomically(path, std::string_view(bytes.data(), bytes.size()), "checkpoint");
 }
 
-Checkpoint read_checkpoint(const std::string& path) {
+Checkpoint read_model_checkpoint(const std::string& path) {
   const c10::IValue value = detail::read_pickle_archive(path, "checkpoint");
-  if (!value.isGenericDict()) throw Error("checkpoint '" + path + "' is not a dictionary, so not a fulgur checkpoint");
+  if (!value.isGenericDict()) throw Error("checkpoint '" + path + "' holds a " + value.tagKind() + ", not a dictionary");
   auto checkpoint = value.toGenericDict();
+  if (!checkpoint.contains("state_dict") || !checkpoint.at("state_dict").isGenericDict()) {
+    throw Error("checkpoint '" + path + "' has no 'state_dict' dictionary of weights");
+  }
+  return checkpoint;
+}
+
+Checkpoint read_checkpoint(const std::string& path) {
+  auto checkpoint = read_model_checkpoint(path);
+  if (!checkpoint.contains("fulgur_version") && checkpoint.contains("pytorch-lightning_version")) {
+    throw Error("checkpoint '" + path + "' was written by Lightning " +
+                checkpoint.at("pytorch-lightning_version").toStringRef() +
+                ": fulgur loads its weights and hyper-parameters (load_from_checkpoint, load_weights) but does not "
+                "resume Lightning's optimizer and loop state; start a new fit from the loaded Module");
+  }
   for (const char* key : {"fulgur_version", "state_dict", "loops", "epoch", "global_step"}) {
     if (!checkpoint.contains(key)) {
       throw Error("checkpoint '" + path + "' has no '" + key + "' entry; it is not a fulgur checkpoint");

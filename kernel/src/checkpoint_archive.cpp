@@ -15,6 +15,8 @@
 #include <sstream>
 
 #include <caffe2/serialize/in_memory_adapter.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
 #include <torch/serialize.h>
 #include <caffe2/serialize/inline_container.h>
 
@@ -480,6 +482,27 @@ c10::IValue read_pickle_archive(const std::string& path, const std::string& what
                 " bytes; its zip records are intact, so it was written by something other than fulgur or "
                 "torch.save, or holds objects LibTorch cannot rebuild): " + error.what_without_backtrace());
   }
+}
+
+std::vector<char> write_pickle_archive(const c10::IValue& value) {
+  std::vector<char> pickle;
+  torch::jit::Pickler pickler(
+      [&pickle](const char* data, std::size_t size) { pickle.insert(pickle.end(), data, data + size); },
+      /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
+      /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(value);
+  pickler.stop();
+  std::vector<char> archive;
+  {
+    caffe2::serialize::PyTorchStreamWriter writer([&archive](const void* data, std::size_t size) {
+      archive.insert(archive.end(), static_cast<const char*>(data), static_cast<const char*>(data) + size);
+      return size;
+    });
+    torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
+    writer.writeEndOfFile();
+  }
+  return archive;
 }
 
 }  // namespace fulgur::detail

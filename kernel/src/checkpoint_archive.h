@@ -24,6 +24,12 @@ std::vector<char> read_whole_file(const std::string& path, const std::string& wh
 /// what LibTorch cannot read as Python wrote it.
 c10::IValue read_pickle_archive(const std::string& path, const std::string& what);
 
+/// The archive torch::pickle_save writes, without its TorchScript type tags: LibTorch wraps each
+/// dict and list in torch.jit._pickle.restore_type_tag, a global that Python's
+/// torch.load(weights_only=True) (the default since PyTorch 2.6, and Lightning's) refuses. Plain
+/// dicts and lists load in Python and in LibTorch alike.
+std::vector<char> write_pickle_archive(const c10::IValue& value);
+
 /// What Python's pickler writes and LibTorch 1.13's unpickler cannot read: a one-item dict or list
 /// (SETITEM, APPEND: a checkpoint re-saved by Python's torch.save) and collections.OrderedDict
 /// (Python's model.state_dict(), which LibTorch turns into None). Returns the archive with its

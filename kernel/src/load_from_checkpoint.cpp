@@ -11,7 +11,7 @@
 namespace fulgur::detail {
 
 ModuleCheckpoint open_module_checkpoint(const std::string& path, const HParams& overrides) {
-  ModuleCheckpoint loaded{read_checkpoint(path), {}, ""};
+  ModuleCheckpoint loaded{read_model_checkpoint(path), {}, ""};
   if (loaded.checkpoint.contains("hyper_parameters")) {
     loaded.hparams = hparams_from_ivalue(loaded.checkpoint.at("hyper_parameters"),
                                          "checkpoint '" + path + "': hyper_parameters");

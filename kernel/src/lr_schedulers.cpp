@@ -20,7 +20,9 @@ void require(bool condition, const std::string& message) {
 }
 
 c10::impl::GenericList list_of(const std::vector<double>& values) {
-  c10::impl::GenericList list(c10::FloatType::get());
+  // A list of Any: LibTorch pickles a typed float list through a torch.jit global, which
+  // Python's torch.load(weights_only=True) refuses.
+  c10::impl::GenericList list(c10::AnyType::get());
   for (double value : values) list.push_back(value);
   return list;
 }

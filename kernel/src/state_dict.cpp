@@ -119,7 +119,7 @@ void save_weights(const torch::nn::Module& module, const std::string& path) {
     write_file_atomically(path, detail::write_safetensors(weights), "weights file");
     return;
   }
-  const std::vector<char> bytes = torch::pickle_save(c10::IValue(weights));
+  const std::vector<char> bytes = detail::write_pickle_archive(c10::IValue(weights));
   write_file_atomically(path, std::string_view(bytes.data(), bytes.size()), "weights file");
 }
 

@@ -18,6 +18,7 @@ namespace fulgur {
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
+constexpr const char* kLightningFormat = "2.6.6";
 
 // Loop counters steer what runs next: a negative one would train epochs -3...2, so each is
 // checked against its range before it is used.
@@ -89,6 +90,8 @@ Checkpoint Trainer::dump_checkpoint() {
   if (!module_) throw Error("save_checkpoint needs a Module: call it during or after fit");
   Checkpoint checkpoint = make_state_dict();
   checkpoint.insert("fulgur_version", std::string(kVersion));
+  // The Lightning checkpoint format these keys follow: Lightning's load_from_checkpoint reads it.
+  checkpoint.insert("pytorch-lightning_version", std::string(kLightningFormat));
   checkpoint.insert("epoch", current_epoch_);
   checkpoint.insert("global_step", global_step_);
 

@@ -32,8 +32,11 @@ bool has_plugin_state(const Checkpoint& checkpoint, const std::string& name);
 /// the previous file at `path` is then left as it was.
 void write_checkpoint(const Checkpoint& checkpoint, const std::string& path);
 
-/// Reads a checkpoint; throws fulgur::Error for a missing, truncated or corrupt file, or one
-/// that is not a fulgur checkpoint.
+/// Reads a checkpoint to resume from; throws fulgur::Error for a missing, truncated or corrupt
+/// file, or one that is not a fulgur checkpoint (a Lightning one is named as such).
 Checkpoint read_checkpoint(const std::string& path);
+/// Reads any checkpoint that holds a model: a dictionary with a "state_dict" of weights, as
+/// fulgur and Lightning write them (what load_from_checkpoint needs).
+Checkpoint read_model_checkpoint(const std::string& path);
 
 }  // namespace fulgur
