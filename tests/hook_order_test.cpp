@@ -209,6 +209,33 @@ TEST(HookOrder, EveryModuleHookRunsRightAfterThePluginsSlots) {
   EXPECT_EQ(seen.size(), 18u);
 }
 
+// A fit resumed mid-epoch (Lightning's rule, checked against Lightning in tests/parity): no sanity
+// check and no second on_train_epoch_start; it goes on with the next batch.
+TEST(HookOrder, AFitResumedMidEpochSkipsTheSanityCheckAndTheEpochStart) {
+  Fixture f;
+  const auto dir = testing::temp_dir("hook_order_resume");
+  TrainerOptions options;
+  options.max_epochs = 1;
+  options.limit_train_batches = 2;
+  options.limit_val_batches = 1;
+  options.default_root_dir = dir;
+  options.plugins.push_back(PluginSpec::parse("model_checkpoint:every_n_train_steps=1,save_top_k=-1"));
+  {
+    Trainer first(options);
+    first.fit(f.model, f.train, f.val);
+  }
+  options.plugins.clear();
+  options.enable_checkpointing = false;
+  Trainer trainer(options);
+  auto& recorder = static_cast<HookRecorder&>(trainer.add_plugin(std::make_unique<HookRecorder>()));
+  trainer.fit(f.model, f.train, f.val, dir + "/checkpoints/epoch=0-step=1.ckpt");
+  std::vector<std::string> expected{"setup stage=fit", "on_load_checkpoint", "on_fit_start", "on_train_start"};
+  append(expected, train_batch(1));
+  append(expected, eval_epoch("validation", 0, 1));
+  append(expected, {"on_train_epoch_end epoch=0", "on_train_end", "on_fit_end", "teardown stage=fit"});
+  EXPECT_EQ(recorder.calls, expected);
+}
+
 // Slot groups fix the order between plugins whatever order they were added in.
 TEST(HookOrder, SlotGroupsOrderPluginsOnOneHook) {
   struct Grouped : Plugin {

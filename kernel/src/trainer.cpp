@@ -445,7 +445,9 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, DataLoader& train
     if (val_loader && !overrides.validation) {
       spdlog::info("validation loader given but the Module has no validation_step: validation is skipped");
     }
-    if (validation_enabled) sanity_check(*val_loader);
+    // Lightning skips the sanity check when a fit resumes in the middle of an epoch (one resumed
+    // from an epoch's end runs it); tests/parity compares this with Lightning itself.
+    if (validation_enabled && resume_batches_ == 0) sanity_check(*val_loader);
 
     fit_loop(train_loader, val_loader, validation_enabled);
 
@@ -529,7 +531,9 @@ void Trainer::training_epoch(DataLoader& train_loader, DataLoader* val_loader, b
   }
 
   EpochHook epoch_hook{*this, current_epoch_};
-  bus_.on_train_epoch_start(epoch_hook);
+  // An epoch a fit resumes in the middle of has started already: as in Lightning, no second
+  // on_train_epoch_start (plugins that set per-epoch state also do so at on_train_start).
+  if (resume_batches_ == 0) bus_.on_train_epoch_start(epoch_hook);
 
   // A fit resumed mid-epoch continues with the batch that would have come next.
   const int64_t first_batch = resume_batches_ > 0 ? train_loader.skip(resume_batches_) : 0;

@@ -67,13 +67,17 @@ class GradAccumulationScheduler : public Plugin {
                     "Module accumulates gradients itself");
       }
     });
-    connect(bus.on_train_epoch_start, [this](EpochHook& hook) {
-      const auto in_force = std::prev(options_.scheduling.upper_bound(hook.epoch));
-      hook.trainer.set_accumulate_grad_batches(in_force->second);
-    });
+    connect(bus.on_train_epoch_start, [this](EpochHook& hook) { apply(hook.trainer, hook.epoch); });
+    // A fit resumed mid-epoch gets no on_train_epoch_start for that epoch.
+    connect(bus.on_train_start, [this](RunHook& hook) { apply(hook.trainer, hook.trainer.current_epoch()); });
   }
 
  private:
+  void apply(Trainer& trainer, int64_t epoch) const {
+    const auto in_force = std::prev(options_.scheduling.upper_bound(epoch));
+    trainer.set_accumulate_grad_batches(in_force->second);
+  }
+
   GradAccumulationSchedulerOptions options_;
 };
 

@@ -84,13 +84,13 @@ class ProgressBar : public Plugin {
 
   void attach(HookBus& bus) override {
     if (!enabled_) return;
-    connect(bus.on_train_epoch_start, [this](EpochHook& hook) {
-      train_.reset(fmt::format("Epoch {}", hook.epoch), hook.trainer.num_training_batches());
-      // A terminal shows the new bar at once; a log only gets a line when line_seconds passed.
-      if (terminal_) last_draw_ = Clock::time_point{};
-    }, SlotGroup::Logger);
+    connect(bus.on_train_epoch_start, [this](EpochHook& hook) { start_epoch(hook.trainer, hook.epoch); }, SlotGroup::Logger);
+    // A fit resumed mid-epoch gets no on_train_epoch_start for that epoch.
+    connect(bus.on_train_start, [this](RunHook& hook) { start_epoch(hook.trainer, hook.trainer.current_epoch()); },
+            SlotGroup::Logger);
     connect(bus.on_train_batch_end, [this](BatchEndHook& hook) {
       train_.done = hook.batch_idx + 1;
+      train_.total = hook.trainer.num_training_batches();  // known once the epoch runs (also when resumed)
       if (due()) draw_train(hook.trainer);
     }, SlotGroup::Logger);
     connect(bus.on_train_epoch_end, [this](EpochHook& hook) {
@@ -116,6 +116,12 @@ class ProgressBar : public Plugin {
   }
 
  private:
+  void start_epoch(const Trainer& trainer, int64_t epoch) {
+    train_.reset(fmt::format("Epoch {}", epoch), trainer.num_training_batches());
+    // A terminal shows the new bar at once; a log only gets a line when line_seconds passed.
+    if (terminal_) last_draw_ = Clock::time_point{};
+  }
+
   static std::string eval_label(const Trainer& trainer) {
     return trainer.sanity_checking() ? "Sanity Checking" : "Validation";
   }

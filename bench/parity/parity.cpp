@@ -1,0 +1,157 @@
+// bench/parity, the C++ half: a hand-written LibTorch loop and fulgur (kernel + a log per step;
+// and with its default plugins, a CSV logger and early stopping) train the same MLPs on the same
+// in-memory random batches with Adam. bench/parity/run.sh runs this and parity.py (raw PyTorch
+// and Lightning) in one go and prints the table.
+//
+//   build/bench/bench_parity --model tiny --steps 400     # prints "tiny <variant> <us per step>"
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include "fulgur/compat.h"
+#include "fulgur/trainer.h"
+
+namespace {
+
+namespace F = torch::nn::functional;
+using Clock = std::chrono::steady_clock;
+
+struct Shape {
+  std::vector<int64_t> widths;  // 784, hidden..., 10
+  int64_t batch_size;
+};
+
+Shape shape_of(const std::string& model) {
+  if (model == "tiny") return {{784, 128, 10}, 64};
+  if (model == "medium") return {{784, 2048, 2048, 10}, 512};
+  throw std::runtime_error("--model: tiny or medium, got '" + model + "'");
+}
+
+torch::nn::Sequential make_mlp(const Shape& shape) {
+  torch::nn::Sequential net;
+  for (std::size_t i = 0; i + 1 < shape.widths.size(); ++i) {
+    net->push_back(torch::nn::Linear(shape.widths[i], shape.widths[i + 1]));
+    if (i + 2 < shape.widths.size()) net->push_back(torch::nn::ReLU());
+  }
+  return net;
+}
+
+class Net : public fulgur::Module {
+ public:
+  explicit Net(const Shape& shape) { net = register_module("net", make_mlp(shape)); }
+  torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
+    auto loss = F::cross_entropy(net->forward(batch.data), batch.target);
+    log("train_loss", loss);
+    return loss;
+  }
+  fulgur::OptimizerConfig configure_optimizers() override {
+    return std::make_shared<torch::optim::Adam>(parameters(), torch::optim::AdamOptions(1e-3));
+  }
+  torch::nn::Sequential net{nullptr};
+};
+
+// `steps` batches made beforehand, served in order each epoch.
+fulgur::TensorDataLoader make_data(const Shape& shape, int64_t steps) {
+  torch::manual_seed(0);
+  fulgur::TensorDataLoaderOptions options;
+  options.batch_size = shape.batch_size;
+  return fulgur::TensorDataLoader(torch::randn({steps * shape.batch_size, shape.widths.front()}),
+                                  torch::randint(0, shape.widths.back(), {steps * shape.batch_size}, torch::kLong),
+                                  options);
+}
+
+double hand_loop(const Shape& shape, fulgur::TensorDataLoader& loader, int64_t warmup) {
+  torch::manual_seed(1);
+  auto net = make_mlp(shape);
+  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
+  net->train();
+  loader.start_epoch(0);
+  int64_t step = 0;
+  Clock::time_point start;
+  while (auto batch = loader.next()) {
+    if (step++ == warmup) start = Clock::now();
+    fulgur::compat::zero_grad(adam);
+    auto loss = F::cross_entropy(net->forward(batch->data), batch->target);
+    loss.backward();
+    adam.step();
+  }
+  return std::chrono::duration<double, std::micro>(Clock::now() - start).count() / static_cast<double>(step - warmup);
+}
+
+// fulgur's step time inside one fit: from batch `warmup`'s start to the end of the last batch,
+// so set-up and the first steps (allocator warm-up) are left out, as in the hand loop.
+class StepClock : public fulgur::Plugin {
+ public:
+  explicit StepClock(int64_t warmup) : warmup_(warmup) {}
+  std::string name() const override { return "step_clock"; }
+  void attach(fulgur::HookBus& bus) override {
+    connect(bus.on_train_batch_start, [this](fulgur::BatchStartHook& hook) {
+      if (hook.batch_idx == warmup_) start_ = Clock::now();
+    });
+    connect(bus.on_train_batch_end, [this](fulgur::BatchEndHook& hook) {
+      end_ = Clock::now();
+      steps_ = hook.batch_idx + 1 - warmup_;
+    });
+  }
+  double us_per_step() const { return std::chrono::duration<double, std::micro>(end_ - start_).count() / static_cast<double>(steps_); }
+
+ private:
+  int64_t warmup_;
+  int64_t steps_ = 1;
+  Clock::time_point start_, end_;
+};
+
+double fulgur_loop(const Shape& shape, fulgur::TensorDataLoader& loader, int64_t warmup, bool with_plugins,
+                   const std::string& root) {
+  torch::manual_seed(1);
+  Net module(shape);
+  fulgur::TrainerOptions options;
+  options.max_epochs = 1;
+  options.accelerator = "cpu";
+  options.num_sanity_val_steps = 0;
+  options.default_root_dir = root;
+  options.enable_progress_bar = with_plugins;
+  options.enable_model_summary = with_plugins;
+  options.enable_checkpointing = with_plugins;
+  if (with_plugins) {
+    options.plugins.push_back(fulgur::PluginSpec{"csv_logger", {}});
+    options.plugins.push_back(fulgur::PluginSpec::parse("early_stopping:monitor=train_loss,patience=1000"));
+  }
+  fulgur::Trainer trainer(options);
+  auto& clock = static_cast<StepClock&>(trainer.add_plugin(std::make_unique<StepClock>(warmup)));
+  trainer.fit(module, loader);
+  return clock.us_per_step();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"bench/parity: µs per step of a hand loop and of fulgur"};
+  std::string model = "tiny";
+  int64_t steps = 400, warmup = 20, threads = 0;
+  app.add_option("--model", model, "tiny (784-128-10, batch 64) or medium (784-2048-2048-10, batch 512)");
+  app.add_option("--steps", steps, "Steps per run, warm-up included");
+  app.add_option("--warmup", warmup, "Untimed first steps");
+  app.add_option("--threads", threads, "LibTorch threads (0: LibTorch's default)");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
+    if (warmup >= steps) throw std::runtime_error("--warmup must be below --steps");
+    const auto shape = shape_of(model);
+    auto loader = make_data(shape, steps);
+    const auto root = (std::filesystem::temp_directory_path() / ("fulgur_bench_parity_" + std::to_string(::getpid()))).string();
+    std::printf("%s hand_libtorch %.1f\n", model.c_str(), hand_loop(shape, loader, warmup));
+    std::printf("%s fulgur_kernel_log %.1f\n", model.c_str(), fulgur_loop(shape, loader, warmup, false, root));
+    std::printf("%s fulgur_default_plugins %.1f\n", model.c_str(), fulgur_loop(shape, loader, warmup, true, root));
+    std::filesystem::remove_all(root);
+    return 0;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "error: %s\n", error.what());
+    return 1;
+  }
+}

@@ -1,0 +1,96 @@
+"""bench/parity, the Python half: the same MLPs, batches and Adam as parity.cpp, trained by a
+raw PyTorch loop, by a lean Lightning Trainer (no logger, bar, summary or checkpoint) and by
+Lightning's default Trainer with a self.log per step. Prints "<model> <variant> <us per step>".
+
+Usage (the comparison environment's python): parity.py --model tiny --steps 400 --warmup 20
+"""
+import argparse
+import tempfile
+import time
+import warnings
+
+import lightning as L
+import torch
+from torch.nn import functional as F
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--model", default="tiny")
+parser.add_argument("--steps", type=int, default=400)
+parser.add_argument("--warmup", type=int, default=20)
+parser.add_argument("--threads", type=int, default=0)
+args = parser.parse_args()
+if args.threads:
+    torch.set_num_threads(args.threads)
+warnings.filterwarnings("ignore")
+
+widths, batch_size = {"tiny": ([784, 128, 10], 64), "medium": ([784, 2048, 2048, 10], 512)}[args.model]
+
+
+def mlp():
+    layers = []
+    for i in range(len(widths) - 1):
+        layers.append(torch.nn.Linear(widths[i], widths[i + 1]))
+        if i + 2 < len(widths):
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+torch.manual_seed(0)
+x = torch.randn(args.steps * batch_size, widths[0])
+y = torch.randint(0, widths[-1], (args.steps * batch_size,))
+batches = [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+
+
+def raw_pytorch():
+    torch.manual_seed(1)
+    net = mlp()
+    adam = torch.optim.Adam(net.parameters(), lr=1e-3)
+    for step, (bx, by) in enumerate(batches):
+        if step == args.warmup:
+            start = time.perf_counter()
+        adam.zero_grad()
+        F.cross_entropy(net(bx), by).backward()
+        adam.step()
+    return (time.perf_counter() - start) * 1e6 / (len(batches) - args.warmup)
+
+
+class Net(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = mlp()
+
+    def training_step(self, batch, batch_idx):
+        loss = F.cross_entropy(self.net(batch[0]), batch[1])
+        self.log("train_loss", loss)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=1e-3)
+
+
+class StepClock(L.Callback):
+    """The same window as fulgur's: from batch `warmup`'s start to the last batch's end."""
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if batch_idx == args.warmup:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self.end = time.perf_counter()
+
+
+def lightning(lean):
+    torch.manual_seed(1)
+    clock = StepClock()
+    with tempfile.TemporaryDirectory() as root:
+        options = dict(max_epochs=1, accelerator="cpu", num_sanity_val_steps=0, default_root_dir=root, callbacks=[clock])
+        if lean:
+            options.update(logger=False, enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
+        trainer = L.Trainer(**options)
+        trainer.fit(Net(), torch.utils.data.DataLoader(batches, batch_size=None))
+    return (clock.end - clock.start) * 1e6 / (len(batches) - args.warmup)
+
+
+print("%s raw_pytorch %.1f" % (args.model, raw_pytorch()), flush=True)
+print("%s lightning_lean %.1f" % (args.model, lightning(True)), flush=True)
+print("%s lightning_default %.1f" % (args.model, lightning(False)), flush=True)

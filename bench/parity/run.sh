@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# bench/parity: one command, one table. The same MLPs (tiny 784-128-10 at batch 64, medium
+# 784-2048-2048-10 at batch 512), Adam, random batches made in memory beforehand, trained for the
+# same steps by a hand-written LibTorch loop, fulgur (kernel + a log per step; with its default
+# plugins, a CSV logger and early stopping), raw PyTorch and Lightning (lean; default with a
+# self.log per step). Prints µs per step and ratios. Run after scripts/build.sh and
+# scripts/setup-parity.sh:
+#
+#   bench/parity/run.sh                 # both models, LibTorch's default threads
+#   bench/parity/run.sh --threads 1 --models tiny --steps 400
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+models="tiny medium"
+threads=0
+tiny_steps=400
+medium_steps=40
+while [ $# -gt 0 ]; do
+  case $1 in
+    --models) models=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --steps) tiny_steps=$2; medium_steps=$2; shift 2 ;;
+    *) echo "unknown option $1"; exit 2 ;;
+  esac
+done
+python=${FULGUR_PARITY_PYTHON:-$(cat build/parity_python 2>/dev/null || true)}
+[ -x "$python" ] || python="$(scripts/setup-parity.sh | tail -n 1)/bin/python"
+[ -x build/bench/bench_parity ] || FULGUR_BUILD_TARGET=bench_parity scripts/build.sh >/dev/null
+results=$(mktemp)
+for model in $models; do
+  steps=$tiny_steps
+  [ "$model" = medium ] && steps=$medium_steps
+  warmup=$(( steps / 10 > 0 ? steps / 10 : 1 ))
+  build/bench/bench_parity --model "$model" --steps "$steps" --warmup "$warmup" --threads "$threads" >> "$results"
+  "$python" bench/parity/parity.py --model "$model" --steps "$steps" --warmup "$warmup" --threads "$threads" \
+    2>/dev/null >> "$results"
+done
+"$python" - "$results" <<'PY'
+import sys
+rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
+times = {(model, variant): float(us) for model, variant, us in rows}
+order = ["hand_libtorch", "fulgur_kernel_log", "fulgur_default_plugins", "raw_pytorch", "lightning_lean", "lightning_default"]
+print("| model | variant | us/step | vs hand LibTorch | Lightning default / this |")
+print("| --- | --- | --- | --- | --- |")
+for model in dict.fromkeys(m for m, _ in times):
+    for variant in order:
+        if (model, variant) not in times: continue
+        us = times[(model, variant)]
+        print("| %s | %s | %.1f | %.2fx | %.2fx |" % (model, variant, us, us / times[(model, "hand_libtorch")],
+                                                   times[(model, "lightning_default")] / us))
+PY
+rm -f "$results"
