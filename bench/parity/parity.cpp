@@ -6,6 +6,7 @@
 //   build/bench/bench_parity --model tiny --steps 400     # prints "tiny <variant> <us per step>"
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -133,11 +134,12 @@ double fulgur_loop(const Shape& shape, fulgur::TensorDataLoader& loader, int64_t
 int main(int argc, char** argv) {
   CLI::App app{"bench/parity: µs per step of a hand loop and of fulgur"};
   std::string model = "tiny";
-  int64_t steps = 400, warmup = 20, threads = 0;
+  int64_t steps = 400, warmup = 20, threads = 0, rounds = 3;
   app.add_option("--model", model, "tiny (784-128-10, batch 64) or medium (784-2048-2048-10, batch 512)");
   app.add_option("--steps", steps, "Steps per run, warm-up included");
   app.add_option("--warmup", warmup, "Untimed first steps");
   app.add_option("--threads", threads, "LibTorch threads (0: LibTorch's default)");
+  app.add_option("--rounds", rounds, "Rounds of every variant; the median is printed")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   try {
     if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
@@ -145,9 +147,22 @@ int main(int argc, char** argv) {
     const auto shape = shape_of(model);
     auto loader = make_data(shape, steps);
     const auto root = (std::filesystem::temp_directory_path() / ("fulgur_bench_parity_" + std::to_string(::getpid()))).string();
-    std::printf("%s hand_libtorch %.1f\n", model.c_str(), hand_loop(shape, loader, warmup));
-    std::printf("%s fulgur_kernel_log %.1f\n", model.c_str(), fulgur_loop(shape, loader, warmup, false, root));
-    std::printf("%s fulgur_default_plugins %.1f\n", model.c_str(), fulgur_loop(shape, loader, warmup, true, root));
+    // Rounds alternate the variants, so each sees the machine in the same states; the median is
+    // printed.
+    std::vector<double> hand, kernel, plugins;
+    for (int64_t round = 0; round < rounds; ++round) {
+      hand.push_back(hand_loop(shape, loader, warmup));
+      kernel.push_back(fulgur_loop(shape, loader, warmup, false, root));
+      plugins.push_back(fulgur_loop(shape, loader, warmup, true, root));
+    }
+    auto median = [](std::vector<double> values) {
+      std::sort(values.begin(), values.end());
+      return values[values.size() / 2];
+    };
+    std::printf("%s hand_libtorch %.1f\n", model.c_str(), median(hand));
+    std::printf("%s fulgur_kernel_log %.1f\n", model.c_str(), median(kernel));
+    std::printf("%s fulgur_default_plugins %.1f\n", model.c_str(), median(plugins));
+    std::printf("libtorch %s\n", TORCH_VERSION);
     std::filesystem::remove_all(root);
     return 0;
   } catch (const std::exception& error) {

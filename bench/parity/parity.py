@@ -18,6 +18,7 @@ parser.add_argument("--model", default="tiny")
 parser.add_argument("--steps", type=int, default=400)
 parser.add_argument("--warmup", type=int, default=20)
 parser.add_argument("--threads", type=int, default=0)
+parser.add_argument("--rounds", type=int, default=3)
 args = parser.parse_args()
 if args.threads:
     torch.set_num_threads(args.threads)
@@ -91,6 +92,12 @@ def lightning(lean):
     return (clock.end - clock.start) * 1e6 / (len(batches) - args.warmup)
 
 
-print("%s raw_pytorch %.1f" % (args.model, raw_pytorch()), flush=True)
-print("%s lightning_lean %.1f" % (args.model, lightning(True)), flush=True)
-print("%s lightning_default %.1f" % (args.model, lightning(False)), flush=True)
+# Rounds alternate the variants; the median is printed.
+results = {"raw_pytorch": [], "lightning_lean": [], "lightning_default": []}
+for _ in range(args.rounds):
+    results["raw_pytorch"].append(raw_pytorch())
+    results["lightning_lean"].append(lightning(True))
+    results["lightning_default"].append(lightning(False))
+for variant, values in results.items():
+    print("%s %s %.1f" % (args.model, variant, sorted(values)[len(values) // 2]), flush=True)
+print("torch %s lightning %s" % (torch.__version__, L.__version__))

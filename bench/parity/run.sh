@@ -12,13 +12,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 models="tiny medium"
 threads=0
-tiny_steps=400
-medium_steps=40
+tiny_steps=1500
+medium_steps=30
+rounds=3
 while [ $# -gt 0 ]; do
   case $1 in
     --models) models=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --steps) tiny_steps=$2; medium_steps=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     *) echo "unknown option $1"; exit 2 ;;
   esac
 done
@@ -30,10 +32,17 @@ for model in $models; do
   steps=$tiny_steps
   [ "$model" = medium ] && steps=$medium_steps
   warmup=$(( steps / 10 > 0 ? steps / 10 : 1 ))
-  build/bench/bench_parity --model "$model" --steps "$steps" --warmup "$warmup" --threads "$threads" >> "$results"
+  # (progress bars and summaries print too: only the result lines are kept)
+  build/bench/bench_parity --model "$model" --steps "$steps" --warmup "$warmup" --threads "$threads" \
+    --rounds "$rounds" > "$results.log" 2>&1
+  grep -E "^$model [a-z_]+ [0-9.]+$" "$results.log" >> "$results"
+  grep -E "^libtorch " "$results.log" | tail -n 1 > "$results.versions"
   "$python" bench/parity/parity.py --model "$model" --steps "$steps" --warmup "$warmup" --threads "$threads" \
-    2>/dev/null >> "$results"
+    --rounds "$rounds" > "$results.log" 2>&1
+  grep -E "^$model [a-z_]+ [0-9.]+$" "$results.log" >> "$results"
+  grep -E "^torch " "$results.log" | tail -n 1 >> "$results.versions"
 done
+echo "fulgur on $(head -n 1 "$results.versions"); Python: $(tail -n 1 "$results.versions"); threads: $threads (0: default)"
 "$python" - "$results" <<'PY'
 import sys
 rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
@@ -48,4 +57,4 @@ for model in dict.fromkeys(m for m, _ in times):
         print("| %s | %s | %.1f | %.2fx | %.2fx |" % (model, variant, us, us / times[(model, "hand_libtorch")],
                                                    times[(model, "lightning_default")] / us))
 PY
-rm -f "$results"
+rm -f "$results" "$results.log" "$results.versions"
