@@ -9,6 +9,8 @@ generator=()
 if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
 # The precompiled header and ccache agree only when ccache ignores its timestamps and defines.
 export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
+# Paths relative to the checkout, so a second clone (CI's) hits the cache the first one filled.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
 
 if [ ! -f build/CMakeCache.txt ]; then
   cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "$@"

@@ -8,6 +8,7 @@
 #
 #   bench/parity/run.sh                 # both models, LibTorch's default threads
 #   bench/parity/run.sh --threads 1 --models tiny --steps 400
+#   bench/parity/run.sh --build build-torch2     # fulgur on the same LibTorch 2.x as the Python side
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 models="tiny medium"
@@ -15,25 +16,27 @@ threads=0
 tiny_steps=1500
 medium_steps=30
 rounds=3
+build=build
 while [ $# -gt 0 ]; do
   case $1 in
     --models) models=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --steps) tiny_steps=$2; medium_steps=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
     *) echo "unknown option $1"; exit 2 ;;
   esac
 done
 python=${FULGUR_PARITY_PYTHON:-$(cat build/parity_python 2>/dev/null || true)}
 [ -x "$python" ] || python="$(scripts/setup-parity.sh | tail -n 1)/bin/python"
-[ -x build/bench/bench_parity ] || FULGUR_BUILD_TARGET=bench_parity scripts/build.sh >/dev/null
+[ -x "$build/bench/bench_parity" ] || FULGUR_BUILD_TARGET=bench_parity scripts/build.sh >/dev/null
 results=$(mktemp)
 for model in $models; do
   steps=$tiny_steps
   [ "$model" = medium ] && steps=$medium_steps
   warmup=$(( steps / 10 > 0 ? steps / 10 : 1 ))
   # (progress bars and summaries print too: only the result lines are kept)
-  build/bench/bench_parity --model "$model" --steps "$steps" --warmup "$warmup" --threads "$threads" \
+  "$build/bench/bench_parity" --model "$model" --steps "$steps" --warmup "$warmup" --threads "$threads" \
     --rounds "$rounds" > "$results.log" 2>&1
   grep -E "^$model [a-z_]+ [0-9.]+$" "$results.log" >> "$results"
   grep -E "^libtorch " "$results.log" | tail -n 1 > "$results.versions"
