@@ -14,6 +14,8 @@
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
+#include <torch/cuda.h>
+
 #include "fulgur/compat.h"
 #include "fulgur/trainer.h"
 
@@ -57,30 +59,41 @@ class Net : public fulgur::Module {
 };
 
 // `steps` batches made beforehand, served in order each epoch.
-fulgur::TensorDataLoader make_data(const Shape& shape, int64_t steps) {
+// On the device the run uses, so no variant pays for a host-to-device copy.
+fulgur::TensorDataLoader make_data(const Shape& shape, int64_t steps, torch::Device device) {
   torch::manual_seed(0);
   fulgur::TensorDataLoaderOptions options;
   options.batch_size = shape.batch_size;
-  return fulgur::TensorDataLoader(torch::randn({steps * shape.batch_size, shape.widths.front()}),
-                                  torch::randint(0, shape.widths.back(), {steps * shape.batch_size}, torch::kLong),
+  return fulgur::TensorDataLoader(torch::randn({steps * shape.batch_size, shape.widths.front()}).to(device),
+                                  torch::randint(0, shape.widths.back(), {steps * shape.batch_size}, torch::kLong).to(device),
                                   options);
 }
 
-double hand_loop(const Shape& shape, fulgur::TensorDataLoader& loader, int64_t warmup) {
+// Timing a GPU means waiting for its queue: at the start and the end of the timed window only.
+void wait_for(torch::Device device) {
+  if (device.is_cuda()) torch::cuda::synchronize();
+}
+
+double hand_loop(const Shape& shape, fulgur::TensorDataLoader& loader, int64_t warmup, torch::Device device) {
   torch::manual_seed(1);
   auto net = make_mlp(shape);
+  net->to(device);
   torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
   net->train();
   loader.start_epoch(0);
   int64_t step = 0;
   Clock::time_point start;
   while (auto batch = loader.next()) {
-    if (step++ == warmup) start = Clock::now();
+    if (step++ == warmup) {
+      wait_for(device);
+      start = Clock::now();
+    }
     fulgur::compat::zero_grad(adam);
     auto loss = F::cross_entropy(net->forward(batch->data), batch->target);
     loss.backward();
     adam.step();
   }
+  wait_for(device);
   return std::chrono::duration<double, std::micro>(Clock::now() - start).count() / static_cast<double>(step - warmup);
 }
 
@@ -88,32 +101,37 @@ double hand_loop(const Shape& shape, fulgur::TensorDataLoader& loader, int64_t w
 // so set-up and the first steps (allocator warm-up) are left out, as in the hand loop.
 class StepClock : public fulgur::Plugin {
  public:
-  explicit StepClock(int64_t warmup) : warmup_(warmup) {}
+  StepClock(int64_t warmup, torch::Device device) : warmup_(warmup), device_(device) {}
   std::string name() const override { return "step_clock"; }
   void attach(fulgur::HookBus& bus) override {
     connect(bus.on_train_batch_start, [this](fulgur::BatchStartHook& hook) {
-      if (hook.batch_idx == warmup_) start_ = Clock::now();
+      if (hook.batch_idx != warmup_) return;
+      wait_for(device_);
+      start_ = Clock::now();
     });
-    connect(bus.on_train_batch_end, [this](fulgur::BatchEndHook& hook) {
+    connect(bus.on_train_batch_end, [this](fulgur::BatchEndHook& hook) { steps_ = hook.batch_idx + 1 - warmup_; });
+    connect(bus.on_train_epoch_end, [this](fulgur::EpochHook&) {
+      wait_for(device_);
       end_ = Clock::now();
-      steps_ = hook.batch_idx + 1 - warmup_;
-    });
+    }, fulgur::SlotGroup::Trace);
   }
   double us_per_step() const { return std::chrono::duration<double, std::micro>(end_ - start_).count() / static_cast<double>(steps_); }
 
  private:
   int64_t warmup_;
+  torch::Device device_;
   int64_t steps_ = 1;
   Clock::time_point start_, end_;
 };
 
 double fulgur_loop(const Shape& shape, fulgur::TensorDataLoader& loader, int64_t warmup, bool with_plugins,
-                   const std::string& root) {
+                   const std::string& root, torch::Device device, const std::string& precision) {
   torch::manual_seed(1);
   Net module(shape);
   fulgur::TrainerOptions options;
   options.max_epochs = 1;
-  options.accelerator = "cpu";
+  options.accelerator = device.is_cuda() ? "cuda" : "cpu";
+  options.precision = precision;
   options.num_sanity_val_steps = 0;
   options.default_root_dir = root;
   options.enable_progress_bar = with_plugins;
@@ -124,7 +142,7 @@ double fulgur_loop(const Shape& shape, fulgur::TensorDataLoader& loader, int64_t
     options.plugins.push_back(fulgur::PluginSpec::parse("early_stopping:monitor=train_loss,patience=1000"));
   }
   fulgur::Trainer trainer(options);
-  auto& clock = static_cast<StepClock&>(trainer.add_plugin(std::make_unique<StepClock>(warmup)));
+  auto& clock = static_cast<StepClock&>(trainer.add_plugin(std::make_unique<StepClock>(warmup, device)));
   trainer.fit(module, loader);
   return clock.us_per_step();
 }
@@ -135,33 +153,45 @@ int main(int argc, char** argv) {
   CLI::App app{"bench/parity: µs per step of a hand loop and of fulgur"};
   std::string model = "tiny";
   int64_t steps = 400, warmup = 20, threads = 0, rounds = 3;
+  std::string accelerator = "cpu", precision = "32-true";
   app.add_option("--model", model, "tiny (784-128-10, batch 64) or medium (784-2048-2048-10, batch 512)");
   app.add_option("--steps", steps, "Steps per run, warm-up included");
   app.add_option("--warmup", warmup, "Untimed first steps");
   app.add_option("--threads", threads, "LibTorch threads (0: LibTorch's default)");
   app.add_option("--rounds", rounds, "Rounds of every variant; the median is printed")->check(CLI::PositiveNumber);
+  app.add_option("--accelerator", accelerator, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--precision", precision,
+                 "fulgur's precision; other than 32-true only fulgur with its default plugins runs");
   CLI11_PARSE(app, argc, argv);
   try {
     if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
     if (warmup >= steps) throw std::runtime_error("--warmup must be below --steps");
     const auto shape = shape_of(model);
-    auto loader = make_data(shape, steps);
+    const torch::Device device(accelerator == "cuda" ? torch::kCUDA : torch::kCPU);
+    auto loader = make_data(shape, steps, device);
     const auto root = (std::filesystem::temp_directory_path() / ("fulgur_bench_parity_" + std::to_string(::getpid()))).string();
     // Rounds alternate the variants, so each sees the machine in the same states; the median is
     // printed.
     std::vector<double> hand, kernel, plugins;
+    const bool full_precision = precision == "32-true";
     for (int64_t round = 0; round < rounds; ++round) {
-      hand.push_back(hand_loop(shape, loader, warmup));
-      kernel.push_back(fulgur_loop(shape, loader, warmup, false, root));
-      plugins.push_back(fulgur_loop(shape, loader, warmup, true, root));
+      if (full_precision) hand.push_back(hand_loop(shape, loader, warmup, device));
+      if (full_precision) kernel.push_back(fulgur_loop(shape, loader, warmup, false, root, device, precision));
+      plugins.push_back(fulgur_loop(shape, loader, warmup, true, root, device, precision));
     }
     auto median = [](std::vector<double> values) {
       std::sort(values.begin(), values.end());
       return values[values.size() / 2];
     };
-    std::printf("%s hand_libtorch %.1f\n", model.c_str(), median(hand));
-    std::printf("%s fulgur_kernel_log %.1f\n", model.c_str(), median(kernel));
-    std::printf("%s fulgur_default_plugins %.1f\n", model.c_str(), median(plugins));
+    if (full_precision) {
+      std::printf("%s hand_libtorch %.1f\n", model.c_str(), median(hand));
+      std::printf("%s fulgur_kernel_log %.1f\n", model.c_str(), median(kernel));
+      std::printf("%s fulgur_default_plugins %.1f\n", model.c_str(), median(plugins));
+    } else {
+      std::string suffix = precision;
+      for (auto& c : suffix) c = c == '-' ? '_' : c;
+      std::printf("%s fulgur_default_plugins_%s %.1f\n", model.c_str(), suffix.c_str(), median(plugins));
+    }
     std::printf("libtorch %s\n", TORCH_VERSION);
     std::filesystem::remove_all(root);
     return 0;

@@ -19,6 +19,8 @@ parser.add_argument("--steps", type=int, default=400)
 parser.add_argument("--warmup", type=int, default=20)
 parser.add_argument("--threads", type=int, default=0)
 parser.add_argument("--rounds", type=int, default=3)
+parser.add_argument("--accelerator", default="cpu", choices=["cpu", "cuda"])
+parser.add_argument("--precision", default="32-true", help="other than 32-true only Lightning's default Trainer runs")
 args = parser.parse_args()
 if args.threads:
     torch.set_num_threads(args.threads)
@@ -36,22 +38,33 @@ def mlp():
     return torch.nn.Sequential(*layers)
 
 
+device = torch.device(args.accelerator)
+
+
+def wait():
+    """Timing a GPU means waiting for its queue, at the start and the end of the window only."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
 torch.manual_seed(0)
-x = torch.randn(args.steps * batch_size, widths[0])
-y = torch.randint(0, widths[-1], (args.steps * batch_size,))
+x = torch.randn(args.steps * batch_size, widths[0]).to(device)
+y = torch.randint(0, widths[-1], (args.steps * batch_size,)).to(device)
 batches = [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
 
 
 def raw_pytorch():
     torch.manual_seed(1)
-    net = mlp()
+    net = mlp().to(device)
     adam = torch.optim.Adam(net.parameters(), lr=1e-3)
     for step, (bx, by) in enumerate(batches):
         if step == args.warmup:
+            wait()
             start = time.perf_counter()
         adam.zero_grad()
         F.cross_entropy(net(bx), by).backward()
         adam.step()
+    wait()
     return (time.perf_counter() - start) * 1e6 / (len(batches) - args.warmup)
 
 
@@ -74,9 +87,11 @@ class StepClock(L.Callback):
 
     def on_train_batch_start(self, trainer, module, batch, batch_idx):
         if batch_idx == args.warmup:
+            wait()
             self.start = time.perf_counter()
 
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+    def on_train_epoch_end(self, trainer, module):
+        wait()
         self.end = time.perf_counter()
 
 
@@ -84,7 +99,8 @@ def lightning(lean):
     torch.manual_seed(1)
     clock = StepClock()
     with tempfile.TemporaryDirectory() as root:
-        options = dict(max_epochs=1, accelerator="cpu", num_sanity_val_steps=0, default_root_dir=root, callbacks=[clock])
+        options = dict(max_epochs=1, accelerator=args.accelerator, devices=1, precision=args.precision,
+                       num_sanity_val_steps=0, default_root_dir=root, callbacks=[clock])
         if lean:
             options.update(logger=False, enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
         trainer = L.Trainer(**options)
@@ -93,11 +109,14 @@ def lightning(lean):
 
 
 # Rounds alternate the variants; the median is printed.
-results = {"raw_pytorch": [], "lightning_lean": [], "lightning_default": []}
-for _ in range(args.rounds):
-    results["raw_pytorch"].append(raw_pytorch())
-    results["lightning_lean"].append(lightning(True))
-    results["lightning_default"].append(lightning(False))
+if args.precision == "32-true":
+    results = {"raw_pytorch": [], "lightning_lean": [], "lightning_default": []}
+    for _ in range(args.rounds):
+        results["raw_pytorch"].append(raw_pytorch())
+        results["lightning_lean"].append(lightning(True))
+        results["lightning_default"].append(lightning(False))
+else:
+    results = {"lightning_default_" + args.precision.replace("-", "_"): [lightning(False) for _ in range(args.rounds)]}
 for variant, values in results.items():
     print("%s %s %.1f" % (args.model, variant, sorted(values)[len(values) // 2]), flush=True)
 print("torch %s lightning %s" % (torch.__version__, L.__version__))
