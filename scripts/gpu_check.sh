@@ -84,5 +84,9 @@ timeout 120 build-gpu/examples/digits/digits --seed 7 --accelerator cuda --strat
   --plugin ddp:devices=1,backend=nccl --no-enable-progress-bar --no-enable-model-summary \
   --default-root-dir build-gpu/digits_nccl 2>&1 | grep -E "joined|test_acc|error" | head -3
 
+echo "== bench/parity on CUDA: hand LibTorch loop, fulgur, PyTorch, Lightning (fp32, bf16-mixed, 16-mixed)"
+FULGUR_PARITY_PYTHON=python3 timeout 500 bench/parity/run.sh --build build-gpu --accelerator cuda 2>&1 | tail -30
+
 echo "== the whole test suite against LibTorch 2.x + CUDA"
+command -v python3 > build-gpu/parity_python  # the machine's Python has torch 2.x and Lightning
 (cd build-gpu && timeout 240 ctest -j12 --timeout 120 -E "progress_bar.in_a_terminal|sdk" 2>&1 | tail -12)

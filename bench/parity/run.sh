@@ -31,7 +31,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 python=${FULGUR_PARITY_PYTHON:-$(cat build/parity_python 2>/dev/null || true)}
-[ -x "$python" ] || python="$(scripts/setup-parity.sh | tail -n 1)/bin/python"
+python=$(command -v "$python" 2>/dev/null || true)  # a path, or a command such as python3
+[ -n "$python" ] || python="$(scripts/setup-parity.sh | tail -n 1)/bin/python"
 [ -x "$build/bench/bench_parity" ] || FULGUR_BUILD_TARGET=bench_parity scripts/build.sh >/dev/null
 results=$(mktemp)
 precisions="32-true"
