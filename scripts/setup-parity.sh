@@ -8,7 +8,8 @@
 #   FULGUR_NO_PARITY=1 scripts/test.sh # a machine without PyPI: skip it and the tests that need it
 #
 # The environment lives outside the checkout ($FULGUR_PARITY_DIR, default
-# ~/.cache/fulgur/parity-<hash of the pins>), so every clone shares one and a new pin makes a new one.
+# ~/.cache/fulgur/parity-<hash of the pins>, or under $XDG_CACHE_HOME), so every clone shares one
+# and a new pin makes a new one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +23,8 @@ pins=(
   pandas==3.1.1
 )
 hash=$(printf '%s\n' "${pins[@]}" | sha256sum | cut -c1-12)
-dir=${FULGUR_PARITY_DIR:-$HOME/.cache/fulgur/parity-$hash}
+home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+dir=${FULGUR_PARITY_DIR:-${XDG_CACHE_HOME:-$home/.cache}/fulgur/parity-$hash}
 
 if [ -f "$dir/.complete" ]; then
   echo "$dir"
