@@ -82,14 +82,14 @@ constexpr const char* kTemporaryMark = ".fulgur-tmp-";
 
 // "<file>.fulgur-tmp-<host>-<pid>": the writer's host and process are in the name, so a
 // temporary file whose writer was killed can be told from one being written right now.
-std::string temporary_name(const std::string& path) {
-  return path + kTemporaryMark + host_name() + "-" + std::to_string(::getpid());
+std::string temporary_name(const std::string& path, const std::string& host) {
+  return path + kTemporaryMark + host + "-" + std::to_string(::getpid());
 }
 
 // Removes the temporary files that killed writers of this host left in `folder`: those whose
 // process no longer exists. Nothing else is touched: not another host's, not a live writer's.
-void remove_stale_temporaries(const fs::path& folder) {
-  const std::string mine = kTemporaryMark + host_name() + "-";
+void remove_stale_temporaries(const fs::path& folder, const std::string& host) {
+  const std::string mine = kTemporaryMark + host + "-";
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(folder, error)) {
     const std::string name = entry.path().filename().string();
@@ -113,9 +113,10 @@ void write_file_atomically(const std::string& path, std::string_view bytes, cons
   fs::create_directories(folder, folder_error);
   if (folder_error) fail_write(kind, path, "cannot create folder '" + folder.string() + "'", folder_error.value());
 
-  remove_stale_temporaries(folder);
+  const std::string host = host_name();
+  remove_stale_temporaries(folder, host);
   const FileSizeSignalIgnored no_silent_death;
-  const std::string temporary = temporary_name(path);
+  const std::string temporary = temporary_name(path, host);
   TemporaryFile file(temporary);
   if (file.fd() < 0) fail_write(kind, path, "cannot create '" + temporary + "'", errno);
   std::size_t written = 0;

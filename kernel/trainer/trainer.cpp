@@ -184,10 +184,9 @@ void Trainer::agree_on_should_stop() {
 
 // A signal stops a single process at its next batch boundary; under several processes, at the
 // boundary where all ranks have learnt of it (see Strategy::agreed_interrupt).
-bool Trainer::interrupt_due(bool interrupted_here) {
-  if (world_size() <= 1 || !strategy_) return interrupted_here;
-  const bool reported = strategy_->agreed_interrupt(interrupted_here);  // always called: it records ours
-  return reported || interrupt_agreed_;
+bool Trainer::interrupt_due() {
+  if (world_size() <= 1 || !strategy_) return detail::InterruptGuard::pending() != 0;
+  return strategy_->agreed_interrupt() || interrupt_agreed_;
 }
 
 void Trainer::set_accumulate_grad_batches(int64_t batches) {
@@ -287,27 +286,19 @@ void Trainer::connect_module_hooks(Module& module) {
   };
   Module* m = &module;
   MetricStore* metrics = &metrics_;
-  add(bus_.setup, [m, metrics](StageHook& hook) {
-    const LogForbidden scope(*metrics, "setup");
-    m->setup(hook.stage);
-  });
-  add(bus_.teardown, [m, metrics](StageHook& hook) {
-    const LogForbidden scope(*metrics, "teardown");
-    m->teardown(hook.stage);
-  });
-  add(bus_.on_fit_start, [m, metrics](RunHook&) {
-    const LogForbidden scope(*metrics, "on_fit_start");
-    m->on_fit_start();
-  });
-  add(bus_.on_fit_end, [m, metrics](RunHook&) {
-    const LogForbidden scope(*metrics, "on_fit_end");
-    m->on_fit_end();
-  });
+  // A hook where Lightning forbids log(): the Module's method runs with log() naming the hook.
+  auto add_no_log = [&add, metrics](auto& hook, const char* where, auto call) {
+    add(hook, [metrics, where, call](auto& context) {
+      const LogForbidden scope(*metrics, where);
+      call(context);
+    });
+  };
+  add_no_log(bus_.setup, "setup", [m](StageHook& hook) { m->setup(hook.stage); });
+  add_no_log(bus_.teardown, "teardown", [m](StageHook& hook) { m->teardown(hook.stage); });
+  add_no_log(bus_.on_fit_start, "on_fit_start", [m](RunHook&) { m->on_fit_start(); });
+  add_no_log(bus_.on_fit_end, "on_fit_end", [m](RunHook&) { m->on_fit_end(); });
   add(bus_.on_train_start, [m](RunHook&) { m->on_train_start(); });
-  add(bus_.on_train_end, [m, metrics](RunHook&) {
-    const LogForbidden scope(*metrics, "on_train_end");
-    m->on_train_end();
-  });
+  add_no_log(bus_.on_train_end, "on_train_end", [m](RunHook&) { m->on_train_end(); });
   add(bus_.on_train_epoch_start, [m](EpochHook&) { m->on_train_epoch_start(); });
   add(bus_.on_train_epoch_end, [m](EpochHook&) { m->on_train_epoch_end(); });
   add(bus_.on_train_batch_start, [m](BatchStartHook& hook) { m->on_train_batch_start(hook.batch, hook.batch_idx); });
@@ -329,14 +320,8 @@ void Trainer::connect_module_hooks(Module& module) {
   add(bus_.on_test_epoch_end, [m](EpochHook&) { m->on_test_epoch_end(); });
   add(bus_.on_test_batch_start, [m](BatchStartHook& hook) { m->on_test_batch_start(hook.batch, hook.batch_idx); });
   add(bus_.on_test_batch_end, [m](BatchEndHook& hook) { m->on_test_batch_end(hook.outputs, hook.batch, hook.batch_idx); });
-  add(bus_.on_predict_start, [m, metrics](RunHook&) {
-    const LogForbidden scope(*metrics, "on_predict_start");
-    m->on_predict_start();
-  });
-  add(bus_.on_predict_end, [m, metrics](RunHook&) {
-    const LogForbidden scope(*metrics, "on_predict_end");
-    m->on_predict_end();
-  });
+  add_no_log(bus_.on_predict_start, "on_predict_start", [m](RunHook&) { m->on_predict_start(); });
+  add_no_log(bus_.on_predict_end, "on_predict_end", [m](RunHook&) { m->on_predict_end(); });
   add(bus_.on_predict_epoch_start, [m](EpochHook&) { m->on_predict_epoch_start(); });
   add(bus_.on_predict_epoch_end, [m](EpochHook&) { m->on_predict_epoch_end(); });
   add(bus_.on_predict_batch_start, [m](BatchStartHook& hook) { m->on_predict_batch_start(hook.batch, hook.batch_idx); });
@@ -346,10 +331,8 @@ void Trainer::connect_module_hooks(Module& module) {
   add(bus_.on_after_backward, [m](AfterBackwardHook&) { m->on_after_backward(); });
   add(bus_.on_before_optimizer_step, [m](OptimizerHook& hook) { m->on_before_optimizer_step(hook.optimizer); });
   add(bus_.on_before_zero_grad, [m](OptimizerHook& hook) { m->on_before_zero_grad(hook.optimizer); });
-  add(bus_.on_save_checkpoint, [m, metrics](CheckpointHook& hook) {
-    const LogForbidden scope(*metrics, "on_save_checkpoint");
-    m->on_save_checkpoint(hook.checkpoint);
-  });
+  add_no_log(bus_.on_save_checkpoint, "on_save_checkpoint",
+             [m](CheckpointHook& hook) { m->on_save_checkpoint(hook.checkpoint); });
   // Epoch metrics are published inside the epoch-end hooks, after the callbacks and the Module
   // logged theirs and before the monitors read them (Lightning's order).
   module_connections_.emplace_back(bus_.on_train_epoch_end.connect(
@@ -358,10 +341,8 @@ void Trainer::connect_module_hooks(Module& module) {
       SlotGroup::EpochMetrics, [this](EpochHook&) { metrics_.end_epoch(LogContext::Validation); }));
   module_connections_.emplace_back(bus_.on_test_epoch_end.connect(
       SlotGroup::EpochMetrics, [this](EpochHook&) { metrics_.end_epoch(LogContext::Test); }));
-  add(bus_.on_load_checkpoint, [m, metrics](CheckpointHook& hook) {
-    const LogForbidden scope(*metrics, "on_load_checkpoint");
-    m->on_load_checkpoint(hook.checkpoint);
-  });
+  add_no_log(bus_.on_load_checkpoint, "on_load_checkpoint",
+             [m](CheckpointHook& hook) { m->on_load_checkpoint(hook.checkpoint); });
 }
 
 void Trainer::configure_optimizers(Module& module) {
@@ -561,8 +542,8 @@ void Trainer::training_epoch(DataLoader& train_loader, DataLoader* val_loader, b
       metrics_.set_context(LogContext::Training);
       agree_on_should_stop();
     }
-    const int signal = detail::InterruptGuard::pending();
-    if (interrupt_due(signal != 0)) {
+    if (interrupt_due()) {
+      const int signal = detail::InterruptGuard::pending();
       const std::string where = " at epoch " + std::to_string(current_epoch_) + " after batch " + std::to_string(batch_idx);
       if (signal != 0) throw Error(std::string("fit interrupted by ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") + where);
       throw Error("fit interrupted" + where + ": another rank received SIGINT or SIGTERM, and all ranks stop together");

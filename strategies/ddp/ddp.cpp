@@ -232,7 +232,8 @@ class DDP : public Plugin, public Strategy {
     // Every rank starts from rank 0's weights, as DistributedDataParallel does.
     connect(bus.on_fit_start, [this](RunHook& hook) {
       torch::NoGradGuard no_grad;
-      interrupted_here_ = interrupt_reported_ = false;
+      interrupt_reported_ = false;
+      flag_exchanges_ = 0;
       verify_same_model(*hook.trainer.module());
       for (auto& parameter : hook.trainer.module()->parameters()) broadcast(parameter, 0);
       for (auto& buffer : hook.trainer.module()->buffers()) broadcast(buffer, 0);
@@ -265,10 +266,7 @@ class DDP : public Plugin, public Strategy {
 
   // The flag rides on the last bucket of the next gradient all-reduce (see average_gradients):
   // no collective of its own, and every rank learns it after the same step.
-  bool agreed_interrupt(bool interrupted_here) override {
-    interrupted_here_ = interrupted_here_ || interrupted_here;
-    return interrupt_reported_;
-  }
+  bool agreed_interrupt() override { return interrupt_reported_; }
 
  private:
   bool choose_nccl() const {
@@ -420,10 +418,7 @@ class DDP : public Plugin, public Strategy {
       std::vector<at::Tensor> flat_views;
       for (auto& grad : bucket) flat_views.push_back(grad.reshape({-1}));
       const auto options = bucket.empty() ? torch::TensorOptions(torch::kFloat) : bucket.front().options();
-      if (last) {
-        interrupted_here_ = interrupted_here_ || interrupt_received() != 0;
-        flat_views.push_back(torch::full({1}, interrupted_here_ ? 1.0 : 0.0, options));
-      }
+      if (last) flat_views.push_back(torch::full({1}, interrupt_received() != 0 ? 1.0 : 0.0, options));
       at::Tensor flat = torch::cat(flat_views);
       all_reduce(flat, ReduceOp::Mean);
       int64_t offset = 0;
@@ -431,7 +426,12 @@ class DDP : public Plugin, public Strategy {
         grad.copy_(flat.narrow(0, offset, grad.numel()).view_as(grad));
         offset += grad.numel();
       }
-      if (last && flat[offset].item<double>() > 0) interrupt_reported_ = true;
+      // Reading the flag is free on the host; on a GPU it would wait for the device every step,
+      // so there every kDeviceFlagReadEvery-th exchange is read (the same ones on every rank:
+      // the signal stays set, so it is in each exchange until read).
+      if (last && (flat.is_cpu() || ++flag_exchanges_ % kDeviceFlagReadEvery == 0) && flat[offset].item<double>() > 0) {
+        interrupt_reported_ = true;
+      }
       bucket.clear();
       bytes = 0;
     };
@@ -491,8 +491,9 @@ class DDP : public Plugin, public Strategy {
 
   DDPOptions options_;
   bool nccl_ = false;
-  bool interrupted_here_ = false;    // this process received SIGINT/SIGTERM
-  bool interrupt_reported_ = false;  // some rank had, by the last gradient all-reduce
+  static constexpr int64_t kDeviceFlagReadEvery = 32;
+  bool interrupt_reported_ = false;  // some rank had, by the last gradient all-reduce read
+  int64_t flag_exchanges_ = 0;
   RankEnvironment where_;
   ChildProcesses children_;  // declared before the group: waited for after it is gone
   c10::intrusive_ptr<compat::ProcessGroupBackend> group_;

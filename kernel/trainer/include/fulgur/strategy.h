@@ -38,11 +38,11 @@ class BOOST_SYMBOL_VISIBLE Strategy {
 
   /// Stopping on SIGINT/SIGTERM. A signal reaches one process (`kill PID` of the one a user
   /// started), but every rank must leave the loop at the same batch, or the others would wait
-  /// in a collective until the timeout. The Trainer calls this at each training batch boundary
-  /// with whether this process received a signal; the strategy carries that along with a
-  /// collective it runs anyway and answers whether any rank had reported one by the last such
-  /// exchange. Every rank gets the same answer at the same batch. One process: its own flag.
-  virtual bool agreed_interrupt(bool interrupted_here) { return interrupted_here; }
+  /// in a collective until the timeout. The Trainer asks this at each training batch boundary;
+  /// the strategy carries its process's interrupt_received() along with a collective it runs
+  /// anyway and answers whether any rank had reported one by the last such exchange. Every rank
+  /// gets the same answer at the same batch. One process: its own signal.
+  virtual bool agreed_interrupt() { return interrupt_received() != 0; }
 };
 
 }  // namespace fulgur

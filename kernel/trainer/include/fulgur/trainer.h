@@ -208,7 +208,7 @@ class Trainer {
   void connect_loggers();
   void shard(DataLoader& loader);
   void agree_on_should_stop();
-  bool interrupt_due(bool interrupted_here);
+  bool interrupt_due();
   void send_to_loggers(const MetricStore::Metrics& metrics, int64_t step);
   void configure_optimizers(Module& module);
 
