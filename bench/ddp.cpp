@@ -26,7 +26,7 @@ class Net : public fulgur::Module {
                                                        torch::nn::Linear(hidden, 10)));
   }
   torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
-    return F::cross_entropy(net->forward(batch.data), batch.target);
+    return F::cross_entropy(net->forward(batch[0]), batch[1]);
   }
   fulgur::OptimizerConfig configure_optimizers() override {
     return std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));

@@ -43,7 +43,7 @@ class BenchModule : public fulgur::Module {
     net = register_module("net", make_mlp(shape));
   }
   torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
-    auto loss = F::cross_entropy(net->forward(batch.data), batch.target);
+    auto loss = F::cross_entropy(net->forward(batch[0]), batch[1]);
     if (log_each_step_) log("train_loss", loss);
     return loss;
   }
@@ -64,7 +64,7 @@ double hand_loop_us_per_step(torch::nn::Sequential& net, torch::optim::Optimizer
     loader.start_epoch(epoch);
     while (auto batch = loader.next()) {
       fulgur::compat::zero_grad(optimizer);
-      auto loss = F::cross_entropy(net->forward(batch->data), batch->target);
+      auto loss = F::cross_entropy(net->forward((*batch)[0]), (*batch)[1]);
       loss.backward();
       optimizer.step();
       ++steps;

@@ -27,7 +27,7 @@ class Net : public fulgur::Module {
  public:
   Net(int64_t features, int64_t hidden, int64_t classes) { net = register_module("net", make_mlp(features, hidden, classes)); }
   torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
-    return F::cross_entropy(net->forward(batch.data), batch.target);
+    return F::cross_entropy(net->forward(batch[0]), batch[1]);
   }
   fulgur::OptimizerConfig configure_optimizers() override {
     return std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
         while (auto batch = loader.next()) {
           if (done == steps) break;
           fulgur::compat::zero_grad(optimizer);
-          F::cross_entropy(net->forward(batch->data), batch->target).backward();
+          F::cross_entropy(net->forward((*batch)[0]), (*batch)[1]).backward();
           optimizer.step();
           ++done;
         }

@@ -33,7 +33,7 @@ TEST(BadInput, TrainingStepReturningNoLoss) {
 
 TEST(BadInput, LossThatIsNotAScalar) {
   struct VectorLoss : TinyClassifier {
-    torch::Tensor training_step(const Batch& batch, int64_t) override { return forward(batch.data).sum(1); }
+    torch::Tensor training_step(const Batch& batch, int64_t) override { return forward(batch[0]).sum(1); }
   };
   auto data = testing::make_blobs(8);
   auto train = testing::make_loader(data, 4);
@@ -86,7 +86,7 @@ TEST(BadInput, SeveralOptimizersUnderAutomaticOptimization) {
 TEST(BadInput, BatchOnTheWrongDevice) {
   struct MetaBatches : TinyClassifier {
     Batch transfer_batch_to_device(const Batch& batch, const torch::Device&) override {
-      return {batch.data.to(torch::kMeta), batch.target};
+      return Batch::list({batch[0].to(torch::kMeta), batch[1]});
     }
   };
   auto data = testing::make_blobs(8);
@@ -94,7 +94,7 @@ TEST(BadInput, BatchOnTheWrongDevice) {
   MetaBatches model;
   Trainer trainer(one_epoch());
   const auto message = error_of([&] { trainer.fit(model, train); });
-  EXPECT_NE(message.find("the batch is on meta but the module is on cpu"), std::string::npos) << message;
+  EXPECT_NE(message.find("the batch holds a tensor on meta but the module is on cpu"), std::string::npos) << message;
 }
 
 struct NanAtBatch2 : TinyClassifier {
@@ -136,7 +136,7 @@ TEST(BadInput, NanLossWithoutDetectAnomalyPropagatesAsDocumented) {
 TEST(BadInput, ShapeErrorInsideTrainingStepNamesStepEpochAndBatch) {
   struct WrongShape : TinyClassifier {
     torch::Tensor training_step(const Batch& batch, int64_t) override {
-      return torch::nn::functional::cross_entropy(forward(batch.data.narrow(1, 0, 3)), batch.target);
+      return torch::nn::functional::cross_entropy(forward(batch[0].narrow(1, 0, 3)), batch[1]);
     }
   };
   auto data = testing::make_blobs(8);
@@ -182,7 +182,7 @@ TEST(BadInput, CudaAcceleratorWithoutCudaIsAClearError) {
 TEST(BadInput, TestWithoutTestStep) {
   struct TrainOnly : Module {
     TrainOnly() { linear = register_module("linear", torch::nn::Linear(4, 2)); }
-    torch::Tensor training_step(const Batch& batch, int64_t) override { return linear(batch.data).sum(); }
+    torch::Tensor training_step(const Batch& batch, int64_t) override { return linear(batch[0]).sum(); }
     OptimizerConfig configure_optimizers() override { return std::make_shared<torch::optim::SGD>(parameters(), 0.1); }
     torch::nn::Linear linear{nullptr};
   };

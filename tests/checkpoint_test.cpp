@@ -36,8 +36,8 @@ class ResumableNet : public Module {
     save_hyperparameters({{"hidden", hidden}});
   }
   torch::Tensor training_step(const Batch& batch, int64_t) override {
-    auto logits = output(dropout(torch::relu(hidden_layer(batch.data))));
-    auto loss = torch::nn::functional::cross_entropy(logits, batch.target);
+    auto logits = output(dropout(torch::relu(hidden_layer(batch[0]))));
+    auto loss = torch::nn::functional::cross_entropy(logits, batch[1]);
     log("train_loss", loss);
     return loss;
   }

@@ -10,7 +10,7 @@ std::vector<int64_t> epoch_order(TensorDataLoader& loader, int64_t epoch) {
   loader.start_epoch(epoch);
   std::vector<int64_t> order;
   while (auto batch = loader.next()) {
-    for (int64_t i = 0; i < batch->target.size(0); ++i) order.push_back(batch->target[i].item<int64_t>());
+    for (int64_t i = 0; i < (*batch)[1].size(0); ++i) order.push_back((*batch)[1][i].item<int64_t>());
   }
   return order;
 }
@@ -82,7 +82,7 @@ TEST(TensorDataLoader, ShardsLikeDistributedSampler) {
     loader.start_epoch(1);
     std::vector<int64_t> rows;
     while (auto batch = loader.next()) {
-      for (int64_t i = 0; i < batch->data.size(0); ++i) rows.push_back(batch->data[i][0].item<int64_t>());
+      for (int64_t i = 0; i < batch->tensor().size(0); ++i) rows.push_back(batch->tensor()[i][0].item<int64_t>());
     }
     return rows;
   };
@@ -96,7 +96,7 @@ TEST(TensorDataLoader, ShardsLikeDistributedSampler) {
   whole_options.seed = 4;
   TensorDataLoader whole(data, torch::Tensor(), whole_options);
   whole.start_epoch(1);
-  const auto order = whole.next()->data.squeeze(1).to(torch::kLong);
+  const auto order = whole.next()->tensor().squeeze(1).to(torch::kLong);
   std::vector<std::vector<int64_t>> shares{rows_of(0, true), rows_of(1, true), rows_of(2, true)};
   for (int64_t i = 0; i < 12; ++i) EXPECT_EQ(shares[i % 3][i / 3], order[i % 10].item<int64_t>()) << i;
   TensorDataLoader tiny(data.narrow(0, 0, 2), torch::Tensor());
@@ -110,8 +110,8 @@ TEST(TorchDataLoader, LibTorchLoaderTrainsThroughTheTrainer) {
   loader->start_epoch(0);
   auto first = loader->next();
   ASSERT_TRUE(first);
-  EXPECT_EQ(first->data.sizes(), torch::IntArrayRef({16, 4}));
-  EXPECT_TRUE(torch::equal(first->data, blobs.x.narrow(0, 0, 16)));
+  EXPECT_EQ((*first)[0].sizes(), torch::IntArrayRef({16, 4}));
+  EXPECT_TRUE(torch::equal((*first)[0], blobs.x.narrow(0, 0, 16)));
 
   testing::TinyClassifier model;
   TrainerOptions options;

@@ -40,7 +40,7 @@ TEST(HookBus, EmittingAllocatesNothing) {
   Trainer trainer;
   auto& counter = static_cast<Counter&>(trainer.add_plugin(std::make_unique<Counter>()));
   HookBus& bus = trainer.hooks();
-  Batch batch{torch::zeros({2, 2}), torch::zeros({2})};
+  Batch batch = Batch::list({torch::zeros({2, 2}), torch::zeros({2})});
   torch::Tensor loss = torch::zeros({});
   BatchStartHook start{trainer, batch, 0};
   BeforeBackwardHook before{trainer, loss};

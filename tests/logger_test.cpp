@@ -54,7 +54,7 @@ TEST(Loggers, StepRowsEveryNStepsAndEpochRows) {
 TEST(Loggers, EpochMeansAreTheWeightedMeansOfTheSteps) {
   struct LogsBatchMean : testing::TinyClassifier {
     torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
-      log("batch_mean", batch.data.mean(), LogOptions().with_on_step(false).with_on_epoch(true));
+      log("batch_mean", batch[0].mean(), LogOptions().with_on_step(false).with_on_epoch(true));
       return TinyClassifier::training_step(batch, batch_idx);
     }
   };

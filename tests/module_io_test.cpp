@@ -31,12 +31,12 @@ class Net : public Module {
   }
   torch::Tensor forward(const torch::Tensor& x) { return output(torch::relu(hidden(x))); }
   torch::Tensor training_step(const Batch& batch, int64_t) override {
-    auto loss = torch::nn::functional::cross_entropy(forward(batch.data), batch.target);
+    auto loss = torch::nn::functional::cross_entropy(forward(batch[0]), batch[1]);
     log("train_loss", loss);
     return loss;
   }
   torch::Tensor test_step(const Batch& batch, int64_t) override {
-    log("test_acc", (forward(batch.data).argmax(1) == batch.target).to(torch::kFloat).mean());
+    log("test_acc", (forward(batch[0]).argmax(1) == batch[1]).to(torch::kFloat).mean());
     return {};
   }
   OptimizerConfig configure_optimizers() override {
@@ -461,7 +461,7 @@ TEST(ModuleApi, ConfigureCallbacksAndSeveralOptimizersFromABraceList) {
       return plugins;
     }
     torch::Tensor training_step(const Batch& batch, int64_t) override {
-      auto loss = torch::nn::functional::cross_entropy(forward(batch.data), batch.target);
+      auto loss = torch::nn::functional::cross_entropy(forward(batch[0]), batch[1]);
       for (auto& optimizer : optimizers()) optimizer.zero_grad();
       manual_backward(loss);
       for (auto& optimizer : optimizers()) optimizer.step();
@@ -491,7 +491,7 @@ TEST(ModuleApi, TrainingStepOutputsReachOnTrainBatchEnd) {
     std::vector<double> accuracies, losses;
     torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
       auto loss = TinyClassifier::training_step(batch, batch_idx);
-      auto acc = (forward(batch.data).argmax(1) == batch.target).to(torch::kFloat).mean();
+      auto acc = (forward(batch[0]).argmax(1) == batch[1]).to(torch::kFloat).mean();
       return outputs({{"loss", loss}, {"acc", acc}});
     }
     void on_train_batch_end(const StepOutput& out, const Batch&, int64_t) override {
@@ -500,7 +500,7 @@ TEST(ModuleApi, TrainingStepOutputsReachOnTrainBatchEnd) {
     }
   };
   struct NoLoss : testing::TinyClassifier {
-    torch::Tensor training_step(const Batch& batch, int64_t) override { return outputs({{"acc", batch.data.sum()}}); }
+    torch::Tensor training_step(const Batch& batch, int64_t) override { return outputs({{"acc", batch[0].sum()}}); }
   };
   auto data = testing::make_blobs(16);
   auto loader = testing::make_loader(data, 4);

@@ -261,8 +261,8 @@ class TwoOptimizers : public Module {
   }
   torch::Tensor training_step(const Batch& batch, int64_t) override {
     auto opts = optimizers();
-    auto fake = generator(torch::randn_like(batch.data));
-    auto d_loss = torch::softplus(-discriminator(batch.data)).mean() + torch::softplus(discriminator(fake.detach())).mean();
+    auto fake = generator(torch::randn_like(batch[0]));
+    auto d_loss = torch::softplus(-discriminator(batch[0])).mean() + torch::softplus(discriminator(fake.detach())).mean();
     opts[1].zero_grad();
     manual_backward(d_loss);
     opts[1].step();
@@ -357,7 +357,7 @@ TEST(Trainer, LogsWithoutValidationStepSkipValidation) {
   struct TrainOnly : Module {
     TrainOnly() { linear = register_module("linear", torch::nn::Linear(4, 2)); }
     torch::Tensor training_step(const Batch& batch, int64_t) override {
-      return torch::nn::functional::cross_entropy(linear(batch.data), batch.target);
+      return torch::nn::functional::cross_entropy(linear(batch[0]), batch[1]);
     }
     OptimizerConfig configure_optimizers() override { return std::make_shared<torch::optim::SGD>(parameters(), 0.1); }
     torch::nn::Linear linear{nullptr};

@@ -48,7 +48,7 @@ class Net : public fulgur::Module {
  public:
   explicit Net(const Shape& shape) { net = register_module("net", make_mlp(shape)); }
   torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
-    auto loss = F::cross_entropy(net->forward(batch.data), batch.target);
+    auto loss = F::cross_entropy(net->forward(batch[0]), batch[1]);
     log("train_loss", loss);
     return loss;
   }
@@ -89,7 +89,7 @@ double hand_loop(const Shape& shape, fulgur::TensorDataLoader& loader, int64_t w
       start = Clock::now();
     }
     fulgur::compat::zero_grad(adam);
-    auto loss = F::cross_entropy(net->forward(batch->data), batch->target);
+    auto loss = F::cross_entropy(net->forward((*batch)[0]), (*batch)[1]);
     loss.backward();
     adam.step();
   }

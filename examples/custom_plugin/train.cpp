@@ -12,7 +12,7 @@ namespace {
 struct Line : fulgur::Module {
   Line() { linear = register_module("linear", torch::nn::Linear(1, 1)); }
   torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
-    auto loss = torch::mse_loss(linear(batch.data), batch.target);
+    auto loss = torch::mse_loss(linear(batch[0]), batch[1]);
     log("train_loss", loss);
     return loss;
   }

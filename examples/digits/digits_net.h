@@ -23,27 +23,27 @@ class DigitsNet : public fulgur::Module {
   torch::Tensor forward(const torch::Tensor& x) { return output_(torch::relu(input_(x))); }
 
   torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
-    auto loss = torch::nn::functional::cross_entropy(forward(batch.data), batch.target);
+    auto loss = torch::nn::functional::cross_entropy(forward(batch[0]), batch[1]);
     log("train_loss", loss, fulgur::LogOptions{}.with_prog_bar());
     return loss;
   }
 
   torch::Tensor validation_step(const fulgur::Batch& batch, int64_t) override {
-    auto logits = forward(batch.data);
+    auto logits = forward(batch[0]);
     // sync_dist: under --strategy ddp the values are averaged over the processes (a no-op alone).
-    log("val_loss", torch::nn::functional::cross_entropy(logits, batch.target), fulgur::LogOptions{}.with_sync_dist());
-    log("val_acc", accuracy(logits, batch.target), fulgur::LogOptions{}.with_prog_bar().with_sync_dist());
+    log("val_loss", torch::nn::functional::cross_entropy(logits, batch[1]), fulgur::LogOptions{}.with_sync_dist());
+    log("val_acc", accuracy(logits, batch[1]), fulgur::LogOptions{}.with_prog_bar().with_sync_dist());
     return logits;
   }
 
   torch::Tensor test_step(const fulgur::Batch& batch, int64_t) override {
-    auto logits = forward(batch.data);
-    log("test_loss", torch::nn::functional::cross_entropy(logits, batch.target), fulgur::LogOptions{}.with_sync_dist());
-    log("test_acc", accuracy(logits, batch.target), fulgur::LogOptions{}.with_sync_dist());
+    auto logits = forward(batch[0]);
+    log("test_loss", torch::nn::functional::cross_entropy(logits, batch[1]), fulgur::LogOptions{}.with_sync_dist());
+    log("test_acc", accuracy(logits, batch[1]), fulgur::LogOptions{}.with_sync_dist());
     return logits;
   }
 
-  torch::Tensor predict_step(const fulgur::Batch& batch, int64_t) override { return forward(batch.data).argmax(1); }
+  torch::Tensor predict_step(const fulgur::Batch& batch, int64_t) override { return forward(batch[0]).argmax(1); }
 
   fulgur::OptimizerConfig configure_optimizers() override {
     return std::make_shared<torch::optim::Adam>(parameters(), torch::optim::AdamOptions(lr_));

@@ -20,7 +20,7 @@ bool default_on_epoch(LogContext context) { return context != LogContext::Traini
 }  // namespace
 
 void MetricStore::log(const std::string& name, const at::Tensor& value, const LogOptions& options,
-                      int64_t batch_size) {
+                      int64_t batch_size, const std::string& why_unknown) {
   check_name(name);
   if (forbidden_in_) {
     throw Error("log('" + name + "') in " + forbidden_in_ + ": Lightning's rules allow log in the step methods and in "
@@ -44,22 +44,30 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
     detached = detached.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
     reducer_(detached);
   }
-  prog_bar_[name] = options.prog_bar;
+  // Lightning's names: "val_loss", "val_loss_step", "val_loss_epoch", each with the loader's
+  // suffix when the loop reads several loaders.
+  const std::string& suffix = options.add_dataloader_idx ? dataloader_suffix_ : std::string();
+  const std::string key = name + suffix;
+  prog_bar_[key] = options.prog_bar;
 
   if (on_step) {
-    const std::string step_name = on_epoch ? name + "_step" : name;
+    const std::string step_name = on_epoch ? name + "_step" + suffix : key;
     step_metrics_[step_name] = detached;
     callback_metrics_[step_name] = detached;
     // As in Lightning, the plain name holds the latest value until the epoch value replaces it.
-    callback_metrics_[name] = detached;
+    callback_metrics_[key] = detached;
   }
   if (on_epoch) {
-    auto& accumulator = accumulators_[name];
-    const int64_t weight = options.batch_size.value_or(batch_size);
+    const int64_t weight = options.batch_size.value_or(fx == "mean" ? batch_size : 1);
+    if (weight < 0) {
+      throw Error("log('" + name + "'): the epoch mean weighs each value by its batch size, and " + why_unknown +
+                  "; pass it: log(..., LogOptions{}.with_batch_size(n))");
+    }
+    auto& accumulator = accumulators_[key];
     if (!accumulator.total.defined()) {
       accumulator.reduce_fx = fx;
       accumulator.context = context_;
-      accumulator.published_name = on_step ? name + "_epoch" : name;
+      accumulator.published_name = on_step ? name + "_epoch" + suffix : key;
       // float64 accumulation keeps long epochs exact enough; one small kernel per call.
       accumulator.total = fx == "mean" ? detached.to(at::kDouble) * static_cast<double>(weight)
                                        : detached.to(at::kDouble).clone();
@@ -103,6 +111,7 @@ void MetricStore::reset(LogContext context) {
 }
 
 void MetricStore::clear() {
+  dataloader_suffix_.clear();
   accumulators_.clear();
   callback_metrics_.clear();
   step_metrics_.clear();

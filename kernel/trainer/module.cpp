@@ -19,13 +19,20 @@ namespace {
 torch::Tensor Module::validation_step(const Batch&, int64_t) { not_overridden("validation_step", "validation"); }
 torch::Tensor Module::test_step(const Batch&, int64_t) { not_overridden("test_step", "Trainer::test"); }
 torch::Tensor Module::predict_step(const Batch&, int64_t) { not_overridden("predict_step", "Trainer::predict"); }
+torch::Tensor Module::validation_step(const Batch& batch, int64_t batch_idx, int64_t) {
+  return validation_step(batch, batch_idx);
+}
+torch::Tensor Module::test_step(const Batch& batch, int64_t batch_idx, int64_t) { return test_step(batch, batch_idx); }
+torch::Tensor Module::predict_step(const Batch& batch, int64_t batch_idx, int64_t) {
+  return predict_step(batch, batch_idx);
+}
 
 Batch Module::transfer_batch_to_device(const Batch& batch, const torch::Device& device) {
   // Tensors already in place are passed through without a dispatcher call.
   auto move = [&device](const torch::Tensor& tensor) {
     return !tensor.defined() || tensor.device() == device ? tensor : tensor.to(device, /*non_blocking=*/true);
   };
-  return {move(batch.data), move(batch.target)};
+  return batch.map_tensors(move);
 }
 
 std::vector<std::unique_ptr<Plugin>> Module::configure_callbacks() { return {}; }
@@ -56,7 +63,9 @@ Trainer& Module::trainer() const {
 
 void Module::log(const std::string& name, const torch::Tensor& value, const LogOptions& options) {
   Trainer& running = trainer();
-  running.metrics_.log(name, value, options, running.current_batch_size_);
+  std::string problem;
+  const int64_t batch_size = options.batch_size ? *options.batch_size : running.batch_size_for_log(problem);
+  running.metrics_.log(name, value, options, batch_size, problem);
 }
 
 void Module::log(const std::string& name, double value, const LogOptions& options) {

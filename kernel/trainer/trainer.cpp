@@ -20,8 +20,8 @@ namespace fulgur {
 // on_exception for an error escaping the run.
 class Trainer::RunScope {
  public:
-  RunScope(Trainer& trainer, Module& module, Stage stage) : trainer_(trainer) {
-    trainer_.begin_run(module, stage);
+  RunScope(Trainer& trainer, Module& module, Stage stage, DataModule* datamodule) : trainer_(trainer) {
+    trainer_.begin_run(module, stage, datamodule);
   }
   ~RunScope() { trainer_.end_run(); }
   RunScope(const RunScope&) = delete;
@@ -59,10 +59,6 @@ torch::Device resolve_device(const std::string& accelerator, int64_t local_rank)
   }
   const auto count = static_cast<int64_t>(torch::cuda::device_count());
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % count));
-}
-
-int64_t batch_size_of(const Batch& batch) {
-  return batch.data.defined() && batch.data.dim() > 0 ? batch.data.size(0) : 1;
 }
 
 }  // namespace
@@ -196,9 +192,10 @@ void Trainer::set_accumulate_grad_batches(int64_t batches) {
 
 // --- run set-up -------------------------------------------------------------------------------
 
-void Trainer::begin_run(Module& module, Stage stage) {
+void Trainer::begin_run(Module& module, Stage stage, DataModule* datamodule) {
   if (running_) throw Error("this Trainer is already running; runs cannot nest");
   if (module.trainer_) throw Error("this Module is already attached to a running Trainer");
+  if (datamodule && datamodule->trainer_) throw Error("this DataModule is already attached to a running Trainer");
   stage_ = stage;
   should_stop = false;
   interrupt_agreed_ = false;
@@ -211,6 +208,10 @@ void Trainer::begin_run(Module& module, Stage stage) {
   module.device_ = device_;
   module.trainer_ = this;
   module_ = &module;
+  datamodule_ = datamodule;
+  if (datamodule_) datamodule_->trainer_ = this;
+  dataloader_idx_ = 0;
+  current_batch_ = nullptr;
   running_ = true;
   connect_module_hooks(module);
   // Lightning's configure_callbacks: the Module's plugins replace the Trainer's of the same name.
@@ -260,6 +261,10 @@ int64_t Trainer::estimated_stepping_batches() const {
 void Trainer::end_run() {
   module_connections_.clear();
   train_loader_ = nullptr;
+  current_batch_ = nullptr;
+  owned_loaders_ = DataLoaders();
+  owned_train_loader_ = DataLoaders();
+  if (datamodule_) datamodule_->trainer_ = nullptr;
   metrics_.set_context(LogContext::None);
   if (module_) module_->trainer_ = nullptr;
   running_ = false;
@@ -389,9 +394,8 @@ void Trainer::configure_optimizers(Module& module) {
 
 // --- fit ----------------------------------------------------------------------------------------
 
-void Trainer::run_fit(Module& module, StepOverrides overrides, DataLoader& train_loader, DataLoader* val_loader,
-                      const std::string& ckpt_path) {
-  RunScope scope(*this, module, Stage::Fit);
+void Trainer::run_fit(Module& module, StepOverrides overrides, RunData data, const std::string& ckpt_path) {
+  RunScope scope(*this, module, Stage::Fit, data.datamodule);
   const detail::InterruptGuard interrupts;
   ckpt_path_ = ckpt_path;
   scope.run([&] {
@@ -406,13 +410,16 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, DataLoader& train
     accumulate_grad_batches_ = options_.accumulate_grad_batches;
     max_epochs_ = options_.max_epochs.value_or(options_.max_steps == -1 ? 1000 : -1);
     module.train();
+    prepare_data(module);
+    emit_setup(Stage::Fit);
+    // Asked for after setup, as Lightning does, so that setup may build the datasets.
+    resolve_loaders(Stage::Fit, data);
+    DataLoader& train_loader = *data.train;
+    const std::vector<DataLoader*>& val_loaders = data.eval;
     train_loader_ = &train_loader;
-
-    StageHook setup{*this, Stage::Fit};
-    bus_.setup(setup);
     // Sharded before configure_optimizers, which may ask estimated_stepping_batches.
     shard(train_loader);
-    if (val_loader) shard(*val_loader);
+    for (DataLoader* loader : val_loaders) shard(*loader);
     std::optional<Checkpoint> checkpoint;
     if (!ckpt_path.empty()) {
       checkpoint = read_checkpoint(ckpt_path);
@@ -422,31 +429,124 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, DataLoader& train
     if (checkpoint) restore_training_state(*checkpoint, ckpt_path);
     RunHook run{*this};
     bus_.on_fit_start(run);
-    const bool validation_enabled = val_loader && overrides.validation;
-    if (val_loader && !overrides.validation) {
+    const bool validation_enabled = !val_loaders.empty() && overrides.validation;
+    if (!val_loaders.empty() && !overrides.validation) {
       spdlog::info("validation loader given but the Module has no validation_step: validation is skipped");
     }
     // Lightning skips the sanity check when a fit resumes in the middle of an epoch (one resumed
     // from an epoch's end runs it); tests/parity compares this with Lightning itself.
-    if (validation_enabled && resume_batches_ == 0) sanity_check(*val_loader);
+    if (validation_enabled && resume_batches_ == 0) sanity_check(val_loaders);
 
-    fit_loop(train_loader, val_loader, validation_enabled);
+    fit_loop(train_loader, val_loaders, validation_enabled);
 
     bus_.on_fit_end(run);
-    StageHook teardown{*this, Stage::Fit};
-    bus_.teardown(teardown);
+    emit_teardown(Stage::Fit);
   });
 }
 
-void Trainer::sanity_check(DataLoader& val_loader) {
-  const int64_t val_batches = options_.limit_val_batches.resolve(val_loader.size(), "limit_val_batches");
+void Trainer::prepare_data(Module& module) {
+  // Lightning's rule: local rank 0 of each machine (or global rank 0 only, per the
+  // prepare_data_per_node flag) prepares; everyone waits for it before setup.
+  const bool local_zero = !strategy_ || strategy_->local_rank() == 0;
+  const bool global_zero = global_rank() == 0;
+  const auto runs_here = [&](const DataHooks& hooks) { return hooks.prepare_data_per_node ? local_zero : global_zero; };
+  const LogForbidden scope(metrics_, "prepare_data");
+  if (datamodule_ && runs_here(*datamodule_)) datamodule_->prepare_data();
+  if (runs_here(module)) module.prepare_data();
+  if (world_size() > 1) strategy_->barrier("after prepare_data");
+}
+
+void Trainer::emit_setup(Stage stage) {
+  if (datamodule_) {
+    const LogForbidden scope(metrics_, "setup");
+    datamodule_->setup(stage);
+  }
+  StageHook setup{*this, stage};
+  bus_.setup(setup);
+}
+
+void Trainer::emit_teardown(Stage stage) {
+  if (datamodule_) datamodule_->teardown(stage);
+  StageHook teardown{*this, stage};
+  bus_.teardown(teardown);
+}
+
+void Trainer::resolve_loaders(Stage stage, RunData& data) {
+  // Given loaders win; else the DataModule's hooks; else the Module's own (Lightning's order).
+  DataHooks& source = data.datamodule ? static_cast<DataHooks&>(*data.datamodule) : static_cast<DataHooks&>(*module_);
+  const std::string from = data.datamodule ? "the DataModule's " : "the Module's ";
+  if (stage == Stage::Fit && !data.train) {
+    owned_train_loader_ = source.train_dataloader();
+    if (owned_train_loader_.empty()) {
+      throw Error(data.datamodule ? "fit: the DataModule's train_dataloader() returned no loader"
+                                  : "fit needs training data: pass a loader (trainer.fit(model, train_loader)), a "
+                                    "DataModule (trainer.fit(model, datamodule)), or override the Module's "
+                                    "train_dataloader()");
+    }
+    if (owned_train_loader_.size() > 1) {
+      throw Error("fit: " + from + "train_dataloader() returned " + std::to_string(owned_train_loader_.size()) +
+                  " loaders; training reads one (combine the datasets into one loader)");
+    }
+    data.train = &owned_train_loader_[0];
+  }
+  if (data.eval.empty()) {
+    const char* hook = stage == Stage::Test ? "test_dataloader()" : stage == Stage::Predict ? "predict_dataloader()"
+                                                                                             : "val_dataloader()";
+    owned_loaders_ = stage == Stage::Test      ? source.test_dataloader()
+                     : stage == Stage::Predict ? source.predict_dataloader()
+                                               : source.val_dataloader();
+    data.eval = owned_loaders_.pointers();
+    if (data.eval.empty() && stage != Stage::Fit) {
+      const char* run = stage == Stage::Test ? "test" : stage == Stage::Predict ? "predict" : "validate";
+      throw Error(std::string(run) + " needs data: pass a loader, a DataModule whose " + hook +
+                  " returns one, or override the Module's " + hook + (data.datamodule ? " (the DataModule's returned none)" : ""));
+    }
+  }
+  for (std::size_t i = 0; i < data.eval.size(); ++i) {
+    if (!data.eval[i]) throw Error("loader " + std::to_string(i) + " of the run is a null pointer");
+  }
+}
+
+int64_t Trainer::batch_size_for_log(std::string& problem) {
+  if (!current_batch_) return 1;  // logged outside a batch (an epoch hook): weight 1
+  if (!current_batch_size_) {
+    current_batch_size_ = current_batch_->batch_size(&batch_size_problem_).value_or(-1);
+  }
+  if (*current_batch_size_ < 0) problem = batch_size_problem_;
+  return *current_batch_size_;
+}
+
+void Trainer::set_current_batch(const Batch& batch) {
+  current_batch_ = &batch;
+  current_batch_size_.reset();
+}
+
+std::vector<int64_t> Trainer::eval_limits(Stage stage, const std::vector<DataLoader*>& loaders) const {
+  const auto& limit = stage == Stage::Validate ? options_.limit_val_batches
+                      : stage == Stage::Test   ? options_.limit_test_batches
+                                               : options_.limit_predict_batches;
+  const char* name = stage == Stage::Validate ? "limit_val_batches"
+                     : stage == Stage::Test   ? "limit_test_batches"
+                                              : "limit_predict_batches";
+  std::vector<int64_t> limits;
+  for (DataLoader* loader : loaders) limits.push_back(limit.resolve(loader->size(), name));
+  return limits;
+}
+
+void Trainer::sanity_check(const std::vector<DataLoader*>& val_loaders) {
+  // num_sanity_val_steps batches of every loader (Lightning's rule), within limit_val_batches.
+  std::vector<int64_t> batches = eval_limits(Stage::Validate, val_loaders);
   const int64_t wanted = options_.num_sanity_val_steps;
-  const int64_t batches = wanted < 0 ? val_batches : val_batches < 0 ? wanted : std::min(wanted, val_batches);
-  if (batches == 0) return;
+  bool any = false;
+  for (auto& count : batches) {
+    count = wanted < 0 ? count : count < 0 ? wanted : std::min(wanted, count);
+    any = any || count != 0;
+  }
+  if (!any) return;
   RunHook run{*this};
   sanity_checking_ = true;
   bus_.on_sanity_check_start(run);
-  evaluation_loop(Stage::Validate, val_loader, batches);
+  evaluation_loop(Stage::Validate, val_loaders, batches);
   bus_.on_sanity_check_end(run);
   sanity_checking_ = false;
   // Sanity-check values must not reach monitors or loggers, as in Lightning.
@@ -456,7 +556,7 @@ void Trainer::sanity_check(DataLoader& val_loader) {
 // As Lightning: min_epochs counts completed epochs, so stopping is allowed from epoch min_epochs.
 bool Trainer::can_stop_early() const { return current_epoch_ >= options_.min_epochs; }
 
-void Trainer::fit_loop(DataLoader& train_loader, DataLoader* val_loader, bool validation_enabled) {
+void Trainer::fit_loop(DataLoader& train_loader, const std::vector<DataLoader*>& val_loaders, bool validation_enabled) {
   RunHook run{*this};
   last_logged_step_ = global_step_;
   bus_.on_train_start(run);
@@ -469,7 +569,7 @@ void Trainer::fit_loop(DataLoader& train_loader, DataLoader* val_loader, bool va
   const auto max_steps_reached = [this] { return options_.max_steps >= 0 && global_step_ >= options_.max_steps; };
   while (!(max_epochs_ >= 0 && current_epoch_ >= max_epochs_) && !max_steps_reached()) {
     if (should_stop && can_stop_early()) break;
-    training_epoch(train_loader, val_loader, validation_enabled);
+    training_epoch(train_loader, val_loaders, validation_enabled);
     agree_on_should_stop();
     ++current_epoch_;
   }
@@ -487,14 +587,17 @@ bool Trainer::should_validate(int64_t batch_idx, bool is_last_batch, int64_t val
   return (batch_idx + 1) % val_check_batches == 0;
 }
 
-void Trainer::training_epoch(DataLoader& train_loader, DataLoader* val_loader, bool validation_enabled) {
+void Trainer::training_epoch(DataLoader& train_loader, const std::vector<DataLoader*>& val_loaders,
+                             bool validation_enabled) {
   train_loader.start_epoch(current_epoch_);
   num_training_batches_ = options_.limit_train_batches.resolve(train_loader.size(), "limit_train_batches");
 
   int64_t val_check_batches = -1;  // -1: at the end of the epoch
-  int64_t val_batches = 0;
+  std::vector<int64_t> val_batches;
+  bool any_val_batches = false;
   if (validation_enabled) {
-    val_batches = options_.limit_val_batches.resolve(val_loader->size(), "limit_val_batches");
+    val_batches = eval_limits(Stage::Validate, val_loaders);
+    for (const int64_t count : val_batches) any_val_batches = any_val_batches || count != 0;
     const auto& interval = options_.val_check_interval;
     if (interval.is_count()) {
       val_check_batches = interval.count();
@@ -535,9 +638,9 @@ void Trainer::training_epoch(DataLoader& train_loader, DataLoader* val_loader, b
     ++train_batches_seen_;
 
     const bool steps_done = options_.max_steps >= 0 && global_step_ >= options_.max_steps;
-    if (validation_enabled && val_batches != 0 && !steps_done &&
+    if (validation_enabled && any_val_batches && !steps_done &&
         should_validate(batch_idx, is_last_batch, val_check_batches)) {
-      evaluation_loop(Stage::Validate, *val_loader, val_batches);
+      evaluation_loop(Stage::Validate, val_loaders, val_batches);
       module_->train();
       metrics_.set_context(LogContext::Training);
       agree_on_should_stop();
@@ -568,8 +671,8 @@ void Trainer::training_epoch(DataLoader& train_loader, DataLoader* val_loader, b
 }
 
 void Trainer::training_batch(Batch& raw_batch, int64_t batch_idx, bool is_last_batch) {
-  Batch batch = transfer(raw_batch);
-  current_batch_size_ = batch_size_of(batch);
+  Batch batch = transfer(std::move(raw_batch), 0);
+  set_current_batch(batch);
   metrics_.set_context(LogContext::Training);
 
   BatchStartHook start{*this, batch, batch_idx};
@@ -617,6 +720,7 @@ void Trainer::training_batch(Batch& raw_batch, int64_t batch_idx, bool is_last_b
 
   BatchEndHook end{*this, loss, batch, batch_idx};
   bus_.on_train_batch_end(end);
+  current_batch_ = nullptr;
 }
 
 void Trainer::backward(torch::Tensor loss) {
@@ -642,14 +746,29 @@ void Trainer::optimizer_zero_grad(std::size_t optimizer_idx) {
   compat::zero_grad(optimizer);
 }
 
-Batch Trainer::transfer(const Batch& batch) {
-  Batch moved = module_->transfer_batch_to_device(batch, device_);
-  for (const torch::Tensor* tensor : {&moved.data, &moved.target}) {
-    if (tensor->defined() && tensor->device() != device_) {
-      throw Error("the batch is on " + tensor->device().str() + " but the module is on " + device_.str() +
-                  " (transfer_batch_to_device must move every tensor of the batch to the module's device)");
+Batch Trainer::transfer(Batch batch, int64_t dataloader_idx) {
+  // Lightning's order: on_before_batch_transfer, transfer_batch_to_device, on_after_batch_transfer
+  // (the Module's), then the plugins' (a precision plugin converts the batch last).
+  Batch moved = module_->transfer_batch_to_device(module_->on_before_batch_transfer(std::move(batch), dataloader_idx),
+                                                  device_);
+  // Every tensor must be on the module's device, except that an override of
+  // transfer_batch_to_device may keep some on the CPU on purpose (e.g. sequence lengths) as long
+  // as it moved the rest.
+  bool any_tensor = false, any_here = false;
+  std::string stray;
+  moved.for_each_tensor([&](const torch::Tensor& tensor) {
+    any_tensor = true;
+    if (tensor.device() == device_) {
+      any_here = true;
+    } else if (!tensor.device().is_cpu() && stray.empty()) {
+      stray = tensor.device().str();
     }
+  });
+  if (!stray.empty() || (any_tensor && !any_here)) {
+    throw Error("the batch holds a tensor on " + (stray.empty() ? std::string("cpu") : stray) + " but the module is on " +
+                device_.str() + " (transfer_batch_to_device must move the batch's tensors to the module's device)");
   }
+  moved = module_->on_after_batch_transfer(std::move(moved), dataloader_idx);
   BatchTransferHook hook{*this, moved};
   bus_.on_after_batch_transfer(hook);
   return moved;
@@ -669,7 +788,8 @@ void Trainer::rethrow_with_context(const char* step, int64_t batch_idx) {
 
 // --- validate / test / predict ------------------------------------------------------------------
 
-void Trainer::evaluation_loop(Stage stage, DataLoader& loader, int64_t max_batches) {
+void Trainer::evaluation_loop(Stage stage, const std::vector<DataLoader*>& loaders,
+                              const std::vector<int64_t>& max_batches) {
   const bool validating = stage == Stage::Validate;
   auto& on_start = validating ? bus_.on_validation_start : bus_.on_test_start;
   auto& on_end = validating ? bus_.on_validation_end : bus_.on_test_end;
@@ -682,52 +802,68 @@ void Trainer::evaluation_loop(Stage stage, DataLoader& loader, int64_t max_batch
 
   module_->eval();
   torch::NoGradGuard no_grad;
-  const auto known = loader.size();
-  num_eval_batches_ = max_batches < 0 ? known.value_or(-1) : known ? std::min(*known, max_batches) : max_batches;
+  // The progress bar reads the first loader's length at the loop's start; each loader sets its own.
+  const auto batches_of = [&](std::size_t idx) {
+    const auto known = loaders[idx]->size();
+    const int64_t limit = max_batches[idx];
+    return limit < 0 ? known.value_or(-1) : known ? std::min(*known, limit) : limit;
+  };
+  num_eval_batches_ = loaders.empty() ? 0 : batches_of(0);
   RunHook run{*this};
   on_start(run);
-  loader.start_epoch(0);
   EpochHook epoch_hook{*this, current_epoch_};
   on_epoch_start(epoch_hook);
   metrics_.set_context(context);
-  for (int64_t batch_idx = 0; max_batches < 0 || batch_idx < max_batches; ++batch_idx) {
-    auto raw = loader.next();
-    if (!raw) break;
-    Batch batch = transfer(*raw);
-    current_batch_size_ = batch_size_of(batch);
-    BatchStartHook start{*this, batch, batch_idx};
-    on_batch_start(start);
-    torch::Tensor outputs;
-    try {
-      outputs = validating ? module_->validation_step(batch, batch_idx) : module_->test_step(batch, batch_idx);
-    } catch (...) {
-      rethrow_with_context(step_name, batch_idx);
+  // One epoch over all the loaders, as Lightning's evaluation loop runs it.
+  for (std::size_t idx = 0; idx < loaders.size(); ++idx) {
+    DataLoader& loader = *loaders[idx];
+    const int64_t limit = max_batches[idx];
+    if (limit == 0) continue;
+    const auto dataloader_idx = static_cast<int64_t>(idx);
+    dataloader_idx_ = dataloader_idx;
+    metrics_.set_dataloader_suffix(loaders.size() > 1 ? "/dataloader_idx_" + std::to_string(idx) : "");
+    num_eval_batches_ = batches_of(idx);
+    loader.start_epoch(0);
+    for (int64_t batch_idx = 0; limit < 0 || batch_idx < limit; ++batch_idx) {
+      auto raw = loader.next();
+      if (!raw) break;
+      Batch batch = transfer(std::move(*raw), dataloader_idx);
+      set_current_batch(batch);
+      BatchStartHook start{*this, batch, batch_idx, dataloader_idx};
+      on_batch_start(start);
+      torch::Tensor outputs;
+      try {
+        outputs = validating ? module_->validation_step(batch, batch_idx, dataloader_idx)
+                             : module_->test_step(batch, batch_idx, dataloader_idx);
+      } catch (...) {
+        rethrow_with_context(step_name, batch_idx);
+      }
+      BatchEndHook end{*this, outputs, batch, batch_idx, dataloader_idx};
+      on_batch_end(end);
+      current_batch_ = nullptr;
     }
-    BatchEndHook end{*this, outputs, batch, batch_idx};
-    on_batch_end(end);
   }
+  metrics_.set_dataloader_suffix("");
+  dataloader_idx_ = 0;
   on_epoch_end(epoch_hook);  // publishes the epoch metrics (group EpochMetrics)
   on_end(run);
 }
 
-std::map<std::string, double> Trainer::run_evaluate(Module& module, StepOverrides overrides, Stage stage,
-                                                    DataLoader& loader, const std::string& ckpt_path) {
+std::map<std::string, double> Trainer::run_evaluate(Module& module, StepOverrides overrides, Stage stage, RunData data,
+                                                    const std::string& ckpt_path) {
   if (stage == Stage::Validate && !overrides.validation) {
     throw Error("Trainer::validate needs a Module that implements validation_step");
   }
   if (stage == Stage::Test && !overrides.test) throw Error("Trainer::test needs a Module that implements test_step");
-  RunScope scope(*this, module, stage);
+  RunScope scope(*this, module, stage, data.datamodule);
   return scope.run([&] {
-    shard(loader);
-    StageHook setup{*this, stage};
-    bus_.setup(setup);
+    prepare_data(module);
+    emit_setup(stage);
+    resolve_loaders(stage, data);
+    for (DataLoader* loader : data.eval) shard(*loader);
     if (!ckpt_path.empty()) restore_for_evaluation(ckpt_path);
-    const auto& limit = stage == Stage::Validate ? options_.limit_val_batches : options_.limit_test_batches;
-    const int64_t max_batches =
-        limit.resolve(loader.size(), stage == Stage::Validate ? "limit_val_batches" : "limit_test_batches");
-    evaluation_loop(stage, loader, max_batches);
-    StageHook teardown{*this, stage};
-    bus_.teardown(teardown);
+    evaluation_loop(stage, data.eval, eval_limits(stage, data.eval));
+    emit_teardown(stage);
 
     std::map<std::string, double> results;
     for (const auto& [name, value] : metrics_.epoch_metrics()) results[name] = value.item<double>();
@@ -735,51 +871,69 @@ std::map<std::string, double> Trainer::run_evaluate(Module& module, StepOverride
   });
 }
 
-std::vector<torch::Tensor> Trainer::run_predict(Module& module, StepOverrides overrides, DataLoader& loader,
-                                                const std::string& ckpt_path) {
+std::vector<std::vector<torch::Tensor>> Trainer::run_predict(Module& module, StepOverrides overrides, RunData data,
+                                                             const std::string& ckpt_path) {
   if (!overrides.predict && !overrides.forward) {
     throw Error("Trainer::predict needs a Module that implements predict_step, or forward(x) (the default predict_step "
-                "calls it on the batch's data)");
+                "calls it on the batch)");
   }
-  RunScope scope(*this, module, Stage::Predict);
+  RunScope scope(*this, module, Stage::Predict, data.datamodule);
   return scope.run([&] {
-    StageHook setup{*this, Stage::Predict};
-    bus_.setup(setup);
+    prepare_data(module);
+    emit_setup(Stage::Predict);
+    resolve_loaders(Stage::Predict, data);
     if (!ckpt_path.empty()) restore_for_evaluation(ckpt_path);
-    const int64_t max_batches = options_.limit_predict_batches.resolve(loader.size(), "limit_predict_batches");
+    const std::vector<int64_t> limits = eval_limits(Stage::Predict, data.eval);
     module.eval();
     torch::NoGradGuard no_grad;
     metrics_.set_context(LogContext::Predict);
-    const auto known = loader.size();
-    num_eval_batches_ = max_batches < 0 ? known.value_or(-1) : known ? std::min(*known, max_batches) : max_batches;
+    if (!data.eval.empty()) {
+      const auto known = data.eval[0]->size();
+      num_eval_batches_ = limits[0] < 0 ? known.value_or(-1) : known ? std::min(*known, limits[0]) : limits[0];
+    }
     RunHook run{*this};
     bus_.on_predict_start(run);
-    loader.start_epoch(0);
     EpochHook epoch_hook{*this, 0};
     bus_.on_predict_epoch_start(epoch_hook);
-    std::vector<torch::Tensor> predictions;
-    for (int64_t batch_idx = 0; max_batches < 0 || batch_idx < max_batches; ++batch_idx) {
-      auto raw = loader.next();
-      if (!raw) break;
-      Batch batch = transfer(*raw);
-      current_batch_size_ = batch_size_of(batch);
-      BatchStartHook start{*this, batch, batch_idx};
-      bus_.on_predict_batch_start(start);
-      torch::Tensor prediction;
-      try {
-        const LogForbidden scope(metrics_, "predict_step");
-        prediction = overrides.predict ? module.predict_step(batch, batch_idx) : overrides.forward(module, batch.data);
-      } catch (...) {
-        rethrow_with_context("predict_step", batch_idx);
+    std::vector<std::vector<torch::Tensor>> predictions(data.eval.size());
+    for (std::size_t idx = 0; idx < data.eval.size(); ++idx) {
+      DataLoader& loader = *data.eval[idx];
+      const int64_t limit = limits[idx];
+      const auto dataloader_idx = static_cast<int64_t>(idx);
+      dataloader_idx_ = dataloader_idx;
+      const auto known = loader.size();
+      num_eval_batches_ = limit < 0 ? known.value_or(-1) : known ? std::min(*known, limit) : limit;
+      if (limit == 0) continue;
+      loader.start_epoch(0);
+      for (int64_t batch_idx = 0; limit < 0 || batch_idx < limit; ++batch_idx) {
+        auto raw = loader.next();
+        if (!raw) break;
+        Batch batch = transfer(std::move(*raw), dataloader_idx);
+        set_current_batch(batch);
+        BatchStartHook start{*this, batch, batch_idx, dataloader_idx};
+        bus_.on_predict_batch_start(start);
+        torch::Tensor prediction;
+        try {
+          const LogForbidden scope(metrics_, "predict_step");
+          if (overrides.predict) {
+            prediction = module.predict_step(batch, batch_idx, dataloader_idx);
+          } else {
+            // Lightning's default predict_step: forward on the batch (its inputs, when it is a list).
+            prediction = overrides.forward(module, batch.is_tensor() ? batch.tensor() : batch[0]);
+          }
+        } catch (...) {
+          rethrow_with_context("predict_step", batch_idx);
+        }
+        BatchEndHook end{*this, prediction, batch, batch_idx, dataloader_idx};
+        bus_.on_predict_batch_end(end);
+        current_batch_ = nullptr;
+        predictions[idx].push_back(prediction);
       }
-      BatchEndHook end{*this, prediction, batch, batch_idx};
-      bus_.on_predict_batch_end(end);
-      predictions.push_back(prediction);
     }
+    dataloader_idx_ = 0;
     bus_.on_predict_epoch_end(epoch_hook);
     bus_.on_predict_end(run);
-    StageHook teardown{*this, Stage::Predict};
-    bus_.teardown(teardown);
+    emit_teardown(Stage::Predict);
     return predictions;
   });
 }

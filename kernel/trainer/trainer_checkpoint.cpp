@@ -136,6 +136,11 @@ Checkpoint Trainer::dump_checkpoint() {
   }
   checkpoint.insert("rng_states", rng);
   checkpoint.insert("callbacks", make_state_dict());
+  // Lightning keeps a DataModule's state under its class name, when it has any.
+  if (datamodule_) {
+    const StateDict state = datamodule_->state_dict();
+    if (!state.empty()) checkpoint.insert(datamodule_->name(), state);
+  }
 
   CheckpointHook hook{*this, checkpoint};
   bus_.on_save_checkpoint(hook);
@@ -211,6 +216,19 @@ void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& 
   current_epoch_ = next_epoch_ = count_entry(fit_loop, "next_epoch", path);
   resume_batches_ = next_batch_ = count_entry(fit_loop, "next_batch", path);
   resume_rng_state_ = generator_state_entry(checkpoint, path);
+
+  if (datamodule_ && checkpoint.contains(datamodule_->name())) {
+    const auto state = checkpoint.at(datamodule_->name());
+    if (!state.isGenericDict()) {
+      throw Error("checkpoint '" + path + "': the DataModule's state '" + datamodule_->name() + "' is not a dictionary");
+    }
+    try {
+      datamodule_->load_state_dict(state.toGenericDict());
+    } catch (const c10::Error& error) {
+      throw Error("checkpoint '" + path + "': the DataModule's state '" + datamodule_->name() +
+                  "' has an entry of the wrong type: " + error.what_without_backtrace());
+    }
+  }
 
   // Plugins and the Module restore their state last, when the optimizers they may refer to
   // (schedulers, loss scalers) exist and hold their restored state.

@@ -47,9 +47,9 @@ class Amp : public Plugin, public AmpInfo {
     connect(bus.on_exception, [this](ExceptionHook&) { leave_autocast(); }, SlotGroup::Precision);
     if (options_.precision == "64-true") {
       connect(bus.on_after_batch_transfer, [](BatchTransferHook& hook) {
-        for (torch::Tensor* tensor : {&hook.batch.data, &hook.batch.target}) {
-          if (tensor->defined() && tensor->is_floating_point()) *tensor = tensor->to(torch::kDouble);
-        }
+        hook.batch.apply_to_tensors([](const torch::Tensor& tensor) {
+          return tensor.is_floating_point() ? tensor.to(torch::kDouble) : tensor;
+        });
       }, SlotGroup::Precision);
     }
     if (!mixed_) return;

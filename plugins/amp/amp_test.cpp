@@ -80,7 +80,7 @@ class AutocastProbe : public testing::TinyClassifier {
   bool autocast_in_backward_hook = true;
   torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
     autocast_in_training.push_back(compat::autocast_enabled(c10::DeviceType::CPU));
-    training_dtypes.push_back(forward(batch.data).scalar_type());
+    training_dtypes.push_back(forward(batch[0]).scalar_type());
     return TinyClassifier::training_step(batch, batch_idx);
   }
   torch::Tensor validation_step(const Batch& batch, int64_t batch_idx) override {
@@ -190,7 +190,7 @@ TEST(Amp, DoublePrecisionConvertsModuleAndBatches) {
   struct DtypeProbe : testing::TinyClassifier {
     std::vector<torch::ScalarType> data_dtypes;
     torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
-      data_dtypes.push_back(batch.data.scalar_type());
+      data_dtypes.push_back(batch[0].scalar_type());
       return TinyClassifier::training_step(batch, batch_idx);
     }
   };
@@ -252,7 +252,7 @@ class CudaProbe : public OverflowAt {
  public:
   std::vector<torch::ScalarType> dtypes;
   torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
-    dtypes.push_back(forward(batch.data).scalar_type());
+    dtypes.push_back(forward(batch[0]).scalar_type());
     return OverflowAt::training_step(batch, batch_idx);
   }
 };

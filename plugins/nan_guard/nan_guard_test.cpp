@@ -44,7 +44,7 @@ TEST(NanGuard, GradientCheckNamesTheParameter) {
   struct BadGradient : testing::TinyClassifier {
     torch::Tensor training_step(const Batch& batch, int64_t) override {
       // sqrt at 0 has an infinite derivative: a finite loss with a non-finite gradient.
-      return (forward(batch.data).sum() * 0).abs().sqrt() + linear->bias.sum() * 0;
+      return (forward(batch[0]).sum() * 0).abs().sqrt() + linear->bias.sum() * 0;
     }
   };
   auto data = testing::make_blobs(8);

@@ -10,7 +10,7 @@ namespace {
 
 struct ShowsLoss : testing::TinyClassifier {
   torch::Tensor training_step(const Batch& batch, int64_t) override {
-    auto loss = torch::nn::functional::cross_entropy(forward(batch.data), batch.target);
+    auto loss = torch::nn::functional::cross_entropy(forward(batch[0]), batch[1]);
     log("train_loss", loss, LogOptions{}.with_prog_bar());
     log("hidden_metric", loss);
     return loss;

@@ -26,25 +26,25 @@ TinyClassifier::TinyClassifier(int64_t features, double lr_) : lr(lr_) {
 }
 
 torch::Tensor TinyClassifier::training_step(const Batch& batch, int64_t) {
-  auto loss = torch::nn::functional::cross_entropy(forward(batch.data), batch.target);
+  auto loss = torch::nn::functional::cross_entropy(forward(batch[0]), batch[1]);
   log("train_loss", loss);
   return loss;
 }
 
 torch::Tensor TinyClassifier::validation_step(const Batch& batch, int64_t) {
-  auto loss = torch::nn::functional::cross_entropy(forward(batch.data), batch.target);
+  auto loss = torch::nn::functional::cross_entropy(forward(batch[0]), batch[1]);
   log("val_loss", loss);
   return loss;
 }
 
 torch::Tensor TinyClassifier::test_step(const Batch& batch, int64_t) {
-  auto logits = forward(batch.data);
-  auto accuracy = (logits.argmax(1) == batch.target).to(torch::kFloat).mean();
+  auto logits = forward(batch[0]);
+  auto accuracy = (logits.argmax(1) == batch[1]).to(torch::kFloat).mean();
   log("test_acc", accuracy);
   return accuracy;
 }
 
-torch::Tensor TinyClassifier::predict_step(const Batch& batch, int64_t) { return forward(batch.data).argmax(1); }
+torch::Tensor TinyClassifier::predict_step(const Batch& batch, int64_t) { return forward(batch[0]).argmax(1); }
 
 OptimizerConfig TinyClassifier::configure_optimizers() {
   return std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(lr));

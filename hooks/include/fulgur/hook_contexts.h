@@ -11,8 +11,7 @@
 #include <cstdint>
 #include <exception>
 
-#include <torch/data/example.h>
-
+#include "fulgur/batch.h"
 #include "fulgur/checkpoint.h"
 #include "fulgur/stage.h"
 
@@ -23,9 +22,6 @@ class Optimizer;
 namespace fulgur {
 
 class Trainer;
-
-/// One batch as the data loaders yield it: `auto& [x, y] = batch;` works.
-using Batch = torch::data::Example<>;
 
 /// setup, teardown.
 struct StageHook {
@@ -51,11 +47,12 @@ struct BatchTransferHook {
   Batch& batch;
 };
 
-/// on_*_batch_start.
+/// on_*_batch_start. `dataloader_idx`: which of the loop's loaders the batch comes from.
 struct BatchStartHook {
   Trainer& trainer;
   const Batch& batch;
   int64_t batch_idx;
+  int64_t dataloader_idx = 0;
 };
 
 /// on_*_batch_end. `outputs` is what the step returned; may be undefined. In training it is the
@@ -66,6 +63,7 @@ struct BatchEndHook {
   const torch::Tensor& outputs;
   const Batch& batch;
   int64_t batch_idx;
+  int64_t dataloader_idx = 0;
 };
 
 /// on_before_backward: a slot may replace `loss` (e.g. scale it); backward runs on the result.

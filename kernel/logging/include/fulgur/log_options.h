@@ -21,6 +21,8 @@ struct LogOptions {
   bool sync_dist = false;
   /// Weight of this value in an epoch mean; defaults to the batch's first dimension.
   std::optional<int64_t> batch_size;
+  /// With several loaders in a loop, name the value "<name>/dataloader_idx_<i>" (Lightning's default).
+  bool add_dataloader_idx = true;
 
   LogOptions& with_prog_bar(bool value = true) { prog_bar = value; return *this; }
   LogOptions& with_on_step(bool value) { on_step = value; return *this; }
@@ -28,6 +30,7 @@ struct LogOptions {
   LogOptions& with_reduce_fx(std::string value) { reduce_fx = std::move(value); return *this; }
   LogOptions& with_batch_size(int64_t value) { batch_size = value; return *this; }
   LogOptions& with_sync_dist(bool value = true) { sync_dist = value; return *this; }
+  LogOptions& with_add_dataloader_idx(bool value) { add_dataloader_idx = value; return *this; }
 };
 
 }  // namespace fulgur

@@ -24,9 +24,14 @@ class MetricStore {
  public:
   using Metrics = std::map<std::string, at::Tensor>;
 
-  /// Records one value. `batch_size` is the weight used when options.batch_size is unset.
+  /// Records one value. `batch_size` is the weight used when options.batch_size is unset; -1
+  /// when the batch does not tell it (`why_unknown` says why), which is an error only where an
+  /// epoch mean needs the weight.
   void log(const std::string& name, const at::Tensor& value, const LogOptions& options,
-           int64_t batch_size);
+           int64_t batch_size, const std::string& why_unknown = {});
+  /// Appended to every name logged while set (Lightning's "/dataloader_idx_1" when a loop reads
+  /// several loaders); empty for one loader.
+  void set_dataloader_suffix(std::string suffix) { dataloader_suffix_ = std::move(suffix); }
 
   void set_context(LogContext context) { context_ = context; }
   /// While set, log() is an error naming `where` (a hook where Lightning forbids logging, such as
@@ -72,6 +77,7 @@ class MetricStore {
 
   LogContext context_ = LogContext::None;
   const char* forbidden_in_ = nullptr;
+  std::string dataloader_suffix_;
   std::function<void(at::Tensor&)> reducer_;
   std::map<std::string, Accumulator> accumulators_;
   Metrics callback_metrics_;

@@ -5,7 +5,8 @@
 //   struct Net : fulgur::Module {
 //     Net() { fc = register_module("fc", torch::nn::Linear(64, 10)); }
 //     torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
-//       auto loss = torch::cross_entropy_loss(fc(batch.data), batch.target);
+//       auto [x, y] = batch.unpack<2>();
+//       auto loss = torch::nn::functional::cross_entropy(fc(x), y);
 //       log("train_loss", loss);
 //       return loss;
 //     }
@@ -27,6 +28,7 @@
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 
+#include "fulgur/data_loaders.h"
 #include "fulgur/hook_contexts.h"
 #include "fulgur/hparams.h"
 #include "fulgur/log_options.h"
@@ -65,7 +67,7 @@ struct StepOutput {
   const torch::Tensor& at(const std::string& key) const;
 };
 
-class Module : public torch::nn::Module {
+class Module : public torch::nn::Module, public DataHooks {
  public:
   using Hyperparameters = HParams;
 
@@ -75,14 +77,25 @@ class Module : public torch::nn::Module {
   /// Returns the loss. Under automatic optimization the Trainer runs backward and the
   /// optimizer step on it; under manual optimization the return value is only reported.
   virtual torch::Tensor training_step(const Batch& batch, int64_t batch_idx) = 0;
-  /// Not overriding validation_step disables the validation loop, as in Lightning.
+  /// Not overriding validation_step disables the validation loop, as in Lightning. Override
+  /// either form: the one with `dataloader_idx` tells which of several loaders the batch is from
+  /// (its default calls the two-argument form).
   virtual torch::Tensor validation_step(const Batch& batch, int64_t batch_idx);
+  virtual torch::Tensor validation_step(const Batch& batch, int64_t batch_idx, int64_t dataloader_idx);
   virtual torch::Tensor test_step(const Batch& batch, int64_t batch_idx);
+  virtual torch::Tensor test_step(const Batch& batch, int64_t batch_idx, int64_t dataloader_idx);
+  /// By default Lightning's: forward(x) on the batch (its first entry when it is a list).
   virtual torch::Tensor predict_step(const Batch& batch, int64_t batch_idx);
+  virtual torch::Tensor predict_step(const Batch& batch, int64_t batch_idx, int64_t dataloader_idx);
   virtual OptimizerConfig configure_optimizers() = 0;
 
-  /// Moves a batch to the module's device; override for batches that need more.
+  /// Runs on the batch as the loader made it, before it moves to the device (CPU-side work).
+  virtual Batch on_before_batch_transfer(Batch batch, int64_t /*dataloader_idx*/) { return batch; }
+  /// Moves every tensor of a batch to the module's device (non-blocking from pinned memory);
+  /// override for batches that need more.
   virtual Batch transfer_batch_to_device(const Batch& batch, const torch::Device& device);
+  /// Runs on the batch on the device, before any step sees it (GPU-side augmentation).
+  virtual Batch on_after_batch_transfer(Batch batch, int64_t /*dataloader_idx*/) { return batch; }
   /// Plugins this Module brings to every fit, as Lightning's configure_callbacks (added at the
   /// start of fit, after the Trainer's own; a name the Trainer already has is replaced).
   virtual std::vector<std::unique_ptr<Plugin>> configure_callbacks();

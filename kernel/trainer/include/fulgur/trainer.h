@@ -7,11 +7,14 @@
 //   fulgur::TrainerOptions options;
 //   options.max_epochs = 10;
 //   fulgur::Trainer trainer(options);
-//   trainer.fit(model, train_loader, val_loader);
+//   trainer.fit(model, train_loader, val_loader);      // or trainer.fit(model, datamodule)
 //   auto results = trainer.test(model, test_loader);   // {"test_acc": 0.97, ...}
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <optional>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,7 +25,7 @@
 #include <boost/signals2/connection.hpp>
 #include <torch/types.h>
 
-#include "fulgur/data_loader.h"
+#include "fulgur/data.h"
 #include "fulgur/hook_bus.h"
 #include "fulgur/metrics.h"
 #include "fulgur/module.h"
@@ -34,6 +37,30 @@ namespace fulgur {
 
 class Logger;
 class Strategy;
+
+namespace detail {
+// The class that declares the step a member pointer names; deduction picks the overload of the
+// given arity, so a Module that declares neither form yields Module itself.
+template <typename C>
+C step_owner2(torch::Tensor (C::*)(const Batch&, int64_t));
+template <typename C>
+C step_owner3(torch::Tensor (C::*)(const Batch&, int64_t, int64_t));
+}  // namespace detail
+
+// Whether M (or a class between it and Module) declares its own `step`, in either form.
+#define FULGUR_DECLARES_STEP(step)                                                                           \
+  template <typename M, typename = void>                                                                     \
+  struct Declares2_##step : std::false_type {};                                                              \
+  template <typename M>                                                                                      \
+  struct Declares2_##step<M, std::void_t<decltype(detail::step_owner2(&M::step))>>                           \
+      : std::bool_constant<!std::is_same_v<decltype(detail::step_owner2(&M::step)), Module>> {};            \
+  template <typename M, typename = void>                                                                     \
+  struct Declares3_##step : std::false_type {};                                                              \
+  template <typename M>                                                                                      \
+  struct Declares3_##step<M, std::void_t<decltype(detail::step_owner3(&M::step))>>                           \
+      : std::bool_constant<!std::is_same_v<decltype(detail::step_owner3(&M::step)), Module>> {};            \
+  template <typename M>                                                                                      \
+  static constexpr bool declares_##step = Declares2_##step<M>::value || Declares3_##step<M>::value;
 
 /// Which optional steps a Module type overrides. Found at compile time from the Module's static
 /// type, so a Module without validation_step simply has no validation loop, as in Lightning.
@@ -51,15 +78,18 @@ struct StepOverrides {
   struct HasForward<M, std::void_t<decltype(torch::Tensor(std::declval<M&>().forward(std::declval<const torch::Tensor&>())))>>
       : std::true_type {};
 
+  FULGUR_DECLARES_STEP(validation_step)
+  FULGUR_DECLARES_STEP(test_step)
+  FULGUR_DECLARES_STEP(predict_step)
+
   template <typename M>
   static StepOverrides of() {
     static_assert(std::is_base_of_v<Module, M>, "fulgur::Trainer runs fulgur::Module subclasses");
-    using Step = torch::Tensor (Module::*)(const Batch&, int64_t);
     StepOverrides overrides;
     if constexpr (!std::is_same_v<M, Module>) {
-      overrides.validation = !std::is_same_v<decltype(&M::validation_step), Step>;
-      overrides.test = !std::is_same_v<decltype(&M::test_step), Step>;
-      overrides.predict = !std::is_same_v<decltype(&M::predict_step), Step>;
+      overrides.validation = declares_validation_step<M>;
+      overrides.test = declares_test_step<M>;
+      overrides.predict = declares_predict_step<M>;
       if constexpr (HasForward<M>::value) {
         overrides.forward = [](Module& module, const torch::Tensor& x) { return torch::Tensor(static_cast<M&>(module).forward(x)); };
       }
@@ -67,6 +97,7 @@ struct StepOverrides {
     return overrides;
   }
 };
+#undef FULGUR_DECLARES_STEP
 
 class Trainer {
  public:
@@ -96,15 +127,26 @@ class Trainer {
   bool is_global_zero() const { return global_rank() == 0; }
 
   // --- the four runs --------------------------------------------------------------------------
-  /// Trains `module`. With `ckpt_path`, first restores everything the checkpoint holds (weights,
-  /// optimizers, schedulers, plugin states, RNG, loop position) and continues from there.
+  // Data comes as loaders (one, or several for validation / test / predict), as a DataModule, or
+  // from the Module's own *_dataloader() hooks. With `ckpt_path`, fit first restores everything
+  // the checkpoint holds (weights, optimizers, schedulers, plugin and DataModule states, RNG, loop
+  // position) and continues from there; validate / test / predict load its weights ("best" and
+  // "last" name the model_checkpoint plugin's files).
+
+  /// Trains `module` on `train_loader`, validating on `val_loaders` (none, one or several).
   template <typename M>
-  void fit(M& module, DataLoader& train_loader, DataLoader* val_loader = nullptr, const std::string& ckpt_path = "") {
-    run_fit(module, StepOverrides::of<M>(), train_loader, val_loader, ckpt_path);
+  void fit(M& module, DataLoader& train_loader, LoaderRefs val_loaders = {}, const std::string& ckpt_path = "") {
+    run_fit(module, StepOverrides::of<M>(), RunData{&train_loader, val_loaders.pointers(), nullptr}, ckpt_path);
   }
+  /// Trains with the DataModule's train and val loaders.
   template <typename M>
-  void fit(M& module, DataLoader& train_loader, DataLoader& val_loader, const std::string& ckpt_path = "") {
-    run_fit(module, StepOverrides::of<M>(), train_loader, &val_loader, ckpt_path);
+  void fit(M& module, DataModule& datamodule, const std::string& ckpt_path = "") {
+    run_fit(module, StepOverrides::of<M>(), RunData{nullptr, {}, &datamodule}, ckpt_path);
+  }
+  /// Trains with the Module's own train_dataloader() / val_dataloader().
+  template <typename M>
+  void fit(M& module, const std::string& ckpt_path = "") {
+    run_fit(module, StepOverrides::of<M>(), RunData{}, ckpt_path);
   }
   /// A temporary Module (`trainer.fit(Net(), loader)`) would be destroyed with its trained weights.
   template <typename M, typename... Rest, typename = std::enable_if_t<!std::is_lvalue_reference_v<M>>>
@@ -113,22 +155,56 @@ class Trainer {
                   "trainer.fit(Net(), ...): fit trains the Module you pass in place, and a temporary would be "
                   "destroyed with its trained weights; name it: Net model; trainer.fit(model, ...)");
   }
-  /// Runs the validation loop once; returns the epoch metrics it logged. With `ckpt_path` (a file,
-  /// or "best" / "last" of the model_checkpoint plugin) the weights are loaded from it first.
+  /// Runs the validation loop once over each loader; returns the epoch metrics it logged (with
+  /// several loaders named Lightning's way: "val_loss/dataloader_idx_1").
   template <typename M>
-  std::map<std::string, double> validate(M& module, DataLoader& val_loader, const std::string& ckpt_path = "") {
-    return run_evaluate(module, StepOverrides::of<M>(), Stage::Validate, val_loader, ckpt_path);
+  std::map<std::string, double> validate(M& module, LoaderRefs loaders, const std::string& ckpt_path = "") {
+    return run_evaluate(module, StepOverrides::of<M>(), Stage::Validate, RunData{nullptr, loaders.pointers(), nullptr},
+                        ckpt_path);
   }
-  /// Runs the test loop once; returns the epoch metrics it logged ({"test_acc": ...}).
   template <typename M>
-  std::map<std::string, double> test(M& module, DataLoader& test_loader, const std::string& ckpt_path = "") {
-    return run_evaluate(module, StepOverrides::of<M>(), Stage::Test, test_loader, ckpt_path);
+  std::map<std::string, double> validate(M& module, DataModule& datamodule, const std::string& ckpt_path = "") {
+    return run_evaluate(module, StepOverrides::of<M>(), Stage::Validate, RunData{nullptr, {}, &datamodule}, ckpt_path);
   }
-  /// Returns what predict_step (by default the Module's forward on the batch's data) returned for
-  /// each batch.
+  template <typename M>
+  std::map<std::string, double> validate(M& module, const std::string& ckpt_path = "") {
+    return run_evaluate(module, StepOverrides::of<M>(), Stage::Validate, RunData{}, ckpt_path);
+  }
+  /// Runs the test loop once over each loader; returns the epoch metrics it logged ({"test_acc": ...}).
+  template <typename M>
+  std::map<std::string, double> test(M& module, LoaderRefs loaders, const std::string& ckpt_path = "") {
+    return run_evaluate(module, StepOverrides::of<M>(), Stage::Test, RunData{nullptr, loaders.pointers(), nullptr},
+                        ckpt_path);
+  }
+  template <typename M>
+  std::map<std::string, double> test(M& module, DataModule& datamodule, const std::string& ckpt_path = "") {
+    return run_evaluate(module, StepOverrides::of<M>(), Stage::Test, RunData{nullptr, {}, &datamodule}, ckpt_path);
+  }
+  template <typename M>
+  std::map<std::string, double> test(M& module, const std::string& ckpt_path = "") {
+    return run_evaluate(module, StepOverrides::of<M>(), Stage::Test, RunData{}, ckpt_path);
+  }
+  /// What predict_step (by default the Module's forward on the batch) returned for each batch.
   template <typename M>
   std::vector<torch::Tensor> predict(M& module, DataLoader& loader, const std::string& ckpt_path = "") {
-    return run_predict(module, StepOverrides::of<M>(), loader, ckpt_path);
+    return run_predict(module, StepOverrides::of<M>(), RunData{nullptr, {&loader}, nullptr}, ckpt_path).at(0);
+  }
+  /// One list of predictions per loader.
+  template <typename M>
+  std::vector<std::vector<torch::Tensor>> predict(M& module, std::initializer_list<std::reference_wrapper<DataLoader>> loaders,
+                                                  const std::string& ckpt_path = "") {
+    return run_predict(module, StepOverrides::of<M>(), RunData{nullptr, LoaderRefs(loaders).pointers(), nullptr},
+                       ckpt_path);
+  }
+  /// One list of predictions per predict_dataloader() loader of the DataModule.
+  template <typename M>
+  std::vector<std::vector<torch::Tensor>> predict(M& module, DataModule& datamodule, const std::string& ckpt_path = "") {
+    return run_predict(module, StepOverrides::of<M>(), RunData{nullptr, {}, &datamodule}, ckpt_path);
+  }
+  /// One list of predictions per loader of the Module's predict_dataloader().
+  template <typename M>
+  std::vector<std::vector<torch::Tensor>> predict(M& module, const std::string& ckpt_path = "") {
+    return run_predict(module, StepOverrides::of<M>(), RunData{}, ckpt_path);
   }
 
   // --- checkpoints -------------------------------------------------------------------------------
@@ -163,8 +239,15 @@ class Trainer {
   bool sanity_checking() const { return sanity_checking_; }
   /// Batches the current training epoch runs (-1 while the loader's length is unknown).
   int64_t num_training_batches() const { return num_training_batches_; }
-  /// Batches the running validation / test / predict loop runs (-1 while unknown).
+  /// Batches the running validation / test / predict loop runs on its current loader (-1 while
+  /// unknown).
   int64_t num_eval_batches() const { return num_eval_batches_; }
+  /// The loader the running evaluation or predict loop reads (0 in training).
+  int64_t dataloader_idx() const { return dataloader_idx_; }
+  /// The DataModule of the running (or last) run, or nullptr (Lightning's trainer.datamodule).
+  DataModule* datamodule() const { return datamodule_; }
+  /// The running loop's current batch (valid inside the step and batch hooks).
+  const Batch* current_batch() const { return current_batch_; }
   /// In on_train_epoch_end: true when the epoch ran all its batches, false when max_steps or
   /// should_stop ended it early (a resumed run finishes it). Epoch schedulers step only then.
   bool train_epoch_complete() const { return next_batch_ == 0 && next_epoch_ == current_epoch_ + 1; }
@@ -188,21 +271,33 @@ class Trainer {
   friend class Module;
   friend class ManualOptimizer;
 
-  void run_fit(Module& module, StepOverrides overrides, DataLoader& train_loader, DataLoader* val_loader,
-               const std::string& ckpt_path);
+  /// Where a run's loaders come from: given loaders, a DataModule, or else the Module's hooks.
+  struct RunData {
+    DataLoader* train = nullptr;
+    std::vector<DataLoader*> eval;
+    DataModule* datamodule = nullptr;
+  };
+
+  void run_fit(Module& module, StepOverrides overrides, RunData data, const std::string& ckpt_path);
   void restore_module(Checkpoint& checkpoint, const std::string& path);
   void restore_training_state(Checkpoint& checkpoint, const std::string& path);
-  std::map<std::string, double> run_evaluate(Module& module, StepOverrides overrides, Stage stage,
-                                             DataLoader& loader, const std::string& ckpt_path);
-  std::vector<torch::Tensor> run_predict(Module& module, StepOverrides overrides, DataLoader& loader,
-                                         const std::string& ckpt_path);
+  std::map<std::string, double> run_evaluate(Module& module, StepOverrides overrides, Stage stage, RunData data,
+                                             const std::string& ckpt_path);
+  std::vector<std::vector<torch::Tensor>> run_predict(Module& module, StepOverrides overrides, RunData data,
+                                                      const std::string& ckpt_path);
+  void prepare_data(Module& module);
+  void emit_setup(Stage stage);
+  void emit_teardown(Stage stage);
+  void resolve_loaders(Stage stage, RunData& data);
+  /// Where the batch size for log() comes from: the current batch, counted on first use.
+  int64_t batch_size_for_log(std::string& problem);
   void restore_for_evaluation(const std::string& ckpt_path);
   void remove_plugin(const std::string& name);
 
   class RunScope;
   class LogForbidden;
   Plugin& add_loaded_plugin(LoadedPlugin loaded);
-  void begin_run(Module& module, Stage stage);
+  void begin_run(Module& module, Stage stage, DataModule* datamodule);
   void end_run();
   void connect_module_hooks(Module& module);
   void connect_loggers();
@@ -212,15 +307,18 @@ class Trainer {
   void send_to_loggers(const MetricStore::Metrics& metrics, int64_t step);
   void configure_optimizers(Module& module);
 
-  void sanity_check(DataLoader& val_loader);
-  void fit_loop(DataLoader& train_loader, DataLoader* val_loader, bool validation_enabled);
-  void training_epoch(DataLoader& train_loader, DataLoader* val_loader, bool validation_enabled);
+  void sanity_check(const std::vector<DataLoader*>& val_loaders);
+  void fit_loop(DataLoader& train_loader, const std::vector<DataLoader*>& val_loaders, bool validation_enabled);
+  void training_epoch(DataLoader& train_loader, const std::vector<DataLoader*>& val_loaders, bool validation_enabled);
   void training_batch(Batch& batch, int64_t batch_idx, bool is_last_batch);
-  void evaluation_loop(Stage stage, DataLoader& loader, int64_t max_batches);
+  /// Runs the loop over each loader, at most max_batches[i] batches of loader i (-1: all).
+  void evaluation_loop(Stage stage, const std::vector<DataLoader*>& loaders, const std::vector<int64_t>& max_batches);
+  std::vector<int64_t> eval_limits(Stage stage, const std::vector<DataLoader*>& loaders) const;
   bool should_validate(int64_t batch_idx, bool is_last_batch, int64_t val_check_batches) const;
   bool can_stop_early() const;
 
-  Batch transfer(const Batch& batch);
+  Batch transfer(Batch batch, int64_t dataloader_idx);
+  void set_current_batch(const Batch& batch);
   [[noreturn]] void rethrow_with_context(const char* step, int64_t batch_idx);
 
   // Called by Module for manual optimization.
@@ -241,6 +339,9 @@ class Trainer {
 
   Module* module_ = nullptr;  // stays set after a run, so save_checkpoint works after fit
   DataLoader* train_loader_ = nullptr;  // during fit, for estimated_stepping_batches
+  DataModule* datamodule_ = nullptr;
+  DataLoaders owned_loaders_;            // what *_dataloader() hooks returned for this run
+  DataLoaders owned_train_loader_;
   std::string ckpt_path_;
   bool running_ = false;
   torch::Device device_{torch::kCPU};
@@ -265,7 +366,10 @@ class Trainer {
   bool stop_deferred_logged_ = false;
   bool interrupt_agreed_ = false;  // a rank reported a signal at the last should_stop agreement
   int64_t accumulate_grad_batches_ = 1;
-  int64_t current_batch_size_ = 1;
+  int64_t dataloader_idx_ = 0;
+  const Batch* current_batch_ = nullptr;
+  std::optional<int64_t> current_batch_size_;  // counted on first use by log()
+  std::string batch_size_problem_;
 };
 
 }  // namespace fulgur

@@ -1,0 +1,74 @@
+// CsvDataset: a table of numbers from a CSV or TSV file (gzip-compressed or not) as a Dataset.
+//
+//   fulgur::CsvDataset table("houses.csv", fulgur::CsvDatasetOptions().targets({"price"}));
+//   table.get(0);   // [features (float, one per feature column), target]
+//
+// Feature and target columns are named by header name or by index (0 = first column); without
+// feature columns every column that is not a target is a feature. The file is read once, at
+// construction; every error names the file, the line and the column as an editor shows them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/ScalarType.h>
+
+#include "fulgur/dataset.h"
+
+namespace fulgur {
+
+/// A column by header name or by index.
+struct CsvColumn {
+  CsvColumn(std::string column_name) : name(std::move(column_name)) {}  // NOLINT
+  CsvColumn(const char* column_name) : name(column_name) {}             // NOLINT
+  CsvColumn(int column_index) : index(column_index) {}                  // NOLINT
+  std::string name;
+  int64_t index = -1;
+};
+
+struct CsvDatasetOptions {
+#define FULGUR_OPTION(type, name, initial)  \
+  type name##_ = initial;                   \
+  CsvDatasetOptions& name(type value) {     \
+    name##_ = std::move(value);             \
+    return *this;                           \
+  }
+  /// The field separator; 0 picks a tab for .tsv / .tab files (also gzipped), else a comma.
+  FULGUR_OPTION(char, delimiter, 0)
+  /// The first line names the columns.
+  FULGUR_OPTION(bool, header, true)
+  /// Feature columns; empty: every column that is not a target.
+  FULGUR_OPTION(std::vector<CsvColumn>, features, {})
+  /// Target columns; empty: no target (each sample is the feature tensor alone).
+  FULGUR_OPTION(std::vector<CsvColumn>, targets, {})
+  /// kLong for class labels; a single target column gives one value per sample, several a vector.
+  FULGUR_OPTION(c10::ScalarType, target_dtype, c10::ScalarType::Float)
+  FULGUR_OPTION(c10::ScalarType, feature_dtype, c10::ScalarType::Float)
+#undef FULGUR_OPTION
+};
+
+class CsvDataset : public Dataset {
+ public:
+  explicit CsvDataset(const std::string& path, CsvDatasetOptions options = {});
+
+  /// [features, target], or the features alone when there are no target columns.
+  Batch get(int64_t index) override;
+  int64_t size() const override { return features_.size(0); }
+
+  /// The whole table: [rows, feature columns] and [rows] (one target) or [rows, targets].
+  const at::Tensor& features() const { return features_; }
+  const at::Tensor& targets() const { return targets_; }
+  const std::vector<std::string>& feature_names() const { return feature_names_; }
+  const std::vector<std::string>& target_names() const { return target_names_; }
+
+ private:
+  at::Tensor features_;
+  at::Tensor targets_;
+  std::vector<std::string> feature_names_;
+  std::vector<std::string> target_names_;
+};
+
+}  // namespace fulgur

@@ -1,0 +1,49 @@
+// TensorDataLoader: batches of rows of in-memory tensors, with a seeded shuffle (the same seed
+// and epoch always give the same order, whatever else consumed random numbers). Each batch is
+// the list [data, targets] (or the data tensor alone when no targets are given).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include <ATen/core/Tensor.h>
+
+#include "fulgur/data_loader.h"
+
+namespace fulgur {
+
+struct TensorDataLoaderOptions {
+  int64_t batch_size = 1;
+  bool shuffle = false;
+  bool drop_last = false;
+  /// The order of epoch e is a permutation drawn from a generator seeded with seed + e.
+  uint64_t seed = 0;
+};
+
+/// Batches of rows of `data` and `targets` (first dimension is the sample).
+class TensorDataLoader : public DataLoader {
+ public:
+  TensorDataLoader(at::Tensor data, at::Tensor targets, TensorDataLoaderOptions options = {});
+
+  void start_epoch(int64_t epoch) override;
+  std::optional<Batch> next() override;
+  std::optional<int64_t> size() const override;
+  int64_t skip(int64_t batches) override;
+  void shard(int64_t rank, int64_t world_size) override;
+
+  int64_t num_samples() const { return data_.size(0); }
+
+ private:
+  /// Samples one epoch yields in this process.
+  int64_t epoch_samples() const;
+
+  at::Tensor data_;
+  at::Tensor targets_;
+  TensorDataLoaderOptions options_;
+  at::Tensor order_;  // the epoch's sample indices; undefined when in order and unsharded
+  int64_t position_ = 0;
+  int64_t rank_ = 0;
+  int64_t world_size_ = 1;
+};
+
+}  // namespace fulgur
