@@ -71,6 +71,19 @@ TEST_F(DDP, TwoRanksEqualOneProcessWithTheDoubleBatch) {
   EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-6)) << (a - b).abs().max().item<double>();
 }
 
+// Dict batches with strings and ints, from a worker thread, sharded by the DatasetLoader: the same
+// weights as the tensor loader's run over the same samples in the same order.
+TEST_F(DDP, DictBatchesFromADatasetLoaderTrainLikeTensorBatches) {
+  const auto tensors = run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 2 --out " + dir + "/tensors.pt"));
+  ASSERT_EQ(tensors.status, 0) << tensors.output;
+  const auto dicts =
+      run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 2 --dict-batches --out " + dir + "/dicts.pt"));
+  ASSERT_EQ(dicts.status, 0) << dicts.output;
+  const auto a = weights(dir + "/tensors.pt");
+  const auto b = weights(dir + "/dicts.pt");
+  EXPECT_TRUE(torch::allclose(a, b, 0, 1e-6)) << (a - b).abs().max().item<double>();
+}
+
 TEST_F(DDP, ExternalLauncherGivesTheSameRun) {
   const auto self = run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 2 --out " + dir + "/self.pt"));
   ASSERT_EQ(self.status, 0) << self.output;

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "fulgur/command_line.h"
+#include "fulgur/data.h"
 #include "fulgur/plugin.h"
 #include "fulgur/strategy.h"
 #include "testing.h"
@@ -86,6 +87,9 @@ int main(int argc, char** argv) {
   app.add_option("--signal-rank", signal_rank);
   app.add_option("--signal-at-step", signal_at_step);
   app.add_option("--wide-rank", wide_rank, "This rank builds a model of another shape");
+  bool dict_batches = false;
+  app.add_flag("--dict-batches", dict_batches,
+               "The same samples as dicts with an id and a file name, through a DatasetLoader with a worker");
   CLI11_PARSE(app, argc, argv);
   try {
     fulgur::finish_trainer_options(*flags, options);
@@ -99,7 +103,14 @@ int main(int argc, char** argv) {
     const bool wide = wide_rank >= 0 && rank && std::to_string(wide_rank) == rank;
     RankLogger model(wide ? 5 : 4, 0.1);
     auto data = fulgur::testing::make_blobs(64, 4, 3);
-    auto loader = fulgur::testing::make_loader(data, batch_size, /*shuffle=*/true, /*seed=*/5);
+    auto tensor_loader = fulgur::testing::make_loader(data, batch_size, /*shuffle=*/true, /*seed=*/5);
+    // Dicts in x, y order: TinyClassifier's batch[0] and batch[1] read them by position.
+    auto samples = std::make_shared<fulgur::LambdaDataset>(64, [data](int64_t i) {
+      return fulgur::Batch::dict({{"x", data.x[i]}, {"y", data.y[i]}, {"id", i}, {"file", std::to_string(i) + ".pt"}});
+    });
+    fulgur::DatasetLoader dict_loader(
+        samples, fulgur::DatasetLoaderOptions().batch_size(batch_size).shuffle(true).seed(5).num_workers(1));
+    fulgur::DataLoader& loader = dict_batches ? static_cast<fulgur::DataLoader&>(dict_loader) : tensor_loader;
     fulgur::Trainer trainer(options);
     auto die = std::make_unique<DieAt>();
     die->rank = die_rank;
