@@ -1,5 +1,10 @@
 #include "digits_data.h"
 
+#include <cstdio>
+#include <filesystem>
+
+#include "fulgur/tensor_data_loader.h"
+
 #include <cctype>
 #include <cmath>
 #include <memory>
@@ -102,5 +107,38 @@ void standardize(Dataset& data) {
   const auto std = data.train.x.std(0).clamp_min(1e-3);
   for (Split* split : {&data.train, &data.val, &data.test}) split->x = (split->x - mean) / std;
 }
+
+void DigitsDataModule::prepare_data() {
+  if (!std::filesystem::is_regular_file(path_)) throw std::runtime_error("the digits data '" + path_ + "' is missing");
+}
+
+void DigitsDataModule::setup(fulgur::Stage) {
+  if (loaded_) return;  // fit then test: one split for both
+  data_ = load(path_);
+  standardize(data_);
+  loaded_ = true;
+  std::printf("digits: %lld train, %lld validation, %lld test images\n", static_cast<long long>(data_.train.x.size(0)),
+              static_cast<long long>(data_.val.x.size(0)), static_cast<long long>(data_.test.x.size(0)));
+}
+
+fulgur::DataLoaders DigitsDataModule::train_dataloader() {
+  fulgur::TensorDataLoaderOptions shuffled;
+  shuffled.batch_size = batch_size_;
+  shuffled.shuffle = true;
+  shuffled.seed = shuffle_seed_;
+  return std::make_unique<fulgur::TensorDataLoader>(data_.train.x, data_.train.y, shuffled);
+}
+
+namespace {
+std::unique_ptr<fulgur::TensorDataLoader> in_order(const Split& split) {
+  fulgur::TensorDataLoaderOptions options;
+  options.batch_size = 256;
+  return std::make_unique<fulgur::TensorDataLoader>(split.x, split.y, options);
+}
+}  // namespace
+
+fulgur::DataLoaders DigitsDataModule::val_dataloader() { return in_order(data_.val); }
+fulgur::DataLoaders DigitsDataModule::test_dataloader() { return in_order(data_.test); }
+fulgur::DataLoaders DigitsDataModule::predict_dataloader() { return in_order(data_.test); }
 
 }  // namespace digits

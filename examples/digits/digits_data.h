@@ -7,6 +7,8 @@
 
 #include <torch/types.h>
 
+#include "fulgur/data_module.h"
+
 namespace digits {
 
 struct Split {
@@ -25,5 +27,32 @@ Dataset load(const std::string& path, uint64_t split_seed = 42);
 /// Scales every pixel column to zero mean and unit variance using the training set's statistics
 /// (constant columns stay at zero): an MLP learns faster and generalises better on such inputs.
 void standardize(Dataset& data);
+
+/// The digits as a Lightning DataModule: the file is read and split in setup(), standardised with
+/// the training set's statistics, and served as shuffled training batches and in-order
+/// validation / test / predict batches.
+class DigitsDataModule : public fulgur::DataModule {
+ public:
+  DigitsDataModule(std::string path, int64_t batch_size, uint64_t shuffle_seed)
+      : path_(std::move(path)), batch_size_(batch_size), shuffle_seed_(shuffle_seed) {}
+
+  /// Checks that the file is there (a download would go here), once per machine.
+  void prepare_data() override;
+  void setup(fulgur::Stage stage) override;
+  fulgur::DataLoaders train_dataloader() override;
+  fulgur::DataLoaders val_dataloader() override;
+  fulgur::DataLoaders test_dataloader() override;
+  fulgur::DataLoaders predict_dataloader() override;
+
+  /// The split, once setup has run.
+  const Dataset& data() const { return data_; }
+
+ private:
+  std::string path_;
+  int64_t batch_size_;
+  uint64_t shuffle_seed_;
+  bool loaded_ = false;
+  Dataset data_;
+};
 
 }  // namespace digits

@@ -61,24 +61,12 @@ int run(int argc, char** argv) {
 
   const uint64_t seed = options.seed.value_or(0);
   fulgur::seed_everything(seed);
-  auto data = digits::load(data_path);
-  digits::standardize(data);
-  fulgur::TensorDataLoaderOptions shuffled;
-  shuffled.batch_size = batch_size;
-  shuffled.shuffle = true;
-  shuffled.seed = seed;
-  fulgur::TensorDataLoaderOptions in_order;
-  in_order.batch_size = 256;
-  fulgur::TensorDataLoader train(data.train.x, data.train.y, shuffled);
-  fulgur::TensorDataLoader val(data.val.x, data.val.y, in_order);
-  fulgur::TensorDataLoader test(data.test.x, data.test.y, in_order);
-  std::printf("digits: %lld train, %lld validation, %lld test images\n", static_cast<long long>(train.num_samples()),
-              static_cast<long long>(val.num_samples()), static_cast<long long>(test.num_samples()));
+  digits::DigitsDataModule data(data_path, batch_size, seed);
 
   DigitsNet model(hidden, lr);
   fulgur::Trainer trainer(options);
-  trainer.fit(model, train, val, ckpt_path);
-  const auto results = trainer.test(model, test);
+  trainer.fit(model, data, ckpt_path);
+  const auto results = trainer.test(model, data);
   std::printf("global_step: %lld\n", static_cast<long long>(trainer.global_step()));
   std::printf("test_loss: %.4f\n", results.at("test_loss"));
   std::printf("test_acc: %.4f\n", results.at("test_acc"));
