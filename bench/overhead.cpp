@@ -165,10 +165,12 @@ int main(int argc, char** argv) {
   int64_t epochs = 3;
   int threads = 1;
   std::vector<std::string> models{"small", "medium"};
+  std::vector<std::string> only;
   app.add_option("--rounds", rounds, "Alternating rounds per configuration")->check(CLI::PositiveNumber);
   app.add_option("--epochs", epochs, "Epochs per round")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "LibTorch intra-op threads")->check(CLI::PositiveNumber);
   app.add_option("--models", models, "small (digits-sized MLP) and/or medium");
+  app.add_option("--configs", only, "Only these configurations (e.g. kernel+log); all by default");
   CLI11_PARSE(app, argc, argv);
   torch::set_num_threads(threads);
 
@@ -188,7 +190,11 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "%-8s %-22s %10s %10s %8s %8s\n", "model", "config", "hand_us", "fulgur_us", "ratio", "paired");
   for (const auto& shape : shapes) {
     if (std::find(models.begin(), models.end(), shape.name) == models.end()) continue;
-    for (const auto& config : configs) run(shape, config, rounds, epochs, scratch);
+    for (const auto& config : configs) {
+      if (only.empty() || std::find(only.begin(), only.end(), config.name) != only.end()) {
+        run(shape, config, rounds, epochs, scratch);
+      }
+    }
   }
   return 0;
 }

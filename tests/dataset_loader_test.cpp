@@ -264,3 +264,47 @@ TEST(TorchDataLoader, AWorkerLoaderTrainsWithTheDefaultSanityCheckAndBatchLimits
 
 }  // namespace
 }  // namespace fulgur
+
+namespace fulgur {
+namespace {
+
+// A fit stopped mid-epoch and resumed from its checkpoint reads exactly the batches that were
+// left (workers and a shuffle included) and ends with the uninterrupted run's weights.
+TEST(DatasetLoader, AFitResumedMidEpochWithWorkersMatchesTheUninterruptedOne) {
+  const auto dir = testing::temp_dir("dataset_loader_resume");
+  auto blobs = testing::make_blobs(80, 4, 6);
+  auto dataset = std::make_shared<LambdaDataset>(80, [blobs](int64_t i) { return Batch::list({blobs.x[i], blobs.y[i]}); });
+  const auto options_for = [](int64_t max_steps) {
+    TrainerOptions options;
+    options.max_epochs = 3;
+    options.max_steps = max_steps;
+    options.enable_progress_bar = false;
+    options.enable_model_summary = false;
+    options.enable_checkpointing = false;
+    return options;
+  };
+  const auto loader_options = DatasetLoaderOptions().batch_size(8).shuffle(true).seed(3).num_workers(2);
+
+  torch::manual_seed(1);
+  testing::TinyClassifier whole_model;
+  DatasetLoader whole_loader(dataset, loader_options);
+  Trainer whole(options_for(-1));
+  whole.fit(whole_model, whole_loader);
+
+  torch::manual_seed(1);
+  testing::TinyClassifier first_model;
+  DatasetLoader first_loader(dataset, loader_options);
+  Trainer first(options_for(14));  // stops at batch 4 of epoch 1
+  first.fit(first_model, first_loader);
+  first.save_checkpoint(dir + "/mid.ckpt");
+
+  testing::TinyClassifier resumed_model;
+  DatasetLoader resumed_loader(dataset, loader_options);
+  Trainer resumed(options_for(-1));
+  resumed.fit(resumed_model, resumed_loader, nullptr, dir + "/mid.ckpt");
+  EXPECT_EQ(resumed.global_step(), 30);
+  EXPECT_TRUE(torch::equal(testing::flat_parameters(resumed_model), testing::flat_parameters(whole_model)));
+}
+
+}  // namespace
+}  // namespace fulgur

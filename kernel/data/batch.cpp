@@ -207,30 +207,32 @@ void Batch::apply_to_tensors(const std::function<at::Tensor(const at::Tensor&)>&
 
 std::optional<int64_t> Batch::batch_size(std::string* problem) const {
   // Lightning's rule: the first tensor's first dimension. Tensors that disagree make it ambiguous;
-  // scalars (0-dim) carry no sample dimension and count only when nothing else is there.
-  std::optional<int64_t> size;
+  // scalars (0-dim) carry no sample dimension and count only when nothing else is there. Runs
+  // every step: descriptions are made only for the error.
+  const at::Tensor* first = nullptr;
+  const at::Tensor* other = nullptr;
   bool scalar_seen = false;
-  std::string first, other;
   for_each_tensor([&](const at::Tensor& tensor) {
-    if (!other.empty()) return;
+    if (other) return;
     if (tensor.dim() == 0) {
       scalar_seen = true;
-      return;
-    }
-    if (!size) {
-      size = tensor.size(0);
-      first = describe_tensor(tensor);
-    } else if (tensor.size(0) != *size) {
-      other = describe_tensor(tensor);
+    } else if (!first) {
+      first = &tensor;
+    } else if (tensor.size(0) != first->size(0)) {
+      other = &tensor;
     }
   });
-  if (!other.empty()) {
-    if (problem) *problem = "the batch's tensors disagree on the number of samples (" + first + " and " + other + ")";
+  if (other) {
+    if (problem) {
+      *problem = "the batch's tensors disagree on the number of samples (" + describe_tensor(*first) + " and " +
+                 describe_tensor(*other) + ")";
+    }
     return std::nullopt;
   }
-  if (!size && scalar_seen) return 1;
-  if (!size && problem) *problem = "the batch holds no tensor to count its samples from (" + describe() + ")";
-  return size;
+  if (first) return first->size(0);
+  if (scalar_seen) return 1;
+  if (problem) *problem = "the batch holds no tensor to count its samples from (" + describe() + ")";
+  return std::nullopt;
 }
 
 std::string Batch::describe() const {

@@ -59,7 +59,11 @@ std::optional<Batch> TensorDataLoader::next() {
   }
   position_ += length;
   if (!targets_.defined()) return Batch(std::move(data));
-  return Batch::list({std::move(data), std::move(target)});
+  Batch::List pair;  // built in place: an initializer list would copy both tensors
+  pair.reserve(2);
+  pair.emplace_back(std::move(data));
+  pair.emplace_back(std::move(target));
+  return Batch::list(std::move(pair));
 }
 
 int64_t TensorDataLoader::skip(int64_t batches) {

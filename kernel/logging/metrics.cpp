@@ -46,8 +46,9 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
   }
   // Lightning's names: "val_loss", "val_loss_step", "val_loss_epoch", each with the loader's
   // suffix when the loop reads several loaders.
-  const std::string& suffix = options.add_dataloader_idx ? dataloader_suffix_ : std::string();
-  const std::string key = name + suffix;
+  static const std::string no_suffix;
+  const std::string& suffix = options.add_dataloader_idx ? dataloader_suffix_ : no_suffix;
+  const std::string key = suffix.empty() ? name : name + suffix;
   prog_bar_[key] = options.prog_bar;
 
   if (on_step) {

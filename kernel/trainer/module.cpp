@@ -32,7 +32,10 @@ Batch Module::transfer_batch_to_device(const Batch& batch, const torch::Device& 
   auto move = [&device](const torch::Tensor& tensor) {
     return !tensor.defined() || tensor.device() == device ? tensor : tensor.to(device, /*non_blocking=*/true);
   };
-  return batch.map_tensors(move);
+  // Most batches of a CPU run are in place already: hand them on without rebuilding them.
+  bool in_place = true;
+  batch.for_each_tensor([&](const torch::Tensor& tensor) { in_place = in_place && (!tensor.defined() || tensor.device() == device); });
+  return in_place ? batch : batch.map_tensors(move);
 }
 
 std::vector<std::unique_ptr<Plugin>> Module::configure_callbacks() { return {}; }

@@ -84,6 +84,15 @@ TEST_F(DDP, DictBatchesFromADatasetLoaderTrainLikeTensorBatches) {
   EXPECT_TRUE(torch::allclose(a, b, 0, 1e-6)) << (a - b).abs().max().item<double>();
 }
 
+TEST_F(DDP, PrepareDataRunsOncePerMachineAndTheOthersWaitForIt) {
+  const std::string log = dir + "/prepared.txt";
+  const auto result = run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 1 --prepare-log " + log));
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_EQ(testing::read_lines(log), (std::vector<std::string>{"prepared by rank 0"}));
+  EXPECT_NE(result.output.find("rank 0: prepared before setup: yes"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("rank 1: prepared before setup: yes"), std::string::npos) << result.output;
+}
+
 TEST_F(DDP, ExternalLauncherGivesTheSameRun) {
   const auto self = run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 2 --out " + dir + "/self.pt"));
   ASSERT_EQ(self.status, 0) << self.output;

@@ -67,6 +67,35 @@ struct RankLogger : fulgur::testing::TinyClassifier {
   }
 };
 
+// Feeds the run from a DataModule whose prepare_data appends a line to a file: under DDP one
+// process of the machine prepares and the others wait.
+struct PreparingData : fulgur::DataModule {
+  PreparingData(std::string log, fulgur::DataLoader& loader) : log_(std::move(log)), loader_(loader) {}
+  void prepare_data() override {
+    std::FILE* file = std::fopen(log_.c_str(), "a");
+    std::fprintf(file, "prepared by rank %s\n", std::getenv("RANK") ? std::getenv("RANK") : "?");
+    std::fclose(file);
+  }
+  void setup(fulgur::Stage) override {
+    // Every process sets up after the preparation finished.
+    std::FILE* file = std::fopen(log_.c_str(), "r");
+    prepared_before_setup = file != nullptr;
+    if (file) std::fclose(file);
+  }
+  struct Borrowed : fulgur::DataLoader {
+    explicit Borrowed(fulgur::DataLoader& inner) : inner_(inner) {}
+    void start_epoch(int64_t epoch) override { inner_.start_epoch(epoch); }
+    std::optional<fulgur::Batch> next() override { return inner_.next(); }
+    std::optional<int64_t> size() const override { return inner_.size(); }
+    void shard(int64_t rank, int64_t world_size) override { inner_.shard(rank, world_size); }
+    fulgur::DataLoader& inner_;
+  };
+  fulgur::DataLoaders train_dataloader() override { return std::make_unique<Borrowed>(loader_); }
+  bool prepared_before_setup = false;
+  std::string log_;
+  fulgur::DataLoader& loader_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,6 +117,8 @@ int main(int argc, char** argv) {
   app.add_option("--signal-at-step", signal_at_step);
   app.add_option("--wide-rank", wide_rank, "This rank builds a model of another shape");
   bool dict_batches = false;
+  std::string prepare_log;
+  app.add_option("--prepare-log", prepare_log, "Train from a DataModule whose prepare_data appends to this file");
   app.add_flag("--dict-batches", dict_batches,
                "The same samples as dicts with an id and a file name, through a DatasetLoader with a worker");
   CLI11_PARSE(app, argc, argv);
@@ -124,7 +155,14 @@ int main(int argc, char** argv) {
     signal->rank = signal_rank;
     signal->step = signal_at_step;
     trainer.add_plugin(std::move(signal));
-    trainer.fit(model, loader, nullptr, ckpt_path);
+    if (!prepare_log.empty()) {
+      PreparingData data(prepare_log, loader);
+      trainer.fit(model, data, ckpt_path);
+      std::printf("rank %s: prepared before setup: %s\n", std::getenv("RANK") ? std::getenv("RANK") : "?",
+                  data.prepared_before_setup ? "yes" : "no");
+    } else {
+      trainer.fit(model, loader, nullptr, ckpt_path);
+    }
     if (!save.empty()) trainer.save_checkpoint(save);
     if (!out.empty() && trainer.is_global_zero()) torch::save(fulgur::testing::flat_parameters(model), out);
     std::printf("rank %lld of %lld: %lld steps, rank_mean %.2f\n", static_cast<long long>(trainer.global_rank()),
