@@ -5,6 +5,8 @@
 #include <torch/version.h>
 #include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
+#include <ATen/ops/_foreach_mul.h>
+#include <ATen/ops/_foreach_norm.h>
 #if TORCH_VERSION_MAJOR >= 2
 #include <torch/csrc/distributed/c10d/Backend.hpp>
 #else
@@ -71,5 +73,18 @@ inline void set_autocast(c10::DeviceType device, bool enabled, at::ScalarType dt
     at::autocast::clear_cache();
   }
 }
+
+/// Multiplies every tensor in place by a one-element tensor, without reading it on the host:
+/// one _foreach_ launch on LibTorch 2.x (which takes the factor as a tensor), a loop on 1.13.
+inline void foreach_mul_(at::TensorList tensors, const at::Tensor& factor) {
+#if TORCH_VERSION_MAJOR >= 2
+  at::_foreach_mul_(tensors, factor);
+#else
+  for (const auto& tensor : tensors) const_cast<at::Tensor&>(tensor).mul_(factor);
+#endif
+}
+
+/// The p-norm of each tensor, in one _foreach_ launch (both LibTorch versions have it).
+inline std::vector<at::Tensor> foreach_norm(at::TensorList tensors, double p) { return at::_foreach_norm(tensors, p); }
 
 }  // namespace fulgur::compat
