@@ -7,14 +7,16 @@
 //   build/bench/bench_overhead                 # default: 7 rounds of 3 epochs
 //   build/bench/bench_overhead --rounds 11 --threads 2
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
+#include <optional>
+#include <chrono>
 #include <filesystem>
 
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
 #include "fulgur/compat.h"
+#include "fulgur/lr_schedulers.h"
 #include "fulgur/trainer.h"
 
 namespace {
@@ -54,11 +56,23 @@ class BenchModule : public fulgur::Module {
   bool log_each_step_;
 };
 
+// What the hand loop does besides forward, backward and step: nothing, or (the row with
+// clipping, a scheduler and loggers) the same work done by hand — clip_grad_norm_, a cosine
+// learning rate set every step, and every 50 steps a CSV row with the loss and the rate.
+struct HandExtras {
+  bool same_work = false;
+  std::string csv_path;
+};
+
 // The loop a LibTorch user writes by hand.
 double hand_loop_us_per_step(torch::nn::Sequential& net, torch::optim::Optimizer& optimizer,
-                             fulgur::TensorDataLoader& loader, int64_t epochs) {
+                             fulgur::TensorDataLoader& loader, int64_t epochs, const HandExtras& extras = {}) {
   net->train();
   int64_t steps = 0;
+  std::FILE* csv = extras.same_work ? std::fopen(extras.csv_path.c_str(), "w") : nullptr;
+  if (csv) std::fprintf(csv, "step,train_loss,lr-SGD\n");
+  std::optional<fulgur::CosineAnnealingLR> cosine;
+  if (extras.same_work) cosine.emplace(optimizer, /*t_max=*/100000);
   const auto start = Clock::now();
   for (int64_t epoch = 0; epoch < epochs; ++epoch) {
     loader.start_epoch(epoch);
@@ -66,11 +80,21 @@ double hand_loop_us_per_step(torch::nn::Sequential& net, torch::optim::Optimizer
       fulgur::compat::zero_grad(optimizer);
       auto loss = F::cross_entropy(net->forward((*batch)[0]), (*batch)[1]);
       loss.backward();
+      if (extras.same_work) torch::nn::utils::clip_grad_norm_(net->parameters(), 1.0);
       optimizer.step();
       ++steps;
+      if (cosine) {
+        cosine->step();
+        if (steps % 50 == 0) {
+          std::fprintf(csv, "%lld,%.6f,%.8f\n", static_cast<long long>(steps), loss.item<double>(), cosine->last_lrs()[0]);
+          std::fflush(csv);
+        }
+      }
     }
   }
-  return std::chrono::duration<double, std::micro>(Clock::now() - start).count() / static_cast<double>(steps);
+  const double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count() / static_cast<double>(steps);
+  if (csv) std::fclose(csv);
+  return us;
 }
 
 double fulgur_us_per_step(fulgur::Trainer& trainer, BenchModule& module, fulgur::TensorDataLoader& loader) {
@@ -136,7 +160,8 @@ void run(const ModelShape& shape, const Config& config, int rounds, int64_t epoc
   }
 
   std::vector<double> hand, framework, ratios;
-  hand_loop_us_per_step(hand_net, *hand_optimizer, loader, 1);  // warm-up
+  const HandExtras extras{config.optimization_plugins, scratch + "/hand_metrics.csv"};
+  hand_loop_us_per_step(hand_net, *hand_optimizer, loader, 1, extras);  // warm-up
   {
     fulgur::Trainer warm_up(options);
     fulgur_us_per_step(warm_up, module, loader);
@@ -145,11 +170,11 @@ void run(const ModelShape& shape, const Config& config, int rounds, int64_t epoc
     // Alternate which loop goes first so that neither always inherits the other's cache state.
     fulgur::Trainer trainer(options);
     if (round % 2 == 0) {
-      hand.push_back(hand_loop_us_per_step(hand_net, *hand_optimizer, loader, epochs));
+      hand.push_back(hand_loop_us_per_step(hand_net, *hand_optimizer, loader, epochs, extras));
       framework.push_back(fulgur_us_per_step(trainer, module, loader));
     } else {
       framework.push_back(fulgur_us_per_step(trainer, module, loader));
-      hand.push_back(hand_loop_us_per_step(hand_net, *hand_optimizer, loader, epochs));
+      hand.push_back(hand_loop_us_per_step(hand_net, *hand_optimizer, loader, epochs, extras));
     }
     ratios.push_back(framework.back() / hand.back());
   }

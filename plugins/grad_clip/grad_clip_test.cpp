@@ -1,5 +1,8 @@
 // grad_clip on real training steps: the same result as LibTorch's clip_grad_norm_, and bounded
 // updates.
+#include <cmath>
+#include <limits>
+
 #include <gtest/gtest.h>
 
 #include "fulgur/plugins/grad_clip.h"
@@ -33,10 +36,10 @@ TrainerOptions one_step() {
 // The first step's gradients, clipped by LibTorch's clip_grad_norm_ (0 for no clipping); also
 // returns their norm before clipping.
 std::vector<torch::Tensor> reference_gradients(testing::TinyClassifier& model, const testing::Blobs& data,
-                                               double max_norm, double* raw_norm) {
+                                               double max_norm, double* raw_norm, double norm_type = 2.0) {
   model.zero_grad();
   torch::nn::functional::cross_entropy(model.forward(data.x), data.y).backward();
-  *raw_norm = torch::nn::utils::clip_grad_norm_(model.parameters(), max_norm);
+  *raw_norm = torch::nn::utils::clip_grad_norm_(model.parameters(), max_norm, norm_type);
   std::vector<torch::Tensor> grads;
   for (auto& parameter : model.parameters()) grads.push_back(parameter.grad().clone());
   model.zero_grad();
@@ -59,6 +62,29 @@ TEST(GradClip, ByNormMatchesLibTorchsClipGradNorm) {
   trainer.fit(model, loader);
   ASSERT_EQ(spy.seen.size(), expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_TRUE(torch::allclose(spy.seen[i], expected[i], 1e-5, 1e-7));
+}
+
+// The fused path (norms and scaling in _foreach_ launches) for p = 1 and 2, the per-tensor one
+// for other p and infinity: all as LibTorch's clip_grad_norm_.
+TEST(GradClip, EveryNormTypeMatchesLibTorchsClipGradNorm) {
+  auto data = testing::make_blobs(8);
+  auto loader = testing::make_loader(data, 8);
+  for (const double p : {1.0, 2.0, 3.0, std::numeric_limits<double>::infinity()}) {
+    torch::manual_seed(0);
+    testing::TinyClassifier model;
+    double raw_norm = 0;
+    const auto expected = reference_gradients(model, data, 0.02, &raw_norm, p);
+    ASSERT_GT(raw_norm, 0.02) << p;
+    auto options = one_step();
+    options.plugins.push_back(PluginSpec{"grad_clip", {{"gradient_clip_val", "0.02"}, {"norm_type", std::isinf(p) ? "inf" : std::to_string(p)}}});
+    Trainer trainer(options);
+    auto& spy = static_cast<GradientSpy&>(trainer.add_plugin(std::make_unique<GradientSpy>()));
+    trainer.fit(model, loader);
+    ASSERT_EQ(spy.seen.size(), expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(spy.seen[i], expected[i], 1e-5, 1e-7)) << "norm_type " << p << ", tensor " << i;
+    }
+  }
 }
 
 TEST(GradClip, ByValueClampsEachElement) {
