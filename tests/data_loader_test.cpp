@@ -54,19 +54,6 @@ TEST(TensorDataLoader, DropLastDropsTheShortBatch) {
   EXPECT_EQ(epoch_order(loader, 0).size(), 8u);
 }
 
-// A LibTorch dataset yielding Example<> one sample at a time.
-class Samples : public torch::data::datasets::Dataset<Samples> {
- public:
-  explicit Samples(testing::Blobs blobs) : blobs_(std::move(blobs)) {}
-  torch::data::Example<> get(size_t index) override {
-    return {blobs_.x[static_cast<int64_t>(index)], blobs_.y[static_cast<int64_t>(index)]};
-  }
-  torch::optional<size_t> size() const override { return static_cast<size_t>(blobs_.x.size(0)); }
-
- private:
-  testing::Blobs blobs_;
-};
-
 // PyTorch's DistributedSampler: pad the order to a multiple of the world size with its start,
 // then every world_size-th sample from the rank on.
 TEST(TensorDataLoader, ShardsLikeDistributedSampler) {
@@ -106,7 +93,7 @@ TEST(TensorDataLoader, ShardsLikeDistributedSampler) {
 TEST(TorchDataLoader, LibTorchLoaderTrainsThroughTheTrainer) {
   auto blobs = testing::make_blobs(64);
   auto loader = wrap(torch::data::make_data_loader<torch::data::samplers::SequentialSampler>(
-      Samples(blobs), torch::data::DataLoaderOptions().batch_size(16)));
+      testing::BlobExamples(blobs), torch::data::DataLoaderOptions().batch_size(16)));
   loader->start_epoch(0);
   auto first = loader->next();
   ASSERT_TRUE(first);
@@ -123,7 +110,7 @@ TEST(TorchDataLoader, LibTorchLoaderTrainsThroughTheTrainer) {
 
   // A stacked loader (Stack<> transform) yields Example<> directly.
   auto stacked = wrap(torch::data::make_data_loader<torch::data::samplers::SequentialSampler>(
-      Samples(blobs).map(torch::data::transforms::Stack<>()), torch::data::DataLoaderOptions().batch_size(32)));
+      testing::BlobExamples(blobs).map(torch::data::transforms::Stack<>()), torch::data::DataLoaderOptions().batch_size(32)));
   const auto results = trainer.test(model, *stacked);
   EXPECT_GT(results.at("test_acc"), 0.9);
 }

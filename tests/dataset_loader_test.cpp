@@ -229,32 +229,15 @@ TEST(TorchDataLoader, TensorDatasetWithoutTargetsAndWorkersSurvivesUnfinishedPas
   }
 }
 
-// A LibTorch dataset of (x, y) examples.
-class Samples : public torch::data::datasets::Dataset<Samples> {
- public:
-  explicit Samples(testing::Blobs blobs) : blobs_(std::move(blobs)) {}
-  torch::data::Example<> get(size_t index) override {
-    return {blobs_.x[static_cast<int64_t>(index)], blobs_.y[static_cast<int64_t>(index)]};
-  }
-  torch::optional<size_t> size() const override { return static_cast<size_t>(blobs_.x.size(0)); }
-
- private:
-  testing::Blobs blobs_;
-};
-
 TEST(TorchDataLoader, AWorkerLoaderTrainsWithTheDefaultSanityCheckAndBatchLimits) {
   auto blobs = testing::make_blobs(96);
-  auto train = wrap_dataset(Samples(blobs), torch::data::DataLoaderOptions().batch_size(8).workers(2));
-  auto val = wrap_dataset<torch::data::samplers::SequentialSampler>(Samples(blobs),
+  auto train = wrap_dataset(testing::BlobExamples(blobs), torch::data::DataLoaderOptions().batch_size(8).workers(2));
+  auto val = wrap_dataset<torch::data::samplers::SequentialSampler>(testing::BlobExamples(blobs),
                                                                     torch::data::DataLoaderOptions().batch_size(8).workers(2));
   testing::TinyClassifier model;
-  TrainerOptions options;
-  options.max_epochs = 3;
+  TrainerOptions options = testing::quiet_options(3);
   options.limit_train_batches = 0.5;  // a known length makes fractions work
   options.limit_val_batches = 3;
-  options.enable_checkpointing = false;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
   Trainer trainer(options);
   trainer.fit(model, *train, *val);  // the sanity check reads 2 of 12 validation batches
   EXPECT_EQ(trainer.global_step(), 18);
@@ -275,12 +258,8 @@ TEST(DatasetLoader, AFitResumedMidEpochWithWorkersMatchesTheUninterruptedOne) {
   auto blobs = testing::make_blobs(80, 4, 6);
   auto dataset = std::make_shared<LambdaDataset>(80, [blobs](int64_t i) { return Batch::list({blobs.x[i], blobs.y[i]}); });
   const auto options_for = [](int64_t max_steps) {
-    TrainerOptions options;
-    options.max_epochs = 3;
+    TrainerOptions options = testing::quiet_options(3);
     options.max_steps = max_steps;
-    options.enable_progress_bar = false;
-    options.enable_model_summary = false;
-    options.enable_checkpointing = false;
     return options;
   };
   const auto loader_options = DatasetLoaderOptions().batch_size(8).shuffle(true).seed(3).num_workers(2);

@@ -10,14 +10,7 @@ namespace {
 
 using testing::error_of;
 
-TrainerOptions quiet(int64_t epochs = 1) {
-  TrainerOptions options;
-  options.max_epochs = epochs;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
-  options.enable_checkpointing = false;
-  return options;
-}
+TrainerOptions quiet(int64_t epochs = 1) { return testing::quiet_options(epochs); }
 
 // Two inputs, a target, and per-sample file names (strings ride along untouched).
 std::shared_ptr<Dataset> two_input_samples(int64_t n, uint64_t seed = 0) {

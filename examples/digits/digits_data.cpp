@@ -2,94 +2,26 @@
 
 #include <cstdio>
 #include <filesystem>
-
-#include "fulgur/tensor_data_loader.h"
-
-#include <cctype>
-#include <cmath>
-#include <memory>
-#include <sstream>
 #include <stdexcept>
-#include <vector>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
-#include <zlib.h>
+
+#include "fulgur/csv_dataset.h"
+#include "fulgur/tensor_data_loader.h"
 
 namespace digits {
-namespace {
-
-constexpr int kPixels = 64;
-
-std::vector<std::string> read_gzip_lines(const std::string& path) {
-  std::unique_ptr<gzFile_s, decltype(&gzclose)> file(gzopen(path.c_str(), "rb"), &gzclose);
-  if (!file) throw std::runtime_error("cannot open the digits data '" + path + "'");
-  std::vector<std::string> lines;
-  std::string current;
-  char buffer[4096];
-  while (gzgets(file.get(), buffer, sizeof buffer)) {
-    current += buffer;
-    if (!current.empty() && current.back() == '\n') {
-      current.pop_back();
-      if (!current.empty()) lines.push_back(current);
-      current.clear();
-    }
-  }
-  int code = Z_OK;
-  const char* message = gzerror(file.get(), &code);
-  if (code != Z_OK && code != Z_STREAM_END) {
-    throw std::runtime_error("'" + path + "' is not a readable gzip file: " + message);
-  }
-  if (!current.empty()) lines.push_back(current);
-  return lines;
-}
-
-// A cell of the file as a number; anything else names the line and column, as a person would
-// look for it in an editor.
-double number_in(const std::string& cell, const std::string& path, int64_t line, int column) {
-  std::size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(cell, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  while (used < cell.size() && std::isspace(static_cast<unsigned char>(cell[used]))) ++used;
-  if (used == 0 || used != cell.size() || !std::isfinite(value)) {
-    throw std::runtime_error(path + ": line " + std::to_string(line) + ", column " + std::to_string(column) + ": '" + cell +
-                             "' is not a number");
-  }
-  return value;
-}
-
-}  // namespace
 
 Dataset load(const std::string& path, uint64_t split_seed) {
-  const auto lines = read_gzip_lines(path);
-  if (lines.empty()) throw std::runtime_error("the digits data '" + path + "' is empty");
-  const auto n = static_cast<int64_t>(lines.size());
-  auto x = torch::empty({n, kPixels});
-  auto y = torch::empty({n}, torch::kLong);
-  auto xa = x.accessor<float, 2>();
-  auto ya = y.accessor<int64_t, 1>();
-  for (int64_t row = 0; row < n; ++row) {
-    std::stringstream fields(lines[row]);
-    std::string field;
-    int column = 0;
-    while (std::getline(fields, field, ',')) {
-      const double value = number_in(field, path, row + 1, column + 1);
-      if (column < kPixels) {
-        xa[row][column] = static_cast<float>(value / 16.0);
-      } else if (column == kPixels) {
-        ya[row] = static_cast<int64_t>(value);
-      }
-      ++column;
-    }
-    if (column != kPixels + 1) {
-      throw std::runtime_error(path + ": line " + std::to_string(row + 1) + " has " + std::to_string(column) +
-                               " fields, expected 65 (64 pixels and a label)");
-    }
+  // 64 pixel columns and the label, no header; errors name the line and column of a bad cell.
+  const fulgur::CsvDataset table(path, fulgur::CsvDatasetOptions().header(false).targets({64}).target_dtype(torch::kLong));
+  if (table.features().size(1) != 64) {
+    throw std::runtime_error(path + ": " + std::to_string(table.features().size(1) + 1) +
+                             " columns, expected 65 (64 pixels and a label)");
   }
+  const auto x = table.features() / 16.0;
+  const auto y = table.targets();
+  const int64_t n = table.size();
   auto generator = at::make_generator<at::CPUGeneratorImpl>(split_seed);
   const auto order = torch::randperm(n, generator, torch::kLong);
   const int64_t n_test = n / 5;

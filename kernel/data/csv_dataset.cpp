@@ -160,6 +160,12 @@ CsvDataset::CsvDataset(const std::string& path, CsvDatasetOptions options) {
     const auto fields = split(lines[rows[r]], delimiter);
     const std::size_t line = rows[r] + 1;
     if (fields.size() != width) {
+      // A word where a number belongs is the likelier slip: named first, in reading order.
+      for (std::size_t c = 0; c < fields.size(); ++c) {
+        const bool used = std::find(feature_columns.begin(), feature_columns.end(), c) != feature_columns.end() ||
+                          std::find(target_columns.begin(), target_columns.end(), c) != target_columns.end();
+        if (used) number_in(fields[c], path, line, c + 1);
+      }
       throw Error(path + ": line " + std::to_string(line) + " has " + std::to_string(fields.size()) +
                   " fields, expected " + std::to_string(width));
     }

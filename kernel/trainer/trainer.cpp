@@ -521,6 +521,11 @@ void Trainer::set_current_batch(const Batch& batch) {
   current_batch_size_.reset();
 }
 
+int64_t Trainer::batches_to_run(const DataLoader& loader, int64_t limit) {
+  const auto known = loader.size();
+  return limit < 0 ? known.value_or(-1) : known ? std::min(*known, limit) : limit;
+}
+
 std::vector<int64_t> Trainer::eval_limits(Stage stage, const std::vector<DataLoader*>& loaders) const {
   const auto& limit = stage == Stage::Validate ? options_.limit_val_batches
                       : stage == Stage::Test   ? options_.limit_test_batches
@@ -803,12 +808,7 @@ void Trainer::evaluation_loop(Stage stage, const std::vector<DataLoader*>& loade
   module_->eval();
   torch::NoGradGuard no_grad;
   // The progress bar reads the first loader's length at the loop's start; each loader sets its own.
-  const auto batches_of = [&](std::size_t idx) {
-    const auto known = loaders[idx]->size();
-    const int64_t limit = max_batches[idx];
-    return limit < 0 ? known.value_or(-1) : known ? std::min(*known, limit) : limit;
-  };
-  num_eval_batches_ = loaders.empty() ? 0 : batches_of(0);
+  num_eval_batches_ = loaders.empty() ? 0 : batches_to_run(*loaders[0], max_batches[0]);
   RunHook run{*this};
   on_start(run);
   EpochHook epoch_hook{*this, current_epoch_};
@@ -822,7 +822,7 @@ void Trainer::evaluation_loop(Stage stage, const std::vector<DataLoader*>& loade
     const auto dataloader_idx = static_cast<int64_t>(idx);
     dataloader_idx_ = dataloader_idx;
     metrics_.set_dataloader_suffix(loaders.size() > 1 ? "/dataloader_idx_" + std::to_string(idx) : "");
-    num_eval_batches_ = batches_of(idx);
+    num_eval_batches_ = batches_to_run(loader, limit);
     loader.start_epoch(0);
     for (int64_t batch_idx = 0; limit < 0 || batch_idx < limit; ++batch_idx) {
       auto raw = loader.next();
@@ -887,10 +887,7 @@ std::vector<std::vector<torch::Tensor>> Trainer::run_predict(Module& module, Ste
     module.eval();
     torch::NoGradGuard no_grad;
     metrics_.set_context(LogContext::Predict);
-    if (!data.eval.empty()) {
-      const auto known = data.eval[0]->size();
-      num_eval_batches_ = limits[0] < 0 ? known.value_or(-1) : known ? std::min(*known, limits[0]) : limits[0];
-    }
+    if (!data.eval.empty()) num_eval_batches_ = batches_to_run(*data.eval[0], limits[0]);
     RunHook run{*this};
     bus_.on_predict_start(run);
     EpochHook epoch_hook{*this, 0};
@@ -901,8 +898,7 @@ std::vector<std::vector<torch::Tensor>> Trainer::run_predict(Module& module, Ste
       const int64_t limit = limits[idx];
       const auto dataloader_idx = static_cast<int64_t>(idx);
       dataloader_idx_ = dataloader_idx;
-      const auto known = loader.size();
-      num_eval_batches_ = limit < 0 ? known.value_or(-1) : known ? std::min(*known, limit) : limit;
+      num_eval_batches_ = batches_to_run(loader, limit);
       if (limit == 0) continue;
       loader.start_epoch(0);
       for (int64_t batch_idx = 0; limit < 0 || batch_idx < limit; ++batch_idx) {

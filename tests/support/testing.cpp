@@ -21,6 +21,15 @@ TensorDataLoader make_loader(const Blobs& data, int64_t batch_size, bool shuffle
   return TensorDataLoader(data.x, data.y, options);
 }
 
+TrainerOptions quiet_options(int64_t max_epochs) {
+  TrainerOptions options;
+  options.max_epochs = max_epochs;
+  options.enable_progress_bar = false;
+  options.enable_model_summary = false;
+  options.enable_checkpointing = false;
+  return options;
+}
+
 TinyClassifier::TinyClassifier(int64_t features, double lr_) : lr(lr_) {
   linear = register_module("linear", torch::nn::Linear(features, 2));
 }

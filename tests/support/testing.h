@@ -24,6 +24,22 @@ Blobs make_blobs(int64_t samples, int64_t features = 4, uint64_t seed = 0);
 
 TensorDataLoader make_loader(const Blobs& data, int64_t batch_size, bool shuffle = false, uint64_t seed = 0);
 
+/// The blobs as a LibTorch dataset of (x, y) examples, for the LibTorch loader adapter.
+class BlobExamples : public torch::data::datasets::Dataset<BlobExamples> {
+ public:
+  explicit BlobExamples(Blobs blobs) : blobs_(std::move(blobs)) {}
+  torch::data::Example<> get(size_t index) override {
+    return {blobs_.x[static_cast<int64_t>(index)], blobs_.y[static_cast<int64_t>(index)]};
+  }
+  torch::optional<size_t> size() const override { return static_cast<size_t>(blobs_.x.size(0)); }
+
+ private:
+  Blobs blobs_;
+};
+
+/// Trainer options for `max_epochs` epochs without progress bar, summary or checkpoints.
+TrainerOptions quiet_options(int64_t max_epochs = 1);
+
 /// A one-layer classifier with every step implemented; logs train_loss, val_loss, test_acc.
 class TinyClassifier : public Module {
  public:

@@ -16,6 +16,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 
+#include "fulgur/arg.h"
 #include "fulgur/dataset.h"
 
 namespace fulgur {
@@ -30,24 +31,17 @@ struct CsvColumn {
 };
 
 struct CsvDatasetOptions {
-#define FULGUR_OPTION(type, name, initial)  \
-  type name##_ = initial;                   \
-  CsvDatasetOptions& name(type value) {     \
-    name##_ = std::move(value);             \
-    return *this;                           \
-  }
   /// The field separator; 0 picks a tab for .tsv / .tab files (also gzipped), else a comma.
-  FULGUR_OPTION(char, delimiter, 0)
+  FULGUR_ARG(CsvDatasetOptions, char, delimiter, 0)
   /// The first line names the columns.
-  FULGUR_OPTION(bool, header, true)
+  FULGUR_ARG(CsvDatasetOptions, bool, header, true)
   /// Feature columns; empty: every column that is not a target.
-  FULGUR_OPTION(std::vector<CsvColumn>, features, {})
+  FULGUR_ARG(CsvDatasetOptions, std::vector<CsvColumn>, features, {})
   /// Target columns; empty: no target (each sample is the feature tensor alone).
-  FULGUR_OPTION(std::vector<CsvColumn>, targets, {})
+  FULGUR_ARG(CsvDatasetOptions, std::vector<CsvColumn>, targets, {})
   /// kLong for class labels; a single target column gives one value per sample, several a vector.
-  FULGUR_OPTION(c10::ScalarType, target_dtype, c10::ScalarType::Float)
-  FULGUR_OPTION(c10::ScalarType, feature_dtype, c10::ScalarType::Float)
-#undef FULGUR_OPTION
+  FULGUR_ARG(CsvDatasetOptions, c10::ScalarType, target_dtype, c10::ScalarType::Float)
+  FULGUR_ARG(CsvDatasetOptions, c10::ScalarType, feature_dtype, c10::ScalarType::Float)
 };
 
 class CsvDataset : public Dataset {

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "fulgur/arg.h"
 #include "fulgur/collate.h"
 #include "fulgur/data_loader.h"
 #include "fulgur/dataset.h"
@@ -33,28 +34,21 @@ namespace fulgur {
 
 /// PyTorch DataLoader's arguments, with its defaults.
 struct DatasetLoaderOptions {
-#define FULGUR_OPTION(type, name, initial)                     \
-  type name##_ = initial;                                      \
-  DatasetLoaderOptions& name(type value) {                     \
-    name##_ = std::move(value);                                \
-    return *this;                                              \
-  }
-  FULGUR_OPTION(int64_t, batch_size, 1)
+  FULGUR_ARG(DatasetLoaderOptions, int64_t, batch_size, 1)
   /// A new order every epoch: a permutation drawn from a generator seeded with seed + epoch.
-  FULGUR_OPTION(bool, shuffle, false)
-  FULGUR_OPTION(uint64_t, seed, 0)
-  FULGUR_OPTION(bool, drop_last, false)
+  FULGUR_ARG(DatasetLoaderOptions, bool, shuffle, false)
+  FULGUR_ARG(DatasetLoaderOptions, uint64_t, seed, 0)
+  FULGUR_ARG(DatasetLoaderOptions, bool, drop_last, false)
   /// Threads preparing batches; 0 prepares them on the calling thread when they are due.
-  FULGUR_OPTION(int64_t, num_workers, 0)
+  FULGUR_ARG(DatasetLoaderOptions, int64_t, num_workers, 0)
   /// Batches each worker prepares ahead.
-  FULGUR_OPTION(int64_t, prefetch_factor, 2)
+  FULGUR_ARG(DatasetLoaderOptions, int64_t, prefetch_factor, 2)
   /// Batches in page-locked memory, so that the copy to a GPU does not block (no effect without CUDA).
-  FULGUR_OPTION(bool, pin_memory, false)
+  FULGUR_ARG(DatasetLoaderOptions, bool, pin_memory, false)
   /// Keep the worker threads between epochs instead of starting them for each.
-  FULGUR_OPTION(bool, persistent_workers, false)
+  FULGUR_ARG(DatasetLoaderOptions, bool, persistent_workers, false)
   /// Turns one batch's samples into the batch; default_collate when empty.
-  FULGUR_OPTION(CollateFn, collate_fn, nullptr)
-#undef FULGUR_OPTION
+  FULGUR_ARG(DatasetLoaderOptions, CollateFn, collate_fn, nullptr)
 };
 
 class DatasetLoader : public DataLoader {

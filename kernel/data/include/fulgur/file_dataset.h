@@ -16,25 +16,19 @@
 #include <string>
 #include <vector>
 
+#include "fulgur/arg.h"
 #include "fulgur/dataset.h"
 
 namespace fulgur {
 
 struct FileDatasetOptions {
-#define FULGUR_OPTION(type, name, initial)  \
-  type name##_ = initial;                   \
-  FileDatasetOptions& name(type value) {    \
-    name##_ = std::move(value);             \
-    return *this;                           \
-  }
   /// Files whose names end with one of these are samples.
-  FULGUR_OPTION(std::vector<std::string>, extensions, (std::vector<std::string>{".pt", ".safetensors"}))
+  FULGUR_ARG(FileDatasetOptions, std::vector<std::string>, extensions, (std::vector<std::string>{".pt", ".safetensors"}))
   /// ImageFolder's layout: each sub-folder of the root is a class (sorted by name, numbered from 0)
   /// and a sample is [content, class index].
-  FULGUR_OPTION(bool, label_from_folder, false)
+  FULGUR_ARG(FileDatasetOptions, bool, label_from_folder, false)
   /// Reads one file; by default .pt and .safetensors.
-  FULGUR_OPTION(std::function<Batch(const std::string& path)>, reader, nullptr)
-#undef FULGUR_OPTION
+  FULGUR_ARG(FileDatasetOptions, std::function<Batch(const std::string& path)>, reader, nullptr)
 };
 
 class FileDataset : public Dataset {

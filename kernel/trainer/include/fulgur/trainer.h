@@ -314,6 +314,8 @@ class Trainer {
   /// Runs the loop over each loader, at most max_batches[i] batches of loader i (-1: all).
   void evaluation_loop(Stage stage, const std::vector<DataLoader*>& loaders, const std::vector<int64_t>& max_batches);
   std::vector<int64_t> eval_limits(Stage stage, const std::vector<DataLoader*>& loaders) const;
+  /// Batches a loop runs on `loader` under `limit` (-1: all; -1 returned when unknown).
+  static int64_t batches_to_run(const DataLoader& loader, int64_t limit);
   bool should_validate(int64_t batch_idx, bool is_last_batch, int64_t val_check_batches) const;
   bool can_stop_early() const;
 
