@@ -793,6 +793,31 @@ void Trainer::rethrow_with_context(const char* step, int64_t batch_idx) {
 
 // --- validate / test / predict ------------------------------------------------------------------
 
+template <typename Body>
+void Trainer::read_loaders(const std::vector<DataLoader*>& loaders, const std::vector<int64_t>& limits, Body&& body) {
+  for (std::size_t idx = 0; idx < loaders.size(); ++idx) {
+    DataLoader& loader = *loaders[idx];
+    const int64_t limit = limits[idx];
+    const auto dataloader_idx = static_cast<int64_t>(idx);
+    dataloader_idx_ = dataloader_idx;
+    // Lightning names values per loader only when the loop reads several.
+    metrics_.set_dataloader_suffix(loaders.size() > 1 ? "/dataloader_idx_" + std::to_string(idx) : "");
+    num_eval_batches_ = batches_to_run(loader, limit);
+    if (limit == 0) continue;
+    loader.start_epoch(0);
+    for (int64_t batch_idx = 0; limit < 0 || batch_idx < limit; ++batch_idx) {
+      auto raw = loader.next();
+      if (!raw) break;
+      Batch batch = transfer(std::move(*raw), dataloader_idx);
+      set_current_batch(batch);
+      body(batch, batch_idx, dataloader_idx);
+      current_batch_ = nullptr;
+    }
+  }
+  metrics_.set_dataloader_suffix("");
+  dataloader_idx_ = 0;
+}
+
 void Trainer::evaluation_loop(Stage stage, const std::vector<DataLoader*>& loaders,
                               const std::vector<int64_t>& max_batches) {
   const bool validating = stage == Stage::Validate;
@@ -815,36 +840,19 @@ void Trainer::evaluation_loop(Stage stage, const std::vector<DataLoader*>& loade
   on_epoch_start(epoch_hook);
   metrics_.set_context(context);
   // One epoch over all the loaders, as Lightning's evaluation loop runs it.
-  for (std::size_t idx = 0; idx < loaders.size(); ++idx) {
-    DataLoader& loader = *loaders[idx];
-    const int64_t limit = max_batches[idx];
-    if (limit == 0) continue;
-    const auto dataloader_idx = static_cast<int64_t>(idx);
-    dataloader_idx_ = dataloader_idx;
-    metrics_.set_dataloader_suffix(loaders.size() > 1 ? "/dataloader_idx_" + std::to_string(idx) : "");
-    num_eval_batches_ = batches_to_run(loader, limit);
-    loader.start_epoch(0);
-    for (int64_t batch_idx = 0; limit < 0 || batch_idx < limit; ++batch_idx) {
-      auto raw = loader.next();
-      if (!raw) break;
-      Batch batch = transfer(std::move(*raw), dataloader_idx);
-      set_current_batch(batch);
-      BatchStartHook start{*this, batch, batch_idx, dataloader_idx};
-      on_batch_start(start);
-      torch::Tensor outputs;
-      try {
-        outputs = validating ? module_->validation_step(batch, batch_idx, dataloader_idx)
-                             : module_->test_step(batch, batch_idx, dataloader_idx);
-      } catch (...) {
-        rethrow_with_context(step_name, batch_idx);
-      }
-      BatchEndHook end{*this, outputs, batch, batch_idx, dataloader_idx};
-      on_batch_end(end);
-      current_batch_ = nullptr;
+  read_loaders(loaders, max_batches, [&](Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {
+    BatchStartHook start{*this, batch, batch_idx, dataloader_idx};
+    on_batch_start(start);
+    torch::Tensor outputs;
+    try {
+      outputs = validating ? module_->validation_step(batch, batch_idx, dataloader_idx)
+                           : module_->test_step(batch, batch_idx, dataloader_idx);
+    } catch (...) {
+      rethrow_with_context(step_name, batch_idx);
     }
-  }
-  metrics_.set_dataloader_suffix("");
-  dataloader_idx_ = 0;
+    BatchEndHook end{*this, outputs, batch, batch_idx, dataloader_idx};
+    on_batch_end(end);
+  });
   on_epoch_end(epoch_hook);  // publishes the epoch metrics (group EpochMetrics)
   on_end(run);
 }
@@ -893,40 +901,25 @@ std::vector<std::vector<torch::Tensor>> Trainer::run_predict(Module& module, Ste
     EpochHook epoch_hook{*this, 0};
     bus_.on_predict_epoch_start(epoch_hook);
     std::vector<std::vector<torch::Tensor>> predictions(data.eval.size());
-    for (std::size_t idx = 0; idx < data.eval.size(); ++idx) {
-      DataLoader& loader = *data.eval[idx];
-      const int64_t limit = limits[idx];
-      const auto dataloader_idx = static_cast<int64_t>(idx);
-      dataloader_idx_ = dataloader_idx;
-      num_eval_batches_ = batches_to_run(loader, limit);
-      if (limit == 0) continue;
-      loader.start_epoch(0);
-      for (int64_t batch_idx = 0; limit < 0 || batch_idx < limit; ++batch_idx) {
-        auto raw = loader.next();
-        if (!raw) break;
-        Batch batch = transfer(std::move(*raw), dataloader_idx);
-        set_current_batch(batch);
-        BatchStartHook start{*this, batch, batch_idx, dataloader_idx};
-        bus_.on_predict_batch_start(start);
-        torch::Tensor prediction;
-        try {
-          const LogForbidden scope(metrics_, "predict_step");
-          if (overrides.predict) {
-            prediction = module.predict_step(batch, batch_idx, dataloader_idx);
-          } else {
-            // Lightning's default predict_step: forward on the batch (its inputs, when it is a list).
-            prediction = overrides.forward(module, batch.is_tensor() ? batch.tensor() : batch[0]);
-          }
-        } catch (...) {
-          rethrow_with_context("predict_step", batch_idx);
+    read_loaders(data.eval, limits, [&](Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {
+      BatchStartHook start{*this, batch, batch_idx, dataloader_idx};
+      bus_.on_predict_batch_start(start);
+      torch::Tensor prediction;
+      try {
+        const LogForbidden scope(metrics_, "predict_step");
+        if (overrides.predict) {
+          prediction = module.predict_step(batch, batch_idx, dataloader_idx);
+        } else {
+          // Lightning's default predict_step: forward on the batch (its inputs, when it is a list).
+          prediction = overrides.forward(module, batch.is_tensor() ? batch.tensor() : batch[0]);
         }
-        BatchEndHook end{*this, prediction, batch, batch_idx, dataloader_idx};
-        bus_.on_predict_batch_end(end);
-        current_batch_ = nullptr;
-        predictions[idx].push_back(prediction);
+      } catch (...) {
+        rethrow_with_context("predict_step", batch_idx);
       }
-    }
-    dataloader_idx_ = 0;
+      BatchEndHook end{*this, prediction, batch, batch_idx, dataloader_idx};
+      bus_.on_predict_batch_end(end);
+      predictions[static_cast<std::size_t>(dataloader_idx)].push_back(prediction);
+    });
     bus_.on_predict_epoch_end(epoch_hook);
     bus_.on_predict_end(run);
     emit_teardown(Stage::Predict);

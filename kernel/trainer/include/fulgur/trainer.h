@@ -314,6 +314,10 @@ class Trainer {
   /// Runs the loop over each loader, at most max_batches[i] batches of loader i (-1: all).
   void evaluation_loop(Stage stage, const std::vector<DataLoader*>& loaders, const std::vector<int64_t>& max_batches);
   std::vector<int64_t> eval_limits(Stage stage, const std::vector<DataLoader*>& loaders) const;
+  /// Reads each loader in turn (at most limits[i] batches of loader i), moving each batch to the
+  /// device and calling body(batch, batch_idx, dataloader_idx): the evaluation and predict loops.
+  template <typename Body>
+  void read_loaders(const std::vector<DataLoader*>& loaders, const std::vector<int64_t>& limits, Body&& body);
   /// Batches a loop runs on `loader` under `limit` (-1: all; -1 returned when unknown).
   static int64_t batches_to_run(const DataLoader& loader, int64_t limit);
   bool should_validate(int64_t batch_idx, bool is_last_batch, int64_t val_check_batches) const;
