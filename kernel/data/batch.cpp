@@ -8,24 +8,6 @@
 
 namespace fulgur {
 
-namespace {
-
-const char* kind_name(Batch::Kind kind) {
-  switch (kind) {
-    case Batch::Kind::None: return "None";
-    case Batch::Kind::Tensor: return "a tensor";
-    case Batch::Kind::Int: return "an int";
-    case Batch::Kind::Double: return "a double";
-    case Batch::Kind::Bool: return "a bool";
-    case Batch::Kind::String: return "a string";
-    case Batch::Kind::List: return "a list";
-    case Batch::Kind::Dict: return "a dict";
-  }
-  return "?";
-}
-
-}  // namespace
-
 std::string describe_tensor(const at::Tensor& tensor) {
   if (!tensor.defined()) return "tensor(undefined)";
   std::ostringstream out;
@@ -272,7 +254,7 @@ std::string Batch::describe() const {
       return out + "}";
     }
   }
-  return kind_name(kind());
+  return "?";
 }
 
 }  // namespace fulgur

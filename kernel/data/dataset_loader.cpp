@@ -63,11 +63,6 @@ void DatasetLoader::validate_options() const {
   }
 }
 
-void DatasetLoader::set_batch_size(int64_t batch_size) {
-  if (batch_size < 1) throw Error("DatasetLoader: batch_size must be >= 1, got " + std::to_string(batch_size));
-  options_.batch_size_ = batch_size;
-}
-
 void DatasetLoader::shard(int64_t rank, int64_t world_size) {
   if (world_size < 1 || rank < 0 || rank >= world_size) {
     throw Error("DatasetLoader::shard: rank " + std::to_string(rank) + " of world size " + std::to_string(world_size));

@@ -68,8 +68,6 @@ class DatasetLoader : public DataLoader {
   void shard(int64_t rank, int64_t world_size) override;
 
   const DatasetLoaderOptions& options() const { return options_; }
-  /// Changes the batch size (the batch-size finder, a DataModule); takes effect at the next epoch.
-  void set_batch_size(int64_t batch_size);
 
  private:
   struct Prepared {

@@ -80,7 +80,7 @@ inline void foreach_mul_(at::TensorList tensors, const at::Tensor& factor) {
 #if TORCH_VERSION_MAJOR >= 2
   at::_foreach_mul_(tensors, factor);
 #else
-  for (const auto& tensor : tensors) const_cast<at::Tensor&>(tensor).mul_(factor);
+  for (const auto& tensor : tensors) tensor.mul_(factor);  // mul_ is a const member of Tensor
 #endif
 }
 
