@@ -19,14 +19,63 @@ bool default_on_epoch(LogContext context) { return context != LogContext::Traini
 
 }  // namespace
 
-void MetricStore::log(const std::string& name, const at::Tensor& value, const LogOptions& options,
-                      int64_t batch_size, const std::string& why_unknown) {
+void MetricStore::check_name_and_place(const std::string& name) const {
   check_name(name);
   if (forbidden_in_) {
     throw Error("log('" + name + "') in " + forbidden_in_ + ": Lightning's rules allow log in the step methods and in "
                 "the training, validation and test batch and epoch hooks (and on_train_start, on_before_backward, "
                 "on_after_backward, on_before_optimizer_step, on_before_zero_grad), not in " + forbidden_in_);
   }
+}
+
+void MetricStore::record_step(const std::string& name, const std::string& key, const at::Tensor& value,
+                              bool on_epoch) {
+  // key is name + the loader's suffix.
+  const std::string step_name = on_epoch ? name + "_step" + key.substr(name.size()) : key;
+  step_metrics_[step_name] = value;
+  callback_metrics_[step_name] = value;
+  // As in Lightning, the plain name holds the latest value until the epoch value replaces it.
+  callback_metrics_[key] = value;
+}
+
+void MetricStore::log(const std::string& name, LoggableMetric& metric, const LogOptions& options) {
+  check_name_and_place(name);
+  const bool on_step = options.on_step.value_or(default_on_step(context_));
+  const bool on_epoch = options.on_epoch.value_or(default_on_epoch(context_));
+  static const std::string no_suffix;
+  const std::string& suffix = options.add_dataloader_idx ? dataloader_suffix_ : no_suffix;
+  const std::string key = suffix.empty() ? name : name + suffix;
+  prog_bar_[key] = options.prog_bar;
+  if (on_step) {
+    const at::Tensor value = metric.batch_value();
+    if (!value.defined()) {
+      throw Error("log('" + name + "', " + metric.metric_name() + ") with on_step=true logs this batch's value, which "
+                  "only calling the metric on the batch gives (metric(preds, target) / forward); update() alone "
+                  "gives none. Call it, or log with on_step=false");
+    }
+    if (value.numel() != 1) {
+      throw Error("log('" + name + "', " + metric.metric_name() + "): its value has shape " + c10::str(value.sizes()) +
+                  "; log takes single values (an average other than 'none' gives one)");
+    }
+    record_step(name, key, value.detach().reshape({}), on_epoch);
+  }
+  if (on_epoch) {
+    auto& accumulator = accumulators_[key];
+    if (accumulator.metric && accumulator.metric != &metric) {
+      throw Error("log('" + name + "'): two different metric objects were logged under one name in one epoch");
+    }
+    if (!accumulator.metric && accumulator.total.defined()) {
+      throw Error("log('" + name + "'): logged both as a value and as a metric object in one epoch");
+    }
+    accumulator.metric = &metric;
+    accumulator.context = context_;
+    accumulator.published_name = on_step ? name + "_epoch" + suffix : key;
+  }
+}
+
+void MetricStore::log(const std::string& name, const at::Tensor& value, const LogOptions& options,
+                      int64_t batch_size, const std::string& why_unknown) {
+  check_name_and_place(name);
   if (!value.defined()) throw Error("log: metric '" + name + "' is an undefined tensor");
   if (value.numel() != 1) {
     throw Error("log: metric '" + name + "' must be a single value, got a tensor of shape " +
@@ -51,13 +100,7 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
   const std::string key = suffix.empty() ? name : name + suffix;
   prog_bar_[key] = options.prog_bar;
 
-  if (on_step) {
-    const std::string step_name = on_epoch ? name + "_step" + suffix : key;
-    step_metrics_[step_name] = detached;
-    callback_metrics_[step_name] = detached;
-    // As in Lightning, the plain name holds the latest value until the epoch value replaces it.
-    callback_metrics_[key] = detached;
-  }
+  if (on_step) record_step(name, key, detached, on_epoch);
   if (on_epoch) {
     const int64_t weight = options.batch_size.value_or(fx == "mean" ? batch_size : 1);
     if (weight < 0) {
@@ -65,6 +108,9 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
                   "; pass it: log(..., LogOptions{}.with_batch_size(n))");
     }
     auto& accumulator = accumulators_[key];
+    if (accumulator.metric) {
+      throw Error("log('" + name + "'): logged both as a metric object and as a value in one epoch");
+    }
     if (!accumulator.total.defined()) {
       accumulator.reduce_fx = fx;
       accumulator.context = context_;
@@ -93,9 +139,21 @@ void MetricStore::end_epoch(LogContext context) {
       ++it;
       continue;
     }
-    at::Tensor value = accumulator.total;
-    if (accumulator.reduce_fx == "mean") {
-      value = value / static_cast<double>(std::max<int64_t>(accumulator.weight, 1));
+    at::Tensor value;
+    if (accumulator.metric) {
+      // compute() syncs across processes: every rank reaches it, in the same (name) order.
+      value = accumulator.metric->compute().detach();
+      if (value.numel() != 1) {
+        throw Error("log('" + it->first + "', " + accumulator.metric->metric_name() + "): its epoch value has shape " +
+                    c10::str(value.sizes()) + "; log takes single values (an average other than 'none' gives one)");
+      }
+      value = value.reshape({});
+      accumulator.metric->reset();
+    } else {
+      value = accumulator.total;
+      if (accumulator.reduce_fx == "mean") {
+        value = value / static_cast<double>(std::max<int64_t>(accumulator.weight, 1));
+      }
     }
     value = value.to(at::kFloat);
     epoch_metrics_[accumulator.published_name] = value;
@@ -107,7 +165,18 @@ void MetricStore::end_epoch(LogContext context) {
 
 void MetricStore::reset(LogContext context) {
   for (auto it = accumulators_.begin(); it != accumulators_.end();) {
-    it = it->second.context == context ? accumulators_.erase(it) : std::next(it);
+    if (it->second.context != context) {
+      ++it;
+      continue;
+    }
+    if (it->second.metric) it->second.metric->reset();
+    it = accumulators_.erase(it);
+  }
+}
+
+void MetricStore::reset_metric_objects() {
+  for (auto& [name, accumulator] : accumulators_) {
+    if (accumulator.metric) accumulator.metric->reset();
   }
 }
 

@@ -1,5 +1,7 @@
 #include "fulgur/module.h"
 
+#include <algorithm>
+
 #include <torch/torch.h>
 
 #include "fulgur/error.h"
@@ -77,6 +79,21 @@ void Module::log(const std::string& name, double value, const LogOptions& option
 
 void Module::log_dict(const std::map<std::string, torch::Tensor>& values, const LogOptions& options) {
   for (const auto& [name, value] : values) log(name, value, options);
+}
+
+void Module::log(const std::string& name, LoggableMetric& metric, const LogOptions& options) {
+  Trainer& running = trainer();
+  const auto& registered = running.module_metrics_;
+  if (std::find(registered.begin(), registered.end(), &metric) == registered.end()) {
+    throw Error("log('" + name + "', " + metric.metric_name() + "): the metric is not registered in this Module; " +
+                "register it (register_module(\"" + name + "\", metric)) so that it moves to the Module's device and " +
+                "syncs across processes");
+  }
+  running.metrics_.log(name, metric, options);
+}
+
+void Module::log_dict(LoggableMetricGroup& metrics, const LogOptions& options) {
+  for (const auto& [name, metric] : metrics.loggable_metrics()) log(name, *metric, options);
 }
 
 void Module::save_hyperparameters(const HParams& hparams) { hparams_.update(hparams); }

@@ -206,6 +206,14 @@ void Trainer::begin_run(Module& module, Stage stage, DataModule* datamodule) {
   device_ = resolve_device(options_.accelerator, strategy_ ? strategy_->local_rank() : 0);
   module.to(device_);
   module.device_ = device_;
+  // Metric objects sync through this run's strategy, and log() accepts only these.
+  module_metrics_.clear();
+  for (const auto& child : module.modules()) {
+    if (auto* metric = dynamic_cast<LoggableMetric*>(child.get())) {
+      metric->set_strategy(strategy_);
+      module_metrics_.push_back(metric);
+    }
+  }
   module.trainer_ = this;
   module_ = &module;
   datamodule_ = datamodule;
@@ -260,6 +268,8 @@ int64_t Trainer::estimated_stepping_batches() const {
 
 void Trainer::end_run() {
   module_connections_.clear();
+  for (auto* metric : module_metrics_) metric->set_strategy(nullptr);
+  module_metrics_.clear();
   train_loader_ = nullptr;
   current_batch_ = nullptr;
   owned_loaders_ = DataLoaders();
@@ -554,7 +564,9 @@ void Trainer::sanity_check(const std::vector<DataLoader*>& val_loaders) {
   evaluation_loop(Stage::Validate, val_loaders, batches);
   bus_.on_sanity_check_end(run);
   sanity_checking_ = false;
-  // Sanity-check values must not reach monitors or loggers, as in Lightning.
+  // Sanity-check values must not reach monitors or loggers, as in Lightning; metric objects
+  // forget the sanity batches too.
+  metrics_.reset_metric_objects();
   metrics_.clear();
 }
 

@@ -247,10 +247,24 @@ class DDP : public Plugin, public Strategy {
     on_host(tensor, [&](at::Tensor& host) {
       std::vector<at::Tensor> tensors{host};
       c10d::AllreduceOptions reduce;
-      reduce.reduceOp = op == ReduceOp::Max ? c10d::ReduceOp::MAX : c10d::ReduceOp::SUM;
+      reduce.reduceOp = op == ReduceOp::Max   ? c10d::ReduceOp::MAX
+                        : op == ReduceOp::Min ? c10d::ReduceOp::MIN
+                                              : c10d::ReduceOp::SUM;
       wait(group_->allreduce(tensors, reduce), "all_reduce");
       if (op == ReduceOp::Mean) host.div_(static_cast<double>(where_.world_size));
     });
+  }
+
+  std::vector<at::Tensor> all_gather(const at::Tensor& tensor) override {
+    // Gloo gathers host tensors; NCCL gathers on the device.
+    const bool on_device = !tensor.device().is_cpu() && nccl_;
+    std::vector<at::Tensor> inputs{on_device ? tensor.contiguous() : tensor.to(torch::kCPU).contiguous()};
+    std::vector<std::vector<at::Tensor>> outputs(1);
+    for (int64_t rank = 0; rank < where_.world_size; ++rank) outputs[0].push_back(at::empty_like(inputs[0]));
+    wait(group_->allgather(outputs, inputs), "all_gather");
+    std::vector<at::Tensor> gathered;
+    for (auto& part : outputs[0]) gathered.push_back(part.to(tensor.device()));
+    return gathered;
   }
 
   void broadcast(at::Tensor& tensor, int64_t root) override {

@@ -14,6 +14,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "fulgur/log_options.h"
+#include "fulgur/loggable_metric.h"
 
 namespace fulgur {
 
@@ -29,6 +30,10 @@ class MetricStore {
   /// epoch mean needs the weight.
   void log(const std::string& name, const at::Tensor& value, const LogOptions& options,
            int64_t batch_size, const std::string& why_unknown = {});
+  /// Records a metric object (Lightning's rules for torchmetrics objects): on_step logs its
+  /// batch_value(); on_epoch logs its compute() when the epoch ends, then resets it. reduce_fx,
+  /// batch_size and sync_dist do not apply: the metric reduces (and syncs) its own states.
+  void log(const std::string& name, LoggableMetric& metric, const LogOptions& options);
   /// Appended to every name logged while set (Lightning's "/dataloader_idx_1" when a loop reads
   /// several loaders); empty for one loader.
   void set_dataloader_suffix(std::string suffix) { dataloader_suffix_ = std::move(suffix); }
@@ -45,8 +50,12 @@ class MetricStore {
   /// Turns the accumulated epoch values of `context` into `<name>` / `<name>_epoch` entries
   /// of callback_metrics (and of epoch_metrics) and forgets the accumulators.
   void end_epoch(LogContext context);
-  /// Drops accumulators of `context` without publishing them (e.g. after the sanity check).
+  /// Drops accumulators of `context` without publishing them, resetting the metric objects
+  /// among them.
   void reset(LogContext context);
+  /// Resets every metric object logged on_epoch whose epoch has not ended (after the sanity
+  /// check, whose values Lightning discards).
+  void reset_metric_objects();
 
   /// The latest value of every metric logged for monitoring (early stopping, checkpoints).
   const Metrics& callback_metrics() const { return callback_metrics_; }
@@ -68,12 +77,16 @@ class MetricStore {
 
  private:
   struct Accumulator {
+    LoggableMetric* metric = nullptr;  // a metric object: computes its own epoch value
     at::Tensor total;  // sum of value*weight, running max/min, or plain sum
     int64_t weight = 0;
     std::string reduce_fx;
     std::string published_name;
     LogContext context;
   };
+
+  void check_name_and_place(const std::string& name) const;
+  void record_step(const std::string& name, const std::string& key, const at::Tensor& value, bool on_epoch);
 
   LogContext context_ = LogContext::None;
   const char* forbidden_in_ = nullptr;

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <torch/nn/module.h>
@@ -32,6 +33,7 @@
 #include "fulgur/hook_contexts.h"
 #include "fulgur/hparams.h"
 #include "fulgur/log_options.h"
+#include "fulgur/loggable_metric.h"
 #include "fulgur/optimizer_config.h"
 
 namespace fulgur {
@@ -143,6 +145,19 @@ class Module : public torch::nn::Module, public DataHooks {
   void log(const std::string& name, const torch::Tensor& value, const LogOptions& options = {});
   void log(const std::string& name, double value, const LogOptions& options = {});
   void log_dict(const std::map<std::string, torch::Tensor>& values, const LogOptions& options = {});
+  /// A metric object (fulgur/metrics.h), registered in this Module: on_step logs this batch's value
+  /// (what calling the metric returned), on_epoch its compute() at the epoch's end, then a reset.
+  void log(const std::string& name, LoggableMetric& metric, const LogOptions& options = {});
+  template <typename M, std::enable_if_t<std::is_base_of_v<LoggableMetric, M>, int> = 0>
+  void log(const std::string& name, const std::shared_ptr<M>& metric, const LogOptions& options = {}) {
+    log(name, static_cast<LoggableMetric&>(*metric), options);
+  }
+  /// Every metric of a MetricCollection under its name.
+  void log_dict(LoggableMetricGroup& metrics, const LogOptions& options = {});
+  template <typename G, std::enable_if_t<std::is_base_of_v<LoggableMetricGroup, G>, int> = 0>
+  void log_dict(const std::shared_ptr<G>& metrics, const LogOptions& options = {}) {
+    log_dict(static_cast<LoggableMetricGroup&>(*metrics), options);
+  }
 
   /// Lightning's dict return: `return outputs({{"loss", loss}, {"acc", acc}});` in training_step
   /// returns the loss and hands every value to on_train_batch_end. Under automatic optimization a

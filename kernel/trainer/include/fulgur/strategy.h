@@ -8,13 +8,14 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 #include <boost/config.hpp>
 
 namespace fulgur {
 
-enum class ReduceOp { Sum, Mean, Max };
+enum class ReduceOp { Sum, Mean, Max, Min };
 
 /// The SIGINT or SIGTERM this process received while a fit runs (the Trainer turns them into a
 /// flag), or 0: what a strategy reports to the other ranks (see Strategy::agreed_interrupt).
@@ -31,6 +32,9 @@ class BOOST_SYMBOL_VISIBLE Strategy {
   /// Reduces `tensor` in place across all processes. Throws fulgur::Error when another process
   /// failed or the strategy's timeout passed.
   virtual void all_reduce(at::Tensor& tensor, ReduceOp op) = 0;
+  /// Every process's `tensor`, in rank order. Each process passes a tensor of the same shape
+  /// and dtype (the metrics library exchanges sizes first for tensors that differ).
+  virtual std::vector<at::Tensor> all_gather(const at::Tensor& tensor) = 0;
   /// Copies `tensor` from process `root` to all others, in place.
   virtual void broadcast(at::Tensor& tensor, int64_t root) = 0;
   /// Waits until every process reached it; `where` names the place in errors.

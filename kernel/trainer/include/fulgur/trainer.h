@@ -354,6 +354,8 @@ class Trainer {
   std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_;
   std::vector<LRSchedulerConfig> lr_schedulers_;
   MetricStore metrics_;
+  // The metric objects registered in the running Module (their strategy is set for the run).
+  std::vector<LoggableMetric*> module_metrics_;
 
   Stage stage_ = Stage::Fit;
   bool sanity_checking_ = false;
