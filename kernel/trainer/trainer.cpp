@@ -208,7 +208,7 @@ void Trainer::begin_run(Module& module, Stage stage, DataModule* datamodule) {
   module.device_ = device_;
   // Metric objects sync through this run's strategy, and log() accepts only these.
   module_metrics_.clear();
-  for (const auto& child : module.modules()) {
+  for (const auto& child : module.modules(/*include_self=*/false)) {
     if (auto* metric = dynamic_cast<LoggableMetric*>(child.get())) {
       metric->set_strategy(strategy_);
       module_metrics_.push_back(metric);

@@ -68,7 +68,7 @@ at::Tensor Metric::cat_state(std::size_t index, const at::Tensor& empty) const {
 void Metric::begin_update(const at::Device& device) {
   auto& states = *states_;
   for (auto& entry : states.entries) {
-    if (entry.value.defined() && entry.value.device() != device) entry.value.set_data(entry.value.to(device));
+    if (entry.value.defined() && entry.value.device() != device) move_state(entry.value, device, false);
   }
   ++states.updates;
   ++states.generation;
@@ -162,11 +162,20 @@ void Metric::persistent(bool keep) {
   persistent_ = true;
 }
 
+void Metric::move_state(at::Tensor& state, const at::Device& device, bool non_blocking) const {
+  // A persistent state is also a buffer of this module: it moves in place, staying that buffer.
+  if (persistent_) {
+    state.set_data(state.to(device, non_blocking));
+  } else {
+    state = state.to(device, non_blocking);
+  }
+}
+
 void Metric::to(torch::Device device, torch::Dtype /*dtype*/, bool non_blocking) { to(device, non_blocking); }
 void Metric::to(torch::Dtype /*dtype*/, bool /*non_blocking*/) {}
 void Metric::to(torch::Device device, bool non_blocking) {
   for (auto& entry : states_->entries) {
-    if (entry.value.defined()) entry.value.set_data(entry.value.to(device, non_blocking));
+    if (entry.value.defined()) move_state(entry.value, device, non_blocking);
     for (auto& chunk : entry.chunks) chunk = chunk.to(device, non_blocking);
   }
   torch::nn::Module::to(device, non_blocking);

@@ -27,7 +27,7 @@
 
 #include "fulgur/data.h"
 #include "fulgur/hook_bus.h"
-#include "fulgur/metrics.h"
+#include "fulgur/metric_store.h"
 #include "fulgur/module.h"
 #include "fulgur/plugin_host.h"
 #include "fulgur/seed.h"

@@ -145,6 +145,7 @@ class BOOST_SYMBOL_VISIBLE Metric : public torch::nn::Module, public LoggableMet
 
   void merge_states(StateSet& into, const StateSet& other) const;
   std::shared_ptr<StateSet> synced_states();
+  void move_state(at::Tensor& state, const at::Device& device, bool non_blocking) const;
   at::Device device_of_states() const;
   void run_pending_checks(StateSet& states) const;
 

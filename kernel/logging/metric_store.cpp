@@ -1,4 +1,4 @@
-#include "fulgur/metrics.h"
+#include "fulgur/metric_store.h"
 
 #include <torch/torch.h>
 
@@ -133,6 +133,9 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
 
 void MetricStore::end_epoch(LogContext context) {
   epoch_metrics_.clear();
+  // Metric objects are reset only after every value is computed: metrics of one compute group
+  // share their states.
+  std::vector<LoggableMetric*> computed;
   for (auto it = accumulators_.begin(); it != accumulators_.end();) {
     auto& accumulator = it->second;
     if (accumulator.context != context) {
@@ -148,7 +151,7 @@ void MetricStore::end_epoch(LogContext context) {
                     c10::str(value.sizes()) + "; log takes single values (an average other than 'none' gives one)");
       }
       value = value.reshape({});
-      accumulator.metric->reset();
+      computed.push_back(accumulator.metric);
     } else {
       value = accumulator.total;
       if (accumulator.reduce_fx == "mean") {
@@ -161,6 +164,7 @@ void MetricStore::end_epoch(LogContext context) {
     callback_metrics_[it->first] = value;
     it = accumulators_.erase(it);
   }
+  for (auto* metric : computed) metric->reset();
 }
 
 void MetricStore::reset(LogContext context) {
