@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "fulgur/metrics.h"
 #include "fulgur/module.h"
 
 namespace digits {
@@ -13,6 +14,10 @@ class DigitsNet : public fulgur::Module {
   DigitsNet(int64_t hidden, double lr) : lr_(lr) {
     input_ = register_module("input", torch::nn::Linear(64, hidden));
     output_ = register_module("output", torch::nn::Linear(hidden, 10));
+    // Accuracy and macro F1 from the metrics library: they count the whole epoch's samples (of
+    // every process under ddp), and share one confusion matrix.
+    val_metrics_ = register_module("val_metrics", make_metrics("val_"));
+    test_metrics_ = register_module("test_metrics", make_metrics("test_"));
     save_hyperparameters({{"hidden", hidden}, {"lr", lr}});
   }
 
@@ -32,14 +37,16 @@ class DigitsNet : public fulgur::Module {
     auto logits = forward(batch[0]);
     // sync_dist: under --strategy ddp the values are averaged over the processes (a no-op alone).
     log("val_loss", torch::nn::functional::cross_entropy(logits, batch[1]), fulgur::LogOptions{}.with_sync_dist());
-    log("val_acc", accuracy(logits, batch[1]), fulgur::LogOptions{}.with_prog_bar().with_sync_dist());
+    val_metrics_->update(logits, batch[1]);
+    log_dict(val_metrics_, fulgur::LogOptions{}.with_prog_bar());  // val_acc, val_f1
     return logits;
   }
 
   torch::Tensor test_step(const fulgur::Batch& batch, int64_t) override {
     auto logits = forward(batch[0]);
     log("test_loss", torch::nn::functional::cross_entropy(logits, batch[1]), fulgur::LogOptions{}.with_sync_dist());
-    log("test_acc", accuracy(logits, batch[1]), fulgur::LogOptions{}.with_sync_dist());
+    test_metrics_->update(logits, batch[1]);
+    log_dict(test_metrics_);  // test_acc, test_f1
     return logits;
   }
 
@@ -54,8 +61,17 @@ class DigitsNet : public fulgur::Module {
   }
 
  private:
+  static std::shared_ptr<fulgur::metrics::MetricCollection> make_metrics(const std::string& prefix) {
+    namespace metrics = fulgur::metrics;
+    const auto ten_classes = metrics::ClassificationOptions().task("multiclass").num_classes(10);
+    auto collection = std::make_shared<metrics::MetricCollection>(prefix);
+    collection->add("acc", std::make_shared<metrics::Accuracy>(ten_classes));
+    collection->add("f1", std::make_shared<metrics::F1Score>(metrics::ClassificationOptions(ten_classes).average("macro")));
+    return collection;
+  }
 
   torch::nn::Linear input_{nullptr}, output_{nullptr};
+  std::shared_ptr<fulgur::metrics::MetricCollection> val_metrics_, test_metrics_;
   double lr_;
 };
 

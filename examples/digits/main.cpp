@@ -70,6 +70,7 @@ int run(int argc, char** argv) {
   std::printf("global_step: %lld\n", static_cast<long long>(trainer.global_step()));
   std::printf("test_loss: %.4f\n", results.at("test_loss"));
   std::printf("test_acc: %.4f\n", results.at("test_acc"));
+  std::printf("test_f1: %.4f\n", results.at("test_f1"));
   std::set<std::string> log_dirs;  // loggers started together share their version folder
   for (const auto* logger : trainer.loggers()) {
     if (!logger->log_dir().empty() && log_dirs.insert(logger->log_dir()).second) {

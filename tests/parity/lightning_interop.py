@@ -11,6 +11,7 @@ import sys
 import lightning as L
 import pandas as pd
 import torch
+import torchmetrics
 from lightning.pytorch.loggers import CSVLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.nn import functional as F
@@ -26,6 +27,14 @@ class LitDigits(L.LightningModule):
         self.save_hyperparameters()
         self.input = torch.nn.Linear(64, hidden)
         self.output = torch.nn.Linear(hidden, 10)
+        # As the digits example: accuracy and macro F1 as metric objects (not in the state_dict).
+        def metrics(prefix):
+            return torchmetrics.MetricCollection({
+                "acc": torchmetrics.Accuracy(task="multiclass", num_classes=10),
+                "f1": torchmetrics.F1Score(task="multiclass", num_classes=10, average="macro"),
+            }, prefix=prefix)
+        self.val_metrics = metrics("val_")
+        self.test_metrics = metrics("test_")
 
     def forward(self, x):
         return self.output(torch.relu(self.input(x)))
@@ -40,13 +49,15 @@ class LitDigits(L.LightningModule):
         x, y = batch
         logits = self(x)
         self.log("val_loss", F.cross_entropy(logits, y))
-        self.log("val_acc", (logits.argmax(1) == y).float().mean(), prog_bar=True)
+        self.val_metrics.update(logits, y)
+        self.log_dict(self.val_metrics, prog_bar=True)
 
     def test_step(self, batch, batch_idx):
         x, y = batch
         logits = self(x)
         self.log("test_loss", F.cross_entropy(logits, y))
-        self.log("test_acc", (logits.argmax(1) == y).float().mean())
+        self.test_metrics.update(logits, y)
+        self.log_dict(self.test_metrics)
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
