@@ -20,18 +20,37 @@ bool listed(const std::string& value, const std::string& list) {
   return false;
 }
 
+// The number of entries outside [low, high) (NaN excluded), as a device tensor: one pass
+// (aminmax) when every entry counts.
+at::Tensor count_outside(const at::Tensor& values, int64_t low, int64_t high, const at::Tensor& counted) {
+  if (values.numel() == 0) return at::zeros({}, values.options().dtype(at::kLong));
+  if (!counted.defined()) {
+    auto [min, max] = at::aminmax(values);
+    return ((min < low) | (max >= high)).to(at::kLong);
+  }
+  return (((values < low) | (values >= high)) & counted).sum();
+}
+
+}  // namespace
+
 // torchmetrics' normalize_logits_if_needed: scores outside [0, 1] are logits. On the CPU the
-// question is answered at once; elsewhere torch.where keeps the answer on the device.
-at::Tensor probabilities(const at::Tensor& scores, const at::Tensor& counted, bool softmax) {
-  at::Tensor outside = (scores < 0) | (scores > 1);
-  if (counted.defined()) outside = outside & counted;
-  at::Tensor any_outside = outside.any();
+// question is answered at once; elsewhere torch.where keeps the answer on the device. NaN is
+// checked in the same pass: the extremes of scores with a NaN are NaN.
+at::Tensor ClassificationMetric::probabilities(const at::Tensor& scores, const at::Tensor& counted, bool softmax) {
+  at::Tensor any_outside;
+  if (scores.numel() == 0) return scores;
+  if (!counted.defined()) {
+    auto [min, max] = at::aminmax(scores);
+    check_values(at::isnan(min).to(at::kLong), "preds hold NaN (argument 'preds')");
+    any_outside = (min < 0) | (max > 1);
+  } else {
+    check_values(at::isnan(scores).sum(), "preds hold NaN (argument 'preds')");
+    any_outside = (((scores < 0) | (scores > 1)) & counted).any();
+  }
   auto normalize = [&] { return softmax ? at::softmax(scores, 1) : at::sigmoid(scores); };
   if (scores.device().is_cpu()) return any_outside.item<bool>() ? normalize() : scores;
   return at::where(any_outside, normalize(), scores);
 }
-
-}  // namespace
 
 ClassificationOptions& ClassificationOptions::thresholds(int64_t n) {
   if (n < 2) throw Error("argument 'thresholds' must be at least 2 when it is a count, got " + std::to_string(n));
@@ -162,19 +181,17 @@ void ClassificationMetric::check(const at::Tensor& preds, const at::Tensor& targ
       break;
   }
   if (!validate_args()) return;
-  // Values: counted on the device, raised at once on the CPU (check_values).
+  // Values: counted on the device, raised at once on the CPU (check_values). NaN in scores is
+  // checked where the scores are read anyway (to_labels, probabilities).
   const bool ignoring = spec_.ignore_index.has_value();
-  at::Tensor counted = ignoring ? target != *spec_.ignore_index : at::Tensor();
+  const at::Tensor counted = ignoring ? target != *spec_.ignore_index : at::Tensor();
   const int64_t target_limit = spec_.task == Task::Multiclass ? n : 2;
-  at::Tensor bad_target = (target < 0) | (target >= target_limit);
-  if (ignoring) bad_target = bad_target & counted;
   const std::string allowed = spec_.task == Task::Multiclass ? "class indices in [0, " + std::to_string(n) + ")" : "0 or 1";
-  check_values(bad_target.sum(),
+  check_values(count_outside(target, 0, target_limit, counted),
                "target holds values other than " + allowed + (ignoring ? " and ignore_index" : "") + " (argument 'target')");
-  if (scores) {
-    check_values(at::isnan(preds).sum(), "preds hold NaN (argument 'preds')");
-  } else {
-    check_values(((preds < 0) | (preds >= target_limit)).sum(), "preds hold labels other than " + allowed + " (argument 'preds')");
+  if (!scores) {
+    check_values(count_outside(preds, 0, target_limit, at::Tensor()),
+                 "preds hold labels other than " + allowed + " (argument 'preds')");
   }
 }
 
@@ -193,8 +210,12 @@ ClassificationInputs ClassificationMetric::to_labels(const at::Tensor& preds_in,
     case Task::Multiclass:
       if (preds.dim() == target.dim() + 1) {
         if (spec_.top_k == 1) {
-          preds = preds.argmax(1);
+          // The maxima come with the argmax: a row with a NaN has a NaN maximum.
+          auto [best, label] = preds.max(1);
+          check_values(at::isnan(best).sum(), "preds hold NaN (argument 'preds')");
+          preds = label;
         } else {
+          check_values(at::isnan(preds).sum(), "preds hold NaN (argument 'preds')");
           // torchmetrics' refinement: the target when it is among the top_k scores, else the best.
           const at::Tensor top = std::get<1>(preds.topk(spec_.top_k, 1));
           const at::Tensor hit = (top == target.unsqueeze(1)).any(1);

@@ -62,6 +62,7 @@ class BOOST_SYMBOL_VISIBLE ClassificationMetric : public PredsTargetMetric {
 
  private:
   void check(const at::Tensor& preds, const at::Tensor& target, bool need_scores);
+  at::Tensor probabilities(const at::Tensor& scores, const at::Tensor& counted, bool softmax);
 };
 
 }  // namespace fulgur::metrics
