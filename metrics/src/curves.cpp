@@ -1,5 +1,6 @@
 #include "fulgur/metrics/curves.h"
 
+#include <functional>
 #include <sstream>
 
 #include <torch/torch.h>
@@ -178,102 +179,51 @@ at::Tensor ScoreCurveMetric::positives_per_class() const {
   return at::bincount(kept, {}, spec_.classes).to(at::kFloat);
 }
 
-RocCurves ScoreCurveMetric::roc_curves() const {
-  RocCurves out;
+void ScoreCurveMetric::for_each_curve(const BinnedCurve& binned_curve, const ExactCurve& exact_curve) const {
   if (binned()) {
     const at::Tensor& confmat = state(confmat_);
+    const at::Tensor thresholds = thresholds_.to(confmat.device());
     if (spec_.task == Task::Binary) {
-      binned_roc(confmat, thresholds_.to(confmat.device()), out);
+      binned_curve(confmat, thresholds);
     } else {
-      for (int64_t c = 0; c < spec_.classes; ++c) binned_roc(confmat.select(1, c), thresholds_.to(confmat.device()), out);
+      for (int64_t c = 0; c < spec_.classes; ++c) binned_curve(confmat.select(1, c), thresholds);
     }
-    return out;
+    return;
   }
   const int64_t width = spec_.task == Task::Binary ? 0 : spec_.classes;
   at::Tensor preds = cat_state(preds_, width ? at::zeros({0, width}) : at::zeros({0}));
   at::Tensor target = cat_state(target_, width ? at::zeros({0, width}, at::kLong) : at::zeros({0}, at::kLong));
-  switch (spec_.task) {
-    case Task::Binary:
-    case Task::Multiclass:
-      if (spec_.ignore_index) {
-        const at::Tensor kept = target != *spec_.ignore_index;
-        preds = preds.index({kept});
-        target = target.index({kept});
-      }
-      if (spec_.task == Task::Binary) {
-        exact_roc(preds, target == 1, out, metric_name());
-      } else {
-        for (int64_t c = 0; c < spec_.classes; ++c) exact_roc(preds.select(1, c), target == c, out, metric_name());
-      }
-      break;
-    case Task::Multilabel:
-      for (int64_t c = 0; c < spec_.classes; ++c) {
-        at::Tensor p = preds.select(1, c);
-        at::Tensor t = target.select(1, c);
-        if (spec_.ignore_index) {
-          const at::Tensor kept = t != *spec_.ignore_index;
-          p = p.index({kept});
-          t = t.index({kept});
-        }
-        exact_roc(p, t == 1, out, metric_name());
-      }
-      break;
+  auto drop_ignored = [this](at::Tensor& p, at::Tensor& t) {
+    if (!spec_.ignore_index) return;
+    const at::Tensor kept = t != *spec_.ignore_index;
+    p = p.index({kept});
+    t = t.index({kept});
+  };
+  if (spec_.task == Task::Multilabel) {
+    // Each label on its own, its ignored entries left out.
+    for (int64_t c = 0; c < spec_.classes; ++c) {
+      at::Tensor p = preds.select(1, c);
+      at::Tensor t = target.select(1, c);
+      drop_ignored(p, t);
+      exact_curve(p, t == 1, (t == 0).all().item<bool>());
+    }
+    return;
   }
-  return out;
+  drop_ignored(preds, target);
+  // torchmetrics asks "every target 0?" of the targets as given, for every class alike.
+  const bool all_zero = (target == 0).all().item<bool>();
+  if (spec_.task == Task::Binary) {
+    exact_curve(preds, target == 1, all_zero);
+  } else {
+    for (int64_t c = 0; c < spec_.classes; ++c) exact_curve(preds.select(1, c), target == c, all_zero);
+  }
 }
 
-PrecisionRecallCurves ScoreCurveMetric::pr_curves() const {
-  PrecisionRecallCurves out;
+void ScoreCurveMetric::pooled_curve(const BinnedCurve& binned_curve, const ExactCurve& exact_curve) const {
   if (binned()) {
     const at::Tensor& confmat = state(confmat_);
-    if (spec_.task == Task::Binary) {
-      binned_pr(confmat, thresholds_.to(confmat.device()), out);
-    } else {
-      for (int64_t c = 0; c < spec_.classes; ++c) binned_pr(confmat.select(1, c), thresholds_.to(confmat.device()), out);
-    }
-    return out;
-  }
-  const int64_t width = spec_.task == Task::Binary ? 0 : spec_.classes;
-  at::Tensor preds = cat_state(preds_, width ? at::zeros({0, width}) : at::zeros({0}));
-  at::Tensor target = cat_state(target_, width ? at::zeros({0, width}, at::kLong) : at::zeros({0}, at::kLong));
-  switch (spec_.task) {
-    case Task::Binary:
-    case Task::Multiclass: {
-      if (spec_.ignore_index) {
-        const at::Tensor kept = target != *spec_.ignore_index;
-        preds = preds.index({kept});
-        target = target.index({kept});
-      }
-      const bool all_zero = (target == 0).all().item<bool>();
-      if (spec_.task == Task::Binary) {
-        exact_pr(preds, target == 1, all_zero, out, metric_name());
-      } else {
-        for (int64_t c = 0; c < spec_.classes; ++c) exact_pr(preds.select(1, c), target == c, all_zero, out, metric_name());
-      }
-      break;
-    }
-    case Task::Multilabel:
-      for (int64_t c = 0; c < spec_.classes; ++c) {
-        at::Tensor p = preds.select(1, c);
-        at::Tensor t = target.select(1, c);
-        if (spec_.ignore_index) {
-          const at::Tensor kept = t != *spec_.ignore_index;
-          p = p.index({kept});
-          t = t.index({kept});
-        }
-        exact_pr(p, t == 1, (t == 0).all().item<bool>(), out, metric_name());
-      }
-      break;
-  }
-  return out;
-}
-
-RocCurves ScoreCurveMetric::pooled_roc_curve() const {
-  RocCurves out;
-  if (binned()) {
-    const at::Tensor& confmat = state(confmat_);
-    binned_roc(confmat.sum(1), thresholds_.to(confmat.device()), out);
-    return out;
+    binned_curve(confmat.sum(1), thresholds_.to(confmat.device()));
+    return;
   }
   at::Tensor preds = cat_state(preds_, at::zeros({0, spec_.classes})).reshape(-1);
   at::Tensor target = cat_state(target_, at::zeros({0, spec_.classes}, at::kLong)).reshape(-1);
@@ -282,25 +232,26 @@ RocCurves ScoreCurveMetric::pooled_roc_curve() const {
     preds = preds.index({kept});
     target = target.index({kept});
   }
-  exact_roc(preds, target == 1, out, metric_name());
+  exact_curve(preds, target == 1, (target == 0).all().item<bool>());
+}
+
+RocCurves ScoreCurveMetric::roc_curves(bool pooled) const {
+  RocCurves out;
+  const BinnedCurve binned_curve = [&](const at::Tensor& state, const at::Tensor& t) { binned_roc(state, t, out); };
+  const ExactCurve exact_curve = [&](const at::Tensor& p, const at::Tensor& positive, bool) {
+    exact_roc(p, positive, out, metric_name());
+  };
+  pooled ? pooled_curve(binned_curve, exact_curve) : for_each_curve(binned_curve, exact_curve);
   return out;
 }
 
-PrecisionRecallCurves ScoreCurveMetric::pooled_pr_curve() const {
+PrecisionRecallCurves ScoreCurveMetric::pr_curves(bool pooled) const {
   PrecisionRecallCurves out;
-  if (binned()) {
-    const at::Tensor& confmat = state(confmat_);
-    binned_pr(confmat.sum(1), thresholds_.to(confmat.device()), out);
-    return out;
-  }
-  at::Tensor preds = cat_state(preds_, at::zeros({0, spec_.classes})).reshape(-1);
-  at::Tensor target = cat_state(target_, at::zeros({0, spec_.classes}, at::kLong)).reshape(-1);
-  if (spec_.ignore_index) {
-    const at::Tensor kept = target != *spec_.ignore_index;
-    preds = preds.index({kept});
-    target = target.index({kept});
-  }
-  exact_pr(preds, target == 1, (target == 0).all().item<bool>(), out, metric_name());
+  const BinnedCurve binned_curve = [&](const at::Tensor& state, const at::Tensor& t) { binned_pr(state, t, out); };
+  const ExactCurve exact_curve = [&](const at::Tensor& p, const at::Tensor& positive, bool all_zero) {
+    exact_pr(p, positive, all_zero, out, metric_name());
+  };
+  pooled ? pooled_curve(binned_curve, exact_curve) : for_each_curve(binned_curve, exact_curve);
   return out;
 }
 
@@ -382,7 +333,7 @@ at::Tensor AUROC::compute_value() {
     return binary_auroc(c.fpr[0], c.tpr[0], max_fpr_);
   }
   if (spec_.average == "micro") {
-    const RocCurves c = pooled_roc_curve();
+    const RocCurves c = roc_curves(/*pooled=*/true);
     return area(c.tpr[0], c.fpr[0]);
   }
   const RocCurves c = roc_curves();
@@ -398,7 +349,7 @@ AveragePrecision::AveragePrecision(const ClassificationOptions& options)
 
 at::Tensor AveragePrecision::compute_value() {
   if (spec_.task == Task::Binary || spec_.average == "micro") {
-    const PrecisionRecallCurves c = spec_.task == Task::Binary ? pr_curves() : pooled_pr_curve();
+    const PrecisionRecallCurves c = pr_curves(/*pooled=*/spec_.task != Task::Binary);
     return step_area(without_nan(c.precision[0]), without_nan(c.recall[0]));
   }
   const PrecisionRecallCurves c = pr_curves();

@@ -60,6 +60,11 @@ void RegressionMetric::check(const at::Tensor& preds, const at::Tensor& target, 
   begin_update(preds.device());
 }
 
+std::pair<at::Tensor, at::Tensor> RegressionMetric::per_output(const at::Tensor& preds, const at::Tensor& target) const {
+  if (options_.num_outputs_ > 1) return {floats(preds), floats(target)};
+  return {floats(preds).reshape(-1), floats(target).reshape(-1)};
+}
+
 at::Tensor RegressionMetric::per_output_zeros() const {
   return options_.num_outputs_ == 1 ? at::zeros({}) : at::zeros({options_.num_outputs_});
 }
@@ -82,12 +87,7 @@ MeanSquaredError::MeanSquaredError(const RegressionOptions& options)
 
 void MeanSquaredError::update(const at::Tensor& preds_in, const at::Tensor& target_in) {
   check(preds_in, target_in, /*multi_output=*/false);
-  at::Tensor preds = floats(preds_in);
-  at::Tensor target = floats(target_in);
-  if (options_.num_outputs_ == 1) {
-    preds = preds.reshape(-1);
-    target = target.reshape(-1);
-  }
+  auto [preds, target] = per_output(preds_in, target_in);
   const at::Tensor diff = preds - target;
   assign(state(sum_), state(sum_) + (diff * diff).sum(0));
   state(total_).add_(target.size(0));
@@ -105,12 +105,7 @@ MeanAbsoluteError::MeanAbsoluteError(const RegressionOptions& options) : Regress
 
 void MeanAbsoluteError::update(const at::Tensor& preds_in, const at::Tensor& target_in) {
   check(preds_in, target_in, /*multi_output=*/false);
-  at::Tensor preds = floats(preds_in);
-  at::Tensor target = floats(target_in);
-  if (options_.num_outputs_ == 1) {
-    preds = preds.reshape(-1);
-    target = target.reshape(-1);
-  }
+  auto [preds, target] = per_output(preds_in, target_in);
   assign(state(sum_), state(sum_) + (preds - target).abs().sum(0));
   state(total_).add_(target.size(0));
 }
@@ -147,12 +142,7 @@ R2Score::R2Score(const RegressionOptions& options) : RegressionMetric("R2Score",
 
 void R2Score::update(const at::Tensor& preds_in, const at::Tensor& target_in) {
   check(preds_in, target_in, /*multi_output=*/true);
-  at::Tensor preds = floats(preds_in);
-  at::Tensor target = floats(target_in);
-  if (options_.num_outputs_ == 1) {
-    preds = preds.reshape(-1);
-    target = target.reshape(-1);
-  }
+  auto [preds, target] = per_output(preds_in, target_in);
   assign(state(sum_obs_), state(sum_obs_) + target.sum(0));
   assign(state(squared_obs_), state(squared_obs_) + (target * target).sum(0));
   const at::Tensor residual = target - preds;
@@ -191,12 +181,7 @@ ExplainedVariance::ExplainedVariance(const RegressionOptions& options) : Regress
 
 void ExplainedVariance::update(const at::Tensor& preds_in, const at::Tensor& target_in) {
   check(preds_in, target_in, /*multi_output=*/true);
-  at::Tensor preds = floats(preds_in);
-  at::Tensor target = floats(target_in);
-  if (options_.num_outputs_ == 1) {
-    preds = preds.reshape(-1);
-    target = target.reshape(-1);
-  }
+  auto [preds, target] = per_output(preds_in, target_in);
   const at::Tensor error = target - preds;
   assign(state(sum_error_), state(sum_error_) + error.sum(0));
   assign(state(sum_squared_error_), state(sum_squared_error_) + (error * error).sum(0));

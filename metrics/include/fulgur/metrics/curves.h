@@ -6,6 +6,7 @@
 // they keep a fixed-size histogram (thresholds x classes x 2 x 2) instead.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "fulgur/metrics/classification_metric.h"
@@ -30,12 +31,10 @@ class BOOST_SYMBOL_VISIBLE ScoreCurveMetric : public ClassificationMetric {
   ScoreCurveMetric(const ClassificationOptions& options, const std::string& metric, const std::string& default_average,
                    const std::string& averages);
 
-  /// From the current states: all classes (or the one binary curve).
-  RocCurves roc_curves() const;
-  PrecisionRecallCurves pr_curves() const;
-  /// Micro average (multilabel): the curve of all labels' scores pooled.
-  RocCurves pooled_roc_curve() const;
-  PrecisionRecallCurves pooled_pr_curve() const;
+  /// From the current states: one curve per class (or the one binary curve); `pooled`: the
+  /// curve of all labels' scores together (multilabel's micro average).
+  RocCurves roc_curves(bool pooled = false) const;
+  PrecisionRecallCurves pr_curves(bool pooled = false) const;
   /// Positives per class, the weights of the "weighted" average.
   at::Tensor positives_per_class() const;
   /// torchmetrics' _reduce_auroc / _reduce_average_precision: classes whose score is NaN are
@@ -47,6 +46,13 @@ class BOOST_SYMBOL_VISIBLE ScoreCurveMetric : public ClassificationMetric {
   at::Tensor thresholds_;  // float (T), or undefined
 
  private:
+  // A curve from a (T, 2, 2) histogram and its thresholds; or from scores, which samples are
+  // positive, and whether every target is 0.
+  using BinnedCurve = std::function<void(const at::Tensor& state, const at::Tensor& thresholds)>;
+  using ExactCurve = std::function<void(const at::Tensor& preds, const at::Tensor& positive, bool all_zero)>;
+  void for_each_curve(const BinnedCurve& binned_curve, const ExactCurve& exact_curve) const;
+  void pooled_curve(const BinnedCurve& binned_curve, const ExactCurve& exact_curve) const;
+
   std::size_t preds_ = 0, target_ = 0, confmat_ = 0;
 };
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "fulgur/arg.h"
 #include "fulgur/metrics/metric.h"
@@ -37,6 +38,8 @@ class BOOST_SYMBOL_VISIBLE RegressionMetric : public PredsTargetMetric {
   /// Same shapes, floating point, no NaN; counts the update. `multi_output`: the shape must fit
   /// num_outputs ((N) for 1, (N, num_outputs) otherwise); `two_dims`: (N, D) required.
   void check(const at::Tensor& preds, const at::Tensor& target, bool multi_output, bool two_dims = false);
+  /// Floating-point preds and target: flattened for one output, (N, num_outputs) for several.
+  std::pair<at::Tensor, at::Tensor> per_output(const at::Tensor& preds, const at::Tensor& target) const;
   /// The state's shape: a scalar for one output, (num_outputs) for several.
   at::Tensor per_output_zeros() const;
   /// Replaces a state's value, keeping the tensor object (its dtype may widen to double).
