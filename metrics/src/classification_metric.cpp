@@ -33,23 +33,29 @@ at::Tensor count_outside(const at::Tensor& values, int64_t low, int64_t high, co
 
 }  // namespace
 
-// torchmetrics' normalize_logits_if_needed: scores outside [0, 1] are logits. On the CPU the
-// question is answered at once; elsewhere torch.where keeps the answer on the device. NaN is
-// checked in the same pass: the extremes of scores with a NaN are NaN.
-at::Tensor ClassificationMetric::probabilities(const at::Tensor& scores, const at::Tensor& counted, bool softmax) {
-  at::Tensor any_outside;
-  if (scores.numel() == 0) return scores;
+// torchmetrics' normalize_logits_if_needed: scores outside [0, 1] are logits. The answer stays a
+// device tensor; NaN is checked in the same pass (the extremes of scores with a NaN are NaN).
+at::Tensor ClassificationMetric::logits_flag(const at::Tensor& scores, const at::Tensor& counted) {
+  if (scores.numel() == 0) return at::zeros({}, scores.options().dtype(at::kBool));
   if (!counted.defined()) {
     auto [min, max] = at::aminmax(scores);
-    check_values(at::isnan(min).to(at::kLong), "preds hold NaN (argument 'preds')");
-    any_outside = (min < 0) | (max > 1);
-  } else {
-    check_values(at::isnan(scores).sum(), "preds hold NaN (argument 'preds')");
-    any_outside = (((scores < 0) | (scores > 1)) & counted).any();
+    if (validate_args()) check_values(at::isnan(min).to(at::kLong), "preds hold NaN (argument 'preds')");
+    return (min < 0) | (max > 1);
   }
-  auto normalize = [&] { return softmax ? at::softmax(scores, 1) : at::sigmoid(scores); };
-  if (scores.device().is_cpu()) return any_outside.item<bool>() ? normalize() : scores;
-  return at::where(any_outside, normalize(), scores);
+  if (validate_args()) check_values(at::isnan(scores).sum(), "preds hold NaN (argument 'preds')");
+  return (((scores < 0) | (scores > 1)) & counted).any();
+}
+
+at::Tensor ClassificationMetric::normalized(const at::Tensor& scores, const at::Tensor& is_logits) const {
+  auto normalize = [&] { return spec_.task == Task::Multiclass ? at::softmax(scores, 1) : at::sigmoid(scores); };
+  if (scores.numel() == 0) return scores;
+  // On the CPU the answer is read at once; elsewhere torch.where keeps it on the device.
+  if (scores.device().is_cpu() && is_logits.numel() == 1) return is_logits.item<bool>() ? normalize() : scores;
+  return at::where(is_logits, normalize(), scores);
+}
+
+at::Tensor ClassificationMetric::probabilities(const at::Tensor& scores, const at::Tensor& counted) {
+  return normalized(scores, logits_flag(scores, counted));
 }
 
 ClassificationOptions& ClassificationOptions::thresholds(int64_t n) {
@@ -203,7 +209,7 @@ ClassificationInputs ClassificationMetric::to_labels(const at::Tensor& preds_in,
   at::Tensor target = target_in.to(at::kLong);
   switch (spec_.task) {
     case Task::Binary:
-      if (preds.is_floating_point()) preds = probabilities(preds, at::Tensor(), false) > spec_.threshold;
+      if (preds.is_floating_point()) preds = probabilities(preds, at::Tensor()) > spec_.threshold;
       preds = preds.reshape(-1).to(at::kLong);
       target = target.reshape(-1);
       break;
@@ -212,10 +218,10 @@ ClassificationInputs ClassificationMetric::to_labels(const at::Tensor& preds_in,
         if (spec_.top_k == 1) {
           // The maxima come with the argmax: a row with a NaN has a NaN maximum.
           auto [best, label] = preds.max(1);
-          check_values(at::isnan(best).sum(), "preds hold NaN (argument 'preds')");
+          if (validate_args()) check_values(at::isnan(best).sum(), "preds hold NaN (argument 'preds')");
           preds = label;
         } else {
-          check_values(at::isnan(preds).sum(), "preds hold NaN (argument 'preds')");
+          if (validate_args()) check_values(at::isnan(preds).sum(), "preds hold NaN (argument 'preds')");
           // torchmetrics' refinement: the target when it is among the top_k scores, else the best.
           const at::Tensor top = std::get<1>(preds.topk(spec_.top_k, 1));
           const at::Tensor hit = (top == target.unsqueeze(1)).any(1);
@@ -226,7 +232,7 @@ ClassificationInputs ClassificationMetric::to_labels(const at::Tensor& preds_in,
       target = target.reshape(-1);
       break;
     case Task::Multilabel:
-      if (preds.is_floating_point()) preds = probabilities(preds, at::Tensor(), false) > spec_.threshold;
+      if (preds.is_floating_point()) preds = probabilities(preds, at::Tensor()) > spec_.threshold;
       preds = preds.movedim(1, -1).reshape({-1, spec_.classes}).to(at::kLong);
       target = target.movedim(1, -1).reshape({-1, spec_.classes});
       break;
@@ -238,7 +244,8 @@ ClassificationInputs ClassificationMetric::to_labels(const at::Tensor& preds_in,
   return out;
 }
 
-ClassificationInputs ClassificationMetric::to_scores(const at::Tensor& preds_in, const at::Tensor& target_in) {
+ClassificationInputs ClassificationMetric::to_scores(const at::Tensor& preds_in, const at::Tensor& target_in,
+                                                    bool normalize) {
   check(preds_in, target_in, /*need_scores=*/true);
   begin_update(preds_in.device());
   ClassificationInputs out;
@@ -251,23 +258,23 @@ ClassificationInputs ClassificationMetric::to_scores(const at::Tensor& preds_in,
       target = target.reshape(-1);
       if (out.any_ignored) out.valid = target != *spec_.ignore_index;
       // torchmetrics decides on logits after leaving the ignored samples out.
-      preds = probabilities(preds, out.valid, false);
+      out.is_logits = logits_flag(preds, out.valid);
       break;
     case Task::Multiclass:
       preds = preds.movedim(1, -1).reshape({-1, spec_.classes});
       target = target.reshape(-1);
       if (out.any_ignored) out.valid = target != *spec_.ignore_index;
-      preds = probabilities(preds, out.any_ignored ? out.valid.unsqueeze(1) : at::Tensor(), true);
+      out.is_logits = logits_flag(preds, out.any_ignored ? out.valid.unsqueeze(1) : at::Tensor());
       break;
     case Task::Multilabel:
       // Here torchmetrics decides on all scores, ignored ones included.
-      preds = probabilities(preds, at::Tensor(), false);
+      out.is_logits = logits_flag(preds, at::Tensor());
       preds = preds.movedim(1, -1).reshape({-1, spec_.classes});
       target = target.movedim(1, -1).reshape({-1, spec_.classes});
       if (out.any_ignored) out.valid = target != *spec_.ignore_index;
       break;
   }
-  out.preds = preds;
+  out.preds = normalize ? normalized(preds, out.is_logits) : preds;
   out.target = target;
   return out;
 }

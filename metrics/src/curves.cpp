@@ -126,6 +126,7 @@ ScoreCurveMetric::ScoreCurveMetric(const ClassificationOptions& options, const s
   } else {
     preds_ = add_cat_state("preds");
     target_ = add_cat_state("target");
+    logits_ = add_cat_state("logits");
   }
 }
 
@@ -139,14 +140,20 @@ std::string ScoreCurveMetric::state_key() const {
 }
 
 void ScoreCurveMetric::update(const at::Tensor& preds, const at::Tensor& target) {
-  const ClassificationInputs in = to_scores(preds, target);
   if (!binned()) {
-    // Ignored samples are kept with their target and left out in compute(): dropping them here
-    // would need their count on the host.
+    // Off the CPU the scores are kept as given: whether a batch's scores are logits is kept
+    // beside them (one flag per row) and applied in compute(); ignored samples are left out
+    // there too. Both here would need an answer on the host. On the CPU the batch is normalized
+    // at once, as torchmetrics does (the same sigmoid over the same batch, to the last bit).
+    const bool now = preds.device().is_cpu();
+    const ClassificationInputs in = to_scores(preds, target, /*normalize=*/now);
     append(preds_, in.preds.detach().to(at::kFloat));
     append(target_, in.target);
+    const at::Tensor is_logits = now ? at::zeros({1}, in.target.options().dtype(at::kByte)) : in.is_logits.to(at::kByte).reshape({1});
+    append(logits_, is_logits.expand({in.preds.size(0)}));
     return;
   }
+  const ClassificationInputs in = to_scores(preds, target);
   const at::Tensor thresholds = thresholds_.to(in.preds.device());
   const int64_t t = thresholds.size(0);
   at::Tensor& confmat = state(confmat_);
@@ -179,6 +186,14 @@ at::Tensor ScoreCurveMetric::positives_per_class() const {
   return at::bincount(kept, {}, spec_.classes).to(at::kFloat);
 }
 
+at::Tensor ScoreCurveMetric::exact_scores() const {
+  const int64_t width = spec_.task == Task::Binary ? 0 : spec_.classes;
+  const at::Tensor scores = cat_state(preds_, width ? at::zeros({0, width}) : at::zeros({0}));
+  at::Tensor is_logits = cat_state(logits_, at::zeros({0}, at::kByte)).to(at::kBool);
+  if (width) is_logits = is_logits.unsqueeze(1);
+  return normalized(scores, is_logits);
+}
+
 void ScoreCurveMetric::for_each_curve(const BinnedCurve& binned_curve, const ExactCurve& exact_curve) const {
   if (binned()) {
     const at::Tensor& confmat = state(confmat_);
@@ -191,7 +206,7 @@ void ScoreCurveMetric::for_each_curve(const BinnedCurve& binned_curve, const Exa
     return;
   }
   const int64_t width = spec_.task == Task::Binary ? 0 : spec_.classes;
-  at::Tensor preds = cat_state(preds_, width ? at::zeros({0, width}) : at::zeros({0}));
+  at::Tensor preds = exact_scores();
   at::Tensor target = cat_state(target_, width ? at::zeros({0, width}, at::kLong) : at::zeros({0}, at::kLong));
   auto drop_ignored = [this](at::Tensor& p, at::Tensor& t) {
     if (!spec_.ignore_index) return;
@@ -225,7 +240,7 @@ void ScoreCurveMetric::pooled_curve(const BinnedCurve& binned_curve, const Exact
     binned_curve(confmat.sum(1), thresholds_.to(confmat.device()));
     return;
   }
-  at::Tensor preds = cat_state(preds_, at::zeros({0, spec_.classes})).reshape(-1);
+  at::Tensor preds = exact_scores().reshape(-1);
   at::Tensor target = cat_state(target_, at::zeros({0, spec_.classes}, at::kLong)).reshape(-1);
   if (spec_.ignore_index) {
     const at::Tensor kept = target != *spec_.ignore_index;

@@ -40,6 +40,7 @@ struct ClassificationInputs {
   at::Tensor target;  // long: (M) or (M, L)
   at::Tensor valid;   // bool, the shape of target: false where target == ignore_index
   bool any_ignored = false;  // whether ignore_index is set
+  at::Tensor is_logits;      // to_scores: 0-d bool, whether the scores were logits
 };
 
 class BOOST_SYMBOL_VISIBLE ClassificationMetric : public PredsTargetMetric {
@@ -56,13 +57,20 @@ class BOOST_SYMBOL_VISIBLE ClassificationMetric : public PredsTargetMetric {
   ClassificationInputs to_labels(const at::Tensor& preds, const at::Tensor& target);
   /// Checks as to_labels and returns probabilities: binary (M), multiclass (M, C) softmaxed when
   /// given as logits, multilabel (M, L) passed through a sigmoid when given as logits.
-  ClassificationInputs to_scores(const at::Tensor& preds, const at::Tensor& target);
+  /// `normalize` false: the scores as given, and is_logits says whether they are logits.
+  ClassificationInputs to_scores(const at::Tensor& preds, const at::Tensor& target, bool normalize = true);
+  /// Scores turned into probabilities where `is_logits` (0-d, or one flag per row) says so:
+  /// softmax for multiclass, sigmoid otherwise.
+  at::Tensor normalized(const at::Tensor& scores, const at::Tensor& is_logits) const;
 
   TaskSpec spec_;
 
  private:
   void check(const at::Tensor& preds, const at::Tensor& target, bool need_scores);
-  at::Tensor probabilities(const at::Tensor& scores, const at::Tensor& counted, bool softmax);
+  /// Whether scores are logits (some outside [0, 1]; only `counted` ones, if given), as a 0-d
+  /// device tensor; checks for NaN on the way.
+  at::Tensor logits_flag(const at::Tensor& scores, const at::Tensor& counted);
+  at::Tensor probabilities(const at::Tensor& scores, const at::Tensor& counted);
 };
 
 }  // namespace fulgur::metrics

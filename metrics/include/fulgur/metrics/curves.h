@@ -52,8 +52,10 @@ class BOOST_SYMBOL_VISIBLE ScoreCurveMetric : public ClassificationMetric {
   using ExactCurve = std::function<void(const at::Tensor& preds, const at::Tensor& positive, bool all_zero)>;
   void for_each_curve(const BinnedCurve& binned_curve, const ExactCurve& exact_curve) const;
   void pooled_curve(const BinnedCurve& binned_curve, const ExactCurve& exact_curve) const;
+  /// Every kept score, as a probability.
+  at::Tensor exact_scores() const;
 
-  std::size_t preds_ = 0, target_ = 0, confmat_ = 0;
+  std::size_t preds_ = 0, target_ = 0, logits_ = 0, confmat_ = 0;
 };
 
 class BOOST_SYMBOL_VISIBLE ROC : public ScoreCurveMetric {

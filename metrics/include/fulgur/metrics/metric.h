@@ -115,7 +115,8 @@ class BOOST_SYMBOL_VISIBLE Metric : public torch::nn::Module, public LoggableMet
   /// Starts an update: counts it and moves the states to `device` if they are elsewhere.
   void begin_update(const at::Device& device);
   /// Raises `message` (prefixed with the metric's name) when `count` > 0: at once for CPU
-  /// tensors, at compute() for others. Does nothing when validate_args is off.
+  /// tensors, at compute() for others. Does nothing when validate_args is off (callers skip
+  /// computing the count then).
   void check_values(const at::Tensor& count, const std::string& message);
   /// An error prefixed with the metric's name.
   [[noreturn]] void fail(const std::string& message) const;
