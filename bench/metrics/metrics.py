@@ -18,8 +18,10 @@ args = parser.parse_args()
 if args.threads > 0:
     torch.set_num_threads(args.threads)
 torch.manual_seed(0)
-logits = [torch.randn(args.batch, args.classes) for _ in range(8)]
-labels = [torch.randint(0, args.classes, (args.batch,)) for _ in range(8)]
+logits, labels = [], []
+for _ in range(8):  # drawn in metrics.cpp's order: the same inputs, so the same values
+    logits.append(torch.randn(args.batch, args.classes))
+    labels.append(torch.randint(0, args.classes, (args.batch,)))
 cases = [
     ("accuracy", torchmetrics.Accuracy(task="multiclass", num_classes=args.classes)),
     ("f1_macro", torchmetrics.F1Score(task="multiclass", num_classes=args.classes, average="macro")),
