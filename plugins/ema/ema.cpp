@@ -1,0 +1,200 @@
+// The ema plugin (see include/fulgur/plugins/ema.h).
+#include "fulgur/plugins/ema.h"
+
+#include <torch/torch.h>
+
+#include "fulgur/checkpoint.h"
+#include "fulgur/error.h"
+#include "fulgur/plugin.h"
+#include "fulgur/plugin_export.h"
+#include "fulgur/plugin_options.h"
+#include "fulgur/trainer.h"
+
+namespace fulgur::plugins {
+namespace {
+
+class Ema : public Plugin {
+ public:
+  explicit Ema(EmaOptions options) : options_(options) {
+    if (!(options_.decay > 0.0 && options_.decay < 1.0)) {
+      throw PluginError("plugin 'ema': option 'decay' must lie in (0, 1), got " + std::to_string(options_.decay));
+    }
+    if (options_.update_every_n_steps < 0) {
+      throw PluginError("plugin 'ema': option 'update_every_n_steps' must be >= 0 (0: never after steps)");
+    }
+  }
+
+  std::string name() const override { return "ema"; }
+
+  void attach(HookBus& bus) override {
+    connect(bus.setup, [this](StageHook& hook) {
+      if (hook.stage == Stage::Fit) start(hook.trainer);
+    });
+    connect(bus.teardown, [this](StageHook& hook) {
+      if (hook.stage == Stage::Fit) average_.clear();
+    });
+    connect(bus.on_train_batch_end, [this](BatchEndHook& hook) {
+      const int64_t step = hook.trainer.global_step();
+      if (step > latest_update_step_ && should_update_after_step(step - 1)) {
+        update(hook.trainer);
+        latest_update_step_ = step;
+      }
+    });
+    connect(bus.on_train_epoch_end, [this](EpochHook& hook) {
+      const int64_t epoch = hook.trainer.current_epoch();
+      if (epoch > latest_update_epoch_ && options_.update_starting_at_epoch >= 0 &&
+          epoch >= options_.update_starting_at_epoch) {
+        update(hook.trainer);
+        latest_update_epoch_ = epoch;
+      }
+    });
+    connect(bus.on_validation_epoch_start, [this](EpochHook& hook) {
+      if (options_.validate_with_average && !average_.empty()) swap(hook.trainer);
+    });
+    connect(bus.on_validation_epoch_end, [this](EpochHook& hook) {
+      if (options_.validate_with_average && !average_.empty()) swap(hook.trainer);
+    });
+    connect(bus.on_train_end, [this](RunHook& hook) {
+      if (average_.empty()) return;
+      torch::NoGradGuard no_grad;
+      auto targets = tensors(hook.trainer);
+      for (std::size_t i = 0; i < targets.size(); ++i) targets[i].copy_(average_[i]);
+    });
+    connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) { save(hook); });
+    connect(bus.on_load_checkpoint, [this](CheckpointHook& hook) { load(hook); });
+  }
+
+ private:
+  // The tensors averaged, in a fixed order: parameters, then buffers (use_buffers).
+  std::vector<torch::Tensor> tensors(Trainer& trainer) const {
+    auto& module = *trainer.module();
+    std::vector<torch::Tensor> out = module.parameters();
+    if (options_.use_buffers) {
+      for (auto& buffer : module.buffers()) out.push_back(buffer);
+    }
+    return out;
+  }
+  std::vector<std::string> names(Trainer& trainer) const {
+    std::vector<std::string> out;
+    auto& module = *trainer.module();
+    for (const auto& item : module.named_parameters()) out.push_back(item.key());
+    if (options_.use_buffers) {
+      for (const auto& item : module.named_buffers()) out.push_back(item.key());
+    }
+    return out;
+  }
+
+  void start(Trainer& trainer) {
+    torch::NoGradGuard no_grad;
+    average_.clear();
+    for (const auto& tensor : tensors(trainer)) average_.push_back(tensor.detach().clone());
+    averaged_ = 0;
+    latest_update_step_ = 0;
+    latest_update_epoch_ = -1;
+  }
+
+  // Lightning's EMAWeightAveraging.should_update for the step just taken (0-based).
+  bool should_update_after_step(int64_t step_idx) const {
+    const bool started = options_.update_starting_at_step < 0 || step_idx >= options_.update_starting_at_step;
+    const bool due = options_.update_every_n_steps > 0 && step_idx % options_.update_every_n_steps == 0;
+    return started && due;
+  }
+
+  // torch.optim.swa_utils.AveragedModel.update_parameters with get_ema_avg_fn: the first update
+  // copies, later ones move by (1 - decay). All on the device, no host sync.
+  void update(Trainer& trainer) {
+    torch::NoGradGuard no_grad;
+    const auto current = tensors(trainer);
+    if (current.size() != average_.size()) {
+      throw Error("plugin 'ema': the model's parameters changed during fit (" + std::to_string(current.size()) +
+                  " tensors, " + std::to_string(average_.size()) + " averaged)");
+    }
+    for (std::size_t i = 0; i < current.size(); ++i) {
+      const auto value = current[i].detach().to(average_[i].device());
+      if (averaged_ == 0) {
+        average_[i].copy_(value);
+      } else {
+        average_[i].copy_(options_.decay * average_[i] + (1.0 - options_.decay) * value);
+      }
+    }
+    ++averaged_;
+  }
+
+  void swap(Trainer& trainer) {
+    torch::NoGradGuard no_grad;
+    auto current = tensors(trainer);
+    for (std::size_t i = 0; i < current.size(); ++i) {
+      const auto held = average_[i].clone();
+      average_[i].copy_(current[i]);
+      current[i].copy_(held);
+    }
+  }
+
+  // Lightning's layout: the averaged weights are the checkpoint's state_dict (what
+  // load_from_checkpoint and Lightning read), the training weights "current_model_state", the
+  // update count "averaging_state".
+  void save(CheckpointHook& hook) {
+    auto state = plugin_state(hook.checkpoint, name());
+    state.insert_or_assign("latest_update_step", latest_update_step_);
+    if (average_.empty()) return;
+    const auto keys = names(hook.trainer);
+    auto current = hook.checkpoint.at("state_dict").toGenericDict();
+    StateDict averaged = make_state_dict();
+    for (const auto& entry : current) averaged.insert(entry.key(), entry.value());
+    for (std::size_t i = 0; i < keys.size(); ++i) averaged.insert_or_assign(keys[i], average_[i].detach().cpu());
+    StateDict averaging = make_state_dict();
+    averaging.insert("n_averaged", torch::tensor(averaged_, torch::kLong));
+    hook.checkpoint.insert_or_assign("current_model_state", current);
+    hook.checkpoint.insert_or_assign("state_dict", averaged);
+    hook.checkpoint.insert_or_assign("averaging_state", averaging);
+  }
+
+  void load(CheckpointHook& hook) {
+    if (has_plugin_state(hook.checkpoint, name())) {
+      const auto state = plugin_state(hook.checkpoint, name());
+      if (state.contains("latest_update_step")) latest_update_step_ = state.at("latest_update_step").toInt();
+    }
+    if (average_.empty() || !hook.checkpoint.contains("current_model_state") ||
+        !hook.checkpoint.contains("averaging_state")) {
+      return;  // a checkpoint written without ema: the average starts from the loaded weights
+    }
+    // The Trainer loaded "state_dict" (the average) into the model: keep it as the average, and
+    // put the training weights back.
+    torch::NoGradGuard no_grad;
+    auto current = tensors(hook.trainer);
+    for (std::size_t i = 0; i < current.size(); ++i) average_[i].copy_(current[i]);
+    const auto keys = names(hook.trainer);
+    const auto training = hook.checkpoint.at("current_model_state").toGenericDict();
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (!training.contains(keys[i])) {
+        throw Error("checkpoint: ema's current_model_state has no '" + keys[i] + "'");
+      }
+      current[i].copy_(training.at(keys[i]).toTensor());
+    }
+    averaged_ = hook.checkpoint.at("averaging_state").toGenericDict().at("n_averaged").toTensor().item<int64_t>();
+  }
+
+  EmaOptions options_;
+  std::vector<torch::Tensor> average_;
+  int64_t averaged_ = 0;
+  int64_t latest_update_step_ = 0;
+  int64_t latest_update_epoch_ = -1;
+};
+
+std::unique_ptr<Plugin> make_ema(const PluginOptions& options) {
+  OptionReader reader("ema", options);
+  EmaOptions config;
+  config.decay = reader.get_double("decay", config.decay);
+  config.update_every_n_steps = reader.get_int("update_every_n_steps", config.update_every_n_steps);
+  config.update_starting_at_step = reader.get_int("update_starting_at_step", config.update_starting_at_step);
+  config.update_starting_at_epoch = reader.get_int("update_starting_at_epoch", config.update_starting_at_epoch);
+  config.use_buffers = reader.get_bool("use_buffers", config.use_buffers);
+  config.validate_with_average = reader.get_bool("validate_with_average", config.validate_with_average);
+  reader.finish();
+  return std::make_unique<Ema>(config);
+}
+
+}  // namespace
+}  // namespace fulgur::plugins
+
+FULGUR_EXPORT_PLUGIN(fulgur::plugins::make_ema)
