@@ -16,7 +16,14 @@ Aggregator::Aggregator(std::string name, const AggregationOptions& options) : Me
 
 void Aggregator::update(double value) { update(at::full({}, value, at::kDouble)); }
 
-std::pair<at::Tensor, at::Tensor> Aggregator::prepare(const at::Tensor& values_in, const at::Tensor& weights_in) {
+std::pair<at::Tensor, at::Tensor> Aggregator::prepare(const at::Tensor& values, const at::Tensor& weights) {
+  auto prepared = checked(values, weights);
+  // Counted only now: an update that failed a check leaves the metric as it was.
+  begin_update(prepared.first.device());
+  return prepared;
+}
+
+std::pair<at::Tensor, at::Tensor> Aggregator::checked(const at::Tensor& values_in, const at::Tensor& weights_in) {
   if (!values_in.defined()) fail("update() needs a defined tensor");
   at::Tensor values = values_in.detach();
   if (!values.is_floating_point()) values = values.to(at::kFloat);
@@ -29,7 +36,6 @@ std::pair<at::Tensor, at::Tensor> Aggregator::prepare(const at::Tensor& values_i
            c10::str(values.sizes()) + " (argument 'weight')");
     }
   }
-  begin_update(values.device());
   const auto& strategy = options_.nan_strategy_;
   if (strategy == "disable") return {values, weights};
   at::Tensor nan = at::isnan(values);

@@ -203,7 +203,6 @@ void ClassificationMetric::check(const at::Tensor& preds, const at::Tensor& targ
 
 ClassificationInputs ClassificationMetric::to_labels(const at::Tensor& preds_in, const at::Tensor& target_in) {
   check(preds_in, target_in, /*need_scores=*/false);
-  begin_update(preds_in.device());
   ClassificationInputs out;
   at::Tensor preds = preds_in;
   at::Tensor target = target_in.to(at::kLong);
@@ -241,13 +240,14 @@ ClassificationInputs ClassificationMetric::to_labels(const at::Tensor& preds_in,
   out.target = target;
   out.any_ignored = spec_.ignore_index.has_value();
   if (out.any_ignored) out.valid = target != *spec_.ignore_index;
+  // Counted only now: an update that failed a check leaves the metric as it was.
+  begin_update(preds_in.device());
   return out;
 }
 
 ClassificationInputs ClassificationMetric::to_scores(const at::Tensor& preds_in, const at::Tensor& target_in,
                                                     bool normalize) {
   check(preds_in, target_in, /*need_scores=*/true);
-  begin_update(preds_in.device());
   ClassificationInputs out;
   out.any_ignored = spec_.ignore_index.has_value();
   at::Tensor preds = preds_in;
@@ -276,6 +276,7 @@ ClassificationInputs ClassificationMetric::to_scores(const at::Tensor& preds_in,
   }
   out.preds = normalize ? normalized(preds, out.is_logits) : preds;
   out.target = target;
+  begin_update(preds_in.device());
   return out;
 }
 

@@ -177,6 +177,12 @@ TEST(MetricErrors, NanInPreds) {
   AUROC auroc(ClassificationOptions().task("binary"));
   auto error = error_of([&] { auroc.update(torch::tensor({0.1, kNan, 0.3}), torch::tensor({0, 1, 1})); });
   EXPECT_TRUE(contains(error, "BinaryAUROC: preds hold NaN (argument 'preds')")) << error;
+  // A rejected update leaves the metric as it was.
+  Accuracy accuracy(multiclass(3));
+  error = error_of([&] { accuracy.update(torch::tensor({{0.2, kNan, 0.1}}), torch::tensor({0})); });
+  EXPECT_TRUE(contains(error, "MulticlassAccuracy: preds hold NaN")) << error;
+  EXPECT_EQ(accuracy.update_count(), 0);
+  EXPECT_EQ(accuracy.metric_state().front().second.sum().item<int64_t>(), 0);
   PearsonCorrCoef pearson;
   error = error_of([&] { pearson.update(torch::tensor({1.0, kNan}), torch::tensor({1.0, 2.0})); });
   EXPECT_TRUE(contains(error, "PearsonCorrCoef: preds hold NaN")) << error;

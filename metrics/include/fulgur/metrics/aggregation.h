@@ -42,6 +42,8 @@ class BOOST_SYMBOL_VISIBLE Aggregator : public Metric {
   std::pair<at::Tensor, at::Tensor> prepare(const at::Tensor& values, const at::Tensor& weights = at::Tensor());
 
  private:
+  std::pair<at::Tensor, at::Tensor> checked(const at::Tensor& values, const at::Tensor& weights);
+
   AggregationOptions options_;
 };
 
