@@ -268,22 +268,30 @@ at::Tensor Metric::compute() {
 }
 
 at::Tensor Metric::forward_with(const std::function<void()>& update) {
+  forward_group({this}, update);
+  return batch_value_;
+}
+
+void Metric::forward_group(const std::vector<Metric*>& group, const std::function<void()>& update) {
   torch::NoGradGuard no_grad;
-  if (full_state_update()) update();
-  std::shared_ptr<StateSet> accumulated = states_;
-  std::shared_ptr<StateSet> batch = accumulated->fresh();
-  states_ = batch;
+  Metric& leader = *group.front();
+  if (leader.full_state_update()) update();
+  const std::shared_ptr<StateSet> accumulated = leader.states_;
+  const std::shared_ptr<StateSet> batch = accumulated->fresh();
+  auto point_at = [&group](const std::shared_ptr<StateSet>& states) {
+    for (Metric* metric : group) metric->states_ = states;
+  };
+  point_at(batch);
   try {
     update();
     // A value check of the batch stays pending (merged below): forward does not wait for it either.
-    batch_value_ = compute_value();
+    for (Metric* metric : group) metric->batch_value_ = metric->compute_value();
   } catch (...) {
-    states_ = std::move(accumulated);
+    point_at(accumulated);
     throw;
   }
-  states_ = std::move(accumulated);
-  if (!full_state_update()) merge_states(*states_, *batch);
-  return batch_value_;
+  point_at(accumulated);
+  if (!leader.full_state_update()) leader.merge_states(*accumulated, *batch);
 }
 
 }  // namespace fulgur::metrics

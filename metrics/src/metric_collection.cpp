@@ -41,29 +41,13 @@ void MetricCollection::update(const at::Tensor& preds, const at::Tensor& target)
 }
 
 std::map<std::string, at::Tensor> MetricCollection::forward(const at::Tensor& preds, const at::Tensor& target) {
-  torch::NoGradGuard no_grad;
   std::map<std::string, at::Tensor> values;
-  auto base = [this](std::size_t i) -> Metric& { return *members_[i].metric; };
   for (const auto& group : groups_) {
-    Metric& leader = base(group.front());
-    const bool full_state = leader.full_state_update();
-    if (full_state) members_[group.front()].metric->update(preds, target);
-    const std::shared_ptr<StateSet> accumulated = leader.states_;
-    const std::shared_ptr<StateSet> batch = accumulated->fresh();
-    for (std::size_t i : group) base(i).states_ = batch;
-    try {
-      members_[group.front()].metric->update(preds, target);
-      for (std::size_t i : group) {
-        Metric& metric = base(i);
-        metric.batch_value_ = metric.compute_value();
-        values[logged_name(members_[i].name)] = metric.batch_value_;
-      }
-    } catch (...) {
-      for (std::size_t i : group) base(i).states_ = accumulated;
-      throw;
-    }
-    for (std::size_t i : group) base(i).states_ = accumulated;
-    if (!full_state) leader.merge_states(*accumulated, *batch);
+    std::vector<Metric*> metrics;
+    for (std::size_t i : group) metrics.push_back(members_[i].metric.get());
+    PredsTargetMetric& leader = *members_[group.front()].metric;
+    Metric::forward_group(metrics, [&] { leader.update(preds, target); });
+    for (std::size_t i : group) values[logged_name(members_[i].name)] = members_[i].metric->batch_value();
   }
   return values;
 }

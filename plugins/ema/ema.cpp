@@ -31,12 +31,14 @@ class Ema : public Plugin {
       if (hook.stage == Stage::Fit) start(hook.trainer);
     });
     connect(bus.teardown, [this](StageHook& hook) {
-      if (hook.stage == Stage::Fit) average_.clear();
+      if (hook.stage != Stage::Fit) return;
+      average_.clear();
+      model_.clear();
     });
     connect(bus.on_train_batch_end, [this](BatchEndHook& hook) {
       const int64_t step = hook.trainer.global_step();
       if (step > latest_update_step_ && should_update_after_step(step - 1)) {
-        update(hook.trainer);
+        update();
         latest_update_step_ = step;
       }
     });
@@ -44,53 +46,51 @@ class Ema : public Plugin {
       const int64_t epoch = hook.trainer.current_epoch();
       if (epoch > latest_update_epoch_ && options_.update_starting_at_epoch >= 0 &&
           epoch >= options_.update_starting_at_epoch) {
-        update(hook.trainer);
+        update();
         latest_update_epoch_ = epoch;
       }
     });
     connect(bus.on_validation_epoch_start, [this](EpochHook& hook) {
-      if (options_.validate_with_average && !average_.empty()) swap(hook.trainer);
+      if (options_.validate_with_average && !average_.empty()) swap();
     });
     connect(bus.on_validation_epoch_end, [this](EpochHook& hook) {
-      if (options_.validate_with_average && !average_.empty()) swap(hook.trainer);
+      if (options_.validate_with_average && !average_.empty()) swap();
     });
-    connect(bus.on_train_end, [this](RunHook& hook) {
-      if (average_.empty()) return;
-      torch::NoGradGuard no_grad;
-      auto targets = tensors(hook.trainer);
-      for (std::size_t i = 0; i < targets.size(); ++i) targets[i].copy_(average_[i]);
+    connect(bus.on_train_end, [this](RunHook&) {
+      if (!average_.empty()) copy_average_into_model();
     });
     connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) { save(hook); });
     connect(bus.on_load_checkpoint, [this](CheckpointHook& hook) { load(hook); });
   }
 
  private:
-  // The tensors averaged, in a fixed order: parameters, then buffers (use_buffers).
-  std::vector<torch::Tensor> tensors(Trainer& trainer) const {
-    auto& module = *trainer.module();
-    std::vector<torch::Tensor> out = module.parameters();
-    if (options_.use_buffers) {
-      for (auto& buffer : module.buffers()) out.push_back(buffer);
-    }
-    return out;
-  }
-  std::vector<std::string> names(Trainer& trainer) const {
-    std::vector<std::string> out;
-    auto& module = *trainer.module();
-    for (const auto& item : module.named_parameters()) out.push_back(item.key());
-    if (options_.use_buffers) {
-      for (const auto& item : module.named_buffers()) out.push_back(item.key());
-    }
-    return out;
-  }
-
+  // The model's tensors that are averaged, in a fixed order (parameters, then buffers with
+  // use_buffers), and their state_dict names: taken once per fit, as they stay the same objects.
   void start(Trainer& trainer) {
     torch::NoGradGuard no_grad;
+    model_.clear();
+    names_.clear();
     average_.clear();
-    for (const auto& tensor : tensors(trainer)) average_.push_back(tensor.detach().clone());
+    auto& module = *trainer.module();
+    for (const auto& item : module.named_parameters()) {
+      names_.push_back(item.key());
+      model_.push_back(item.value());
+    }
+    if (options_.use_buffers) {
+      for (const auto& item : module.named_buffers()) {
+        names_.push_back(item.key());
+        model_.push_back(item.value());
+      }
+    }
+    for (const auto& tensor : model_) average_.push_back(tensor.detach().clone());
     averaged_ = 0;
     latest_update_step_ = 0;
     latest_update_epoch_ = -1;
+  }
+
+  void copy_average_into_model() {
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < model_.size(); ++i) model_[i].copy_(average_[i]);
   }
 
   // Lightning's EMAWeightAveraging.should_update for the step just taken (0-based).
@@ -102,15 +102,10 @@ class Ema : public Plugin {
 
   // torch.optim.swa_utils.AveragedModel.update_parameters with get_ema_avg_fn: the first update
   // copies, later ones move by (1 - decay). All on the device, no host sync.
-  void update(Trainer& trainer) {
+  void update() {
     torch::NoGradGuard no_grad;
-    const auto current = tensors(trainer);
-    if (current.size() != average_.size()) {
-      throw Error("plugin 'ema': the model's parameters changed during fit (" + std::to_string(current.size()) +
-                  " tensors, " + std::to_string(average_.size()) + " averaged)");
-    }
-    for (std::size_t i = 0; i < current.size(); ++i) {
-      const auto value = current[i].detach().to(average_[i].device());
+    for (std::size_t i = 0; i < model_.size(); ++i) {
+      const auto value = model_[i].detach().to(average_[i].device());
       if (averaged_ == 0) {
         average_[i].copy_(value);
       } else {
@@ -120,13 +115,12 @@ class Ema : public Plugin {
     ++averaged_;
   }
 
-  void swap(Trainer& trainer) {
+  void swap() {
     torch::NoGradGuard no_grad;
-    auto current = tensors(trainer);
-    for (std::size_t i = 0; i < current.size(); ++i) {
+    for (std::size_t i = 0; i < model_.size(); ++i) {
       const auto held = average_[i].clone();
-      average_[i].copy_(current[i]);
-      current[i].copy_(held);
+      average_[i].copy_(model_[i]);
+      model_[i].copy_(held);
     }
   }
 
@@ -137,11 +131,10 @@ class Ema : public Plugin {
     auto state = plugin_state(hook.checkpoint, name());
     state.insert_or_assign("latest_update_step", latest_update_step_);
     if (average_.empty()) return;
-    const auto keys = names(hook.trainer);
     auto current = hook.checkpoint.at("state_dict").toGenericDict();
     StateDict averaged = make_state_dict();
     for (const auto& entry : current) averaged.insert(entry.key(), entry.value());
-    for (std::size_t i = 0; i < keys.size(); ++i) averaged.insert_or_assign(keys[i], average_[i].detach().cpu());
+    for (std::size_t i = 0; i < names_.size(); ++i) averaged.insert_or_assign(names_[i], average_[i].detach().cpu());
     StateDict averaging = make_state_dict();
     averaging.insert("n_averaged", torch::tensor(averaged_, torch::kLong));
     hook.checkpoint.insert_or_assign("current_model_state", current);
@@ -154,27 +147,26 @@ class Ema : public Plugin {
       const auto state = plugin_state(hook.checkpoint, name());
       if (state.contains("latest_update_step")) latest_update_step_ = state.at("latest_update_step").toInt();
     }
-    if (average_.empty() || !hook.checkpoint.contains("current_model_state") ||
-        !hook.checkpoint.contains("averaging_state")) {
-      return;  // a checkpoint written without ema: the average starts from the loaded weights
-    }
-    // The Trainer loaded "state_dict" (the average) into the model: keep it as the average, and
-    // put the training weights back.
+    if (average_.empty()) return;
+    // The Trainer loaded "state_dict" into the model: with ema's layout that is the average; else
+    // both start from it, as in Lightning.
     torch::NoGradGuard no_grad;
-    auto current = tensors(hook.trainer);
-    for (std::size_t i = 0; i < current.size(); ++i) average_[i].copy_(current[i]);
-    const auto keys = names(hook.trainer);
+    for (std::size_t i = 0; i < model_.size(); ++i) average_[i].copy_(model_[i]);
+    if (!hook.checkpoint.contains("current_model_state") || !hook.checkpoint.contains("averaging_state")) return;
+    // Put the training weights back.
     const auto training = hook.checkpoint.at("current_model_state").toGenericDict();
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (!training.contains(keys[i])) {
-        throw Error("checkpoint: ema's current_model_state has no '" + keys[i] + "'");
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+      if (!training.contains(names_[i])) {
+        throw Error("checkpoint: ema's current_model_state has no '" + names_[i] + "'");
       }
-      current[i].copy_(training.at(keys[i]).toTensor());
+      model_[i].copy_(training.at(names_[i]).toTensor());
     }
     averaged_ = hook.checkpoint.at("averaging_state").toGenericDict().at("n_averaged").toTensor().item<int64_t>();
   }
 
   EmaOptions options_;
+  std::vector<torch::Tensor> model_;  // the model's averaged tensors (shared with it)
+  std::vector<std::string> names_;
   std::vector<torch::Tensor> average_;
   int64_t averaged_ = 0;
   int64_t latest_update_step_ = 0;

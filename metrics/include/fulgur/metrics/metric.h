@@ -140,6 +140,9 @@ class BOOST_SYMBOL_VISIBLE Metric : public torch::nn::Module, public LoggableMet
   /// forward(): runs `update` on fresh states, computes this batch's value from them alone,
   /// adds them to the accumulated states and returns the value.
   at::Tensor forward_with(const std::function<void()>& update);
+  /// The same for metrics that share their states (a MetricCollection's compute group): `update`
+  /// fills the fresh states once, and every metric of `group` (the first leads) gets its batch value.
+  static void forward_group(const std::vector<Metric*>& group, const std::function<void()>& update);
 
  private:
   friend class MetricCollection;
