@@ -31,6 +31,7 @@ class CommandLineState {
  public:
   std::string limit_train_batches, limit_val_batches, limit_test_batches, limit_predict_batches;
   std::string val_check_interval;
+  std::string overfit_batches;
   std::string check_val_every_n_epoch;
   std::vector<std::string> plugins;
   int64_t seed = -1;
@@ -56,6 +57,17 @@ std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOpti
                     "Validation batches run before training (-1: all)")
       ->check(integer_in_range());
   add_limit("--val-check-interval", state->val_check_interval, "Validate every");
+  group->add_option("--fast-dev-run", options.fast_dev_run,
+                    "Run this many batches of every loop, without checkpoints or logs (1: Lightning's True)")
+      ->check(integer_in_range());
+  add_limit("--overfit-batches", state->overfit_batches, "Train and validate on the same first batches every epoch");
+  group->add_flag("--inference-mode,!--no-inference-mode", options.inference_mode,
+                  "Evaluation loops under InferenceMode (on by default; off: NoGradGuard)");
+  group->add_flag_function("--benchmark,!--no-benchmark", [&options](int64_t count) { options.benchmark = count > 0; },
+                           "cuDNN's autotuner on (or off); unset leaves LibTorch's setting");
+  group->add_option("--reload-dataloaders-every-n-epochs", options.reload_dataloaders_every_n_epochs,
+                    "Ask the *_dataloader() hooks for new loaders every n epochs (0: never)")
+      ->check(integer_in_range());
   group->add_option("--check-val-every-n-epoch", state->check_val_every_n_epoch,
                     "Validate every n epochs ('none': only by --val-check-interval)");
   group->add_option("--accumulate-grad-batches", options.accumulate_grad_batches,
@@ -83,7 +95,7 @@ std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOpti
                   "Attach progress_bar with its defaults (on by default)");
   group->add_flag("--enable-model-summary,!--no-enable-model-summary", options.enable_model_summary,
                   "Attach model_summary with its defaults (on by default)");
-  group->add_option("--precision", options.precision, "32-true, 64-true, bf16-mixed or 16-mixed");
+  group->add_option("--precision", options.precision, "32-true, 64-true, bf16-mixed, 16-mixed, bf16-true or 16-true");
   group->add_option_function<double>("--gradient-clip-val", [&options](const double& value) { options.gradient_clip_val = value; },
                                      "Clip gradients to this norm (or value) before each step");
   group->add_option("--gradient-clip-algorithm", options.gradient_clip_algorithm, "norm or value");
@@ -105,6 +117,7 @@ void finish_trainer_options(const CommandLineState& state, TrainerOptions& optio
   limit(state.limit_test_batches, options.limit_test_batches, "--limit-test-batches");
   limit(state.limit_predict_batches, options.limit_predict_batches, "--limit-predict-batches");
   limit(state.val_check_interval, options.val_check_interval, "--val-check-interval");
+  limit(state.overfit_batches, options.overfit_batches, "--overfit-batches");
   if (!state.check_val_every_n_epoch.empty()) {
     if (state.check_val_every_n_epoch == "none") {
       options.check_val_every_n_epoch.reset();

@@ -61,10 +61,28 @@ torch::Device resolve_device(const std::string& accelerator, int64_t local_rank)
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % count));
 }
 
+// The evaluation loops run without autograd: under InferenceMode (Lightning's inference_mode=True,
+// cheaper: no version counters or view tracking) or under NoGradGuard.
+class EvaluationGradMode {
+ public:
+  explicit EvaluationGradMode(bool inference_mode) {
+    if (inference_mode) {
+      inference_.emplace();
+    } else {
+      no_grad_.emplace();
+    }
+  }
+
+ private:
+  std::optional<c10::InferenceMode> inference_;
+  std::optional<torch::NoGradGuard> no_grad_;
+};
+
 }  // namespace
 
 Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   options_.validate();
+  apply_debugging_flags();
   connect_loggers();
   // Lightning's default callbacks come after the user's, checkpointing last.
   const std::pair<bool, const char*> defaults[] = {{options_.enable_progress_bar, "progress_bar"},
@@ -113,12 +131,37 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   }
 }
 
+void Trainer::apply_debugging_flags() {
+  const bool overfitting = options_.overfitting();
+  if (const int64_t batches = options_.fast_dev_run; batches > 0) {
+    if (!overfitting) {
+      options_.limit_train_batches = batches;
+      options_.limit_val_batches = batches;
+    }
+    options_.limit_test_batches = batches;
+    options_.limit_predict_batches = batches;
+    options_.max_steps = batches;
+    options_.max_epochs = 1;
+    options_.num_sanity_val_steps = 0;
+    options_.val_check_interval = 1.0;
+    options_.check_val_every_n_epoch = 1;
+    spdlog::info("fast_dev_run: every loop runs {} batch(es); checkpoints and logging are off", batches);
+  }
+  if (overfitting) {
+    options_.limit_train_batches = options_.overfit_batches;
+    options_.limit_val_batches = options_.overfit_batches;
+  }
+}
+
 Plugin& Trainer::add_loaded_plugin(LoadedPlugin loaded) {
   if (find_plugin(loaded->name())) throw PluginError("two plugins are named '" + loaded->name() + "'");
   if (loaded.library()) plugin_libraries_.push_back(loaded.library());
   loaded->bus_ = &bus_;
   loaded->attach(bus_);
-  if (auto* logger = dynamic_cast<Logger*>(&loaded.plugin())) loggers_.push_back(logger);
+  // fast_dev_run hands nothing to loggers (Lightning swaps in its DummyLogger).
+  if (auto* logger = dynamic_cast<Logger*>(&loaded.plugin()); logger && options_.fast_dev_run == 0) {
+    loggers_.push_back(logger);
+  }
   if (auto* strategy = dynamic_cast<Strategy*>(&loaded.plugin())) {
     if (strategy_) throw PluginError("two strategies: '" + loaded->name() + "' and another one; a run has one");
     strategy_ = strategy;
@@ -185,6 +228,15 @@ bool Trainer::interrupt_due() {
   return strategy_->agreed_interrupt() || interrupt_agreed_;
 }
 
+bool Trainer::inference_mode() const {
+  return options_.inference_mode && (!strategy_ || strategy_->collectives_allow_inference_mode());
+}
+
+void Trainer::set_max_epochs(int64_t epochs) {
+  if (epochs < -1) throw Error("max_epochs must be -1 (no limit) or >= 0, got " + std::to_string(epochs));
+  max_epochs_ = epochs;
+}
+
 void Trainer::set_accumulate_grad_batches(int64_t batches) {
   if (batches < 1) throw Error("accumulate_grad_batches must be >= 1, got " + std::to_string(batches));
   accumulate_grad_batches_ = batches;
@@ -203,6 +255,13 @@ void Trainer::begin_run(Module& module, Stage stage, DataModule* datamodule) {
   metrics_.clear();
   if (options_.seed) torch::manual_seed(*options_.seed);
   compat::use_deterministic_algorithms(options_.deterministic);
+  // Lightning's rule: benchmark as given; unset under deterministic means off; else untouched.
+  if (options_.benchmark || options_.deterministic) {
+    if (options_.deterministic && options_.benchmark.value_or(false)) {
+      spdlog::warn("deterministic=true and benchmark=true: cuDNN's autotuner may pick non-deterministic algorithms");
+    }
+    at::globalContext().setBenchmarkCuDNN(options_.benchmark.value_or(false));
+  }
   device_ = resolve_device(options_.accelerator, strategy_ ? strategy_->local_rank() : 0);
   module.to(device_);
   module.device_ = device_;
@@ -424,12 +483,10 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, RunData data, con
     emit_setup(Stage::Fit);
     // Asked for after setup, as Lightning does, so that setup may build the datasets.
     resolve_loaders(Stage::Fit, data);
-    DataLoader& train_loader = *data.train;
-    const std::vector<DataLoader*>& val_loaders = data.eval;
-    train_loader_ = &train_loader;
+    last_reload_epoch_ = 0;
     // Sharded before configure_optimizers, which may ask estimated_stepping_batches.
-    shard(train_loader);
-    for (DataLoader* loader : val_loaders) shard(*loader);
+    prepare_fit_loaders(data);
+    const std::vector<DataLoader*>& val_loaders = data.eval;
     std::optional<Checkpoint> checkpoint;
     if (!ckpt_path.empty()) {
       checkpoint = read_checkpoint(ckpt_path);
@@ -447,7 +504,7 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, RunData data, con
     // from an epoch's end runs it); tests/parity compares this with Lightning itself.
     if (validation_enabled && resume_batches_ == 0) sanity_check(val_loaders);
 
-    fit_loop(train_loader, val_loaders, validation_enabled);
+    fit_loop(data, validation_enabled);
 
     bus_.on_fit_end(run);
     emit_teardown(Stage::Fit);
@@ -485,6 +542,10 @@ void Trainer::resolve_loaders(Stage stage, RunData& data) {
   // Given loaders win; else the DataModule's hooks; else the Module's own (Lightning's order).
   DataHooks& source = data.datamodule ? static_cast<DataHooks&>(*data.datamodule) : static_cast<DataHooks&>(*module_);
   const std::string from = data.datamodule ? "the DataModule's " : "the Module's ";
+  if (stage == Stage::Fit) {
+    train_from_hooks_ = !data.train;
+    val_from_hooks_ = data.eval.empty();
+  }
   if (stage == Stage::Fit && !data.train) {
     owned_train_loader_ = source.train_dataloader();
     if (owned_train_loader_.empty()) {
@@ -573,7 +634,47 @@ void Trainer::sanity_check(const std::vector<DataLoader*>& val_loaders) {
 // As Lightning: min_epochs counts completed epochs, so stopping is allowed from epoch min_epochs.
 bool Trainer::can_stop_early() const { return current_epoch_ >= options_.min_epochs; }
 
-void Trainer::fit_loop(DataLoader& train_loader, const std::vector<DataLoader*>& val_loaders, bool validation_enabled) {
+void Trainer::prepare_fit_loaders(RunData& data) {
+  train_loader_ = data.train;
+  shard(*data.train);
+  for (DataLoader* loader : data.eval) shard(*loader);
+  if (!options_.overfitting()) return;
+  // Lightning: the same first batches every epoch, so shuffling is turned off (with a warning).
+  const auto check = [this](DataLoader& loader, const std::string& which) {
+    if (loader.shuffles()) {
+      spdlog::warn("overfit_batches: the {} loader shuffles; shuffling is turned off so every epoch sees the same "
+                   "batches", which);
+      loader.disable_shuffle();
+    }
+    const auto available = loader.size();
+    if (!available) return;
+    const int64_t selected = options_.overfit_batches.resolve(available, "overfit_batches");
+    if (options_.overfit_batches.is_count() && options_.overfit_batches.count() > *available) {
+      throw Error("Trainer option overfit_batches=" + options_.overfit_batches.to_string() + " exceeds the " +
+                  std::to_string(*available) + " batches of the " + which + " loader");
+    }
+    if (selected == 0 && *available > 0) {
+      throw Error("Trainer option overfit_batches=" + options_.overfit_batches.to_string() + " selects no batch of the " +
+                  std::to_string(*available) + " batches of the " + which + " loader; give a larger fraction or a count");
+    }
+  };
+  check(*data.train, "training");
+  for (DataLoader* loader : data.eval) check(*loader, "validation");
+}
+
+void Trainer::reload_loaders_if_due(RunData& data) {
+  const int64_t every = options_.reload_dataloaders_every_n_epochs;
+  if (every <= 0 || current_epoch_ - last_reload_epoch_ < every) return;
+  last_reload_epoch_ = current_epoch_;
+  if (!train_from_hooks_ && !val_from_hooks_) return;  // given loaders are the user's to keep
+  RunData fresh{train_from_hooks_ ? nullptr : data.train, val_from_hooks_ ? std::vector<DataLoader*>{} : data.eval,
+                data.datamodule};
+  resolve_loaders(Stage::Fit, fresh);
+  data = fresh;
+  prepare_fit_loaders(data);
+}
+
+void Trainer::fit_loop(RunData& data, bool validation_enabled) {
   RunHook run{*this};
   last_logged_step_ = global_step_;
   bus_.on_train_start(run);
@@ -586,7 +687,8 @@ void Trainer::fit_loop(DataLoader& train_loader, const std::vector<DataLoader*>&
   const auto max_steps_reached = [this] { return options_.max_steps >= 0 && global_step_ >= options_.max_steps; };
   while (!(max_epochs_ >= 0 && current_epoch_ >= max_epochs_) && !max_steps_reached()) {
     if (should_stop && can_stop_early()) break;
-    training_epoch(train_loader, val_loaders, validation_enabled);
+    reload_loaders_if_due(data);
+    training_epoch(*data.train, data.eval, validation_enabled);
     agree_on_should_stop();
     ++current_epoch_;
   }
@@ -655,8 +757,9 @@ void Trainer::training_epoch(DataLoader& train_loader, const std::vector<DataLoa
     ++train_batches_seen_;
 
     const bool steps_done = options_.max_steps >= 0 && global_step_ >= options_.max_steps;
-    if (validation_enabled && any_val_batches && !steps_done &&
-        should_validate(batch_idx, is_last_batch, val_check_batches)) {
+    // As Lightning: a validation batch validates even when it is the last step max_steps allows
+    // (fast_dev_run validates after its n batches).
+    if (validation_enabled && any_val_batches && should_validate(batch_idx, is_last_batch, val_check_batches)) {
       evaluation_loop(Stage::Validate, val_loaders, val_batches);
       module_->train();
       metrics_.set_context(LogContext::Training);
@@ -843,7 +946,7 @@ void Trainer::evaluation_loop(Stage stage, const std::vector<DataLoader*>& loade
   const LogContext context = validating ? LogContext::Validation : LogContext::Test;
 
   module_->eval();
-  torch::NoGradGuard no_grad;
+  const EvaluationGradMode grad_mode(inference_mode());
   // The progress bar reads the first loader's length at the loop's start; each loader sets its own.
   num_eval_batches_ = loaders.empty() ? 0 : batches_to_run(*loaders[0], max_batches[0]);
   RunHook run{*this};
@@ -905,7 +1008,7 @@ std::vector<std::vector<torch::Tensor>> Trainer::run_predict(Module& module, Ste
     if (!ckpt_path.empty()) restore_for_evaluation(ckpt_path);
     const std::vector<int64_t> limits = eval_limits(Stage::Predict, data.eval);
     module.eval();
-    torch::NoGradGuard no_grad;
+    const EvaluationGradMode grad_mode(inference_mode());
     metrics_.set_context(LogContext::Predict);
     if (!data.eval.empty()) num_eval_batches_ = batches_to_run(*data.eval[0], limits[0]);
     RunHook run{*this};

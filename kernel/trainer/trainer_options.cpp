@@ -13,11 +13,16 @@ void require(bool condition, const std::string& option, const std::string& expec
 
 }  // namespace
 
+bool TrainerOptions::overfitting() const {
+  return overfit_batches.is_count() ? overfit_batches.count() > 0 : overfit_batches.fraction() > 0.0;
+}
+
 std::string TrainerOptions::canonical_precision() const {
   if (precision == "32" || precision == "32-true") return "32-true";
   if (precision == "64" || precision == "64-true") return "64-true";
   if (precision == "bf16" || precision == "bf16-mixed") return "bf16-mixed";
   if (precision == "16" || precision == "16-mixed") return "16-mixed";
+  if (precision == "bf16-true" || precision == "16-true") return precision;
   return "";
 }
 
@@ -40,13 +45,16 @@ void TrainerOptions::validate() const {
     require(val_check_interval.is_count(), "val_check_interval",
             "a batch count when check_val_every_n_epoch is unset", val_check_interval.to_string());
   }
+  require(fast_dev_run >= 0, "fast_dev_run", "0 (off) or a number of batches >= 1", std::to_string(fast_dev_run));
+  require(reload_dataloaders_every_n_epochs >= 0, "reload_dataloaders_every_n_epochs", "0 (never) or a number >= 1",
+          std::to_string(reload_dataloaders_every_n_epochs));
   require(accumulate_grad_batches >= 1, "accumulate_grad_batches", "a number >= 1",
           std::to_string(accumulate_grad_batches));
   require(log_every_n_steps >= 1, "log_every_n_steps", "a number >= 1", std::to_string(log_every_n_steps));
   require(!default_root_dir.empty(), "default_root_dir", "a folder", "an empty string");
   require(accelerator == "cpu" || accelerator == "cuda" || accelerator == "gpu" || accelerator == "auto",
           "accelerator", "one of cpu, cuda, gpu, auto", "'" + accelerator + "'");
-  require(!canonical_precision().empty(), "precision", "one of 32-true, 64-true, bf16-mixed, 16-mixed",
+  require(!canonical_precision().empty(), "precision", "one of 32-true, 64-true, bf16-mixed, 16-mixed, bf16-true, 16-true",
           "'" + precision + "'");
   require(gradient_clip_algorithm == "norm" || gradient_clip_algorithm == "value", "gradient_clip_algorithm",
           "norm or value", "'" + gradient_clip_algorithm + "'");

@@ -19,11 +19,15 @@ class Amp : public Plugin, public AmpInfo {
  public:
   explicit Amp(AmpOptions options) : options_(std::move(options)) {
     const auto& precision = options_.precision;
-    if (precision != "32-true" && precision != "64-true" && precision != "bf16-mixed" && precision != "16-mixed") {
-      throw PluginError("plugin 'amp': option 'precision' expects 32-true, 64-true, bf16-mixed or 16-mixed, got '" +
-                        precision + "'");
+    if (precision != "32-true" && precision != "64-true" && precision != "bf16-mixed" && precision != "16-mixed" &&
+        precision != "bf16-true" && precision != "16-true") {
+      throw PluginError("plugin 'amp': option 'precision' expects 32-true, 64-true, bf16-mixed, 16-mixed, bf16-true or "
+                        "16-true, got '" + precision + "'");
     }
     mixed_ = precision == "bf16-mixed" || precision == "16-mixed";
+    if (precision == "64-true") true_dtype_ = torch::kDouble;
+    if (precision == "bf16-true") true_dtype_ = torch::kBFloat16;
+    if (precision == "16-true") true_dtype_ = torch::kHalf;
     scaling_ = options_.loss_scaling.value_or(precision == "16-mixed");
     if (scaling_ && !mixed_) throw PluginError("plugin 'amp': loss_scaling needs a mixed precision, not " + precision);
     if (!(options_.init_scale > 0) || !(options_.growth_factor > 1) || !(options_.backoff_factor > 0 && options_.backoff_factor < 1) ||
@@ -43,15 +47,15 @@ class Amp : public Plugin, public AmpInfo {
 
   void attach(HookBus& bus) override {
     connect(bus.setup, [this](StageHook& hook) { setup(hook.trainer); }, SlotGroup::Precision);
-    connect(bus.teardown, [this](StageHook&) { leave_autocast(); }, SlotGroup::Precision);
-    connect(bus.on_exception, [this](ExceptionHook&) { leave_autocast(); }, SlotGroup::Precision);
-    if (options_.precision == "64-true") {
-      connect(bus.on_after_batch_transfer, [](BatchTransferHook& hook) {
-        hook.batch.apply_to_tensors([](const torch::Tensor& tensor) {
-          return tensor.is_floating_point() ? tensor.to(torch::kDouble) : tensor;
-        });
-      }, SlotGroup::Precision);
-    }
+    connect(bus.teardown, [this](StageHook&) {
+      leave_autocast();
+      leave_default_dtype();
+    }, SlotGroup::Precision);
+    connect(bus.on_exception, [this](ExceptionHook&) {
+      leave_autocast();
+      leave_default_dtype();
+    }, SlotGroup::Precision);
+    if (true_dtype_) attach_true_precision(bus, *true_dtype_);
     if (!mixed_) return;
 
     auto enter = [this](BatchStartHook&) { enter_autocast(); };
@@ -113,8 +117,41 @@ class Amp : public Plugin, public AmpInfo {
     }
     device_type_ = device.type();
     low_dtype_ = options_.precision == "16-mixed" ? torch::kHalf : torch::kBFloat16;
-    if (options_.precision == "64-true" && trainer.module()) trainer.module()->to(torch::kDouble);
+    if (true_dtype_ && trainer.module()) trainer.module()->to(*true_dtype_);
     if (scaling_ && !scaler_) scaler_.emplace(options_, device);
+  }
+
+  // Lightning's DoublePrecision / HalfPrecision: the weights and the batches' floating tensors in
+  // that dtype, and it is the default dtype while a step runs, so tensors the step makes match.
+  void attach_true_precision(HookBus& bus, torch::ScalarType dtype) {
+    connect(bus.on_after_batch_transfer, [dtype](BatchTransferHook& hook) {
+      hook.batch.apply_to_tensors([dtype](const torch::Tensor& tensor) {
+        return tensor.is_floating_point() ? tensor.to(dtype) : tensor;
+      });
+    }, SlotGroup::Precision);
+    auto enter = [this](BatchStartHook&) { enter_default_dtype(); };
+    auto leave = [this](BatchEndHook&) { leave_default_dtype(); };
+    connect(bus.on_train_batch_start, enter, SlotGroup::Precision);
+    connect(bus.on_validation_batch_start, enter, SlotGroup::Precision);
+    connect(bus.on_test_batch_start, enter, SlotGroup::Precision);
+    connect(bus.on_predict_batch_start, enter, SlotGroup::Precision);
+    connect(bus.on_before_backward, [this](BeforeBackwardHook&) { leave_default_dtype(); }, SlotGroup::Precision);
+    connect(bus.on_train_batch_end, leave, SlotGroup::Precision);
+    connect(bus.on_validation_batch_end, leave, SlotGroup::Precision);
+    connect(bus.on_test_batch_end, leave, SlotGroup::Precision);
+    connect(bus.on_predict_batch_end, leave, SlotGroup::Precision);
+  }
+
+  void enter_default_dtype() {
+    if (saved_default_dtype_) return;
+    saved_default_dtype_ = c10::get_default_dtype();
+    c10::set_default_dtype(c10::scalarTypeToTypeMeta(*true_dtype_));
+  }
+
+  void leave_default_dtype() {
+    if (!saved_default_dtype_) return;
+    c10::set_default_dtype(*saved_default_dtype_);
+    saved_default_dtype_.reset();
   }
 
   void enter_autocast() {
@@ -147,6 +184,8 @@ class Amp : public Plugin, public AmpInfo {
   bool mixed_ = false;
   bool scaling_ = false;
   bool autocast_on_ = false;
+  std::optional<torch::ScalarType> true_dtype_;          // 64-true, bf16-true, 16-true
+  std::optional<caffe2::TypeMeta> saved_default_dtype_;  // set while a step runs under a true precision
   c10::DeviceType device_type_ = c10::DeviceType::CPU;
   torch::ScalarType low_dtype_ = torch::kBFloat16;
   std::optional<GradScaler> scaler_;

@@ -74,6 +74,7 @@ class EarlyStopping : public Plugin {
   }
 
   void check(Trainer& trainer) {
+    if (trainer.options().fast_dev_run > 0) return;  // Lightning turns early stopping off under fast_dev_run
     const auto& metrics = trainer.callback_metrics();
     const auto found = metrics.find(options_.monitor);
     if (found == metrics.end()) {

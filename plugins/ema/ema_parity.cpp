@@ -1,7 +1,7 @@
 // The ema plugin against Lightning's EMAWeightAveraging (ema_parity.py wrote Lightning's run):
 // the same model, initial weights, data, order and optimizer, ema with Lightning's arguments.
 // The final weights and the weights each validation saw must be Lightning's.
-// Usage: ema_parity LIGHTNING.pt
+// Usage: ema_parity LIGHTNING.pt WORK_DIR
 #include <cstdio>
 
 #include <torch/torch.h>
@@ -38,8 +38,8 @@ struct Tiny : fulgur::Module {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: ema_parity LIGHTNING.pt\n");
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: ema_parity LIGHTNING.pt WORK_DIR\n");
     return 2;
   }
   try {

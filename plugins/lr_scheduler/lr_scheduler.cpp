@@ -161,7 +161,7 @@ class ScheduleRecipe {
   double warmup_start_factor_ = 1.0 / 3.0;
 };
 
-class LRSchedulerDriver : public Plugin {
+class LRSchedulerDriver : public Plugin, public LRSchedulerControl {
  public:
   explicit LRSchedulerDriver(LRSchedulerOptions options) : options_(options) {
     if (options_.interval != "epoch" && options_.interval != "step") {
@@ -172,10 +172,13 @@ class LRSchedulerDriver : public Plugin {
   }
 
   std::string name() const override { return "lr_scheduler"; }
+  void hand_over_first_optimizer() override { first_handed_over_ = true; }
 
   void attach(HookBus& bus) override {
     connect(bus.setup, [this](StageHook& hook) {
-      if (hook.stage == Stage::Fit) collected_ = false;
+      if (hook.stage != Stage::Fit) return;
+      collected_ = false;
+      first_handed_over_ = false;
     });
     connect(bus.on_load_checkpoint, [this](CheckpointHook& hook) { restore(hook.trainer, hook.checkpoint); });
     connect(bus.on_fit_start, [this](RunHook& hook) {
@@ -232,8 +235,10 @@ class LRSchedulerDriver : public Plugin {
   }
 
   void step_all(Trainer& trainer, const std::string& interval, int64_t count) {
+    const auto* first = trainer.optimizers().empty() ? nullptr : trainer.optimizers().front().get();
     for (auto& config : schedulers_) {
       if (config.interval != interval || count % config.frequency != 0) continue;
+      if (first_handed_over_ && &config.scheduler->optimizer() == first) continue;
       std::optional<double> metric;
       if (config.scheduler->needs_metric()) {
         metric = trainer.metrics().value(config.monitor);
@@ -270,6 +275,7 @@ class LRSchedulerDriver : public Plugin {
   LRSchedulerOptions options_;
   std::optional<ScheduleRecipe> recipe_;
   std::vector<LRSchedulerConfig> schedulers_;
+  bool first_handed_over_ = false;
   bool collected_ = false;
   int64_t last_global_step_ = 0;
 };

@@ -162,6 +162,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
   }
 
   void save(Trainer& trainer) {
+    if (trainer.options().fast_dev_run > 0) return;  // Lightning: fast_dev_run writes no checkpoint
     last_saved_step_ = trainer.global_step();
     const double score = options_.monitor.empty() ? kNaN : metric(trainer, options_.monitor);
     const fs::path here = folder(trainer);

@@ -281,6 +281,8 @@ class DDP : public Plugin, public Strategy {
   // The flag rides on the last bucket of the next gradient all-reduce (see average_gradients):
   // no collective of its own, and every rank learns it after the same step.
   bool agreed_interrupt() override { return interrupt_reported_; }
+  // NCCL's collectives run on the calling thread's streams; Gloo's on threads of its own.
+  bool collectives_allow_inference_mode() const override { return nccl_; }
 
  private:
   bool choose_nccl() const {

@@ -31,6 +31,13 @@ class DataLoader {
     while (skipped < batches && next()) ++skipped;
     return skipped;
   }
+  /// Whether each pass draws a new order (a loader that cannot tell says false).
+  virtual bool shuffles() const { return false; }
+  /// Turns shuffling off: overfit_batches wants the same first batches every epoch, as
+  /// Lightning's SequentialSampler swap gives them. A loader that shuffles must implement it.
+  virtual void disable_shuffle() {
+    throw Error("this data loader shuffles and cannot turn it off, which overfit_batches needs; build it without shuffle");
+  }
   /// Makes this loader yield only process `rank`'s share of each epoch, as PyTorch's
   /// DistributedSampler: the epoch's order padded to a multiple of `world_size` by repeating its
   /// start, then every world_size-th sample from `rank` on. The distributed strategy calls it

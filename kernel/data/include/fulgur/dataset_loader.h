@@ -66,6 +66,8 @@ class DatasetLoader : public DataLoader {
   /// A map-style dataset skips without reading the samples it skips.
   int64_t skip(int64_t batches) override;
   void shard(int64_t rank, int64_t world_size) override;
+  bool shuffles() const override { return options_.shuffle_; }
+  void disable_shuffle() override { options_.shuffle_ = false; }
 
   const DatasetLoaderOptions& options() const { return options_; }
 

@@ -30,6 +30,8 @@ class TensorDataLoader : public DataLoader {
   std::optional<int64_t> size() const override;
   int64_t skip(int64_t batches) override;
   void shard(int64_t rank, int64_t world_size) override;
+  bool shuffles() const override { return options_.shuffle; }
+  void disable_shuffle() override { options_.shuffle = false; }
 
   int64_t num_samples() const { return data_.size(0); }
 

@@ -47,6 +47,11 @@ class BOOST_SYMBOL_VISIBLE Strategy {
   /// anyway and answers whether any rank had reported one by the last such exchange. Every rank
   /// gets the same answer at the same batch. One process: its own signal.
   virtual bool agreed_interrupt() { return interrupt_received() != 0; }
+
+  /// Whether collectives may be called under c10::InferenceMode. Gloo runs them on threads of
+  /// its own, where InferenceMode (thread-local) is off, and then fails to update the inference
+  /// tensors it was given: the evaluation loops use NoGradGuard instead, as Lightning does.
+  virtual bool collectives_allow_inference_mode() const { return true; }
 };
 
 }  // namespace fulgur

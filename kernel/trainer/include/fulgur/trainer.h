@@ -255,6 +255,14 @@ class Trainer {
   /// max_epochs, max_steps, the (sharded, limited) training loader and accumulate_grad_batches;
   /// the total a OneCycleLR needs in configure_optimizers. Known during fit.
   int64_t estimated_stepping_batches() const;
+  /// The epochs this fit runs (-1: no limit): max_epochs, or 1000 when neither it nor max_steps
+  /// is set. A plugin may change it during fit (SWA adds an epoch to recompute BatchNorm
+  /// statistics, as Lightning's callback does).
+  int64_t max_epochs() const { return max_epochs_; }
+  /// Whether the evaluation loops run under c10::InferenceMode: the option, unless the strategy's
+  /// collectives cannot take inference tensors (Gloo; then NoGradGuard, as Lightning decides).
+  bool inference_mode() const;
+  void set_max_epochs(int64_t epochs);
   /// Gradient accumulation in force; a plugin may change it at an epoch start.
   int64_t accumulate_grad_batches() const { return accumulate_grad_batches_; }
   void set_accumulate_grad_batches(int64_t batches);
@@ -308,7 +316,13 @@ class Trainer {
   void configure_optimizers(Module& module);
 
   void sanity_check(const std::vector<DataLoader*>& val_loaders);
-  void fit_loop(DataLoader& train_loader, const std::vector<DataLoader*>& val_loaders, bool validation_enabled);
+  void fit_loop(RunData& data, bool validation_enabled);
+  /// Shards a fit's loaders and, under overfit_batches, turns their shuffling off.
+  void prepare_fit_loaders(RunData& data);
+  /// reload_dataloaders_every_n_epochs: asks the hooks again for the loaders that came from them.
+  void reload_loaders_if_due(RunData& data);
+  /// fast_dev_run and overfit_batches set the batch limits they imply (Lightning's debugging flags).
+  void apply_debugging_flags();
   void training_epoch(DataLoader& train_loader, const std::vector<DataLoader*>& val_loaders, bool validation_enabled);
   void training_batch(Batch& batch, int64_t batch_idx, bool is_last_batch);
   /// Runs the loop over each loader, at most max_batches[i] batches of loader i (-1: all).
@@ -348,6 +362,9 @@ class Trainer {
   DataModule* datamodule_ = nullptr;
   DataLoaders owned_loaders_;            // what *_dataloader() hooks returned for this run
   DataLoaders owned_train_loader_;
+  bool train_from_hooks_ = false;  // this fit's loaders came from *_dataloader() hooks
+  bool val_from_hooks_ = false;
+  int64_t last_reload_epoch_ = 0;
   std::string ckpt_path_;
   bool running_ = false;
   torch::Device device_{torch::kCPU};

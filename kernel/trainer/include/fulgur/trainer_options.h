@@ -33,6 +33,25 @@ struct TrainerOptions {
 
   /// Validation batches run before training to catch bugs early; -1 runs all of them.
   int64_t num_sanity_val_steps = 2;
+
+  /// Lightning's fast_dev_run: n > 0 runs n batches of every loop (one epoch, max_steps n, no
+  /// sanity check), writes no checkpoint and hands nothing to loggers; 1 is Lightning's True.
+  /// The Trainer's options() then show the limits it set, as Lightning's attributes do.
+  int64_t fast_dev_run = 0;
+  /// Train on the first batches of the training loader every epoch, shuffling turned off, and
+  /// validate on the first batches of the validation loader (a count, or a fraction of each
+  /// loader; 0 is off). Replaces limit_train_batches and limit_val_batches, as in Lightning.
+  BatchLimit overfit_batches = 0.0;
+  /// Evaluation loops (validate, test, predict and validation during fit) run under
+  /// c10::InferenceMode; false runs them under NoGradGuard (tensors they make can then be used in
+  /// autograd later).
+  bool inference_mode = true;
+  /// cuDNN's autotuner (torch.backends.cudnn.benchmark). Unset leaves LibTorch's setting, except
+  /// that deterministic=true turns it off, as in Lightning.
+  std::optional<bool> benchmark;
+  /// Ask the train_dataloader() / val_dataloader() hooks (Module's or DataModule's) for new
+  /// loaders every n epochs; 0 keeps the first ones for the whole fit. Given loaders are kept.
+  int64_t reload_dataloaders_every_n_epochs = 0;
   /// Validate every this many training batches (count) or this fraction of each epoch.
   BatchLimit val_check_interval;
   /// Validate at the end of every n-th epoch; unset validates only on val_check_interval counts.
@@ -64,8 +83,9 @@ struct TrainerOptions {
   /// device-to-host copy per step, so it is off by default (as in Lightning).
   bool detect_anomaly = false;
 
-  /// Lightning's precision: "32-true" (default), "64-true", "bf16-mixed" or "16-mixed" (also
-  /// the old spellings 32, 64, bf16, 16). Anything but 32-true attaches the amp plugin.
+  /// Lightning's precision: "32-true" (default), "64-true", "bf16-mixed", "16-mixed" (autocast),
+  /// "bf16-true" or "16-true" (weights and inputs in that dtype), also the old spellings 32, 64,
+  /// bf16, 16. Anything but 32-true attaches the amp plugin.
   std::string precision = "32-true";
 
   /// Clip gradients to this norm (or value) before each optimizer step: attaches grad_clip.
@@ -96,6 +116,9 @@ struct TrainerOptions {
   bool validates_once_per_epoch() const {
     return check_val_every_n_epoch == 1 && !val_check_interval.is_count() && val_check_interval.fraction() == 1.0;
   }
+
+  /// True when overfit_batches is on (> 0).
+  bool overfitting() const;
 
   /// Throws fulgur::Error naming the first option with a value Lightning would reject.
   void validate() const;

@@ -1,4 +1,4 @@
-// amp: Lightning's precision plugins — 32-true, 64-true, bf16-mixed and 16-mixed.
+// amp: Lightning's precision plugins — 32-true, 64-true, bf16-mixed, 16-mixed, bf16-true, 16-true.
 //
 //   --precision bf16-mixed                (Trainer option: attaches amp)
 //   --plugin amp:precision=16-mixed,init_scale=1024,growth_interval=100
@@ -8,8 +8,9 @@
 // GradScaler; GradScaler below is ours): the loss is scaled before backward, the gradients are
 // unscaled before clipping (slot group Precision runs before Gradients), a step whose
 // gradients hold inf/NaN is skipped and the scale halved, and the scale grows after
-// growth_interval clean steps. Its state travels in checkpoints. 64-true makes the module and
-// the batches' floating tensors double.
+// growth_interval clean steps. Its state travels in checkpoints. 64-true, bf16-true and
+// 16-true make the module and the batches' floating tensors double, bfloat16 or half, and that
+// dtype the default while each step runs (Lightning's DoublePrecision and HalfPrecision).
 #pragma once
 
 #include <algorithm>
@@ -27,7 +28,7 @@
 namespace fulgur::plugins {
 
 struct AmpOptions {
-  /// "32-true", "64-true", "bf16-mixed" or "16-mixed".
+  /// "32-true", "64-true", "bf16-mixed", "16-mixed", "bf16-true" or "16-true".
   std::string precision = "bf16-mixed";
   /// Loss scaling; unset: on for 16-mixed only.
   std::optional<bool> loss_scaling;

@@ -15,6 +15,8 @@
 
 #include <string>
 
+#include <boost/config.hpp>
+
 #include "fulgur/plugin_spec.h"
 
 namespace fulgur::plugins {
@@ -45,6 +47,17 @@ struct LRSchedulerOptions {
     spec.options["warmup"] = std::to_string(warmup);
     return spec;
   }
+};
+
+/// What the lr_scheduler plugin lets other plugins steer, through
+/// `dynamic_cast<LRSchedulerControl*>(trainer.find_plugin("lr_scheduler"))`.
+class BOOST_SYMBOL_VISIBLE LRSchedulerControl {
+ public:
+  virtual ~LRSchedulerControl() = default;
+  /// Stops stepping the schedulers of the first optimizer for the rest of this fit: another
+  /// plugin sets its learning rates from now on (swa, as Lightning swaps in SWALR). Their states
+  /// still travel in checkpoints.
+  virtual void hand_over_first_optimizer() = 0;
 };
 
 }  // namespace fulgur::plugins
