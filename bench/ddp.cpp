@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
@@ -42,10 +43,12 @@ int main(int argc, char** argv) {
   auto flags = fulgur::add_trainer_options(app, options);
   bool run_one = false;
   int64_t hidden = 1024, samples = 16384, batch_size = 64;
+  double bucket_mb = 1.0;
   app.add_flag("--run", run_one, "Measure the configuration given by the Trainer options");
   app.add_option("--hidden", hidden);
   app.add_option("--samples", samples, "Samples per epoch, shared by the processes");
   app.add_option("--batch-size", batch_size, "Per process");
+  app.add_option("--bucket-mb", bucket_mb, "ddp's gradient bucket size in the comparison (the MLP has ~5 MB of gradients)");
   CLI11_PARSE(app, argc, argv);
   fulgur::finish_trainer_options(*flags, options);
 
@@ -56,7 +59,12 @@ int main(int argc, char** argv) {
     const std::string self = path;
     const std::string common = " --run --hidden " + std::to_string(hidden) + " --samples " + std::to_string(samples) +
                                " --batch-size " + std::to_string(batch_size) + " --max-epochs 2";
-    for (const char* config : {"", " --strategy ddp --devices 2"}) {
+    // One process; two with every bucket reduced at the step; two with the buckets' all-reduce
+    // started during backward (ddp's default).
+    std::ostringstream bucket;
+    bucket << bucket_mb;
+    const std::string ddp = " --strategy ddp --devices 2 --plugin ddp:devices=2,bucket_mb=" + bucket.str();
+    for (const std::string config : {std::string(), ddp + ",overlap=false", ddp + ",overlap=true"}) {
       const std::string command = self + common + config + " 2>&1";
       FILE* pipe = popen(command.c_str(), "r");
       char line[512];
@@ -64,7 +72,7 @@ int main(int argc, char** argv) {
         if (std::string(line).rfind("throughput", 0) == 0) std::fputs(line, stdout);
       }
       if (!pipe || pclose(pipe) != 0) {
-        std::fprintf(stderr, "bench_ddp: the run '%s' failed\n", config);
+        std::fprintf(stderr, "bench_ddp: the run '%s' failed\n", config.c_str());
         return 1;
       }
     }
@@ -90,8 +98,14 @@ int main(int argc, char** argv) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (trainer.is_global_zero()) {
     const double total = static_cast<double>(samples * options.max_epochs.value_or(1));
-    std::printf("throughput %-8s %lld process(es): %9.0f samples/s (%lld steps per process, %.2f s)\n",
-                options.strategy.c_str(), static_cast<long long>(trainer.world_size()), total / seconds,
+    std::string label = options.strategy;
+    for (const auto& spec : options.plugins) {
+      if (spec.name == "ddp" && spec.options.count("overlap")) {
+        label += spec.options.at("overlap") == "true" ? " (all-reduce overlapped with backward)" : " (all-reduce at the step)";
+      }
+    }
+    std::printf("throughput %-44s %lld process(es): %9.0f samples/s (%lld steps per process, %.2f s)\n",
+                label.c_str(), static_cast<long long>(trainer.world_size()), total / seconds,
                 static_cast<long long>(trainer.global_step()), seconds);
   }
   return 0;

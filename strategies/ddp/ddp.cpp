@@ -28,6 +28,7 @@
 #include "fulgur/plugin_options.h"
 #include "fulgur/strategy.h"
 #include "fulgur/trainer.h"
+#include "overlapped_reducer.h"
 
 extern char** environ;
 
@@ -238,9 +239,33 @@ class DDP : public Plugin, public Strategy {
       for (auto& parameter : hook.trainer.module()->parameters()) broadcast(parameter, 0);
       for (auto& buffer : hook.trainer.module()->buffers()) broadcast(buffer, 0);
     }, SlotGroup::Strategy);
-    connect(bus.on_before_optimizer_step, [this](OptimizerHook& hook) { average_gradients(hook.optimizer); },
-            SlotGroup::Strategy);
-    connect(bus.on_exception, [this](ExceptionHook&) { children_.mark_failed(); }, SlotGroup::Strategy);
+    connect(bus.on_train_start, [this](RunHook& hook) { start_overlap(hook.trainer); }, SlotGroup::Strategy);
+    connect(bus.on_train_batch_start, [this](BatchStartHook& hook) {
+      if (!reducer_) return;
+      const Trainer& trainer = hook.trainer;
+      // The kernel steps at the end of each accumulation window and at the epoch's last batch.
+      const bool window_ends = (hook.batch_idx + 1) % trainer.accumulate_grad_batches() == 0 ||
+                               hook.batch_idx + 1 == trainer.num_training_batches();
+      reducer_->begin_micro_batch(window_ends);
+    }, SlotGroup::Strategy);
+    connect(bus.on_before_optimizer_step, [this](OptimizerHook& hook) {
+      if (reducer_) {
+        finish_overlap();
+      } else {
+        average_gradients(hook.optimizer);
+      }
+    }, SlotGroup::Strategy);
+    connect(bus.on_train_end, [this](RunHook&) {
+      if (reducer_) {
+        spdlog::info("ddp: rank {}: gradients in {} bucket(s); {} started their all-reduce during the last step's "
+                     "backward", where_.rank, reducer_->buckets(), reducer_->started_in_backward());
+      }
+      reducer_.reset();
+    }, SlotGroup::Strategy);
+    connect(bus.on_exception, [this](ExceptionHook&) {
+      reducer_.reset();
+      children_.mark_failed();
+    }, SlotGroup::Strategy);
   }
 
   void all_reduce(at::Tensor& tensor, ReduceOp op) override {
@@ -420,6 +445,40 @@ class DDP : public Plugin, public Strategy {
     return "";
   }
 
+  // Automatic optimization of one optimizer reduces gradients while backward runs (option
+  // overlap, on by default); manual optimization keeps the reduction at the step, where the
+  // Module decides when backward is over.
+  void start_overlap(Trainer& trainer) {
+    reducer_.reset();
+    if (where_.world_size == 1 || !options_.overlap || !trainer.module() ||
+        !trainer.module()->automatic_optimization() || trainer.optimizers().size() != 1) {
+      return;
+    }
+    std::vector<at::Tensor> parameters;
+    for (auto& group : trainer.optimizers().front()->param_groups()) {
+      for (auto& parameter : group.params()) parameters.push_back(parameter);
+    }
+    const auto bucket_bytes = static_cast<int64_t>(options_.bucket_mb * 1024 * 1024);
+    reducer_ = std::make_unique<strategies::OverlappedReducer>(
+        parameters, bucket_bytes,
+        [this](at::Tensor& flat) {
+          // Gloo reduces host memory; NCCL takes device tensors as they are.
+          if (!flat.device().is_cpu() && !nccl_) flat = flat.to(torch::kCPU);
+          std::vector<at::Tensor> tensors{flat};
+          return group_->allreduce(tensors);
+        },
+        [] { return interrupt_received() != 0 ? 1.0 : 0.0; });
+  }
+
+  void finish_overlap() {
+    const at::Tensor flag = reducer_->finish(where_.world_size, [this](const c10::intrusive_ptr<c10d::Work>& work) {
+      wait(work, "gradient all_reduce");
+    });
+    if (flag.defined() && (flag.is_cpu() || ++flag_exchanges_ % kDeviceFlagReadEvery == 0) && flag.item<double>() > 0) {
+      interrupt_reported_ = true;
+    }
+  }
+
   // Gradients averaged over the ranks, a bucket of about bucket_mb at a time: one flat tensor per
   // bucket makes one collective instead of one per parameter. The last bucket also carries this
   // rank's interrupt flag (see agreed_interrupt).
@@ -506,6 +565,7 @@ class DDP : public Plugin, public Strategy {
   }
 
   DDPOptions options_;
+  std::unique_ptr<strategies::OverlappedReducer> reducer_;  // during fit, under automatic optimization
   bool nccl_ = false;
   static constexpr int64_t kDeviceFlagReadEvery = 32;
   bool interrupt_reported_ = false;  // some rank had, by the last gradient all-reduce read
@@ -522,6 +582,7 @@ std::unique_ptr<Plugin> make_ddp(const PluginOptions& options) {
   config.num_nodes = reader.get_int("num_nodes", config.num_nodes);
   config.timeout = reader.get_double("timeout", config.timeout);
   config.bucket_mb = reader.get_double("bucket_mb", config.bucket_mb);
+  config.overlap = reader.get_bool("overlap", config.overlap);
   config.backend = reader.get("backend", config.backend);
   config.accelerator = reader.get("accelerator", config.accelerator);
   reader.finish();

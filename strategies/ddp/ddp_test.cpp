@@ -71,6 +71,30 @@ TEST_F(DDP, TwoRanksEqualOneProcessWithTheDoubleBatch) {
   EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-6)) << (a - b).abs().max().item<double>();
 }
 
+// The all-reduce overlapped with backward, bucket by bucket (tiny buckets: one per parameter),
+// with accumulation windows: the same weights as reducing everything at the step, and as one
+// process over the double batch.
+TEST_F(DDP, OverlappedAllReduceGivesTheWeightsOfTheReductionAtTheStep) {
+  const std::string args = " --strategy ddp --devices 2 --batch-size 4 --max-epochs 2 --accumulate-grad-batches 2";
+  const auto overlapped =
+      run(worker(args + " --plugin ddp:devices=2,bucket_mb=0.000001,overlap=true --out " + dir + "/overlapped.pt"));
+  ASSERT_EQ(overlapped.status, 0) << overlapped.output;
+  // The weight's and the bias's buckets both started inside backward, before the step.
+  EXPECT_NE(overlapped.output.find("rank 0: gradients in 2 bucket(s); 2 started their all-reduce during the last "
+                                   "step's backward"),
+            std::string::npos)
+      << overlapped.output;
+  const auto at_step =
+      run(worker(args + " --plugin ddp:devices=2,bucket_mb=0.000001,overlap=false --out " + dir + "/at_step.pt"));
+  ASSERT_EQ(at_step.status, 0) << at_step.output;
+  EXPECT_EQ(at_step.output.find("started their all-reduce"), std::string::npos);
+  const auto one = run(worker("--batch-size 8 --max-epochs 2 --accumulate-grad-batches 2 --out " + dir + "/one.pt"));
+  ASSERT_EQ(one.status, 0) << one.output;
+  const auto a = weights(dir + "/overlapped.pt");
+  EXPECT_TRUE(torch::allclose(a, weights(dir + "/at_step.pt"), 0, 1e-7));
+  EXPECT_TRUE(torch::allclose(a, weights(dir + "/one.pt"), 1e-5, 1e-6)) << (a - weights(dir + "/one.pt")).abs().max();
+}
+
 // Dict batches with strings and ints, from a worker thread, sharded by the DatasetLoader: the same
 // weights as the tensor loader's run over the same samples in the same order.
 TEST_F(DDP, DictBatchesFromADatasetLoaderTrainLikeTensorBatches) {

@@ -8,9 +8,10 @@
 //   launcher (or SLURM's SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID / SLURM_NODEID)
 //
 // Each process gets its share of the data (the Trainer shards the loaders), starts from rank 0's
-// weights, and before every optimizer step all-reduces the gradients in buckets of `bucket_mb`
-// (flattened, one collective per bucket, averaged) — after the last micro-batch of an
-// accumulation window only, and before loss-scale unscaling and clipping (slot group Strategy).
+// weights, and all-reduces the gradients in buckets of `bucket_mb` (flattened, one collective per
+// bucket, averaged) — each bucket as soon as backward has produced all its gradients, while
+// backward goes on (overlap), on the last micro-batch of an accumulation window only; the step
+// waits for them before loss-scale unscaling and clipping (slot group Strategy).
 // A rank that dies or throws makes the others fail with a clear error within `timeout` seconds.
 #pragma once
 
@@ -34,6 +35,9 @@ struct DDPOptions {
   std::string accelerator = "auto";
   /// Gradient bucket size in MB (PyTorch DDP's default: fewer, larger collectives are cheaper).
   double bucket_mb = 25.0;
+  /// Start each bucket's all-reduce during backward (PyTorch's Reducer); false reduces all
+  /// buckets at the optimizer step. Manual optimization always reduces at the step.
+  bool overlap = true;
 
   PluginSpec spec() const {
     return {"ddp",
@@ -41,6 +45,7 @@ struct DDPOptions {
              {"num_nodes", std::to_string(num_nodes)},
              {"timeout", std::to_string(timeout)},
              {"bucket_mb", std::to_string(bucket_mb)},
+             {"overlap", overlap ? "true" : "false"},
              {"backend", backend},
              {"accelerator", accelerator}}};
   }
