@@ -11,6 +11,7 @@
 #include "fulgur/compat.h"
 #include "fulgur/error.h"
 #include "fulgur/logger.h"
+#include "fulgur/step_runner.h"
 #include "fulgur/strategy.h"
 #include "interrupt_guard.h"
 
@@ -162,6 +163,10 @@ Plugin& Trainer::add_loaded_plugin(LoadedPlugin loaded) {
   if (auto* logger = dynamic_cast<Logger*>(&loaded.plugin()); logger && options_.fast_dev_run == 0) {
     loggers_.push_back(logger);
   }
+  if (auto* runner = dynamic_cast<StepRunner*>(&loaded.plugin())) {
+    if (step_runner_) throw PluginError("two step runners: '" + loaded->name() + "' and another one; a run has one");
+    step_runner_ = runner;
+  }
   if (auto* strategy = dynamic_cast<Strategy*>(&loaded.plugin())) {
     if (strategy_) throw PluginError("two strategies: '" + loaded->name() + "' and another one; a run has one");
     strategy_ = strategy;
@@ -296,6 +301,7 @@ void Trainer::remove_plugin(const std::string& name) {
     loggers_.erase(std::remove_if(loggers_.begin(), loggers_.end(),
                                   [plugin](Logger* logger) { return dynamic_cast<Plugin*>(logger) == plugin; }),
                    loggers_.end());
+    if (step_runner_ && dynamic_cast<Plugin*>(step_runner_) == plugin) step_runner_ = nullptr;
     if (strategy_ && dynamic_cast<Plugin*>(strategy_) == plugin) {
       throw PluginError("configure_callbacks cannot replace the strategy plugin '" + name + "'");
     }
@@ -799,48 +805,68 @@ void Trainer::training_batch(Batch& raw_batch, int64_t batch_idx, bool is_last_b
   bus_.on_train_batch_start(start);
 
   torch::Tensor loss;
-  try {
-    module_->step_output_ = StepOutput{};
-    loss = module_->training_step(batch, batch_idx);
-  } catch (...) {
-    rethrow_with_context("training_step", batch_idx);
-  }
-
-  if (module_->automatic_optimization()) {
-    if (!loss.defined()) {
-      throw Error("training_step returned no loss (an undefined tensor) at epoch " + std::to_string(current_epoch_) +
-                  ", batch " + std::to_string(batch_idx) +
-                  "; return the loss tensor, or turn automatic optimization off");
+  if (!module_->automatic_optimization()) {
+    try {
+      module_->step_output_ = StepOutput{};
+      loss = module_->training_step(batch, batch_idx);
+    } catch (...) {
+      rethrow_with_context("training_step", batch_idx);
     }
-    if (loss.numel() != 1) {
-      throw Error("training_step must return a scalar loss, got a tensor of shape " + c10::str(loss.sizes()) +
-                  " at epoch " + std::to_string(current_epoch_) + ", batch " + std::to_string(batch_idx));
-    }
-    if (!loss.requires_grad()) {
-      throw Error("training_step returned a loss that does not require grad (was it detached, or computed "
-                  "under NoGradGuard?) at epoch " + std::to_string(current_epoch_) + ", batch " +
-                  std::to_string(batch_idx));
-    }
-    if (options_.detect_anomaly) {
-      const double value = loss.item<double>();
-      if (!std::isfinite(value)) {
-        throw Error("detect_anomaly: the training loss is " + std::to_string(value) + " at epoch " +
-                    std::to_string(current_epoch_) + ", batch " + std::to_string(batch_idx) + " (global step " +
-                    std::to_string(global_step_) + ")");
-      }
-    }
-
-    const int64_t accumulate = accumulate_grad_batches_;
-    if (batch_idx % accumulate == 0) optimizer_zero_grad(0);
-    // Averaging over the window makes the summed gradient that of one big batch.
-    backward(accumulate > 1 ? loss / static_cast<double>(accumulate) : loss);
-    if ((batch_idx + 1) % accumulate == 0 || is_last_batch) optimizer_step(0);
+  } else if (step_runner_) {
+    const TrainingStep step(
+        *this, batch, batch_idx, is_last_batch, [&] { return eager_step(batch, batch_idx, is_last_batch); },
+        [this](int64_t steps) {
+          if (steps < 0) throw Error("a step runner counted " + std::to_string(steps) + " optimizer steps");
+          global_step_ += steps;
+        });
+    loss = step_runner_->run_step(step);
+  } else {
+    loss = eager_step(batch, batch_idx, is_last_batch);
   }
   next_batch_ = batch_idx + 1;
 
   BatchEndHook end{*this, loss, batch, batch_idx};
   bus_.on_train_batch_end(end);
   current_batch_ = nullptr;
+}
+
+torch::Tensor Trainer::eager_step(const Batch& batch, int64_t batch_idx, bool is_last_batch) {
+  torch::Tensor loss;
+  try {
+    module_->step_output_ = StepOutput{};
+    loss = module_->training_step(batch, batch_idx);
+  } catch (...) {
+    rethrow_with_context("training_step", batch_idx);
+  }
+  if (!loss.defined()) {
+    throw Error("training_step returned no loss (an undefined tensor) at epoch " + std::to_string(current_epoch_) +
+                ", batch " + std::to_string(batch_idx) +
+                "; return the loss tensor, or turn automatic optimization off");
+  }
+  if (loss.numel() != 1) {
+    throw Error("training_step must return a scalar loss, got a tensor of shape " + c10::str(loss.sizes()) +
+                " at epoch " + std::to_string(current_epoch_) + ", batch " + std::to_string(batch_idx));
+  }
+  if (!loss.requires_grad()) {
+    throw Error("training_step returned a loss that does not require grad (was it detached, or computed "
+                "under NoGradGuard?) at epoch " + std::to_string(current_epoch_) + ", batch " +
+                std::to_string(batch_idx));
+  }
+  if (options_.detect_anomaly) {
+    const double value = loss.item<double>();
+    if (!std::isfinite(value)) {
+      throw Error("detect_anomaly: the training loss is " + std::to_string(value) + " at epoch " +
+                  std::to_string(current_epoch_) + ", batch " + std::to_string(batch_idx) + " (global step " +
+                  std::to_string(global_step_) + ")");
+    }
+  }
+
+  const int64_t accumulate = accumulate_grad_batches_;
+  if (batch_idx % accumulate == 0) optimizer_zero_grad(0);
+  // Averaging over the window makes the summed gradient that of one big batch.
+  backward(accumulate > 1 ? loss / static_cast<double>(accumulate) : loss);
+  if ((batch_idx + 1) % accumulate == 0 || is_last_batch) optimizer_step(0);
+  return loss;
 }
 
 void Trainer::backward(torch::Tensor loss) {

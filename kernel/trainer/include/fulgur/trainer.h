@@ -36,6 +36,7 @@
 namespace fulgur {
 
 class Logger;
+class StepRunner;
 class Strategy;
 
 namespace detail {
@@ -325,6 +326,8 @@ class Trainer {
   void apply_debugging_flags();
   void training_epoch(DataLoader& train_loader, const std::vector<DataLoader*>& val_loaders, bool validation_enabled);
   void training_batch(Batch& batch, int64_t batch_idx, bool is_last_batch);
+  /// The automatic step of one batch: training_step, zero_grad, backward, optimizer step.
+  torch::Tensor eager_step(const Batch& batch, int64_t batch_idx, bool is_last_batch);
   /// Runs the loop over each loader, at most max_batches[i] batches of loader i (-1: all).
   void evaluation_loop(Stage stage, const std::vector<DataLoader*>& loaders, const std::vector<int64_t>& max_batches);
   std::vector<int64_t> eval_limits(Stage stage, const std::vector<DataLoader*>& loaders) const;
@@ -355,6 +358,7 @@ class Trainer {
   std::vector<boost::signals2::scoped_connection> logger_connections_;
   std::vector<Logger*> loggers_;
   Strategy* strategy_ = nullptr;
+  StepRunner* step_runner_ = nullptr;  // a plugin that runs the automatic step itself (step_runner.h)
   int64_t last_logged_step_ = 0;
 
   Module* module_ = nullptr;  // stays set after a run, so save_checkpoint works after fit

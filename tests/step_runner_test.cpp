@@ -1,0 +1,112 @@
+// StepRunner: a plugin that runs the automatic training step itself — delegating to the kernel's
+// eager step, or (as a CUDA-graph plugin replays its capture) doing the same work its own way.
+#include <gtest/gtest.h>
+
+#include "fulgur/step_runner.h"
+#include "testing.h"
+
+namespace fulgur {
+namespace {
+
+using testing::error_of;
+
+// Calls the kernel's step as it is.
+class Delegating : public Plugin, public StepRunner {
+ public:
+  std::string name() const override { return "delegating_runner"; }
+  void attach(HookBus&) override {}
+  at::Tensor run_step(const TrainingStep& step) override {
+    ++calls;
+    return step.eager();
+  }
+  int calls = 0;
+};
+
+// Runs the first batches eagerly, then does forward, backward and plain SGD itself — as a
+// replayed graph would, with none of the step's hooks — and counts its optimizer steps.
+class Replaying : public Plugin, public StepRunner {
+ public:
+  std::string name() const override { return "replaying_runner"; }
+  void attach(HookBus&) override {}
+  at::Tensor run_step(const TrainingStep& step) override {
+    if (step.batch_idx < 2) return step.eager();
+    auto& model = static_cast<testing::TinyClassifier&>(*step.trainer.module());
+    for (auto& parameter : model.parameters()) parameter.mutable_grad() = torch::Tensor();
+    at::Tensor loss = model.training_step(step.batch, step.batch_idx);
+    loss.backward();
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& parameter : model.parameters()) parameter.sub_(parameter.grad() * model.lr);
+    }
+    step.count_optimizer_steps(1);
+    ++replays;
+    return loss;
+  }
+  int replays = 0;
+};
+
+TEST(StepRunner, ADelegatingRunnerGivesTheEagerRun) {
+  const auto data = testing::make_blobs(64);
+  auto train = testing::make_loader(data, 8);
+  Trainer plain(testing::quiet_options(2));
+  torch::manual_seed(7);
+  testing::TinyClassifier eager_model;
+  plain.fit(eager_model, train);
+
+  Trainer trainer(testing::quiet_options(2));
+  auto& runner = static_cast<Delegating&>(trainer.add_plugin(std::make_unique<Delegating>()));
+  torch::manual_seed(7);
+  testing::TinyClassifier model;
+  trainer.fit(model, train);
+  EXPECT_EQ(runner.calls, 16);
+  EXPECT_EQ(trainer.global_step(), plain.global_step());
+  EXPECT_TRUE(testing::flat_parameters(model).equal(testing::flat_parameters(eager_model)));
+}
+
+TEST(StepRunner, ARunnerDoingTheStepItsOwnWayKeepsTheLoopsCounts) {
+  const auto data = testing::make_blobs(64);
+  auto train = testing::make_loader(data, 8);
+  Trainer plain(testing::quiet_options(2));
+  torch::manual_seed(7);
+  testing::TinyClassifier eager_model;
+  plain.fit(eager_model, train);
+
+  Trainer trainer(testing::quiet_options(2));
+  auto& runner = static_cast<Replaying&>(trainer.add_plugin(std::make_unique<Replaying>()));
+  torch::manual_seed(7);
+  testing::TinyClassifier model;
+  trainer.fit(model, train);
+  EXPECT_EQ(runner.replays, 12);  // batches 2..7 of both epochs
+  EXPECT_EQ(trainer.global_step(), 16);
+  EXPECT_TRUE(testing::flat_parameters(model).allclose(testing::flat_parameters(eager_model), 1e-6, 1e-7));
+  EXPECT_TRUE(trainer.callback_metrics().count("train_loss"));  // logged inside the runner's own step
+}
+
+class Twice : public Delegating {
+ public:
+  std::string name() const override { return "second_runner"; }
+};
+
+class Miscounting : public Delegating {
+ public:
+  at::Tensor run_step(const TrainingStep& step) override {
+    step.count_optimizer_steps(-1);
+    return step.eager();
+  }
+};
+
+TEST(StepRunner, TwoRunnersOrANegativeCountAreNamed) {
+  Trainer trainer(testing::quiet_options(1));
+  trainer.add_plugin(std::make_unique<Delegating>());
+  EXPECT_NE(error_of([&] { trainer.add_plugin(std::make_unique<Twice>()); }).find("two step runners"), std::string::npos);
+
+  const auto data = testing::make_blobs(16);
+  auto train = testing::make_loader(data, 8);
+  Trainer miscounted(testing::quiet_options(1));
+  miscounted.add_plugin(std::make_unique<Miscounting>());
+  testing::TinyClassifier model;
+  EXPECT_NE(error_of([&] { miscounted.fit(model, train); }).find("counted -1 optimizer steps"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fulgur
