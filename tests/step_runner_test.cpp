@@ -45,13 +45,25 @@ class Replaying : public Plugin, public StepRunner {
   int replays = 0;
 };
 
+// Two epochs of eight batches, from the weights seed 7 gives, without a runner.
+struct EagerRun {
+  testing::Blobs data = testing::make_blobs(64);
+  TensorDataLoader train = testing::make_loader(data, 8);
+  torch::Tensor weights;
+  int64_t global_step = 0;
+  EagerRun() {
+    Trainer plain(testing::quiet_options(2));
+    torch::manual_seed(7);
+    testing::TinyClassifier model;
+    plain.fit(model, train);
+    weights = testing::flat_parameters(model).clone();
+    global_step = plain.global_step();
+  }
+};
+
 TEST(StepRunner, ADelegatingRunnerGivesTheEagerRun) {
-  const auto data = testing::make_blobs(64);
-  auto train = testing::make_loader(data, 8);
-  Trainer plain(testing::quiet_options(2));
-  torch::manual_seed(7);
-  testing::TinyClassifier eager_model;
-  plain.fit(eager_model, train);
+  EagerRun eager;
+  auto& train = eager.train;
 
   Trainer trainer(testing::quiet_options(2));
   auto& runner = static_cast<Delegating&>(trainer.add_plugin(std::make_unique<Delegating>()));
@@ -59,17 +71,13 @@ TEST(StepRunner, ADelegatingRunnerGivesTheEagerRun) {
   testing::TinyClassifier model;
   trainer.fit(model, train);
   EXPECT_EQ(runner.calls, 16);
-  EXPECT_EQ(trainer.global_step(), plain.global_step());
-  EXPECT_TRUE(testing::flat_parameters(model).equal(testing::flat_parameters(eager_model)));
+  EXPECT_EQ(trainer.global_step(), eager.global_step);
+  EXPECT_TRUE(testing::flat_parameters(model).equal(eager.weights));
 }
 
 TEST(StepRunner, ARunnerDoingTheStepItsOwnWayKeepsTheLoopsCounts) {
-  const auto data = testing::make_blobs(64);
-  auto train = testing::make_loader(data, 8);
-  Trainer plain(testing::quiet_options(2));
-  torch::manual_seed(7);
-  testing::TinyClassifier eager_model;
-  plain.fit(eager_model, train);
+  EagerRun eager;
+  auto& train = eager.train;
 
   Trainer trainer(testing::quiet_options(2));
   auto& runner = static_cast<Replaying&>(trainer.add_plugin(std::make_unique<Replaying>()));
@@ -77,8 +85,8 @@ TEST(StepRunner, ARunnerDoingTheStepItsOwnWayKeepsTheLoopsCounts) {
   testing::TinyClassifier model;
   trainer.fit(model, train);
   EXPECT_EQ(runner.replays, 12);  // batches 2..7 of both epochs
-  EXPECT_EQ(trainer.global_step(), 16);
-  EXPECT_TRUE(testing::flat_parameters(model).allclose(testing::flat_parameters(eager_model), 1e-6, 1e-7));
+  EXPECT_EQ(trainer.global_step(), eager.global_step);
+  EXPECT_TRUE(testing::flat_parameters(model).allclose(eager.weights, 1e-6, 1e-7));
   EXPECT_TRUE(trainer.callback_metrics().count("train_loss"));  // logged inside the runner's own step
 }
 
