@@ -58,22 +58,14 @@ class Amp : public Plugin, public AmpInfo {
     if (true_dtype_) attach_true_precision(bus, *true_dtype_);
     if (!mixed_) return;
 
-    auto enter = [this](BatchStartHook&) { enter_autocast(); };
-    auto leave = [this](BatchEndHook&) { leave_autocast(); };
-    connect(bus.on_train_batch_start, enter, SlotGroup::Precision);
-    connect(bus.on_validation_batch_start, enter, SlotGroup::Precision);
-    connect(bus.on_test_batch_start, enter, SlotGroup::Precision);
-    connect(bus.on_predict_batch_start, enter, SlotGroup::Precision);
-    connect(bus.on_validation_batch_end, leave, SlotGroup::Precision);
-    connect(bus.on_test_batch_end, leave, SlotGroup::Precision);
-    connect(bus.on_predict_batch_end, leave, SlotGroup::Precision);
+    connect_around_steps(bus, [this] { enter_autocast(); }, [this] { leave_autocast(); });
     // Backward runs outside autocast, on the (scaled) loss.
     connect(bus.on_before_backward, [this](BeforeBackwardHook& hook) {
       leave_autocast();
       if (scaler_) hook.loss = scaler_->scale(hook.loss);
     }, SlotGroup::Precision);
     if (!scaling_) {
-      connect(bus.on_train_batch_end, leave, SlotGroup::Precision);
+      connect(bus.on_train_batch_end, [this](BatchEndHook&) { leave_autocast(); }, SlotGroup::Precision);
       return;
     }
     connect(bus.on_before_optimizer_step, [this](OptimizerHook& hook) { unscale(hook); }, SlotGroup::Precision);
@@ -129,17 +121,24 @@ class Amp : public Plugin, public AmpInfo {
         return tensor.is_floating_point() ? tensor.to(dtype) : tensor;
       });
     }, SlotGroup::Precision);
-    auto enter = [this](BatchStartHook&) { enter_default_dtype(); };
-    auto leave = [this](BatchEndHook&) { leave_default_dtype(); };
-    connect(bus.on_train_batch_start, enter, SlotGroup::Precision);
-    connect(bus.on_validation_batch_start, enter, SlotGroup::Precision);
-    connect(bus.on_test_batch_start, enter, SlotGroup::Precision);
-    connect(bus.on_predict_batch_start, enter, SlotGroup::Precision);
+    connect_around_steps(bus, [this] { enter_default_dtype(); }, [this] { leave_default_dtype(); });
     connect(bus.on_before_backward, [this](BeforeBackwardHook&) { leave_default_dtype(); }, SlotGroup::Precision);
-    connect(bus.on_train_batch_end, leave, SlotGroup::Precision);
-    connect(bus.on_validation_batch_end, leave, SlotGroup::Precision);
-    connect(bus.on_test_batch_end, leave, SlotGroup::Precision);
-    connect(bus.on_predict_batch_end, leave, SlotGroup::Precision);
+    connect(bus.on_train_batch_end, [this](BatchEndHook&) { leave_default_dtype(); }, SlotGroup::Precision);
+  }
+
+  // `enter` at every loop's batch start, `leave` at the evaluation loops' batch ends (where a
+  // training step leaves depends on backward and the scaler, so each caller connects that).
+  template <typename Enter, typename Leave>
+  void connect_around_steps(HookBus& bus, Enter enter, Leave leave) {
+    auto at_start = [enter](BatchStartHook&) { enter(); };
+    auto at_end = [leave](BatchEndHook&) { leave(); };
+    connect(bus.on_train_batch_start, at_start, SlotGroup::Precision);
+    connect(bus.on_validation_batch_start, at_start, SlotGroup::Precision);
+    connect(bus.on_test_batch_start, at_start, SlotGroup::Precision);
+    connect(bus.on_predict_batch_start, at_start, SlotGroup::Precision);
+    connect(bus.on_validation_batch_end, at_end, SlotGroup::Precision);
+    connect(bus.on_test_batch_end, at_end, SlotGroup::Precision);
+    connect(bus.on_predict_batch_end, at_end, SlotGroup::Precision);
   }
 
   void enter_default_dtype() {

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -28,7 +29,7 @@
 #include "fulgur/plugin_options.h"
 #include "fulgur/strategy.h"
 #include "fulgur/trainer.h"
-#include "overlapped_reducer.h"
+#include "bucket_reducer.h"
 
 extern char** environ;
 
@@ -241,29 +242,24 @@ class DDP : public Plugin, public Strategy {
     }, SlotGroup::Strategy);
     connect(bus.on_train_start, [this](RunHook& hook) { start_overlap(hook.trainer); }, SlotGroup::Strategy);
     connect(bus.on_train_batch_start, [this](BatchStartHook& hook) {
-      if (!reducer_) return;
+      if (!overlapped_) return;
       const Trainer& trainer = hook.trainer;
       // The kernel steps at the end of each accumulation window and at the epoch's last batch.
       const bool window_ends = (hook.batch_idx + 1) % trainer.accumulate_grad_batches() == 0 ||
                                hook.batch_idx + 1 == trainer.num_training_batches();
-      reducer_->begin_micro_batch(window_ends);
+      overlapped_->begin_micro_batch(window_ends);
     }, SlotGroup::Strategy);
-    connect(bus.on_before_optimizer_step, [this](OptimizerHook& hook) {
-      if (reducer_) {
-        finish_overlap();
-      } else {
-        average_gradients(hook.optimizer);
-      }
-    }, SlotGroup::Strategy);
+    connect(bus.on_before_optimizer_step, [this](OptimizerHook& hook) { average_gradients(hook.optimizer); },
+            SlotGroup::Strategy);
     connect(bus.on_train_end, [this](RunHook&) {
-      if (reducer_) {
+      if (overlapped_) {
         spdlog::info("ddp: rank {}: gradients in {} bucket(s); {} started their all-reduce during the last step's "
-                     "backward", where_.rank, reducer_->buckets(), reducer_->started_in_backward());
+                     "backward", where_.rank, overlapped_->buckets(), overlapped_->started_in_backward());
       }
-      reducer_.reset();
+      release_reducers();
     }, SlotGroup::Strategy);
     connect(bus.on_exception, [this](ExceptionHook&) {
-      reducer_.reset();
+      release_reducers();
       children_.mark_failed();
     }, SlotGroup::Strategy);
   }
@@ -446,20 +442,25 @@ class DDP : public Plugin, public Strategy {
   }
 
   // Automatic optimization of one optimizer reduces gradients while backward runs (option
-  // overlap, on by default); manual optimization keeps the reduction at the step, where the
-  // Module decides when backward is over.
+  // overlap, on by default); otherwise each optimizer's gradients are reduced at its step, where
+  // the Module decides when backward is over.
   void start_overlap(Trainer& trainer) {
-    reducer_.reset();
+    release_reducers();
     if (where_.world_size == 1 || !options_.overlap || !trainer.module() ||
         !trainer.module()->automatic_optimization() || trainer.optimizers().size() != 1) {
       return;
     }
+    auto& optimizer = *trainer.optimizers().front();
+    overlapped_ = &make_reducer(optimizer, /*during_backward=*/true);
+  }
+
+  strategies::BucketReducer& make_reducer(torch::optim::Optimizer& optimizer, bool during_backward) {
     std::vector<at::Tensor> parameters;
-    for (auto& group : trainer.optimizers().front()->param_groups()) {
+    for (auto& group : optimizer.param_groups()) {
       for (auto& parameter : group.params()) parameters.push_back(parameter);
     }
     const auto bucket_bytes = static_cast<int64_t>(options_.bucket_mb * 1024 * 1024);
-    reducer_ = std::make_unique<strategies::OverlappedReducer>(
+    auto reducer = std::make_unique<strategies::BucketReducer>(
         parameters, bucket_bytes,
         [this](at::Tensor& flat) {
           // Gloo reduces host memory; NCCL takes device tensors as they are.
@@ -467,65 +468,36 @@ class DDP : public Plugin, public Strategy {
           std::vector<at::Tensor> tensors{flat};
           return group_->allreduce(tensors);
         },
-        [] { return interrupt_received() != 0 ? 1.0 : 0.0; });
+        [] { return interrupt_received() != 0 ? 1.0 : 0.0; }, during_backward);
+    return *(reducers_[&optimizer] = std::move(reducer));
   }
 
-  void finish_overlap() {
-    const at::Tensor flag = reducer_->finish(where_.world_size, [this](const c10::intrusive_ptr<c10d::Work>& work) {
+  void release_reducers() {
+    overlapped_ = nullptr;
+    reducers_.clear();  // the hooks leave the parameters with them
+  }
+
+  // Gradients averaged over the ranks, a bucket of about bucket_mb at a time (one collective per
+  // bucket): those backward started are waited for, the rest start now. The last bucket also
+  // carries this rank's interrupt flag (see agreed_interrupt).
+  void average_gradients(torch::optim::Optimizer& optimizer) {
+    if (where_.world_size == 1) return;
+    strategies::BucketReducer* reducer = nullptr;
+    if (const auto found = reducers_.find(&optimizer); found != reducers_.end()) {
+      reducer = found->second.get();
+    } else {
+      reducer = &make_reducer(optimizer, /*during_backward=*/false);
+    }
+    if (reducer != overlapped_) reducer->begin_micro_batch(true);
+    const at::Tensor flag = reducer->finish(where_.world_size, [this](const c10::intrusive_ptr<c10d::Work>& work) {
       wait(work, "gradient all_reduce");
     });
+    // Reading the flag is free on the host; on a GPU it would wait for the device every step, so
+    // there every kDeviceFlagReadEvery-th exchange is read (the same ones on every rank: the
+    // signal stays set, so it is in each exchange until read).
     if (flag.defined() && (flag.is_cpu() || ++flag_exchanges_ % kDeviceFlagReadEvery == 0) && flag.item<double>() > 0) {
       interrupt_reported_ = true;
     }
-  }
-
-  // Gradients averaged over the ranks, a bucket of about bucket_mb at a time: one flat tensor per
-  // bucket makes one collective instead of one per parameter. The last bucket also carries this
-  // rank's interrupt flag (see agreed_interrupt).
-  void average_gradients(torch::optim::Optimizer& optimizer) {
-    if (where_.world_size == 1) return;
-    torch::NoGradGuard no_grad;
-    const int64_t bucket_bytes = static_cast<int64_t>(options_.bucket_mb * 1024 * 1024);
-    std::vector<at::Tensor> bucket;
-    int64_t bytes = 0;
-    auto flush = [&](bool last) {
-      if (bucket.empty() && !last) return;
-      std::vector<at::Tensor> flat_views;
-      for (auto& grad : bucket) flat_views.push_back(grad.reshape({-1}));
-      const auto options = bucket.empty() ? torch::TensorOptions(torch::kFloat) : bucket.front().options();
-      if (last) flat_views.push_back(torch::full({1}, interrupt_received() != 0 ? 1.0 : 0.0, options));
-      at::Tensor flat = torch::cat(flat_views);
-      all_reduce(flat, ReduceOp::Mean);
-      int64_t offset = 0;
-      for (auto& grad : bucket) {
-        grad.copy_(flat.narrow(0, offset, grad.numel()).view_as(grad));
-        offset += grad.numel();
-      }
-      // Reading the flag is free on the host; on a GPU it would wait for the device every step,
-      // so there every kDeviceFlagReadEvery-th exchange is read (the same ones on every rank:
-      // the signal stays set, so it is in each exchange until read).
-      if (last && (flat.is_cpu() || ++flag_exchanges_ % kDeviceFlagReadEvery == 0) && flat[offset].item<double>() > 0) {
-        interrupt_reported_ = true;
-      }
-      bucket.clear();
-      bytes = 0;
-    };
-    for (auto& group : optimizer.param_groups()) {
-      for (auto& parameter : group.params()) {
-        if (!parameter.requires_grad()) continue;
-        // A parameter this rank's batch did not reach still takes part, with a zero gradient.
-        if (!parameter.grad().defined()) parameter.mutable_grad() = torch::zeros_like(parameter);
-        at::Tensor grad = parameter.mutable_grad();
-        if (!bucket.empty() && (grad.scalar_type() != bucket.front().scalar_type() ||
-                                grad.device() != bucket.front().device())) {
-          flush(false);
-        }
-        bucket.push_back(grad);
-        bytes += grad.numel() * static_cast<int64_t>(grad.element_size());
-        if (bytes >= bucket_bytes) flush(false);
-      }
-    }
-    flush(true);
   }
 
   // Gloo reduces host memory; a CUDA tensor travels through a host copy. NCCL takes it as it is.
@@ -565,7 +537,9 @@ class DDP : public Plugin, public Strategy {
   }
 
   DDPOptions options_;
-  std::unique_ptr<strategies::OverlappedReducer> reducer_;  // during fit, under automatic optimization
+  // During fit: each optimizer's buckets; overlapped_ is the one whose all-reduce starts in backward.
+  std::map<const torch::optim::Optimizer*, std::unique_ptr<strategies::BucketReducer>> reducers_;
+  strategies::BucketReducer* overlapped_ = nullptr;
   bool nccl_ = false;
   static constexpr int64_t kDeviceFlagReadEvery = 32;
   bool interrupt_reported_ = false;  // some rank had, by the last gradient all-reduce read

@@ -55,17 +55,6 @@ class MemoryBudget : public Plugin {
   double baseline_ = 0;
 };
 
-// Counts the training batches of a trial's loader: a size that already puts all the data in one
-// batch cannot grow (Lightning compares with the dataset's length).
-class LoaderLength : public Plugin {
- public:
-  std::string name() const override { return "batch_size_finder_loader_length"; }
-  void attach(HookBus& bus) override {
-    connect(bus.on_train_epoch_start, [this](EpochHook& hook) { batches = hook.trainer.num_training_batches(); });
-  }
-  int64_t batches = -1;
-};
-
 bool is_out_of_memory(const std::string& message) {
   return message.find("out of memory") != std::string::npos || message.find("can't allocate memory") != std::string::npos ||
          message.find("not enough memory") != std::string::npos;
@@ -109,7 +98,6 @@ BatchSizeFinder Tuner::run_scale_batch_size(Module& module, int64_t& batch_size,
     Trainer trainer(search);
     trainer.add_plugin(std::make_unique<detail::OptimizerSnapshot>());
     if (options.max_memory_mb_ > 0) trainer.add_plugin(std::make_unique<MemoryBudget>(options.max_memory_mb_));
-    auto& length = static_cast<LoaderLength&>(trainer.add_plugin(std::make_unique<LoaderLength>()));
     bool fitted = true;
     try {
       fit(trainer);
@@ -120,7 +108,9 @@ BatchSizeFinder Tuner::run_scale_batch_size(Module& module, int64_t& batch_size,
       fitted = false;
     }
     release_cached_memory();
-    can_grow = length.batches != 1;
+    // A size that already puts all the data in one batch cannot grow (Lightning compares with the
+    // dataset's length); the Trainer keeps the last epoch's batch count after the fit.
+    can_grow = trainer.num_training_batches() != 1;
     result.trials.emplace_back(size, fitted);
     spdlog::info("scale_batch_size: batch size {} {}", size, fitted ? "fits" : "runs out of memory");
     return fitted;

@@ -1,5 +1,5 @@
-// The overlapped gradient all-reduce (see overlapped_reducer.h).
-#include "overlapped_reducer.h"
+// The bucketed gradient all-reduce (see bucket_reducer.h).
+#include "bucket_reducer.h"
 
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/function_hook.h>
@@ -10,9 +10,9 @@ namespace fulgur::strategies {
 
 // Runs after AccumulateGrad has added this micro-batch's gradient into .grad (a post hook of the
 // parameter's gradient accumulator, as PyTorch's Reducer registers it).
-class OverlappedReducer::ReadyHook : public torch::autograd::FunctionPostHook {
+class BucketReducer::ReadyHook : public torch::autograd::FunctionPostHook {
  public:
-  ReadyHook(OverlappedReducer& reducer, std::size_t bucket) : reducer_(reducer), bucket_(bucket) {}
+  ReadyHook(BucketReducer& reducer, std::size_t bucket) : reducer_(reducer), bucket_(bucket) {}
   torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
                                             const torch::autograd::variable_list& /*inputs*/) override {
     reducer_.parameter_ready(bucket_);
@@ -20,12 +20,12 @@ class OverlappedReducer::ReadyHook : public torch::autograd::FunctionPostHook {
   }
 
  private:
-  OverlappedReducer& reducer_;
+  BucketReducer& reducer_;
   std::size_t bucket_;
 };
 
-OverlappedReducer::OverlappedReducer(const std::vector<at::Tensor>& parameters, int64_t bucket_bytes, Launch launch,
-                                     std::function<double()> interrupt_flag)
+BucketReducer::BucketReducer(const std::vector<at::Tensor>& parameters, int64_t bucket_bytes, Launch launch,
+                             std::function<double()> interrupt_flag, bool during_backward)
     : launch_(std::move(launch)), interrupt_flag_(std::move(interrupt_flag)) {
   // Reverse order: the last layers' gradients are ready first.
   int64_t bytes = 0;
@@ -42,6 +42,7 @@ OverlappedReducer::OverlappedReducer(const std::vector<at::Tensor>& parameters, 
     buckets_.back().parameters.push_back(parameter);
     bytes += parameter.numel() * static_cast<int64_t>(parameter.element_size());
   }
+  if (!during_backward) return;
   for (std::size_t b = 0; b < buckets_.size(); ++b) {
     for (const auto& parameter : buckets_[b].parameters) {
       auto accumulator = torch::autograd::impl::grad_accumulator(parameter);
@@ -52,12 +53,12 @@ OverlappedReducer::OverlappedReducer(const std::vector<at::Tensor>& parameters, 
   }
 }
 
-OverlappedReducer::~OverlappedReducer() {
+BucketReducer::~BucketReducer() {
   // The hooks' code lives in this plugin: they leave before it can be unloaded.
   for (auto& [accumulator, key] : hooks_) accumulator->del_post_hook(key);
 }
 
-void OverlappedReducer::begin_micro_batch(bool reduces) {
+void BucketReducer::begin_micro_batch(bool reduces) {
   reducing_ = reduces;
   next_to_start_ = 0;
   started_in_backward_ = 0;
@@ -68,7 +69,7 @@ void OverlappedReducer::begin_micro_batch(bool reduces) {
   }
 }
 
-void OverlappedReducer::parameter_ready(std::size_t bucket) {
+void BucketReducer::parameter_ready(std::size_t bucket) {
   if (!reducing_ || bucket >= buckets_.size() || --buckets_[bucket].pending != 0) return;
   // Strictly in bucket order, so that every rank's collectives line up.
   while (next_to_start_ < buckets_.size() && buckets_[next_to_start_].pending <= 0) {
@@ -77,7 +78,7 @@ void OverlappedReducer::parameter_ready(std::size_t bucket) {
   }
 }
 
-void OverlappedReducer::start(std::size_t index) {
+void BucketReducer::start(std::size_t index) {
   torch::NoGradGuard no_grad;
   Bucket& bucket = buckets_[index];
   std::vector<at::Tensor> flat_views;
@@ -93,7 +94,7 @@ void OverlappedReducer::start(std::size_t index) {
   bucket.work = launch_(bucket.flat);
 }
 
-at::Tensor OverlappedReducer::finish(int64_t world_size, const Wait& wait) {
+at::Tensor BucketReducer::finish(int64_t world_size, const Wait& wait) {
   torch::NoGradGuard no_grad;
   while (next_to_start_ < buckets_.size()) start(next_to_start_++);
   at::Tensor flag;

@@ -1,4 +1,5 @@
-// The gradient all-reduce of ddp, overlapped with backward as PyTorch's Reducer does it.
+// The gradient all-reduce of ddp: averaged over the ranks a bucket at a time, overlapped with
+// backward as PyTorch's Reducer does it, or all at the optimizer step.
 //
 // Parameters are grouped into buckets of about bucket_mb in reverse order (the order backward
 // reaches them). A hook after each parameter's gradient accumulation counts down its bucket; a
@@ -8,7 +9,9 @@
 // the others leave the hooks idle. At the optimizer step, buckets backward did not complete (a
 // parameter this rank's batch did not reach: its gradient is taken as zero) start then, every
 // bucket is waited for, and its average is copied back into the gradients. The last bucket
-// carries one extra value, the rank's interrupt flag (see Strategy::agreed_interrupt).
+// carries one extra value, the rank's interrupt flag (see Strategy::agreed_interrupt). Made with
+// during_backward=false, no hooks are added and every bucket starts at the step (manual
+// optimization, several optimizers, overlap=false).
 #pragma once
 
 #include <cstdint>
@@ -25,7 +28,7 @@ struct Node;
 
 namespace fulgur::strategies {
 
-class OverlappedReducer {
+class BucketReducer {
  public:
   /// Starts a sum all-reduce of `flat`; may replace it by the copy it reduces (a host copy for
   /// Gloo), which finish() then reads.
@@ -33,11 +36,11 @@ class OverlappedReducer {
   /// Waits for a started all-reduce, turning a failure into fulgur::Error.
   using Wait = std::function<void(const c10::intrusive_ptr<c10d::Work>&)>;
 
-  OverlappedReducer(const std::vector<at::Tensor>& parameters, int64_t bucket_bytes, Launch launch,
-                    std::function<double()> interrupt_flag);
-  ~OverlappedReducer();
-  OverlappedReducer(const OverlappedReducer&) = delete;
-  OverlappedReducer& operator=(const OverlappedReducer&) = delete;
+  BucketReducer(const std::vector<at::Tensor>& parameters, int64_t bucket_bytes, Launch launch,
+                std::function<double()> interrupt_flag, bool during_backward);
+  ~BucketReducer();
+  BucketReducer(const BucketReducer&) = delete;
+  BucketReducer& operator=(const BucketReducer&) = delete;
 
   /// Before each micro-batch's backward: whether this one ends the window (and so reduces).
   void begin_micro_batch(bool reduces);
