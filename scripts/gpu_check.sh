@@ -84,7 +84,10 @@ timeout 120 build-gpu/examples/digits/digits --seed 7 --accelerator cuda --strat
   --plugin ddp:devices=1,backend=nccl --no-enable-progress-bar --no-enable-model-summary \
   --default-root-dir build-gpu/digits_nccl 2>&1 | grep -E "joined|test_acc|error" | head -3
 
-echo "== bench/parity on CUDA: hand LibTorch loop, fulgur, PyTorch, Lightning (fp32, bf16-mixed, 16-mixed)"
+echo "== cuda_graph: replayed steps against eager ones, accumulation, recapture, refusals"
+(cd build-gpu && timeout 180 ./cuda_graph_test --gtest_brief=1 2>&1 | tail -12)
+
+echo "== bench/parity on CUDA: hand LibTorch loop, fulgur, PyTorch, Lightning (fp32, bf16-mixed, 16-mixed), CUDA graphs"
 FULGUR_PARITY_PYTHON=python3 timeout 500 bench/parity/run.sh --build build-gpu --accelerator cuda 2>&1 | tail -30
 
 echo "== the whole test suite against LibTorch 2.x + CUDA"

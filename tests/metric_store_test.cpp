@@ -22,6 +22,39 @@ struct IndexLogger : testing::TinyClassifier {
   }
 };
 
+struct ConstantMetric : LoggableMetric {
+  at::Tensor batch_value() const override { return torch::tensor(1.0); }
+  at::Tensor compute() override { return torch::tensor(1.0); }
+  void reset() override {}
+  std::string metric_name() const override { return "ConstantMetric"; }
+  void set_strategy(Strategy*) override {}
+};
+
+// What a CUDA-graph plugin does with the logs of the step it captures: record them, then log
+// them again (with the values as they are then) after each replay.
+TEST(Metrics, RecordedLogsAreStoredOnlyWhenLoggedAgain) {
+  MetricStore store;
+  store.set_context(LogContext::Training);
+  std::vector<MetricStore::LoggedValue> recording;
+  store.record_into(&recording, "the_recorder");
+  auto value = torch::tensor(2.0);
+  store.log("loss", value, LogOptions{}.with_on_epoch(true), 4);
+  EXPECT_TRUE(store.callback_metrics().empty());
+  ASSERT_EQ(recording.size(), 1u);
+  ConstantMetric metric;
+  const std::string error = testing::error_of([&] { store.log("acc", metric, LogOptions{}); });
+  EXPECT_NE(error.find("in a step that the_recorder captures"), std::string::npos) << error;
+  EXPECT_THROW(store.log("", value, LogOptions{}, 4), Error);  // still checked while recording
+  store.record_into(nullptr);
+
+  store.log_recorded(recording[0]);
+  value.fill_(4.0);  // what the next replay does to the recorded tensor
+  store.log_recorded(recording[0]);
+  EXPECT_NEAR(*store.value("loss_step"), 4.0, 1e-12);
+  store.end_epoch(LogContext::Training);
+  EXPECT_NEAR(*store.value("loss_epoch"), 3.0, 1e-12);  // (2*4 + 4*4) / 8
+}
+
 TEST(Metrics, EpochMeanIsWeightedByBatchSize) {
   auto data = testing::make_blobs(10);
   auto train = testing::make_loader(data, 4);  // batches of 4, 4, 2

@@ -90,6 +90,58 @@ TEST(StepRunner, ARunnerDoingTheStepItsOwnWayKeepsTheLoopsCounts) {
   EXPECT_TRUE(trainer.callback_metrics().count("train_loss"));  // logged inside the runner's own step
 }
 
+// What a CUDA-graph plugin asks of the kernel, on the CPU: the step on inputs the runner owns,
+// gradients zeroed in place (each parameter keeps one gradient tensor), and the step's log()
+// calls recorded and logged again afterwards.
+class OwnInputs : public Plugin, public StepRunner {
+ public:
+  std::string name() const override { return "own_inputs_runner"; }
+  void attach(HookBus&) override {}
+  at::Tensor run_step(const TrainingStep& step) override {
+    if (step.batch_idx < 1) return step.eager({nullptr, /*zero_grad_in_place=*/true});
+    auto& model = static_cast<testing::TinyClassifier&>(*step.trainer.module());
+    if (!grad_address) grad_address = model.linear->weight.grad().data_ptr();
+    const Batch inputs = step.batch.map_tensors([](const at::Tensor& tensor) { return tensor.clone(); });
+    std::vector<MetricStore::LoggedValue> logged;
+    step.trainer.metrics().clear_step_metrics();
+    step.trainer.metrics().record_into(&logged, "own_inputs_runner");
+    at::Tensor loss = step.eager({&inputs, /*zero_grad_in_place=*/true});
+    step.trainer.metrics().record_into(nullptr);
+    kept_gradients = kept_gradients && model.linear->weight.grad().data_ptr() == grad_address;
+    recorded += static_cast<int>(logged.size());
+    if (step.trainer.metrics().step_metrics().count("train_loss")) stored_while_recording = true;
+    for (const auto& value : logged) step.trainer.metrics().log_recorded(value);
+    last_loss = loss.detach();
+    return loss;
+  }
+  at::Tensor last_loss;
+  const void* grad_address = nullptr;
+  bool kept_gradients = true;
+  bool stored_while_recording = false;
+  int recorded = 0;
+};
+
+TEST(StepRunner, EagerRunsOnTheRunnersInputsWithGradientsZeroedInPlaceAndLogsRecorded) {
+  EagerRun eager;
+  auto& train = eager.train;
+
+  Trainer trainer(testing::quiet_options(2));
+  auto& runner = static_cast<OwnInputs&>(trainer.add_plugin(std::make_unique<OwnInputs>()));
+  torch::manual_seed(7);
+  testing::TinyClassifier model;
+  trainer.fit(model, train);
+  EXPECT_EQ(trainer.global_step(), eager.global_step);
+  EXPECT_TRUE(testing::flat_parameters(model).equal(eager.weights));
+  EXPECT_TRUE(runner.kept_gradients);
+  EXPECT_EQ(runner.recorded, 14);  // train_loss of batches 1..7, both epochs
+  EXPECT_FALSE(runner.stored_while_recording);
+  // Logged again after the step: the last batch's loss, as a copy of its own.
+  ASSERT_TRUE(trainer.callback_metrics().count("train_loss"));
+  const auto& logged = trainer.callback_metrics().at("train_loss");
+  EXPECT_TRUE(logged.equal(runner.last_loss));
+  EXPECT_NE(logged.data_ptr(), runner.last_loss.data_ptr());
+}
+
 class Twice : public Delegating {
  public:
   std::string name() const override { return "second_runner"; }

@@ -59,6 +59,7 @@ import sys
 rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
 times = {(model, variant): float(us) for model, variant, us in rows}
 order = ["hand_libtorch", "fulgur_kernel_log", "fulgur_default_plugins", "raw_pytorch", "lightning_lean", "lightning_default",
+         "hand_graph_sgd", "fulgur_cuda_graph_sgd",
          "fulgur_default_plugins_bf16_mixed", "lightning_default_bf16_mixed",
          "fulgur_default_plugins_16_mixed", "lightning_default_16_mixed"]
 print("| model | variant | us/step | vs hand LibTorch (fp32) | Lightning default (same precision) / this |")
@@ -72,5 +73,9 @@ for model in dict.fromkeys(m for m, _ in times):
         suffix = suffix or (variant[len("lightning_default"):] if variant.startswith("lightning_default") else "")
         peer = times.get((model, "lightning_default" + suffix), float("nan"))
         print("| %s | %s | %.1f | %.2fx | %.2fx |" % (model, variant, us, us / times[(model, "hand_libtorch")], peer / us))
+for model in dict.fromkeys(m for m, _ in times):
+    if (model, "fulgur_cuda_graph_sgd") in times:
+        print("%s: fulgur's cuda_graph plugin / a graph captured by hand (both SGD): %.2fx" % (
+            model, times[(model, "fulgur_cuda_graph_sgd")] / times[(model, "hand_graph_sgd")]))
 PY
 rm -f "$results" "$results.log" "$results.versions"

@@ -40,6 +40,11 @@ void MetricStore::record_step(const std::string& name, const std::string& key, c
 
 void MetricStore::log(const std::string& name, LoggableMetric& metric, const LogOptions& options) {
   check_name_and_place(name);
+  if (recording_) {
+    throw Error("log('" + name + "', " + metric.metric_name() + ") in a step that " + recorder_ + " captures: a "
+                "metric object's states change outside the captured work; log its value tensor instead, or update "
+                "the metric outside training_step");
+  }
   const bool on_step = options.on_step.value_or(default_on_step(context_));
   const bool on_epoch = options.on_epoch.value_or(default_on_epoch(context_));
   static const std::string no_suffix;
@@ -85,6 +90,10 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
   if (fx != "mean" && fx != "sum" && fx != "max" && fx != "min") {
     throw Error("log: metric '" + name + "' has reduce_fx='" + fx + "'; expected mean, sum, max or min");
   }
+  if (recording_) {
+    recording_->push_back({name, value.detach(), options, batch_size, why_unknown});
+    return;
+  }
   const bool on_step = options.on_step.value_or(default_on_step(context_));
   const bool on_epoch = options.on_epoch.value_or(default_on_epoch(context_));
   at::Tensor detached = value.dim() == 0 ? value.detach() : value.detach().reshape({});
@@ -129,6 +138,11 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
     }
     accumulator.weight += weight;
   }
+}
+
+void MetricStore::log_recorded(const LoggedValue& logged) {
+  // A copy: the recorded tensor is rewritten by the next replay, and stored values must not change.
+  log(logged.name, logged.value.clone(), logged.options, logged.batch_size, logged.why_unknown);
 }
 
 void MetricStore::end_epoch(LogContext context) {

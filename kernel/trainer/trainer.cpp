@@ -813,8 +813,18 @@ void Trainer::training_batch(Batch& raw_batch, int64_t batch_idx, bool is_last_b
       rethrow_with_context("training_step", batch_idx);
     }
   } else if (step_runner_) {
+    const int64_t accumulate = accumulate_grad_batches_;
     const TrainingStep step(
-        *this, batch, batch_idx, is_last_batch, [&] { return eager_step(batch, batch_idx, is_last_batch); },
+        *this, batch, batch_idx, is_last_batch, batch_idx % accumulate == 0,
+        (batch_idx + 1) % accumulate == 0 || is_last_batch,
+        [&](const EagerStepOptions& eager) {
+          if (!eager.inputs) return eager_step(batch, batch_idx, is_last_batch, eager.zero_grad_in_place);
+          // log() reads the batch size from the current batch: the inputs the step runs on.
+          set_current_batch(*eager.inputs);
+          torch::Tensor result = eager_step(*eager.inputs, batch_idx, is_last_batch, eager.zero_grad_in_place);
+          set_current_batch(batch);
+          return result;
+        },
         [this](int64_t steps) {
           if (steps < 0) throw Error("a step runner counted " + std::to_string(steps) + " optimizer steps");
           global_step_ += steps;
@@ -830,7 +840,8 @@ void Trainer::training_batch(Batch& raw_batch, int64_t batch_idx, bool is_last_b
   current_batch_ = nullptr;
 }
 
-torch::Tensor Trainer::eager_step(const Batch& batch, int64_t batch_idx, bool is_last_batch) {
+torch::Tensor Trainer::eager_step(const Batch& batch, int64_t batch_idx, bool is_last_batch,
+                                  bool zero_grad_in_place) {
   torch::Tensor loss;
   try {
     module_->step_output_ = StepOutput{};
@@ -862,7 +873,7 @@ torch::Tensor Trainer::eager_step(const Batch& batch, int64_t batch_idx, bool is
   }
 
   const int64_t accumulate = accumulate_grad_batches_;
-  if (batch_idx % accumulate == 0) optimizer_zero_grad(0);
+  if (batch_idx % accumulate == 0) optimizer_zero_grad(0, zero_grad_in_place);
   // Averaging over the window makes the summed gradient that of one big batch.
   backward(accumulate > 1 ? loss / static_cast<double>(accumulate) : loss);
   if ((batch_idx + 1) % accumulate == 0 || is_last_batch) optimizer_step(0);
@@ -885,11 +896,19 @@ void Trainer::optimizer_step(std::size_t optimizer_idx) {
   ++global_step_;
 }
 
-void Trainer::optimizer_zero_grad(std::size_t optimizer_idx) {
+void Trainer::optimizer_zero_grad(std::size_t optimizer_idx, bool in_place) {
   auto& optimizer = *optimizers_.at(optimizer_idx);
   OptimizerHook hook{*this, optimizer, optimizer_idx};
   bus_.on_before_zero_grad(hook);
-  compat::zero_grad(optimizer);
+  if (!in_place) {
+    compat::zero_grad(optimizer);
+    return;
+  }
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& parameter : group.params()) {
+      if (parameter.grad().defined()) parameter.mutable_grad().zero_();
+    }
+  }
 }
 
 Batch Trainer::transfer(Batch batch, int64_t dataloader_idx) {

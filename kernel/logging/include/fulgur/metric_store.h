@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -37,6 +38,25 @@ class MetricStore {
   /// Appended to every name logged while set (Lightning's "/dataloader_idx_1" when a loop reads
   /// several loaders); empty for one loader.
   void set_dataloader_suffix(std::string suffix) { dataloader_suffix_ = std::move(suffix); }
+
+  /// One log(name, tensor) call, as a recording keeps it.
+  struct LoggedValue {
+    std::string name;
+    at::Tensor value;
+    LogOptions options;
+    int64_t batch_size = -1;
+    std::string why_unknown;
+  };
+  /// While `recording` is set, log(name, tensor) checks its arguments and appends the call there
+  /// instead of storing the value, and logging a metric object is an error naming `recorder`. A
+  /// CUDA-graph plugin records the logs of the step it captures (the host side of log() does not
+  /// replay) and hands them to log_recorded() after each replay. nullptr stops recording.
+  void record_into(std::vector<LoggedValue>* recording, std::string recorder = {}) {
+    recording_ = recording;
+    recorder_ = std::move(recorder);
+  }
+  /// Logs a recorded call again, with a copy of its value as it is now.
+  void log_recorded(const LoggedValue& logged);
 
   void set_context(LogContext context) { context_ = context; }
   /// While set, log() is an error naming `where` (a hook where Lightning forbids logging, such as
@@ -92,6 +112,8 @@ class MetricStore {
   const char* forbidden_in_ = nullptr;
   std::string dataloader_suffix_;
   std::function<void(at::Tensor&)> reducer_;
+  std::vector<LoggedValue>* recording_ = nullptr;
+  std::string recorder_;
   std::map<std::string, Accumulator> accumulators_;
   Metrics callback_metrics_;
   Metrics step_metrics_;

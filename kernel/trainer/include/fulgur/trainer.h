@@ -327,7 +327,7 @@ class Trainer {
   void training_epoch(DataLoader& train_loader, const std::vector<DataLoader*>& val_loaders, bool validation_enabled);
   void training_batch(Batch& batch, int64_t batch_idx, bool is_last_batch);
   /// The automatic step of one batch: training_step, zero_grad, backward, optimizer step.
-  torch::Tensor eager_step(const Batch& batch, int64_t batch_idx, bool is_last_batch);
+  torch::Tensor eager_step(const Batch& batch, int64_t batch_idx, bool is_last_batch, bool zero_grad_in_place = false);
   /// Runs the loop over each loader, at most max_batches[i] batches of loader i (-1: all).
   void evaluation_loop(Stage stage, const std::vector<DataLoader*>& loaders, const std::vector<int64_t>& max_batches);
   std::vector<int64_t> eval_limits(Stage stage, const std::vector<DataLoader*>& loaders) const;
@@ -347,7 +347,7 @@ class Trainer {
   // Called by Module for manual optimization.
   void backward(torch::Tensor loss);
   void optimizer_step(std::size_t optimizer_idx);
-  void optimizer_zero_grad(std::size_t optimizer_idx);
+  void optimizer_zero_grad(std::size_t optimizer_idx, bool in_place = false);
 
   TrainerOptions options_;
   // Destroyed last: the bus may hold connection bookkeeping that plugin code allocated.

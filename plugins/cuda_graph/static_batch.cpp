@@ -1,0 +1,88 @@
+#include "static_batch.h"
+
+#include <ATen/ATen.h>
+
+#include "fulgur/error.h"
+
+namespace fulgur::plugins::cuda_graph {
+namespace {
+
+std::string describe_leaf(const Batch& node) {
+  switch (node.kind()) {
+    case Batch::Kind::Int: return "the number " + std::to_string(node.to_int());
+    case Batch::Kind::Double: return "the number " + std::to_string(node.to_double());
+    case Batch::Kind::Bool: return node.to_bool() ? "true" : "false";
+    case Batch::Kind::String: return "the string '" + node.str() + "'";
+    default: return node.describe();
+  }
+}
+
+bool same_leaf(const Batch& a, const Batch& b) {
+  switch (a.kind()) {
+    case Batch::Kind::None: return true;
+    case Batch::Kind::Int: return a.to_int() == b.to_int();
+    case Batch::Kind::Double: return a.to_double() == b.to_double();
+    case Batch::Kind::Bool: return a.to_bool() == b.to_bool();
+    case Batch::Kind::String: return a.str() == b.str();
+    default: return false;
+  }
+}
+
+// The first difference between the captured node and a new one, at `path`; empty when none.
+std::string first_difference(const Batch& captured, const Batch& batch, const std::string& path) {
+  const auto differs = [&](const std::string& now, const std::string& then) {
+    return path + " is " + now + ", the captured one " + then;
+  };
+  if (captured.kind() != batch.kind()) return differs(batch.describe(), captured.describe());
+  switch (captured.kind()) {
+    case Batch::Kind::Tensor: {
+      const at::Tensor& a = captured.tensor();
+      const at::Tensor& b = batch.tensor();
+      if (a.sizes() != b.sizes() || a.scalar_type() != b.scalar_type() || a.device() != b.device()) {
+        return differs(describe_tensor(b) + " on " + b.device().str(), describe_tensor(a) + " on " + a.device().str());
+      }
+      return {};
+    }
+    case Batch::Kind::List: {
+      if (captured.size() != batch.size()) {
+        return differs("a list of " + std::to_string(batch.size()), "a list of " + std::to_string(captured.size()));
+      }
+      for (std::size_t i = 0; i < captured.size(); ++i) {
+        auto found = first_difference(captured.at(i), batch.at(i), path + "[" + std::to_string(i) + "]");
+        if (!found.empty()) return found;
+      }
+      return {};
+    }
+    case Batch::Kind::Dict: {
+      if (captured.keys() != batch.keys()) return differs(batch.describe(), captured.describe());
+      for (const auto& [key, value] : captured.entries()) {
+        auto found = first_difference(value, batch.at(key), path + "[\"" + key + "\"]");
+        if (!found.empty()) return found;
+      }
+      return {};
+    }
+    default:
+      return same_leaf(captured, batch) ? std::string{} : differs(describe_leaf(batch), describe_leaf(captured));
+  }
+}
+
+}  // namespace
+
+StaticBatch::StaticBatch(const Batch& first)
+    : inputs_(first.map_tensors([](const at::Tensor& tensor) { return tensor.detach().clone(); })) {}
+
+std::string StaticBatch::mismatch(const Batch& batch) const { return first_difference(inputs_, batch, "batch"); }
+
+void StaticBatch::copy_from(const Batch& batch) {
+  std::vector<at::Tensor> sources;
+  batch.for_each_tensor([&](const at::Tensor& tensor) { sources.push_back(tensor); });
+  std::size_t next = 0;
+  inputs_.for_each_tensor([&](const at::Tensor& target) {
+    if (next == sources.size()) throw Error("cuda_graph: the batch has fewer tensors than the captured one");
+    // Same device as the capture (checked by mismatch), so the copy is queued, never waited for.
+    target.copy_(sources[next++], /*non_blocking=*/true);
+  });
+  if (next != sources.size()) throw Error("cuda_graph: the batch has more tensors than the captured one");
+}
+
+}  // namespace fulgur::plugins::cuda_graph
