@@ -2,7 +2,8 @@
 //
 // The same model, data, optimizer and batch order are trained by both, alternating round by
 // round in one process so that both see the same machine state. Each configuration prints
-// µs per training step for both and their ratio (median over rounds).
+// µs per training step for both and their ratio (median over rounds), and apart from them
+// fulgur's set-up and teardown per fit (plugins loaded, log folders made; ms, not per step).
 //
 //   build/bench/bench_overhead                 # default: 7 rounds of 3 epochs
 //   build/bench/bench_overhead --rounds 11 --threads 2
@@ -97,11 +98,36 @@ double hand_loop_us_per_step(torch::nn::Sequential& net, torch::optim::Optimizer
   return us;
 }
 
-double fulgur_us_per_step(fulgur::Trainer& trainer, BenchModule& module, fulgur::TensorDataLoader& loader) {
+// The training loop's time inside a fit: from on_train_start (before any other slot) to
+// on_train_end (after every other), so that it holds every step and every epoch end (the
+// loggers' saves) but not the fit's set-up and teardown (loading plugins, creating log folders),
+// just as the hand loop's clock leaves out opening its CSV file.
+class LoopClock : public fulgur::Plugin {
+ public:
+  std::string name() const override { return "loop_clock"; }
+  void attach(fulgur::HookBus& bus) override {
+    connect(bus.on_train_start, [this](fulgur::RunHook&) { start = Clock::now(); }, fulgur::SlotGroup::Trace);
+    connect(bus.on_train_end, [this](fulgur::RunHook&) { end = Clock::now(); }, fulgur::SlotGroup::Last);
+  }
+  Clock::time_point start, end;
+};
+
+struct FulgurTimes {
+  double us_per_step;  // the loop's
+  double setup_ms;     // the rest of the fit: set-up and teardown
+};
+
+FulgurTimes fulgur_us_per_step(fulgur::Trainer& trainer, BenchModule& module, fulgur::TensorDataLoader& loader) {
+  // Each fit logs into a fresh folder, as the hand loop rewrites its one CSV file: the loggers'
+  // version search then reads one folder, not every earlier round's.
+  std::filesystem::remove_all(trainer.options().default_root_dir + "/lightning_logs");
+  auto& clock = static_cast<LoopClock&>(trainer.add_plugin(std::make_unique<LoopClock>()));
   const auto start = Clock::now();
   trainer.fit(module, loader);
-  return std::chrono::duration<double, std::micro>(Clock::now() - start).count() /
-         static_cast<double>(trainer.global_step());
+  const auto end = Clock::now();
+  const double loop_us = std::chrono::duration<double, std::micro>(clock.end - clock.start).count();
+  const double fit_us = std::chrono::duration<double, std::micro>(end - start).count();
+  return {loop_us / static_cast<double>(trainer.global_step()), (fit_us - loop_us) / 1000.0};
 }
 
 double median(std::vector<double> values) {
@@ -159,7 +185,7 @@ void run(const ModelShape& shape, const Config& config, int rounds, int64_t epoc
     options.plugins.push_back(fulgur::PluginSpec::parse("hook_trace:path=" + scratch + "/trace.txt"));
   }
 
-  std::vector<double> hand, framework, ratios;
+  std::vector<double> hand, framework, ratios, setup;
   const HandExtras extras{config.optimization_plugins, scratch + "/hand_metrics.csv"};
   hand_loop_us_per_step(hand_net, *hand_optimizer, loader, 1, extras);  // warm-up
   {
@@ -171,15 +197,19 @@ void run(const ModelShape& shape, const Config& config, int rounds, int64_t epoc
     fulgur::Trainer trainer(options);
     if (round % 2 == 0) {
       hand.push_back(hand_loop_us_per_step(hand_net, *hand_optimizer, loader, epochs, extras));
-      framework.push_back(fulgur_us_per_step(trainer, module, loader));
+      const auto times = fulgur_us_per_step(trainer, module, loader);
+      framework.push_back(times.us_per_step);
+      setup.push_back(times.setup_ms);
     } else {
-      framework.push_back(fulgur_us_per_step(trainer, module, loader));
+      const auto times = fulgur_us_per_step(trainer, module, loader);
+      framework.push_back(times.us_per_step);
+      setup.push_back(times.setup_ms);
       hand.push_back(hand_loop_us_per_step(hand_net, *hand_optimizer, loader, epochs, extras));
     }
     ratios.push_back(framework.back() / hand.back());
   }
-  std::fprintf(stderr, "%-8s %-22s %10.1f %10.1f %8.3f %8.3f\n", shape.name.c_str(), config.name.c_str(), median(hand),
-              median(framework), median(framework) / median(hand), median(ratios));
+  std::fprintf(stderr, "%-8s %-22s %10.1f %10.1f %8.3f %8.3f %9.2f\n", shape.name.c_str(), config.name.c_str(),
+               median(hand), median(framework), median(framework) / median(hand), median(ratios), median(setup));
 }
 
 }  // namespace
@@ -212,7 +242,8 @@ int main(int argc, char** argv) {
   // Results go to stderr: the progress bar and model summary of the "all_plugins" rows use stdout.
   std::fprintf(stderr, "LibTorch %s, %d thread(s), %d rounds x %lld epochs; us per training step (median)\n",
               TORCH_VERSION, threads, rounds, static_cast<long long>(epochs));
-  std::fprintf(stderr, "%-8s %-22s %10s %10s %8s %8s\n", "model", "config", "hand_us", "fulgur_us", "ratio", "paired");
+  std::fprintf(stderr, "%-8s %-22s %10s %10s %8s %8s %9s\n", "model", "config", "hand_us", "fulgur_us", "ratio", "paired",
+               "setup_ms");
   for (const auto& shape : shapes) {
     if (std::find(models.begin(), models.end(), shape.name) == models.end()) continue;
     for (const auto& config : configs) {

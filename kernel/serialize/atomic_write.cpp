@@ -106,7 +106,8 @@ void remove_stale_temporaries(const fs::path& folder, const std::string& host) {
 
 }  // namespace
 
-void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& kind) {
+void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& kind,
+                           Durability durability) {
   const fs::path target(path);
   const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
   std::error_code folder_error;
@@ -126,10 +127,12 @@ void write_file_atomically(const std::string& path, std::string_view bytes, cons
     if (result <= 0) fail_write(kind, path, "writing " + std::to_string(bytes.size()) + " bytes failed", result < 0 ? errno : ENOSPC);
     written += static_cast<std::size_t>(result);
   }
-  if (::fsync(file.fd()) != 0) fail_write(kind, path, "flushing to disk failed", errno);
+  const bool on_disk = durability == Durability::OnDisk;
+  if (on_disk && ::fsync(file.fd()) != 0) fail_write(kind, path, "flushing to disk failed", errno);
   if (file.close() != 0) fail_write(kind, path, "closing failed", errno);
   if (::rename(temporary.c_str(), path.c_str()) != 0) fail_write(kind, path, "renaming the new file into place failed", errno);
   file.commit();
+  if (!on_disk) return;
   // The rename itself must reach the disk too.
   const int folder_fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (folder_fd >= 0) {

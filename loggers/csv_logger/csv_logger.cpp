@@ -53,37 +53,79 @@ class CSVLogger : public FolderLoggerPlugin {
       row[key] = key == "epoch" ? std::to_string(static_cast<int64_t>(value)) : format_value(value);
       add_column(key);
     }
-    rows_.push_back(std::move(row));
+    pending_.push_back(std::move(row));
     if (++rows_since_save_ >= options_.flush_logs_every_n_steps) save();
   }
 
+  // As Lightning's ExperimentWriter: rows since the last save are appended while the columns
+  // stay the same; when a metric brings a new column, the whole file is rewritten (atomically,
+  // so a crash never leaves it half-written) with the new header. Appending keeps a save's cost
+  // in the rows it adds, not in the rows of the whole run.
   void save() override {
     if (!started()) return;
     const std::string folder = create_folder();
     if (hparams_dirty_) {
-      write_file_atomically(folder + "/hparams.yaml", hparams_.to_yaml(), "log file");
+      write_file_atomically(folder + "/hparams.yaml", hparams_.to_yaml(), "log file", Durability::InPlace);
       hparams_dirty_ = false;
     }
-    if (rows_.empty()) return;
+    rows_since_save_ = 0;
+    if (pending_.empty()) return;
+    const std::string path = folder + "/metrics.csv";
+    if (columns_ == written_columns_) {
+      std::ofstream file(path, std::ios::app | std::ios::binary);
+      file << rows_text(pending_);
+      file.flush();
+      if (!file) throw Error("csv_logger: appending to " + path + " failed");
+    } else {
+      std::vector<Row> rows = written_columns_.empty() ? std::vector<Row>{} : read_rows(path);
+      rows.insert(rows.end(), pending_.begin(), pending_.end());
+      write_file_atomically(path, header_text() + rows_text(rows), "log file", Durability::InPlace);
+      written_columns_ = columns_;
+    }
+    pending_.clear();
+  }
+
+ private:
+  using Row = std::map<std::string, std::string>;
+
+  std::string header_text() const {
     std::string text;
     for (std::size_t i = 0; i < columns_.size(); ++i) text += (i ? "," : "") + columns_[i];
-    text += "\n";
-    for (const auto& row : rows_) {
+    return text + "\n";
+  }
+
+  std::string rows_text(const std::vector<Row>& rows) const {
+    std::string text;
+    for (const auto& row : rows) {
       for (std::size_t i = 0; i < columns_.size(); ++i) {
         const auto found = row.find(columns_[i]);
         text += (i ? "," : "") + (found == row.end() ? std::string() : found->second);
       }
       text += "\n";
     }
-    // The whole file is rewritten (atomically), so a new column can join the header.
-    write_file_atomically(folder + "/metrics.csv", text, "log file");
-    rows_since_save_ = 0;
+    return text;
   }
 
- private:
-  using Row = std::map<std::string, std::string>;
+  // The rows of a metrics.csv, by its own header.
+  static std::vector<Row> read_rows(const std::string& path) {
+    std::ifstream existing(path);
+    std::string line;
+    std::vector<Row> rows;
+    if (!std::getline(existing, line)) return rows;
+    const auto header = split_csv_line(line);
+    while (std::getline(existing, line)) {
+      const auto cells = split_csv_line(line);
+      Row row;
+      for (std::size_t i = 0; i < header.size() && i < cells.size(); ++i) {
+        if (!cells[i].empty()) row[header[i]] = cells[i];
+      }
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  }
 
-  // At the first write: the folder, and the rows a resumed run's earlier part wrote there.
+  // At the first write: the folder, and the columns of the file a resumed run's earlier part
+  // wrote there (its rows stay in the file).
   std::string create_folder() {
     const bool first = !folder_created();
     const std::string folder = this->folder();
@@ -91,22 +133,12 @@ class CSVLogger : public FolderLoggerPlugin {
       std::ifstream existing(folder + "/metrics.csv");
       std::string line;
       if (std::getline(existing, line)) {
-        const auto header = split_csv_line(line);
-        std::vector<Row> earlier;
-        while (std::getline(existing, line)) {
-          const auto cells = split_csv_line(line);
-          Row row;
-          for (std::size_t i = 0; i < header.size() && i < cells.size(); ++i) {
-            if (!cells[i].empty()) row[header[i]] = cells[i];
-          }
-          earlier.push_back(std::move(row));
-        }
-        std::vector<std::string> columns = header;
+        written_columns_ = split_csv_line(line);
+        std::vector<std::string> columns = written_columns_;
         for (const auto& column : columns_) {
           if (std::find(columns.begin(), columns.end(), column) == columns.end()) columns.push_back(column);
         }
         columns_ = std::move(columns);
-        rows_.insert(rows_.begin(), earlier.begin(), earlier.end());
       }
     }
     return folder;
@@ -118,8 +150,9 @@ class CSVLogger : public FolderLoggerPlugin {
   }
 
   CSVLoggerOptions options_;
-  std::vector<std::string> columns_;
-  std::vector<Row> rows_;
+  std::vector<std::string> columns_;          // every column so far, in order
+  std::vector<std::string> written_columns_;  // the header of the file on disk (empty: no file yet)
+  std::vector<Row> pending_;                  // rows logged since the last save
   int64_t rows_since_save_ = 0;
   Hyperparameters hparams_;
   bool hparams_dirty_ = false;

@@ -78,6 +78,40 @@ TEST(CSVLogger, WritesLightningsLayoutWithTheLoggedValues) {
   EXPECT_TRUE(fs::exists(root + "/lightning_logs/version_1/metrics.csv"));
 }
 
+// Logs "late" only from the second epoch on: a column that joins after rows were appended.
+struct LateMetric : testing::TinyClassifier {
+  torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
+    auto loss = testing::TinyClassifier::training_step(batch, batch_idx);
+    if (trainer().current_epoch() >= 1) log("late", static_cast<double>(batch_idx));
+    return loss;
+  }
+};
+
+TEST(CSVLogger, RowsAreAppendedAndANewColumnRewritesTheFileWithEveryRow) {
+  const auto root = testing::temp_dir("csv_late_column");
+  auto data = testing::make_blobs(16);
+  auto train = testing::make_loader(data, 4);
+  LateMetric model;
+  auto options = with_csv(root, 3);
+  options.log_every_n_steps = 1;
+  options.plugins.back() = loggers::CSVLoggerOptions{"", "lightning_logs", 3}.spec();
+  Trainer trainer(options);
+  auto& recorder = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
+  trainer.fit(model, train);
+
+  const auto lines = testing::read_lines(root + "/lightning_logs/version_0/metrics.csv");
+  ASSERT_EQ(lines.size(), recorder.rows.size() + 1);  // 12 rows: none lost or repeated
+  EXPECT_EQ(lines[0], "epoch,step,train_loss,late");
+  for (std::size_t r = 0; r < recorder.rows.size(); ++r) {
+    const auto cells = split(lines[r + 1]);
+    ASSERT_EQ(cells.size(), 4u) << lines[r + 1];
+    EXPECT_EQ(std::stoll(cells[1]), recorder.rows[r].first);
+    EXPECT_DOUBLE_EQ(std::stod(cells[2]), recorder.rows[r].second.at("train_loss"));
+    if (r < 4) EXPECT_EQ(cells[3], "");  // the first epoch's rows, written before the column existed
+    if (r >= 4) EXPECT_DOUBLE_EQ(std::stod(cells[3]), static_cast<double>(r % 4));
+  }
+}
+
 TEST(CSVLogger, ResumedRunAppendsToItsVersion) {
   const auto root = testing::temp_dir("csv_resume");
   auto data = testing::make_blobs(16);

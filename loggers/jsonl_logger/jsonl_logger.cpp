@@ -71,7 +71,7 @@ class JsonlLogger : public FolderLoggerPlugin {
 
   void save() override {
     if (!started() || hparams_.empty() || hparams_saved_) return;
-    write_file_atomically(folder() + "/hparams.json", to_json(HParamValue(hparams_)).dump(2) + "\n", "log file");
+    write_file_atomically(folder() + "/hparams.json", to_json(HParamValue(hparams_)).dump(2) + "\n", "log file", Durability::InPlace);
     hparams_saved_ = true;
   }
 

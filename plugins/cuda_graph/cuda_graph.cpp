@@ -207,6 +207,10 @@ class CudaGraph : public Plugin, public StepRunner {
       return step.eager({nullptr, /*zero_grad_in_place=*/true});
     }
     if (!static_batch_) {
+      if (auto off = cuda_graph::first_tensor_off(step.batch, c10::DeviceType::CUDA); !off.empty()) {
+        refuse(off + ": a graph captures device work only, so the step's work on a host tensor would run once, "
+               "at capture, and its result stay frozen; keep every tensor of the batch on the GPU");
+      }
       static_batch_.emplace(step.batch);
     } else if (auto mismatch = static_batch_->mismatch(step.batch); !mismatch.empty()) {
       if (!step.is_last_batch) {
@@ -229,10 +233,19 @@ class CudaGraph : public Plugin, public StepRunner {
       if (captured.graph) {
         spdlog::info("cuda_graph: the optimizer's learning rate, hyper-parameters or tensors changed before batch {}; "
                      "capturing the step again", step.batch_idx);
+        // A per-step scheduler changes the rate every step: each capture then costs more than the
+        // eager step it replaces.
+        if (++recaptures_in_a_row_ == 3) {
+          spdlog::warn("cuda_graph: the learning rate changed at each of the last 3 steps (a per-step scheduler?), "
+                       "and every change means a new capture, slower than the eager step; schedule per epoch, or "
+                       "leave this plugin out");
+        }
       }
       capture(step, captured);
       // Capturing records the work without doing it (and the step created no new tensors).
       captured.frozen = frozen_state(optimizer);
+    } else {
+      recaptures_in_a_row_ = 0;
     }
     static_batch_->copy_from(step.batch);
     captured.graph->replay();
@@ -304,6 +317,7 @@ class CudaGraph : public Plugin, public StepRunner {
   }
 
   std::map<int, Captured> graphs_;
+  int64_t recaptures_in_a_row_ = 0;
   std::optional<c10::cuda::CUDAStream> side_stream_;
 #endif
 

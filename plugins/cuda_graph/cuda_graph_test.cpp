@@ -49,6 +49,14 @@ TEST(StaticBatch, NamesTheFirstDifference) {
   EXPECT_NE(captured.mismatch(Batch(x)).find("batch is tensor[8, 4]"), std::string::npos);
 }
 
+TEST(StaticBatch, FindsATensorOffTheDevice) {
+  const auto x = torch::zeros({2, 2});
+  EXPECT_EQ(plugins::cuda_graph::first_tensor_off(Batch::list({x, x}), c10::DeviceType::CPU), "");
+  EXPECT_EQ(plugins::cuda_graph::first_tensor_off(Batch::dict({{"n", Batch(int64_t{2})}, {"mask", x}}),
+                                                  c10::DeviceType::CUDA),
+            "batch[\"mask\"] on cpu");
+}
+
 TEST(CudaGraph, RejectsBadOptions) {
   Trainer trainer(testing::quiet_options());
   CudaGraphOptions none_warm;

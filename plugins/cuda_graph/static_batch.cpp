@@ -66,7 +66,30 @@ std::string first_difference(const Batch& captured, const Batch& batch, const st
   }
 }
 
+std::string first_off(const Batch& node, c10::DeviceType type, const std::string& path) {
+  switch (node.kind()) {
+    case Batch::Kind::Tensor:
+      return node.tensor().device().type() == type ? std::string{} : path + " on " + node.tensor().device().str();
+    case Batch::Kind::List:
+      for (std::size_t i = 0; i < node.size(); ++i) {
+        auto found = first_off(node.at(i), type, path + "[" + std::to_string(i) + "]");
+        if (!found.empty()) return found;
+      }
+      return {};
+    case Batch::Kind::Dict:
+      for (const auto& [key, value] : node.entries()) {
+        auto found = first_off(value, type, path + "[\"" + key + "\"]");
+        if (!found.empty()) return found;
+      }
+      return {};
+    default:
+      return {};
+  }
+}
+
 }  // namespace
+
+std::string first_tensor_off(const Batch& batch, c10::DeviceType type) { return first_off(batch, type, "batch"); }
 
 StaticBatch::StaticBatch(const Batch& first)
     : inputs_(first.map_tensors([](const at::Tensor& tensor) { return tensor.detach().clone(); })) {}

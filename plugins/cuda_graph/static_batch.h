@@ -6,9 +6,15 @@
 
 #include <string>
 
+#include <c10/core/DeviceType.h>
+
 #include "fulgur/batch.h"
 
 namespace fulgur::plugins::cuda_graph {
+
+/// The path of the first tensor of `batch` that is not on a device of `type` ("batch[1]",
+/// "batch[\"mask\"]"), and its device; empty when all are.
+std::string first_tensor_off(const Batch& batch, c10::DeviceType type);
 
 class StaticBatch {
  public:

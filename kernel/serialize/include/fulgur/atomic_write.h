@@ -8,9 +8,17 @@
 
 namespace fulgur {
 
+/// How far a write goes before write_file_atomically returns.
+enum class Durability {
+  OnDisk,     // the file and its rename are flushed to the disk: checkpoints survive a power loss
+  InPlace,    // renamed into place, the disk left to flush it: a killed process still leaves a whole
+              // file, a power loss may lose the latest version (logs, as Lightning's loggers)
+};
+
 /// Replaces `path` with `bytes`, creating its folder if needed. Throws fulgur::Error that
 /// starts "cannot write <what> '<path>'" and names the system's reason (no space, no
 /// permission, ...); the previous file at `path` is then left as it was.
-void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& what = "file");
+void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& what = "file",
+                           Durability durability = Durability::OnDisk);
 
 }  // namespace fulgur

@@ -18,7 +18,7 @@ struct CSVLoggerOptions {
   /// Root folder; empty: the Trainer's default_root_dir.
   std::string save_dir;
   std::string name = "lightning_logs";
-  /// Rewrite metrics.csv after this many logged rows (and at every epoch end).
+  /// Write the rows logged so far to metrics.csv after this many (and at every epoch end).
   int64_t flush_logs_every_n_steps = 100;
 
   PluginSpec spec() const {
