@@ -176,6 +176,30 @@ TEST(CudaGraphGpu, ALearningRateChangeIsCapturedAgain) {
   EXPECT_TRUE(torch::allclose(graphed.weights, eager.weights, 1e-5, 1e-6));
 }
 
+TEST(CudaGraphGpu, AResumedFitEndsWhereTheUninterruptedOneEnds) {
+  REQUIRE_CUDA();
+  const GpuRun straight = fit_on_gpu(true, 3);
+  const auto path = testing::temp_dir("cuda_graph_resume") + "/two_epochs.ckpt";
+  auto data = testing::make_blobs(70);
+  auto train = testing::make_loader(data, 8);
+  auto options = testing::quiet_options(2);
+  options.accelerator = "cuda";
+  torch::manual_seed(3);
+  Mlp model;
+  {
+    Trainer first(options);
+    first.add_plugin(CudaGraphOptions{}.spec());
+    first.fit(model, train);
+    first.save_checkpoint(path);
+  }
+  options.max_epochs = 3;
+  Trainer resumed(options);
+  resumed.add_plugin(CudaGraphOptions{}.spec());
+  resumed.fit(model, train, {}, path);  // warms up and captures again on the restored tensors
+  EXPECT_EQ(resumed.global_step(), straight.global_step);
+  EXPECT_TRUE(torch::allclose(testing::flat_parameters(model).cpu(), straight.weights, 1e-5, 1e-6));
+}
+
 TEST(CudaGraphGpu, RefusesWhatAReplayCannotDo) {
   REQUIRE_CUDA();
   std::string error = error_of([] { fit_on_gpu(true, 1, [](TrainerOptions&, Mlp& model) { model.sync_at = 3; }); });
