@@ -49,6 +49,16 @@ class Trainer::RunScope {
 
 namespace {
 
+// Where a batch falls in its accumulation window: the first micro-batch zeroes the gradients,
+// the last (or the epoch's last batch) steps the optimizer.
+struct WindowPosition {
+  bool zeroes_gradients;
+  bool steps_optimizer;
+};
+WindowPosition window_position(int64_t batch_idx, int64_t accumulate, bool is_last_batch) {
+  return {batch_idx % accumulate == 0, (batch_idx + 1) % accumulate == 0 || is_last_batch};
+}
+
 // Under a distributed strategy each process takes the GPU of its local rank.
 torch::Device resolve_device(const std::string& accelerator, int64_t local_rank) {
   const bool cuda = torch::cuda::is_available();
@@ -813,10 +823,9 @@ void Trainer::training_batch(Batch& raw_batch, int64_t batch_idx, bool is_last_b
       rethrow_with_context("training_step", batch_idx);
     }
   } else if (step_runner_) {
-    const int64_t accumulate = accumulate_grad_batches_;
+    const auto window = window_position(batch_idx, accumulate_grad_batches_, is_last_batch);
     const TrainingStep step(
-        *this, batch, batch_idx, is_last_batch, batch_idx % accumulate == 0,
-        (batch_idx + 1) % accumulate == 0 || is_last_batch,
+        *this, batch, batch_idx, is_last_batch, window.zeroes_gradients, window.steps_optimizer,
         [&](const EagerStepOptions& eager) {
           if (!eager.inputs) return eager_step(batch, batch_idx, is_last_batch, eager.zero_grad_in_place);
           // log() reads the batch size from the current batch: the inputs the step runs on.
@@ -873,10 +882,11 @@ torch::Tensor Trainer::eager_step(const Batch& batch, int64_t batch_idx, bool is
   }
 
   const int64_t accumulate = accumulate_grad_batches_;
-  if (batch_idx % accumulate == 0) optimizer_zero_grad(0, zero_grad_in_place);
+  const auto window = window_position(batch_idx, accumulate, is_last_batch);
+  if (window.zeroes_gradients) optimizer_zero_grad(0, zero_grad_in_place);
   // Averaging over the window makes the summed gradient that of one big batch.
   backward(accumulate > 1 ? loss / static_cast<double>(accumulate) : loss);
-  if ((batch_idx + 1) % accumulate == 0 || is_last_batch) optimizer_step(0);
+  if (window.steps_optimizer) optimizer_step(0);
   return loss;
 }
 
