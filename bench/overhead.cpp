@@ -195,15 +195,16 @@ void run(const ModelShape& shape, const Config& config, int rounds, int64_t epoc
   for (int round = 0; round < rounds; ++round) {
     // Alternate which loop goes first so that neither always inherits the other's cache state.
     fulgur::Trainer trainer(options);
+    const auto run_fulgur = [&] {
+      const auto times = fulgur_us_per_step(trainer, module, loader);
+      framework.push_back(times.us_per_step);
+      setup.push_back(times.setup_ms);
+    };
     if (round % 2 == 0) {
       hand.push_back(hand_loop_us_per_step(hand_net, *hand_optimizer, loader, epochs, extras));
-      const auto times = fulgur_us_per_step(trainer, module, loader);
-      framework.push_back(times.us_per_step);
-      setup.push_back(times.setup_ms);
+      run_fulgur();
     } else {
-      const auto times = fulgur_us_per_step(trainer, module, loader);
-      framework.push_back(times.us_per_step);
-      setup.push_back(times.setup_ms);
+      run_fulgur();
       hand.push_back(hand_loop_us_per_step(hand_net, *hand_optimizer, loader, epochs, extras));
     }
     ratios.push_back(framework.back() / hand.back());

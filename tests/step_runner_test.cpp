@@ -61,33 +61,37 @@ struct EagerRun {
   }
 };
 
+// The eager run's fit again, from the same weights, with a `Runner` handed each step.
+template <typename Runner>
+struct FitWith {
+  explicit FitWith(TensorDataLoader& train)
+      : runner(static_cast<Runner&>(trainer.add_plugin(std::make_unique<Runner>()))) {
+    torch::manual_seed(7);
+    model = std::make_unique<testing::TinyClassifier>();
+    trainer.fit(*model, train);
+  }
+  torch::Tensor weights() const { return testing::flat_parameters(*model); }
+
+  Trainer trainer{testing::quiet_options(2)};
+  Runner& runner;
+  std::unique_ptr<testing::TinyClassifier> model;
+};
+
 TEST(StepRunner, ADelegatingRunnerGivesTheEagerRun) {
   EagerRun eager;
-  auto& train = eager.train;
-
-  Trainer trainer(testing::quiet_options(2));
-  auto& runner = static_cast<Delegating&>(trainer.add_plugin(std::make_unique<Delegating>()));
-  torch::manual_seed(7);
-  testing::TinyClassifier model;
-  trainer.fit(model, train);
-  EXPECT_EQ(runner.calls, 16);
-  EXPECT_EQ(trainer.global_step(), eager.global_step);
-  EXPECT_TRUE(testing::flat_parameters(model).equal(eager.weights));
+  FitWith<Delegating> run(eager.train);
+  EXPECT_EQ(run.runner.calls, 16);
+  EXPECT_EQ(run.trainer.global_step(), eager.global_step);
+  EXPECT_TRUE(run.weights().equal(eager.weights));
 }
 
 TEST(StepRunner, ARunnerDoingTheStepItsOwnWayKeepsTheLoopsCounts) {
   EagerRun eager;
-  auto& train = eager.train;
-
-  Trainer trainer(testing::quiet_options(2));
-  auto& runner = static_cast<Replaying&>(trainer.add_plugin(std::make_unique<Replaying>()));
-  torch::manual_seed(7);
-  testing::TinyClassifier model;
-  trainer.fit(model, train);
-  EXPECT_EQ(runner.replays, 12);  // batches 2..7 of both epochs
-  EXPECT_EQ(trainer.global_step(), eager.global_step);
-  EXPECT_TRUE(testing::flat_parameters(model).allclose(eager.weights, 1e-6, 1e-7));
-  EXPECT_TRUE(trainer.callback_metrics().count("train_loss"));  // logged inside the runner's own step
+  FitWith<Replaying> run(eager.train);
+  EXPECT_EQ(run.runner.replays, 12);  // batches 2..7 of both epochs
+  EXPECT_EQ(run.trainer.global_step(), eager.global_step);
+  EXPECT_TRUE(run.weights().allclose(eager.weights, 1e-6, 1e-7));
+  EXPECT_TRUE(run.trainer.callback_metrics().count("train_loss"));  // logged inside the runner's own step
 }
 
 // What a CUDA-graph plugin asks of the kernel, on the CPU: the step on inputs the runner owns,
@@ -123,15 +127,11 @@ class OwnInputs : public Plugin, public StepRunner {
 
 TEST(StepRunner, EagerRunsOnTheRunnersInputsWithGradientsZeroedInPlaceAndLogsRecorded) {
   EagerRun eager;
-  auto& train = eager.train;
-
-  Trainer trainer(testing::quiet_options(2));
-  auto& runner = static_cast<OwnInputs&>(trainer.add_plugin(std::make_unique<OwnInputs>()));
-  torch::manual_seed(7);
-  testing::TinyClassifier model;
-  trainer.fit(model, train);
+  FitWith<OwnInputs> run(eager.train);
+  const auto& runner = run.runner;
+  const auto& trainer = run.trainer;
   EXPECT_EQ(trainer.global_step(), eager.global_step);
-  EXPECT_TRUE(testing::flat_parameters(model).equal(eager.weights));
+  EXPECT_TRUE(run.weights().equal(eager.weights));
   EXPECT_TRUE(runner.kept_gradients);
   EXPECT_EQ(runner.recorded, 14);  // train_loss of batches 1..7, both epochs
   EXPECT_FALSE(runner.stored_while_recording);

@@ -71,10 +71,12 @@ struct FrozenState {
   bool operator!=(const FrozenState& other) const { return !(*this == other); }
 };
 
-FrozenState frozen_state(torch::optim::Optimizer& optimizer) {
-  FrozenState state;
+// Fills `state` from the optimizer as it is now (reusing its vectors: this runs every step).
+void read_frozen_state(torch::optim::Optimizer& optimizer, FrozenState& state) {
   auto& numbers = state.hyper_parameters;
   auto& addresses = state.addresses;
+  numbers.clear();
+  addresses.clear();
   for (auto& group : optimizer.param_groups()) {
     auto& options = group.options();
     if (auto* sgd = dynamic_cast<torch::optim::SGDOptions*>(&options)) {
@@ -108,7 +110,6 @@ FrozenState frozen_state(torch::optim::Optimizer& optimizer) {
       add(adagrad->sum());
     }
   }
-  return state;
 }
 #endif
 
@@ -228,8 +229,8 @@ class CudaGraph : public Plugin, public StepRunner {
     torch::optim::Optimizer& optimizer = *trainer.optimizers().front();
     const int kind = (step.zeroes_gradients ? 1 : 0) + (step.steps_optimizer ? 2 : 0);
     Captured& captured = graphs_[kind];
-    FrozenState frozen = frozen_state(optimizer);
-    if (!captured.graph || captured.frozen != frozen) {
+    read_frozen_state(optimizer, frozen_now_);
+    if (!captured.graph || captured.frozen != frozen_now_) {
       if (captured.graph) {
         spdlog::info("cuda_graph: the optimizer's learning rate, hyper-parameters or tensors changed before batch {}; "
                      "capturing the step again", step.batch_idx);
@@ -243,7 +244,7 @@ class CudaGraph : public Plugin, public StepRunner {
       }
       capture(step, captured);
       // Capturing records the work without doing it (and the step created no new tensors).
-      captured.frozen = frozen_state(optimizer);
+      read_frozen_state(optimizer, captured.frozen);
     } else {
       recaptures_in_a_row_ = 0;
     }
@@ -317,6 +318,7 @@ class CudaGraph : public Plugin, public StepRunner {
   }
 
   std::map<int, Captured> graphs_;
+  FrozenState frozen_now_;  // read before each replay, compared with the capture's
   int64_t recaptures_in_a_row_ = 0;
   std::optional<c10::cuda::CUDAStream> side_stream_;
 #endif

@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 
-#include "fulgur/error.h"
 
 namespace fulgur::plugins::cuda_graph {
 namespace {
@@ -28,7 +27,57 @@ bool same_leaf(const Batch& a, const Batch& b) {
   }
 }
 
-// The first difference between the captured node and a new one, at `path`; empty when none.
+// Whether `batch` has the captured node's structure, tensor shapes, dtypes and devices and
+// non-tensor values: the check every replayed step makes, without building any text.
+bool same_layout(const Batch& captured, const Batch& batch) {
+  if (captured.kind() != batch.kind()) return false;
+  switch (captured.kind()) {
+    case Batch::Kind::Tensor: {
+      const at::Tensor& a = captured.tensor();
+      const at::Tensor& b = batch.tensor();
+      return a.sizes() == b.sizes() && a.scalar_type() == b.scalar_type() && a.device() == b.device();
+    }
+    case Batch::Kind::List: {
+      if (captured.size() != batch.size()) return false;
+      for (std::size_t i = 0; i < captured.size(); ++i) {
+        if (!same_layout(captured.at(i), batch.at(i))) return false;
+      }
+      return true;
+    }
+    case Batch::Kind::Dict: {
+      const auto& a = captured.entries();
+      const auto& b = batch.entries();
+      if (a.size() != b.size()) return false;
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        if (a[i].first != b[i].first || !same_layout(a[i].second, b[i].second)) return false;
+      }
+      return true;
+    }
+    default:
+      return same_leaf(captured, batch);
+  }
+}
+
+// Copies each tensor of `source` into the one at the same place in `target` (same layout).
+void copy_tensors(const Batch& target, const Batch& source) {
+  switch (target.kind()) {
+    case Batch::Kind::Tensor:
+      // Same device as the capture, so the copy is queued, never waited for.
+      target.tensor().copy_(source.tensor(), /*non_blocking=*/true);
+      return;
+    case Batch::Kind::List:
+      for (std::size_t i = 0; i < target.size(); ++i) copy_tensors(target.at(i), source.at(i));
+      return;
+    case Batch::Kind::Dict:
+      for (std::size_t i = 0; i < target.size(); ++i) copy_tensors(target.entries()[i].second, source.entries()[i].second);
+      return;
+    default:
+      return;
+  }
+}
+
+// The first difference between the captured node and a new one, at `path`, for the message
+// when same_layout() says there is one.
 std::string first_difference(const Batch& captured, const Batch& batch, const std::string& path) {
   const auto differs = [&](const std::string& now, const std::string& then) {
     return path + " is " + now + ", the captured one " + then;
@@ -94,18 +143,10 @@ std::string first_tensor_off(const Batch& batch, c10::DeviceType type) { return 
 StaticBatch::StaticBatch(const Batch& first)
     : inputs_(first.map_tensors([](const at::Tensor& tensor) { return tensor.detach().clone(); })) {}
 
-std::string StaticBatch::mismatch(const Batch& batch) const { return first_difference(inputs_, batch, "batch"); }
-
-void StaticBatch::copy_from(const Batch& batch) {
-  std::vector<at::Tensor> sources;
-  batch.for_each_tensor([&](const at::Tensor& tensor) { sources.push_back(tensor); });
-  std::size_t next = 0;
-  inputs_.for_each_tensor([&](const at::Tensor& target) {
-    if (next == sources.size()) throw Error("cuda_graph: the batch has fewer tensors than the captured one");
-    // Same device as the capture (checked by mismatch), so the copy is queued, never waited for.
-    target.copy_(sources[next++], /*non_blocking=*/true);
-  });
-  if (next != sources.size()) throw Error("cuda_graph: the batch has more tensors than the captured one");
+std::string StaticBatch::mismatch(const Batch& batch) const {
+  return same_layout(inputs_, batch) ? std::string{} : first_difference(inputs_, batch, "batch");
 }
+
+void StaticBatch::copy_from(const Batch& batch) { copy_tensors(inputs_, batch); }
 
 }  // namespace fulgur::plugins::cuda_graph

@@ -26,7 +26,8 @@ class StaticBatch {
   /// Why `batch` cannot be copied in, e.g. "batch[0] is tensor[32, 4] float, the captured one
   /// tensor[64, 4] float"; empty when it can.
   std::string mismatch(const Batch& batch) const;
-  /// Copies the tensors of `batch` into the static ones; mismatch(batch) must be empty.
+  /// Copies the tensors of `batch` into the static ones (queued on the stream, no allocation);
+  /// mismatch(batch) must be empty.
   void copy_from(const Batch& batch);
 
  private:
