@@ -1,7 +1,6 @@
-// The container of a .ckpt file: a zip archive of stored (uncompressed) records, one pickle
-// (data.pkl) and one record per tensor storage, as LibTorch's pickler and Python's torch.save
-// write it. LibTorch's reader neither checks the records' CRC-32 nor (in 1.13) understands every
-// opcode Python's pickler writes; these two helpers close those gaps before the file is unpickled.
+// Reading and writing torch.save / LibTorch pickle archives (.ckpt, .pt): the file is read,
+// its zip container verified (zip_archive.h), and what LibTorch 1.13 cannot read rewritten
+// (pickle_rewriter.h) before it is unpickled.
 #pragma once
 
 #include <optional>
@@ -11,11 +10,6 @@
 #include <ATen/core/ivalue.h>
 
 namespace fulgur::detail {
-
-/// Checks the archive's structure and every stored record's CRC-32. Throws fulgur::Error naming
-/// the `what` ("checkpoint") at `path` and the damaged record: a changed byte anywhere in a tensor
-/// is an error, not a weight.
-void verify_archive(const std::vector<char>& bytes, const std::string& path, const std::string& what);
 
 /// The whole file; a folder, a missing or an empty file is an error naming `what` and `path`.
 std::vector<char> read_whole_file(const std::string& path, const std::string& what);
@@ -29,12 +23,5 @@ c10::IValue read_pickle_archive(const std::string& path, const std::string& what
 /// torch.load(weights_only=True) (the default since PyTorch 2.6, and Lightning's) refuses. Plain
 /// dicts and lists load in Python and in LibTorch alike.
 std::vector<char> write_pickle_archive(const c10::IValue& value);
-
-/// What Python's pickler writes and LibTorch 1.13's unpickler cannot read: a one-item dict or list
-/// (SETITEM, APPEND: a checkpoint re-saved by Python's torch.save) and collections.OrderedDict
-/// (Python's model.state_dict(), which LibTorch turns into None). Returns the archive with its
-/// data.pkl rewritten to equivalents it reads (MARK ... SETITEMS / APPENDS, plain dicts), or
-/// nullopt when there is nothing to rewrite (or opcodes this rewriter does not know).
-std::optional<std::vector<char>> rewrite_for_libtorch(const std::vector<char>& bytes);
 
 }  // namespace fulgur::detail
