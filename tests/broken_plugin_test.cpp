@@ -37,6 +37,11 @@ TEST(BrokenPlugin, FactoryThatThrows) {
   EXPECT_MENTIONS(load_error("throwing_factory"), "plugin 'throwing_factory': cannot start: the weather is bad");
 }
 
+TEST(BrokenPlugin, FactoryThatThrowsSomethingThatIsNotAStdException) {
+  EXPECT_MENTIONS(load_error("throwing_int_factory"),
+                  "plugin 'throwing_int_factory': its factory threw something that is not a std::exception");
+}
+
 TEST(BrokenPlugin, FactoryThatReturnsNothing) {
   EXPECT_MENTIONS(load_error("null_factory"), "its factory returned no plugin");
 }

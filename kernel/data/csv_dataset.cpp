@@ -15,30 +15,8 @@ namespace fulgur {
 
 namespace {
 
-// Lines of a text file, gzip-compressed or not (zlib reads both).
-std::vector<std::string> read_lines(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw Error("CsvDataset: no such file: '" + path + "'");
-  if (std::filesystem::is_directory(path, ec)) throw Error("CsvDataset: '" + path + "' is a folder, not a CSV file");
-  std::unique_ptr<gzFile_s, decltype(&gzclose)> file(gzopen(path.c_str(), "rb"), &gzclose);
-  if (!file) throw Error("CsvDataset: cannot open '" + path + "'");
-  std::vector<std::string> lines;
-  std::string current;
-  char buffer[65536];
-  while (gzgets(file.get(), buffer, sizeof buffer)) {
-    current += buffer;
-    if (!current.empty() && current.back() == '\n') {
-      current.pop_back();
-      if (!current.empty() && current.back() == '\r') current.pop_back();
-      lines.push_back(std::move(current));
-      current.clear();
-    }
-  }
-  int code = Z_OK;
-  const char* message = gzerror(file.get(), &code);
-  if (code != Z_OK && code != Z_STREAM_END) throw Error("CsvDataset: '" + path + "' cannot be read: " + message);
-  if (!current.empty()) lines.push_back(std::move(current));
-  return lines;
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::vector<std::string> split(const std::string& line, char delimiter) {
@@ -65,15 +43,50 @@ std::vector<std::string> split(const std::string& line, char delimiter) {
   return fields;
 }
 
+// Lines of a text file, gzip-compressed or not (zlib reads both). A NUL byte is an error naming
+// its line and column: C's line readers stop at it and glue the rest to the next line.
+std::vector<std::string> read_lines(const std::string& path, char delimiter) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw Error("CsvDataset: no such file: '" + path + "'");
+  if (std::filesystem::is_directory(path, ec)) throw Error("CsvDataset: '" + path + "' is a folder, not a CSV file");
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw Error("CsvDataset: '" + path + "' is not a regular file (a device or FIFO); it is not read");
+  }
+  std::unique_ptr<gzFile_s, decltype(&gzclose)> file(gzopen(path.c_str(), "rb"), &gzclose);
+  if (!file) throw Error("CsvDataset: cannot open '" + path + "'");
+  std::vector<std::string> lines;
+  std::string current;
+  char buffer[65536];
+  int got = 0;
+  while ((got = gzread(file.get(), buffer, sizeof buffer)) > 0) {
+    for (int i = 0; i < got; ++i) {
+      const char c = buffer[i];
+      if (c == '\0') {
+        throw Error(path + ": line " + std::to_string(lines.size() + 1) + ", column " +
+                    std::to_string(split(current, delimiter).size()) +
+                    ": a NUL byte (is this a binary or damaged file?); the table is not read");
+      }
+      if (c != '\n') {
+        current += c;
+        continue;
+      }
+      if (!current.empty() && current.back() == '\r') current.pop_back();
+      lines.push_back(std::move(current));
+      current.clear();
+    }
+  }
+  int code = Z_OK;
+  const char* message = gzerror(file.get(), &code);
+  if (got < 0 || (code != Z_OK && code != Z_STREAM_END)) throw Error("CsvDataset: '" + path + "' cannot be read: " + message);
+  if (!current.empty()) lines.push_back(std::move(current));
+  return lines;
+}
+
 std::string trimmed(const std::string& text) {
   std::size_t begin = 0, end = text.size();
   while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
   while (end > begin && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
   return text.substr(begin, end - begin);
-}
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 double number_in(const std::string& raw, const std::string& path, std::size_t line, std::size_t column) {
@@ -95,13 +108,13 @@ double number_in(const std::string& raw, const std::string& path, std::size_t li
 }  // namespace
 
 CsvDataset::CsvDataset(const std::string& path, CsvDatasetOptions options) {
-  const auto lines = read_lines(path);
   char delimiter = options.delimiter_;
   if (delimiter == 0) {
     const bool tabs = ends_with(path, ".tsv") || ends_with(path, ".tab") || ends_with(path, ".tsv.gz") ||
                       ends_with(path, ".tab.gz");
     delimiter = tabs ? '\t' : ',';
   }
+  const auto lines = read_lines(path, delimiter);
   std::size_t first_data = 0;
   std::vector<std::string> names;
   while (first_data < lines.size() && trimmed(lines[first_data]).empty()) ++first_data;

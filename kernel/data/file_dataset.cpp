@@ -7,6 +7,7 @@
 
 #include "checkpoint_archive.h"
 #include "fulgur/error.h"
+#include "regular_file.h"
 #include "safetensors.h"
 
 namespace fs = std::filesystem;
@@ -55,7 +56,7 @@ Batch read_tensor_file(const std::string& path) {
   const auto dot = path.rfind('.');
   const std::string extension = dot == std::string::npos ? "" : path.substr(dot);
   if (extension == ".safetensors") {
-    const auto tensors = detail::read_safetensors(detail::read_whole_file(path, "sample"), path);
+    const auto tensors = detail::read_safetensors(detail::read_regular_file(path, "sample"), path);
     Batch::Dict entries;
     for (const auto& entry : tensors) entries.emplace_back(entry.key().toStringRef(), entry.value().toTensor());
     return Batch::dict(std::move(entries));

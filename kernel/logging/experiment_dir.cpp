@@ -42,6 +42,7 @@ void ExperimentDir::claim() {
   const fs::path base = fs::path(root_) / name_;
   std::error_code error;
   fs::create_directories(base, error);
+  if (error) throw Error("logger folder " + base.string() + " cannot be created: " + error.message());
   for (int64_t candidate = next_free_version(), tries = 0; tries < 10000; ++candidate, ++tries) {
     const fs::path folder = base / ("version_" + std::to_string(candidate));
     // create_directory reports false when the folder exists: another run took that number first.

@@ -1,5 +1,7 @@
 #include "elf_symbol_reader.h"
 
+#include "regular_file.h"
+
 #include <elf.h>
 
 #include <cstring>
@@ -47,9 +49,14 @@ std::string machine_name(uint16_t machine) {
 class ElfFile {
  public:
   explicit ElfFile(const std::string& path) : path_(path) {
-    std::ifstream file(path, std::ios::binary);
-    if (!file) throw PluginError("cannot load plugin '" + path + "': cannot open the file");
-    bytes_.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+    // Only a regular file, only its size: a plugin path linked to /dev/zero is named, not read.
+    try {
+      bytes_ = detail::read_regular_file(path, "plugin");
+    } catch (const Error& error) {
+      if (std::string(error.what()).find(" is empty") == std::string::npos) {
+        throw PluginError("cannot load plugin '" + path + "': " + error.what());
+      }
+    }
     if (bytes_.size() < 4) {
       throw PluginError("cannot load plugin '" + path + "': the file is empty or truncated (" +
                         std::to_string(bytes_.size()) + " bytes), not a shared library");

@@ -127,6 +127,8 @@ LoadedPlugin PluginHost::load_file(const std::string& path, const PluginOptions&
     plugin = factory(options);
   } catch (const std::exception& error) {
     throw PluginError("plugin '" + label + "': " + error.what());
+  } catch (...) {
+    throw PluginError("plugin '" + label + "': its factory threw something that is not a std::exception");
   }
   if (!plugin) throw PluginError("plugin '" + label + "': its factory returned no plugin");
   if (!expected_name.empty() && plugin->name() != expected_name) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "fulgur/error.h"
+#include "file_size_signal.h"
 
 namespace fulgur {
 namespace {
@@ -47,25 +48,6 @@ class TemporaryFile {
   std::string path_;
   int fd_ = -1;
   bool committed_ = false;
-};
-
-// Under a file-size limit (ulimit -f) the kernel sends SIGXFSZ, whose default action kills the
-// process without a word and leaves the temporary file. Ignored, the write fails with EFBIG
-// instead, which becomes the usual clear error. The previous disposition comes back afterwards.
-class FileSizeSignalIgnored {
- public:
-  FileSizeSignalIgnored() {
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    ::sigaction(SIGXFSZ, &ignore, &previous_);
-  }
-  ~FileSizeSignalIgnored() { ::sigaction(SIGXFSZ, &previous_, nullptr); }
-  FileSizeSignalIgnored(const FileSizeSignalIgnored&) = delete;
-  FileSizeSignalIgnored& operator=(const FileSizeSignalIgnored&) = delete;
-
- private:
-  struct sigaction previous_ {};
 };
 
 std::string host_name() {
@@ -116,7 +98,7 @@ void write_file_atomically(const std::string& path, std::string_view bytes, cons
 
   const std::string host = host_name();
   remove_stale_temporaries(folder, host);
-  const FileSizeSignalIgnored no_silent_death;
+  const detail::FileSizeSignalIgnored no_silent_death;
   const std::string temporary = temporary_name(path, host);
   TemporaryFile file(temporary);
   if (file.fd() < 0) fail_write(kind, path, "cannot create '" + temporary + "'", errno);
@@ -138,6 +120,31 @@ void write_file_atomically(const std::string& path, std::string_view bytes, cons
   if (folder_fd >= 0) {
     ::fsync(folder_fd);
     ::close(folder_fd);
+  }
+}
+
+void append_to_file(const std::string& path, std::string_view bytes, const std::string& kind) {
+  const detail::FileSizeSignalIgnored no_silent_death;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("cannot append to " + kind + " '" + path + "': " + std::strerror(errno));
+  const off_t before = ::lseek(fd, 0, SEEK_END);
+  std::size_t written = 0;
+  int error = 0;
+  while (written < bytes.size()) {
+    const ssize_t result = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (result < 0 && errno == EINTR) continue;
+    if (result <= 0) {
+      error = result < 0 ? errno : ENOSPC;
+      break;
+    }
+    written += static_cast<std::size_t>(result);
+  }
+  // What a failed append wrote is cut off again: the file ends with its last whole row.
+  if (error != 0 && before >= 0 && ::ftruncate(fd, before) != 0) error = error ? error : errno;
+  if (::close(fd) != 0 && error == 0) error = errno;
+  if (error != 0) {
+    throw Error("cannot append to " + kind + " '" + path + "': writing " + std::to_string(bytes.size()) +
+                " bytes failed: " + std::strerror(error) + " (the file keeps its earlier rows, whole)");
   }
 }
 

@@ -1,5 +1,7 @@
 #include "fulgur/checkpoint.h"
 
+#include <new>
+
 #include <torch/serialize.h>
 
 #include "fulgur/atomic_write.h"
@@ -23,7 +25,13 @@ bool has_plugin_state(const Checkpoint& checkpoint, const std::string& name) {
 }
 
 void write_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
-  const std::vector<char> bytes = detail::write_pickle_archive(c10::IValue(checkpoint));
+  std::vector<char> bytes;
+  try {
+    bytes = detail::write_pickle_archive(c10::IValue(checkpoint));
+  } catch (const std::bad_alloc&) {
+    throw Error("cannot write checkpoint '" + path + "': out of memory while building it (the previous checkpoint "
+                "there is kept)");
+  }
   write_file_atomically(path, std::string_view(bytes.data(), bytes.size()), "checkpoint");
 }
 

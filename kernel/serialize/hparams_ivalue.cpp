@@ -33,7 +33,16 @@ c10::IValue to_ivalue(const HParams& values) {
   return map;
 }
 
-HParamValue hparam_from_ivalue(const c10::IValue& value, const std::string& where) {
+namespace {
+
+// Nested lists and dicts are walked once per level; a file's nesting is bounded before it is
+// unpickled (pickle_scanner.h), and this bound holds for values made any other way.
+constexpr int kMaxDepth = 256;
+
+HParams map_from_ivalue(const c10::IValue& value, const std::string& where, int depth);
+
+HParamValue value_from_ivalue(const c10::IValue& value, const std::string& where, int depth) {
+  if (depth > kMaxDepth) throw Error(where + " nests deeper than " + std::to_string(kMaxDepth) + " levels");
   if (value.isNone()) return {};
   if (value.isBool()) return value.toBool();
   if (value.isInt()) return value.toInt();
@@ -42,7 +51,7 @@ HParamValue hparam_from_ivalue(const c10::IValue& value, const std::string& wher
   if (value.isList() || value.isTuple()) {
     HParamValue::List list;
     auto add = [&](const c10::IValue& element) {
-      list.push_back(hparam_from_ivalue(element, where + "[" + std::to_string(list.size()) + "]"));
+      list.push_back(value_from_ivalue(element, where + "[" + std::to_string(list.size()) + "]", depth + 1));
     };
     if (value.isList()) {
       for (const auto& element : value.toListRef()) add(element);
@@ -51,19 +60,29 @@ HParamValue hparam_from_ivalue(const c10::IValue& value, const std::string& wher
     }
     return list;
   }
-  if (value.isGenericDict()) return HParamValue(hparams_from_ivalue(value, where));
+  if (value.isGenericDict()) return HParamValue(map_from_ivalue(value, where, depth + 1));
   throw Error(where + " is a " + value.tagKind() + ", which no hyper-parameter can hold");
 }
 
-HParams hparams_from_ivalue(const c10::IValue& value, const std::string& where) {
+HParams map_from_ivalue(const c10::IValue& value, const std::string& where, int depth) {
   if (!value.isGenericDict()) throw Error(where + " should be a dictionary but is a " + value.tagKind());
   HParams out;
   for (const auto& entry : value.toGenericDict()) {
     if (!entry.key().isString()) throw Error(where + " has a key that is a " + entry.key().tagKind() + ", not a string");
     const std::string key = entry.key().toStringRef();
-    out.set(key, hparam_from_ivalue(entry.value(), where + "." + key));
+    out.set(key, value_from_ivalue(entry.value(), where + "." + key, depth));
   }
   return out;
+}
+
+}  // namespace
+
+HParamValue hparam_from_ivalue(const c10::IValue& value, const std::string& where) {
+  return value_from_ivalue(value, where, 0);
+}
+
+HParams hparams_from_ivalue(const c10::IValue& value, const std::string& where) {
+  return map_from_ivalue(value, where, 0);
 }
 
 }  // namespace fulgur::detail

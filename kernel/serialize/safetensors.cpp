@@ -1,7 +1,10 @@
 #include "safetensors.h"
 
+#include <climits>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -28,44 +31,135 @@ std::string dtype_name(torch::ScalarType type) {
 
 }  // namespace
 
+namespace {
+
+// Python's safetensors refuses headers over 100 MB; a real one is a few kilobytes.
+constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+
+struct Entry {
+  std::string name;
+  torch::ScalarType dtype;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0;
+  uint64_t end = 0;
+};
+
+uint64_t unsigned_integer(const nlohmann::json& value, const std::function<Error(const std::string&)>& bad,
+                          const std::string& what) {
+  if (value.is_number_unsigned()) return value.get<uint64_t>();
+  if (value.is_number_integer()) throw bad(what + " is negative: " + value.dump());
+  throw bad(what + " is not a whole number: " + value.dump());
+}
+
+}  // namespace
+
 StateDict read_safetensors(const std::vector<char>& bytes, const std::string& path) {
-  auto bad = [&path](const std::string& what) { return Error("safetensors file '" + path + "' is malformed: " + what); };
+  const std::function<Error(const std::string&)> bad = [&path](const std::string& what) {
+    return Error("safetensors file '" + path + "' is malformed: " + what);
+  };
   if (bytes.size() < 8) throw bad("shorter than its 8-byte header length");
   uint64_t header_size = 0;
   for (int i = 0; i < 8; ++i) header_size |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
   if (header_size > bytes.size() - 8) throw bad("its header length " + std::to_string(header_size) + " runs past the file");
+  if (header_size > kMaxHeaderBytes) throw bad("its header of " + std::to_string(header_size) + " bytes is over 100 MB");
+
+  // The header is checked whole before any tensor is made: names once each, dtypes known,
+  // shapes of whole non-negative numbers, byte ranges that tile the data exactly (as Python's
+  // safetensors requires: no overlap, no gap, nothing past the end).
+  std::set<std::string> names;
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_size));
+    header = nlohmann::json::parse(
+        bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_size),
+        [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+          if (depth > 3) throw bad("its header nests deeper than a safetensors header does");
+          if (event == nlohmann::json::parse_event_t::key && depth == 1 && !names.insert(parsed.get<std::string>()).second) {
+            throw bad("tensor '" + parsed.get<std::string>() + "' is named twice");
+          }
+          return true;
+        });
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception& error) {
     throw bad(std::string("its JSON header does not parse: ") + error.what());
   }
   if (!header.is_object()) throw bad("its header is not a JSON object");
   const std::size_t data_start = 8 + header_size;
-  const std::size_t data_size = bytes.size() - data_start;
-  StateDict tensors = make_state_dict();
+  const uint64_t data_size = bytes.size() - data_start;
+
+  std::vector<Entry> entries;
   for (const auto& [name, entry] : header.items()) {
-    if (name == "__metadata__") continue;
-    try {
-      const std::string dtype = entry.at("dtype").get<std::string>();
-      const auto found = dtypes().find(dtype);
-      if (found == dtypes().end()) throw bad("tensor '" + name + "' has dtype " + dtype + ", which fulgur does not read");
-      const auto shape = entry.at("shape").get<std::vector<int64_t>>();
-      const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
-      if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size) {
-        throw bad("tensor '" + name + "' has byte range outside the data");
+    if (name == "__metadata__") {
+      if (!entry.is_object()) throw bad("__metadata__ is not a JSON object");
+      for (const auto& [key, value] : entry.items()) {
+        if (!value.is_string()) throw bad("__metadata__ entry '" + key + "' is not a string");
       }
-      auto tensor = torch::empty(shape, torch::TensorOptions(found->second));
-      const auto expected = static_cast<uint64_t>(tensor.numel()) * tensor.element_size();
-      if (offsets[1] - offsets[0] != expected) {
-        throw bad("tensor '" + name + "' holds " + std::to_string(offsets[1] - offsets[0]) + " bytes but " + dtype + " " +
-                  c10::str(tensor.sizes()) + " needs " + std::to_string(expected));
-      }
-      if (expected > 0) std::memcpy(tensor.data_ptr(), bytes.data() + data_start + offsets[0], expected);
-      tensors.insert(name, tensor);
-    } catch (const nlohmann::json::exception& error) {
-      throw bad("tensor '" + name + "': " + error.what());
+      continue;
     }
+    if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets")) {
+      throw bad("tensor '" + name + "' is not an object with dtype, shape and data_offsets");
+    }
+    if (!entry.at("dtype").is_string()) throw bad("tensor '" + name + "' has a dtype that is not a string");
+    const std::string dtype = entry.at("dtype").get<std::string>();
+    const auto found = dtypes().find(dtype);
+    if (found == dtypes().end()) throw bad("tensor '" + name + "' has dtype " + dtype + ", which fulgur does not read");
+    Entry parsed{name, found->second};
+    const auto& shape = entry.at("shape");
+    if (!shape.is_array()) throw bad("tensor '" + name + "' has a shape that is not a list");
+    uint64_t numel = 1;
+    for (const auto& size : shape) {
+      const uint64_t dim = unsigned_integer(size, bad, "tensor '" + name + "' size");
+      if (dim > static_cast<uint64_t>(INT64_MAX) || (dim != 0 && numel > static_cast<uint64_t>(INT64_MAX) / dim)) {
+        throw bad("tensor '" + name + "' has shape " + shape.dump() + ", more elements than any file holds");
+      }
+      numel *= dim;
+      parsed.shape.push_back(static_cast<int64_t>(dim));
+    }
+    const auto itemsize = static_cast<uint64_t>(c10::elementSize(parsed.dtype));
+    if (numel > static_cast<uint64_t>(INT64_MAX) / itemsize) {
+      throw bad("tensor '" + name + "' has shape " + shape.dump() + ", more bytes than any file holds");
+    }
+    const auto& offsets = entry.at("data_offsets");
+    if (!offsets.is_array() || offsets.size() != 2) throw bad("tensor '" + name + "' has data_offsets that are not [begin, end]");
+    parsed.begin = unsigned_integer(offsets[0], bad, "tensor '" + name + "' data_offsets");
+    parsed.end = unsigned_integer(offsets[1], bad, "tensor '" + name + "' data_offsets");
+    if (parsed.begin > parsed.end || parsed.end > data_size) {
+      throw bad("tensor '" + name + "' has byte range [" + std::to_string(parsed.begin) + ", " + std::to_string(parsed.end) +
+                ") outside the " + std::to_string(data_size) + " bytes of data");
+    }
+    if (parsed.end - parsed.begin != numel * itemsize) {
+      throw bad("tensor '" + name + "' holds " + std::to_string(parsed.end - parsed.begin) + " bytes but " + dtype + " " +
+                shape.dump() + " needs " + std::to_string(numel * itemsize));
+    }
+    entries.push_back(std::move(parsed));
+  }
+  std::vector<const Entry*> by_offset;
+  for (const auto& entry : entries) by_offset.push_back(&entry);
+  std::stable_sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
+  uint64_t covered = 0;
+  for (const Entry* entry : by_offset) {
+    if (entry->begin < covered) throw bad("tensor '" + entry->name + "' overlaps the bytes of another tensor");
+    if (entry->begin > covered) {
+      throw bad("bytes " + std::to_string(covered) + " to " + std::to_string(entry->begin) + " belong to no tensor");
+    }
+    covered = entry->end;
+  }
+  if (covered != data_size) {
+    throw bad("its last " + std::to_string(data_size - covered) + " bytes of data belong to no tensor");
+  }
+
+  StateDict tensors = make_state_dict();
+  for (const auto& entry : entries) {
+    torch::Tensor tensor;
+    try {
+      tensor = torch::empty(entry.shape, torch::TensorOptions(entry.dtype));
+    } catch (const std::exception& error) {
+      throw Error("safetensors file '" + path + "': tensor '" + entry.name + "' cannot be made: " + error.what());
+    }
+    if (entry.end > entry.begin) std::memcpy(tensor.data_ptr(), bytes.data() + data_start + entry.begin, entry.end - entry.begin);
+    tensors.insert(entry.name, tensor);
   }
   return tensors;
 }

@@ -9,6 +9,7 @@
 #include "checkpoint_archive.h"
 #include "fulgur/atomic_write.h"
 #include "fulgur/error.h"
+#include "regular_file.h"
 #include "safetensors.h"
 
 namespace fulgur {
@@ -102,7 +103,7 @@ LoadReport load_state_dict(torch::nn::Module& module, const StateDict& weights, 
 }
 
 StateDict read_weights(const std::string& path) {
-  if (is_safetensors(path)) return detail::read_safetensors(detail::read_whole_file(path, "weights file"), path);
+  if (is_safetensors(path)) return detail::read_safetensors(detail::read_regular_file(path, "weights file"), path);
   const c10::IValue value = detail::read_pickle_archive(path, "weights file");
   if (!value.isGenericDict()) {
     throw Error("weights file '" + path + "' holds a " + value.tagKind() + ", not a dictionary of tensors (a state_dict)");

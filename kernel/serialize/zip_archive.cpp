@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <set>
 #include <sstream>
 
 #include "fulgur/error.h"
@@ -55,14 +56,6 @@ class Bytes {
   const std::string& what_;
 };
 
-struct Record {
-  std::string name;
-  uint16_t method = 0;
-  uint32_t crc = 0;
-  uint64_t stored_size = 0;
-  uint64_t data_offset = 0;
-};
-
 std::size_t find_end_record(const Bytes& bytes) {
   constexpr std::size_t kFixed = 22;
   if (bytes.size() < kFixed) bytes.damaged("it is too short to be a zip archive");
@@ -73,7 +66,7 @@ std::size_t find_end_record(const Bytes& bytes) {
   bytes.damaged("it has no zip end record (a checkpoint cut short, or not a checkpoint at all)");
 }
 
-std::vector<Record> read_records(const Bytes& bytes) {
+std::vector<ZipRecord> read_records(const Bytes& bytes) {
   const std::size_t end = find_end_record(bytes);
   uint64_t entries = bytes.u16(end + 10, "end record");
   uint64_t directory = bytes.u32(end + 16, "end record");
@@ -84,13 +77,13 @@ std::vector<Record> read_records(const Bytes& bytes) {
     entries = bytes.u64(end64 + 32, "zip64 end record");
     directory = bytes.u64(end64 + 48, "zip64 end record");
   }
-  std::vector<Record> records;
+  std::vector<ZipRecord> records;
   std::size_t at = directory;
   for (uint64_t i = 0; i < entries; ++i) {
     if (bytes.u32(at, "central directory") != kCentralEntry) {
       bytes.damaged("entry " + std::to_string(i) + " of its central directory is not where the end record says");
     }
-    Record record;
+    ZipRecord record;
     record.method = bytes.u16(at + 10, "central directory");
     record.crc = bytes.u32(at + 16, "central directory");
     uint64_t stored = bytes.u32(at + 20, "central directory");
@@ -113,6 +106,7 @@ std::vector<Record> read_records(const Bytes& bytes) {
       extra += 4 + length;
     }
     record.stored_size = stored;
+    record.original_size = original;
     if (bytes.u32(local, "local header") != kLocalHeader) {
       bytes.damaged("record '" + record.name + "' has no local header where the directory says");
     }
@@ -134,16 +128,66 @@ std::string hex(uint32_t value) {
 
 }  // namespace
 
-void verify_archive(const std::vector<char>& file, const std::string& path, const std::string& what) {
+std::string record_text(const std::vector<char>& file, const ZipRecord& record) {
+  if (record.method == 0) return std::string(file.data() + record.data_offset, record.stored_size);
+  // Deflated (raw, as zip stores it) into exactly the size the directory declares, which
+  // verify_archive has bounded.
+  std::string out(record.original_size, '\0');
+  z_stream stream{};
+  if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) throw Error("zlib cannot start inflating record '" + record.name + "'");
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(file.data() + record.data_offset));
+  stream.avail_in = static_cast<uInt>(record.stored_size);
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  const int result = inflate(&stream, Z_FINISH);
+  const auto produced = stream.total_out;
+  inflateEnd(&stream);
+  if (result != Z_STREAM_END || produced != record.original_size) {
+    throw Error("record '" + record.name + "' does not inflate to the " + std::to_string(record.original_size) +
+                " bytes it declares");
+  }
+  return out;
+}
+
+std::vector<ZipRecord> verify_archive(const std::vector<char>& file, const std::string& path, const std::string& what,
+                                      const ZipPolicy& policy) {
   const Bytes bytes(file, path, what);
-  for (const auto& record : read_records(bytes)) {
-    if (record.method != 0) continue;  // compressed records are checked by their own inflater
+  std::vector<ZipRecord> records = read_records(bytes);
+  std::set<std::string> names;
+  for (const auto& record : records) {
+    if (!names.insert(record.name).second) bytes.damaged("record '" + record.name + "' appears twice");
     uLong crc = crc32(0L, Z_NULL, 0);
-    std::size_t done = 0;
-    while (done < record.stored_size) {  // crc32 takes a 32-bit length
-      const auto chunk = static_cast<uInt>(std::min<uint64_t>(record.stored_size - done, 1u << 30));
-      crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + record.data_offset + done), chunk);
-      done += chunk;
+    if (record.method == 0) {
+      if (record.original_size != record.stored_size) {
+        bytes.damaged("record '" + record.name + "' is stored but declares " + std::to_string(record.original_size) +
+                      " bytes in " + std::to_string(record.stored_size));
+      }
+      std::size_t done = 0;
+      while (done < record.stored_size) {  // crc32 takes a 32-bit length
+        const auto chunk = static_cast<uInt>(std::min<uint64_t>(record.stored_size - done, 1u << 30));
+        crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + record.data_offset + done), chunk);
+        done += chunk;
+      }
+    } else {
+      // torch.save never compresses; an inflated record could be any size (1 GiB of zeros
+      // deflates to 1 MB). LibTorch's TorchScript writer deflates its code: text, bounded here.
+      const bool text = record.name.find("/code/") != std::string::npos || record.name.find(".debug_pkl") != std::string::npos;
+      if (record.method != 8 || !policy.compressed_code || !text) {
+        throw Error(what + " '" + path + "' is refused: record '" + record.name + "' is compressed (zip method " +
+                    std::to_string(record.method) + "), which torch.save and fulgur never write; it is not loaded");
+      }
+      if (record.original_size > policy.max_inflated_bytes) {
+        throw Error(what + " '" + path + "' is refused: record '" + record.name + "' would inflate to " +
+                    std::to_string(record.original_size) + " bytes, more than " +
+                    std::to_string(policy.max_inflated_bytes) + "; it is not loaded");
+      }
+      std::string inflated;
+      try {
+        inflated = record_text(file, record);
+      } catch (const Error& error) {
+        bytes.damaged(error.what());
+      }
+      crc = crc32(crc, reinterpret_cast<const Bytef*>(inflated.data()), static_cast<uInt>(inflated.size()));
     }
     if (static_cast<uint32_t>(crc) != record.crc) {
       throw Error(what + " '" + path + "' is damaged: record '" + record.name + "' fails its CRC-32 check (written as " +
@@ -151,6 +195,7 @@ void verify_archive(const std::vector<char>& file, const std::string& path, cons
                   "): the file changed after it was written (a disk or copy error, or an edit); it is not loaded");
     }
   }
+  return records;
 }
 
 }  // namespace fulgur::detail

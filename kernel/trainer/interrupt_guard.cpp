@@ -1,5 +1,9 @@
 #include "interrupt_guard.h"
 
+#include <unistd.h>
+
+#include <cstddef>
+
 #include "fulgur/strategy.h"
 
 namespace fulgur::detail {
@@ -7,7 +11,31 @@ namespace {
 
 volatile std::sig_atomic_t received = 0;
 
-extern "C" void remember_signal(int signal) { received = signal; }
+void say(const char* text, std::size_t length) {
+  const ssize_t ignored = ::write(STDERR_FILENO, text, length);
+  (void)ignored;
+}
+
+// Only async-signal-safe calls here: write, sigaction, raise.
+extern "C" void remember_signal(int signal) {
+  if (received != 0) {
+    // The second signal: the run did not reach a safe point since the first (a step stuck in a
+    // library that retries for ever, a hung collective). As a second Ctrl-C in Lightning, the
+    // process ends now, of this signal (exit status 128 + its number).
+    static const char text[] = "\nfulgur: second interrupt: stopping now, without saving\n";
+    say(text, sizeof text - 1);
+    struct sigaction fallback {};
+    fallback.sa_handler = SIG_DFL;
+    sigemptyset(&fallback.sa_mask);
+    ::sigaction(signal, &fallback, nullptr);
+    ::raise(signal);  // delivered when this handler returns
+    return;
+  }
+  received = signal;
+  static const char text[] =
+      "\nfulgur: interrupt received: stopping after the current step (send it again to stop at once)\n";
+  say(text, sizeof text - 1);
+}
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 // Turns SIGINT and SIGTERM into a flag the loop checks at its next safe point, so that an
 // interrupted fit ends through on_exception (where a checkpoint can be saved) instead of dying
-// mid-write. The previous handlers are restored when the guard goes.
+// mid-write. A second signal before that point ends the process at once (a step stuck for ever
+// never reaches it). The previous handlers are restored when the guard goes.
 #pragma once
 
 #include <csignal>

@@ -13,6 +13,7 @@
 #include "fulgur/logger.h"
 #include "fulgur/step_runner.h"
 #include "fulgur/strategy.h"
+#include "file_size_signal.h"
 #include "interrupt_guard.h"
 
 namespace fulgur {
@@ -34,17 +35,24 @@ class Trainer::RunScope {
       return body();
     } catch (const std::exception& error) {
       ExceptionHook hook{trainer_, error};
-      try {
-        trainer_.bus_.on_exception(hook);
-      } catch (const std::exception& hook_error) {
-        spdlog::error("on_exception: a slot failed while handling an error: {}", hook_error.what());
-      }
+      trainer_.bus_.on_exception(hook);  // every slot runs (EverySlotRuns)
       throw;
+    } catch (...) {
+      // A Module or plugin threw something that is not a std::exception (an int, a string
+      // literal): the run still ends through on_exception, with an error that says so.
+      const Error error("the run failed: a step, hook or plugin threw something that is not a std::exception "
+                        "(throw a std::exception or fulgur::Error to say what went wrong)");
+      ExceptionHook hook{trainer_, error};
+      trainer_.bus_.on_exception(hook);
+      throw error;
     }
   }
 
  private:
   Trainer& trainer_;
+  // Loggers keep files open and write during the run: under `ulimit -f` their writes fail with
+  // a reason instead of SIGXFSZ killing the process without a word.
+  const detail::FileSizeSignalIgnored no_silent_death_;
 };
 
 namespace {
@@ -509,7 +517,13 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, RunData data, con
       restore_module(*checkpoint, ckpt_path);
     }
     configure_optimizers(module);
-    if (checkpoint) restore_training_state(*checkpoint, ckpt_path);
+    if (checkpoint) {
+      restore_training_state(*checkpoint, ckpt_path);
+      if (max_epochs_ >= 0 && next_epoch_ >= max_epochs_) {
+        spdlog::warn("checkpoint '{}' resumes at epoch {}, which max_epochs={} has reached: this fit trains nothing "
+                     "(raise max_epochs to train on)", ckpt_path, next_epoch_, max_epochs_);
+      }
+    }
     RunHook run{*this};
     bus_.on_fit_start(run);
     const bool validation_enabled = !val_loaders.empty() && overrides.validation;
@@ -755,6 +769,12 @@ void Trainer::training_epoch(DataLoader& train_loader, const std::vector<DataLoa
   if (resume_batches_ == 0) bus_.on_train_epoch_start(epoch_hook);
 
   // A fit resumed mid-epoch continues with the batch that would have come next.
+  if (resume_batches_ > 0 && num_training_batches_ >= 0 && resume_batches_ > num_training_batches_) {
+    throw Error("checkpoint '" + ckpt_path_ + "' resumes epoch " + std::to_string(current_epoch_) + " after batch " +
+                std::to_string(resume_batches_) + ", but an epoch here has " + std::to_string(num_training_batches_) +
+                " training batches (another loader, batch size or limit_train_batches than the run that wrote it, "
+                "or an edited file)");
+  }
   const int64_t first_batch = resume_batches_ > 0 ? train_loader.skip(resume_batches_) : 0;
   resume_batches_ = 0;
   next_epoch_ = current_epoch_;

@@ -12,6 +12,7 @@
 #include "fulgur/state_dict.h"
 #include "fulgur/strategy.h"
 #include "fulgur/trainer.h"
+#include "checkpoint_archive.h"
 #include "hparams_ivalue.h"
 
 namespace fulgur {
@@ -199,14 +200,25 @@ void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& 
     if (!state.contains("fulgur_archive") || !state.at("fulgur_archive").isTensor()) {
       throw Error("checkpoint '" + path + "': optimizer " + std::to_string(i) + " has no fulgur_archive state");
     }
-    const auto bytes = state.at("fulgur_archive").toTensor().contiguous();
+    const auto tensor = state.at("fulgur_archive").toTensor();
+    if (tensor.scalar_type() != torch::kChar && tensor.scalar_type() != torch::kByte) {
+      throw Error("checkpoint '" + path + "': optimizer " + std::to_string(i) + "'s fulgur_archive is not a byte tensor");
+    }
+    const auto bytes = tensor.contiguous();
+    const std::vector<char> archive_bytes(static_cast<const char*>(bytes.data_ptr()),
+                                          static_cast<const char*>(bytes.data_ptr()) + bytes.numel());
+    // LibTorch's own archive, read by TorchScript's importer: checked as any file fulgur reads.
+    detail::verify_torchscript_archive(archive_bytes, path, "the optimizer " + std::to_string(i) + " state of checkpoint");
     try {
       torch::serialize::InputArchive archive;
-      archive.load_from(static_cast<const char*>(bytes.data_ptr()), static_cast<std::size_t>(bytes.numel()));
+      archive.load_from(archive_bytes.data(), archive_bytes.size());
       optimizers_[i]->load(archive);
     } catch (const c10::Error& error) {
       throw Error("checkpoint '" + path + "': the state of optimizer " + std::to_string(i) +
                   " does not fit the optimizer configure_optimizers returned: " + error.what_without_backtrace());
+    } catch (const std::exception& error) {
+      throw Error("checkpoint '" + path + "': the state of optimizer " + std::to_string(i) + " cannot be read: " +
+                  error.what());
     }
   }
 

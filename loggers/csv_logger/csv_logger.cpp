@@ -72,10 +72,7 @@ class CSVLogger : public FolderLoggerPlugin {
     if (pending_.empty()) return;
     const std::string path = folder + "/metrics.csv";
     if (columns_ == written_columns_) {
-      std::ofstream file(path, std::ios::app | std::ios::binary);
-      file << rows_text(pending_);
-      file.flush();
-      if (!file) throw Error("csv_logger: appending to " + path + " failed");
+      append_to_file(path, rows_text(pending_), "log file");
     } else {
       std::vector<Row> rows = written_columns_.empty() ? std::vector<Row>{} : read_rows(path);
       rows.insert(rows.end(), pending_.begin(), pending_.end());

@@ -145,7 +145,9 @@ TEST(CSVLogger, UnwritableFolderIsAClearError) {
   auto options = with_csv(root + "/a_file", 1);
   Trainer trainer(options);
   const auto message = testing::error_of([&] { trainer.fit(model, train); });
-  EXPECT_NE(message.find("logger folder " + root + "/a_file/lightning_logs/version_0 cannot be created"), std::string::npos)
+  // The folder that cannot be made is named with the system's reason.
+  EXPECT_NE(message.find("logger folder " + root + "/a_file/lightning_logs cannot be created: Not a directory"),
+            std::string::npos)
       << message;
 }
 

@@ -117,6 +117,10 @@ TEST(Ema, BadOptionsAreNamed) {
   EXPECT_NE(error.find("option 'decay' must lie in (0, 1), got 1"), std::string::npos) << error;
   const auto unknown = testing::error_of([&] { trainer.add_plugin(PluginSpec{"ema", {{"decays", "0.9"}}}); });
   EXPECT_NE(unknown.find("decays"), std::string::npos) << unknown;
+  // -1 means unset (Lightning's None); a lower number is a mistake, not "unset".
+  const auto negative = testing::error_of([&] { trainer.add_plugin(PluginSpec{"ema", {{"update_starting_at_step", "-5"}}}); });
+  EXPECT_NE(negative.find("option 'update_starting_at_step' must be >= 0, or -1 for unset; got -5"), std::string::npos)
+      << negative;
 }
 
 }  // namespace

@@ -5,10 +5,12 @@
 #include <filesystem>
 #include <limits>
 #include <optional>
+#include <random>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "fulgur/checkpoint.h"
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
 #include "fulgur/plugin_options.h"
@@ -67,6 +69,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
     connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
       auto state = plugin_state(hook.checkpoint, name());
       state.insert_or_assign("dirpath", absolute(folder(hook.trainer)).string());
+      state.insert_or_assign("run_id", run_id_);
       state.insert_or_assign("best_model_path", best_path_);
       state.insert_or_assign("best_model_score", best_score());
       state.insert_or_assign("last_model_path", last_path_);
@@ -215,6 +218,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
   // whether those files are this run's to manage.
   struct RestoredState {
     std::string dirpath;  // empty in checkpoints older than this rule
+    std::string run_id;   // the run that wrote it; empty in checkpoints older than this rule
     std::string monitor;
     std::map<std::string, double> kept;
     std::string best_path;
@@ -232,6 +236,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
     };
     RestoredState restored;
     restored.dirpath = text("dirpath");
+    restored.run_id = text("run_id");
     restored.monitor = text("monitor");
     restored.best_path = text("best_model_path");
     restored.last_path = text("last_model_path");
@@ -269,15 +274,49 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
       best_path_ = restored.best_path;  // Lightning keeps this one pointer, for information only
       return;
     }
+    // A resumed run continues the run that wrote the checkpoint, and takes over only the files
+    // that run wrote: each listed file must itself be a checkpoint carrying that run's id. A list
+    // naming another run's files (runs without a logger share <root>/checkpoints) leaves them alone.
+    if (restored.run_id.empty()) {
+      spdlog::info("model_checkpoint: the checkpoint resumed from does not say which run wrote it; this run takes over "
+                   "none of its files");
+      best_path_ = restored.best_path;
+      return;
+    }
+    run_id_ = restored.run_id;
     kept_.clear();
     for (const auto& [path, score] : restored.kept) {
-      if (inside_folder(path, trainer)) kept_[path] = score;
+      if (inside_folder(path, trainer) && written_by_this_run(path)) {
+        kept_[path] = score;
+      } else {
+        spdlog::info("model_checkpoint: '{}', listed by the checkpoint resumed from, is not a checkpoint its run wrote "
+                     "here; it is left alone", path);
+      }
     }
     best_path_ = kept_.count(restored.best_path) ? restored.best_path : "";
-    last_path_ = inside_folder(restored.last_path, trainer) ? restored.last_path : "";
+    last_path_ = inside_folder(restored.last_path, trainer) && written_by_this_run(restored.last_path) ? restored.last_path : "";
     for (const auto& [candidate, value] : kept_) {
       if (best_path_.empty() || (!options_.monitor.empty() && better(value, kept_[best_path_]))) best_path_ = candidate;
     }
+  }
+
+  // Whether `path` is a checkpoint whose model_checkpoint state carries this run's id.
+  bool written_by_this_run(const std::string& path) const {
+    try {
+      Checkpoint checkpoint = read_model_checkpoint(path);
+      if (!has_plugin_state(checkpoint, name())) return false;
+      const auto state = plugin_state(checkpoint, name());
+      return state.contains("run_id") && state.at("run_id").isString() && state.at("run_id").toStringRef() == run_id_;
+    } catch (const std::exception&) {
+      return false;  // missing, unreadable or not a checkpoint: not ours to delete
+    }
+  }
+
+  // 64 random bits in hex: which run wrote a checkpoint, so a resumed run deletes only its own.
+  static std::string new_run_id() {
+    std::random_device entropy;
+    const uint64_t bits = (static_cast<uint64_t>(entropy()) << 32) ^ entropy();
+    return fmt::format("{:016x}", bits);
   }
 
   static fs::path absolute(const fs::path& path) {
@@ -323,6 +362,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
   ModelCheckpointOptions options_;
   std::optional<RestoredState> restored_;
   std::map<std::string, double> kept_;  // path -> monitored value (NaN without a monitor)
+  std::string run_id_ = new_run_id();
   std::string best_path_;
   std::string last_path_;
   int64_t last_saved_step_ = -1;

@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <cstdio>
 #include <map>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -213,11 +215,17 @@ class DDP : public Plugin, public Strategy {
       }
       where_.world_size = expected;
       where_.port = env("MASTER_PORT") ? port_from(*env("MASTER_PORT")) : free_port();
-      // This process becomes rank 0; later Trainers of this program join the same world.
+      // The store is bound before any rank is started: when the port is taken (another job
+      // given the same MASTER_PORT) this job fails here, before it starts a rank that would
+      // join the other job's store.
+      open_store();
+      // This process becomes rank 0; later Trainers of this program join the same world. The
+      // ranks it starts carry the job's id, so each can tell its own job's store from another's.
       ::setenv("MASTER_ADDR", where_.master_addr.c_str(), 1);
       ::setenv("MASTER_PORT", std::to_string(where_.port).c_str(), 1);
       ::setenv("WORLD_SIZE", std::to_string(where_.world_size).c_str(), 1);
       ::setenv("NODE_RANK", "0", 1);
+      ::setenv(kJobIdVariable, job_id_.c_str(), 1);
       children_.start(where_, options_.timeout);
       ::setenv("RANK", "0", 1);
       ::setenv("LOCAL_RANK", "0", 1);
@@ -236,11 +244,13 @@ class DDP : public Plugin, public Strategy {
       torch::NoGradGuard no_grad;
       interrupt_reported_ = false;
       flag_exchanges_ = 0;
+      verify_same_options(training_options(hook.trainer));
       verify_same_model(*hook.trainer.module());
       for (auto& parameter : hook.trainer.module()->parameters()) broadcast(parameter, 0);
       for (auto& buffer : hook.trainer.module()->buffers()) broadcast(buffer, 0);
     }, SlotGroup::Strategy);
     connect(bus.on_train_start, [this](RunHook& hook) { start_overlap(hook.trainer); }, SlotGroup::Strategy);
+    connect(bus.on_train_epoch_start, [this](EpochHook&) { check_job_failed(); }, SlotGroup::Strategy);
     connect(bus.on_train_batch_start, [this](BatchStartHook& hook) {
       if (!overlapped_) return;
       const Trainer& trainer = hook.trainer;
@@ -329,9 +339,11 @@ class DDP : public Plugin, public Strategy {
 #endif
   }
 
-  void join() {
+  // Rank 0 serves the rendezvous store (c10d's TCPStore) on MASTER_PORT; the others connect.
+  // Rank 0 writes the job's id there first.
+  void open_store() {
+    if (store_) return;
     const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options_.timeout * 1000));
-    const std::string address = where_.master_addr + ":" + std::to_string(where_.port);
     try {
       c10d::TCPStoreOptions store_options;
       store_options.port = static_cast<uint16_t>(where_.port);
@@ -339,7 +351,61 @@ class DDP : public Plugin, public Strategy {
       store_options.numWorkers = static_cast<std::size_t>(where_.world_size);
       store_options.waitWorkers = false;
       store_options.timeout = timeout;
-      auto store = c10::make_intrusive<c10d::TCPStore>(where_.master_addr, store_options);
+      store_ = c10::make_intrusive<c10d::TCPStore>(where_.master_addr, store_options);
+      if (where_.rank == 0) {
+        job_id_ = env(kJobIdVariable).value_or("");
+        if (job_id_.empty()) job_id_ = new_job_id();
+        set_text(kJobIdKey, job_id_);
+      }
+    } catch (const std::exception& error) {
+      children_.mark_failed();
+      throw Error("ddp: rank " + std::to_string(where_.rank) + " of " + std::to_string(where_.world_size) +
+                  " could not " + (where_.rank == 0 ? "serve" : "reach") + " the rendezvous store at " + address() +
+                  " within " + seconds(options_.timeout) + " s (" +
+                  (where_.rank == 0 ? "the port is in use: another job on this machine may have the same MASTER_PORT; "
+                                      "give each job its own"
+                                    : "a wrong address or port, or rank 0 never started") +
+                  "): " + first_line(error.what()));
+    }
+  }
+
+  // Which job this process belongs to, checked against the store before any collective: a rank
+  // another job started (two jobs given the same MASTER_PORT) is refused by name, and a rank
+  // number claimed twice fails the whole job.
+  void check_identity() {
+    const std::string stored = get_text(kJobIdKey);
+    if (where_.rank != 0) {
+      const std::string mine = env(kJobIdVariable).value_or("");
+      if (!mine.empty() && mine != stored) {
+        throw Error("ddp: rank " + std::to_string(where_.rank) + " belongs to job " + mine + ", but the store at " +
+                    address() + " belongs to job " + stored + ": another job uses MASTER_PORT=" +
+                    std::to_string(where_.port) + " on this machine; give each job its own port. This rank does not join");
+      }
+      job_id_ = stored;
+    }
+    const int64_t claims = store_->add(key("rank/" + std::to_string(where_.rank)), 1);
+    if (claims != 1) {
+      const std::string why = "rank " + std::to_string(where_.rank) + " of job " + job_id_ + " at " + address() +
+                              " was claimed by " + std::to_string(claims) +
+                              " processes: two jobs were given the same MASTER_PORT, or a launcher started a rank twice";
+      set_text(key("failed"), why);
+      throw Error("ddp: " + why + "; the job stops");
+    }
+  }
+
+  // A failure another process recorded in the store (a rank claimed twice) stops this job too.
+  void check_job_failed() {
+    if (!store_ || !store_->check({key("failed")})) return;
+    children_.mark_failed();
+    throw Error("ddp: rank " + std::to_string(where_.rank) + ": the job cannot go on: " + get_text(key("failed")));
+  }
+
+  void join() {
+    const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options_.timeout * 1000));
+    open_store();
+    try {
+      check_identity();
+      auto store = store_;
 #ifdef FULGUR_WITH_NCCL
       if (nccl_) {
         auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
@@ -357,16 +423,70 @@ class DDP : public Plugin, public Strategy {
                                                              static_cast<int>(where_.world_size), group_options);
       }
       if (!nccl_) barrier("at start-up");  // NCCL's barrier needs a device; its first collective joins
+      check_job_failed();
     } catch (const Error&) {
       children_.mark_failed();
       throw;
     } catch (const std::exception& error) {
       children_.mark_failed();
       throw Error("ddp: rank " + std::to_string(where_.rank) + " of " + std::to_string(where_.world_size) +
-                  " could not join the process group at " + address + " within " + seconds(options_.timeout) +
+                  " could not join the process group at " + address() + " within " + seconds(options_.timeout) +
                   " s (a port in use, a wrong address, or a rank that never started): " + first_line(error.what()));
     }
-    spdlog::info("ddp: rank {} of {} joined at {} ({})", where_.rank, where_.world_size, address, nccl_ ? "nccl" : "gloo");
+    spdlog::info("ddp: rank {} of {} joined job {} at {} ({})", where_.rank, where_.world_size, job_id_, address(),
+                 nccl_ ? "nccl" : "gloo");
+  }
+
+  std::string address() const { return where_.master_addr + ":" + std::to_string(where_.port); }
+  std::string key(const std::string& name) const { return "fulgur/" + job_id_ + "/" + name; }
+  void set_text(const std::string& name, const std::string& text) {
+    store_->set(name, std::vector<uint8_t>(text.begin(), text.end()));
+  }
+  std::string get_text(const std::string& name) {
+    const auto bytes = store_->get(name);
+    return std::string(bytes.begin(), bytes.end());
+  }
+  static std::string new_job_id() {
+    std::random_device entropy;
+    const uint64_t bits = (static_cast<uint64_t>(entropy()) << 32) ^ entropy();
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(bits));
+    return text;
+  }
+
+  // The options that decide what a rank trains on, as text: every rank must run with rank 0's.
+  static std::string training_options(const Trainer& trainer) {
+    const auto& o = trainer.options();
+    std::ostringstream text;
+    text << "max_epochs=" << (o.max_epochs ? std::to_string(*o.max_epochs) : "unset") << " max_steps=" << o.max_steps
+         << " accumulate_grad_batches=" << o.accumulate_grad_batches
+         << " seed=" << (o.seed ? std::to_string(*o.seed) : "unset") << " precision=" << o.precision
+         << " gradient_clip_val=" << (o.gradient_clip_val ? std::to_string(*o.gradient_clip_val) : "unset")
+         << " limit_train_batches=" << o.limit_train_batches.to_string() << " deterministic=" << o.deterministic;
+    return text.str();
+  }
+
+  // Rank 0's text to every rank; each compares it with its own, and all fail together when one differs.
+  void verify_same_options(const std::string& mine) {
+    auto length = torch::tensor({static_cast<int64_t>(mine.size())}, torch::kLong);
+    broadcast(length, 0);
+    auto theirs = where_.rank == 0 ? torch::from_blob(const_cast<char*>(mine.data()), {static_cast<int64_t>(mine.size())},
+                                                       torch::kChar).clone()
+                                   : torch::zeros({length.item<int64_t>()}, torch::kChar);
+    if (theirs.numel() > 0) broadcast(theirs, 0);
+    const std::string rank0(static_cast<const char*>(theirs.data_ptr()), static_cast<std::size_t>(theirs.numel()));
+    auto differing = torch::tensor({rank0 == mine ? 0L : static_cast<int64_t>(where_.rank + 1)}, torch::kLong);
+    all_reduce(differing, ReduceOp::Max);
+    const int64_t rank = differing.item<int64_t>() - 1;
+    if (rank < 0) return;
+    children_.mark_failed();
+    if (rank0 != mine) {
+      throw Error("ddp: rank " + std::to_string(where_.rank) + " of job " + job_id_ + " runs with " + mine +
+                  " but rank 0 with " + rank0 + "; every rank of a job must run with the same options (a process of "
+                  "another job given the same MASTER_PORT?)");
+    }
+    throw Error("ddp: rank " + std::to_string(rank) + " of job " + job_id_ +
+                " runs with other options than rank 0 (that rank's error names them)");
   }
 
   // Every rank must hold the same parameters and buffers before rank 0's are broadcast: a
@@ -545,8 +665,12 @@ class DDP : public Plugin, public Strategy {
   bool interrupt_reported_ = false;  // some rank had, by the last gradient all-reduce read
   int64_t flag_exchanges_ = 0;
   RankEnvironment where_;
+  std::string job_id_;  // rank 0's random id, in the store and in the environment of the ranks it starts
   ChildProcesses children_;  // declared before the group: waited for after it is gone
+  c10::intrusive_ptr<c10d::TCPStore> store_;
   c10::intrusive_ptr<compat::ProcessGroupBackend> group_;
+  static constexpr const char* kJobIdVariable = "FULGUR_DDP_JOB_ID";
+  static constexpr const char* kJobIdKey = "fulgur/job_id";
 };
 
 std::unique_ptr<Plugin> make_ddp(const PluginOptions& options) {

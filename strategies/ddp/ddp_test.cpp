@@ -232,8 +232,57 @@ TEST_F(DDP, PortInUseIsAClearError) {
   ::close(fd);
   EXPECT_NE(result.status, 0);
   EXPECT_LT(result.seconds, 30.0);
-  EXPECT_NE(result.output.find("could not join the process group at 127.0.0.1:" + std::to_string(port)), std::string::npos)
+  EXPECT_NE(result.output.find("could not serve the rendezvous store at 127.0.0.1:" + std::to_string(port)), std::string::npos)
       << result.output;
+  // The store is bound before any rank starts: no rank 1 was started to join a stranger's store.
+  EXPECT_EQ(result.output.find("rank 1"), std::string::npos) << result.output;
+}
+
+// Two jobs given the same MASTER_PORT (two terminals with torchrun's default): the second fails
+// naming the port, starts no rank, and the first trains exactly as it does alone.
+TEST_F(DDP, TwoJobsOnOnePortDoNotMerge) {
+  const std::string args = "--strategy ddp --devices 2 --batch-size 4 --max-epochs 300";
+  const auto solo = run(worker(args + " --out " + dir + "/solo.pt"));
+  ASSERT_EQ(solo.status, 0) << solo.output;
+  const std::string port = std::to_string(free_port());
+  // Job b starts once job a's ranks have joined, while a trains.
+  const auto both = run("sh -c 'MASTER_PORT=" + port + " " + worker(args + " --out " + dir + "/a.pt") + " > " + dir +
+                        "/a.log 2>&1 & a=$!; until grep -q \"joined job\" " + dir + "/a.log; do sleep 0.05; done; MASTER_PORT=" +
+                        port + " " + worker(args + " --out " + dir + "/b.pt") +
+                        "; b=$?; wait $a; a=$?; echo \"job a: $a, job b: $b\"'");
+  EXPECT_NE(both.output.find("job a: 0, job b: 1"), std::string::npos) << both.output;
+  EXPECT_NE(both.output.find("another job on this machine may have the same MASTER_PORT"), std::string::npos) << both.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/b.pt"));
+  EXPECT_TRUE(torch::equal(weights(dir + "/solo.pt"), weights(dir + "/a.pt")));
+}
+
+// Under a launcher: a process of another job (its id in its environment) that reaches this job's
+// store is refused by name, and this job's own rank then joins; a rank with other options fails
+// the whole job, naming them.
+TEST_F(DDP, AStrangerRankIsRefusedAndRanksWithOtherOptionsFailTheJob) {
+  const std::string common = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + " WORLD_SIZE=2 ";
+  const std::string args = " --strategy ddp --devices 2 --batch-size 4 --plugin ddp:devices=2,timeout=15 --max-epochs 2";
+  const auto joined = run("sh -c '" + common + "RANK=0 LOCAL_RANK=0 " + worker(args + " --out " + dir + "/mine.pt") + " > " +
+                          dir + "/rank0.log 2>&1 & zero=$!; sleep 1; " + common +
+                          "RANK=1 LOCAL_RANK=1 FULGUR_DDP_JOB_ID=0123456789abcdef " + worker(args) + "; echo \"stranger: $?\"; " +
+                          common + "RANK=1 LOCAL_RANK=1 " + worker(args) + " > " + dir + "/rank1.log 2>&1; wait $zero; echo \"rank 0: $?\"'");
+  EXPECT_NE(joined.output.find("rank 1 belongs to job 0123456789abcdef, but the store at 127.0.0.1:"), std::string::npos)
+      << joined.output;
+  EXPECT_NE(joined.output.find("stranger: 1"), std::string::npos) << joined.output;
+  EXPECT_NE(joined.output.find("rank 0: 0"), std::string::npos) << joined.output;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/mine.pt"));
+
+  const std::string other = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + " WORLD_SIZE=2 ";
+  const auto differing = run("sh -c '" + other + "RANK=1 LOCAL_RANK=1 " + worker(" --strategy ddp --devices 2 --batch-size 4 --plugin ddp:devices=2,timeout=15 --max-epochs 5") + " > " + dir +
+                             "/other1.log 2>&1 & " + other + "RANK=0 LOCAL_RANK=0 " + worker(args) + "; echo \"rank 0: $?\"; wait $!'");
+  EXPECT_NE(differing.output.find("rank 0: 1"), std::string::npos) << differing.output;
+  EXPECT_NE(differing.output.find("rank 1 of job"), std::string::npos) << differing.output;
+  EXPECT_NE(differing.output.find("runs with other options than rank 0"), std::string::npos) << differing.output;
+  bool named = false;
+  for (const auto& line : testing::read_lines(dir + "/other1.log")) {
+    named = named || line.find("runs with max_epochs=5") != std::string::npos;
+  }
+  EXPECT_TRUE(named);
 }
 
 }  // namespace

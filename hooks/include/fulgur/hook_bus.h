@@ -13,6 +13,7 @@
 #include <boost/signals2/dummy_mutex.hpp>
 #include <boost/signals2/signal_type.hpp>
 
+#include "fulgur/every_slot_runs.h"
 #include "fulgur/hook_contexts.h"
 #include "fulgur/slot_group.h"
 
@@ -24,6 +25,14 @@ using Hook = typename boost::signals2::signal_type<
     void(Context&),
     boost::signals2::keywords::mutex_type<boost::signals2::dummy_mutex>,
     boost::signals2::keywords::group_type<SlotGroup>>::type;
+
+/// on_exception's signal: the same, but every slot runs whatever one of them throws.
+template <typename Context>
+using EverySlotHook = typename boost::signals2::signal_type<
+    void(Context&),
+    boost::signals2::keywords::mutex_type<boost::signals2::dummy_mutex>,
+    boost::signals2::keywords::group_type<SlotGroup>,
+    boost::signals2::keywords::combiner_type<EverySlotRuns>>::type;
 
 /// Receives the time each plugin slot takes, while one is installed in HookBus::slot_timer
 /// (the profiler plugin installs itself). Slots connected through Plugin::connect report to it.
@@ -82,7 +91,7 @@ struct HookBus {
 
   Hook<CheckpointHook> on_save_checkpoint;
   Hook<CheckpointHook> on_load_checkpoint;
-  Hook<ExceptionHook> on_exception;
+  EverySlotHook<ExceptionHook> on_exception;  // every slot runs, whatever one throws
 
   /// Null unless a profiler listens: then every plugin slot is timed (one pointer test per slot
   /// call otherwise).

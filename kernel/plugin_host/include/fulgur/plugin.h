@@ -21,6 +21,7 @@
 
 #include <boost/signals2/shared_connection_block.hpp>
 
+#include "fulgur/error.h"
 #include "fulgur/hook_bus.h"
 #include "fulgur/plugin_spec.h"
 
@@ -41,22 +42,28 @@ class Plugin {
  protected:
   /// Connects `slot` to `hook` in `group` for as long as this plugin lives. When a SlotTimer
   /// (the profiler) listens on the bus, the slot's time is reported under this plugin's name.
+  /// A slot that throws something other than a std::exception fails the run with a
+  /// PluginError naming this plugin and the hook.
   template <typename HookSignal, typename Slot>
   void connect(HookSignal& hook, Slot&& slot, SlotGroup group = SlotGroup::Callback) {
-    if (!bus_) {
-      connections_.emplace_back(hook.connect(group, std::forward<Slot>(slot)));
-      return;
-    }
     connections_.emplace_back(hook.connect(
-        group, [this, bus = bus_, hook_name = bus_->name_of(&hook), slot = std::forward<Slot>(slot)](auto& context) mutable {
-          SlotTimer* timer = bus->slot_timer;
-          if (!timer) {
+        group, [this, bus = bus_, hook_name = bus_ ? bus_->name_of(&hook) : std::string_view(),
+                slot = std::forward<Slot>(slot)](auto& context) mutable {
+          try {
+            SlotTimer* timer = bus ? bus->slot_timer : nullptr;
+            if (!timer) {
+              slot(context);
+              return;
+            }
+            const auto start = std::chrono::steady_clock::now();
             slot(context);
-            return;
+            timer->record(hook_name, name(), std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+          } catch (const std::exception&) {
+            throw;
+          } catch (...) {
+            throw PluginError("plugin '" + name() + "': its " + std::string(hook_name.empty() ? "hook" : hook_name) +
+                              " slot threw something that is not a std::exception");
           }
-          const auto start = std::chrono::steady_clock::now();
-          slot(context);
-          timer->record(hook_name, name(), std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         }));
   }
 

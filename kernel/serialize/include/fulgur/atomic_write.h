@@ -21,4 +21,9 @@ enum class Durability {
 void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& what = "file",
                            Durability durability = Durability::OnDisk);
 
+/// Appends `bytes` to `path` (created if missing), whole or not at all: a failed write (a full
+/// disk, `ulimit -f`) is cut off again so the file ends where it ended, and the fulgur::Error
+/// says "cannot append to <what> '<path>'" and the system's reason.
+void append_to_file(const std::string& path, std::string_view bytes, const std::string& what = "file");
+
 }  // namespace fulgur
