@@ -147,7 +147,11 @@ TEST(BadInput, ShapeErrorInsideTrainingStepNamesStepEpochAndBatch) {
   const auto message = error_of([&] { trainer.fit(model, train); });
   EXPECT_EQ(message.rfind("training_step failed at epoch 0, batch 0: ", 0), 0u) << message;
   EXPECT_EQ(recorder.calls.back(), "on_exception");
-  EXPECT_FALSE(model.has_trainer());  // the run let go of the Module
+  // As in Lightning the Module keeps its Trainer after the run; another run can take it over.
+  EXPECT_TRUE(model.has_trainer());
+  Trainer next(one_epoch());
+  EXPECT_NE(error_of([&] { next.fit(model, train); }), "");
+  EXPECT_EQ(&model.trainer(), &next);
 }
 
 TEST(BadInput, WrongTrainerOptionsNameTheOption) {

@@ -4,6 +4,8 @@
 
 #include <boost/core/demangle.hpp>
 
+#include "fulgur/trainer.h"
+
 namespace fulgur {
 
 std::string DataModule::name() const {
@@ -12,6 +14,10 @@ std::string DataModule::name() const {
   const auto template_start = full.find('<');
   const auto last_colon = full.rfind("::", template_start);
   return last_colon == std::string::npos ? full : full.substr(last_colon + 2);
+}
+
+DataModule::~DataModule() {
+  if (trainer_) trainer_->forget(*this);
 }
 
 }  // namespace fulgur

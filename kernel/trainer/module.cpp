@@ -62,7 +62,10 @@ torch::Tensor Module::outputs(std::map<std::string, torch::Tensor> values) {
 }
 
 Trainer& Module::trainer() const {
-  if (!trainer_) throw Error("this Module is not attached to a Trainer (call it from within fit/validate/test/predict)");
+  if (!trainer_) {
+    throw Error("this Module is not attached to a Trainer: it never ran, or its Trainer is gone (call it from within "
+                "or after fit/validate/test/predict)");
+  }
   return *trainer_;
 }
 
@@ -145,5 +148,9 @@ void Module::unfreeze() {
 
 void ManualOptimizer::step() { module_->trainer().optimizer_step(index_); }
 void ManualOptimizer::zero_grad() { module_->trainer().optimizer_zero_grad(index_); }
+
+Module::~Module() {
+  if (trainer_) trainer_->forget(*this);
+}
 
 }  // namespace fulgur

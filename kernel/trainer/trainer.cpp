@@ -194,7 +194,30 @@ Plugin& Trainer::add_loaded_plugin(LoadedPlugin loaded) {
   return plugins_.back().plugin();
 }
 
-Trainer::~Trainer() = default;
+Trainer::~Trainer() {
+  if (module_ && module_->trainer_ == this) module_->trainer_ = nullptr;
+  if (datamodule_ && datamodule_->trainer_ == this) datamodule_->trainer_ = nullptr;
+}
+
+void Trainer::forget(const Module& module) {
+  if (module_ == &module) module_ = nullptr;
+}
+
+void Trainer::forget(const DataModule& datamodule) {
+  if (datamodule_ == &datamodule) datamodule_ = nullptr;
+}
+
+void Trainer::attach(Module& module, DataModule* datamodule) {
+  // What this Trainer ran last lets go; what another (idle) Trainer ran last leaves it.
+  if (module_ && module_ != &module && module_->trainer_ == this) module_->trainer_ = nullptr;
+  if (datamodule_ && datamodule_ != datamodule && datamodule_->trainer_ == this) datamodule_->trainer_ = nullptr;
+  if (module.trainer_ && module.trainer_ != this) module.trainer_->forget(module);
+  if (datamodule && datamodule->trainer_ && datamodule->trainer_ != this) datamodule->trainer_->forget(*datamodule);
+  module.trainer_ = this;
+  module_ = &module;
+  datamodule_ = datamodule;
+  if (datamodule_) datamodule_->trainer_ = this;
+}
 
 Plugin& Trainer::add_plugin(std::unique_ptr<Plugin> plugin) {
   if (!plugin) throw PluginError("add_plugin: no plugin given");
@@ -269,8 +292,10 @@ void Trainer::set_accumulate_grad_batches(int64_t batches) {
 
 void Trainer::begin_run(Module& module, Stage stage, DataModule* datamodule) {
   if (running_) throw Error("this Trainer is already running; runs cannot nest");
-  if (module.trainer_) throw Error("this Module is already attached to a running Trainer");
-  if (datamodule && datamodule->trainer_) throw Error("this DataModule is already attached to a running Trainer");
+  if (module.trainer_ && module.trainer_->running_) throw Error("this Module is already attached to a running Trainer");
+  if (datamodule && datamodule->trainer_ && datamodule->trainer_->running_) {
+    throw Error("this DataModule is already attached to a running Trainer");
+  }
   stage_ = stage;
   should_stop = false;
   interrupt_agreed_ = false;
@@ -296,10 +321,7 @@ void Trainer::begin_run(Module& module, Stage stage, DataModule* datamodule) {
       module_metrics_.push_back(metric);
     }
   }
-  module.trainer_ = this;
-  module_ = &module;
-  datamodule_ = datamodule;
-  if (datamodule_) datamodule_->trainer_ = this;
+  attach(module, datamodule);
   dataloader_idx_ = 0;
   current_batch_ = nullptr;
   running_ = true;
@@ -357,9 +379,9 @@ void Trainer::end_run() {
   current_batch_ = nullptr;
   owned_loaders_ = DataLoaders();
   owned_train_loader_ = DataLoaders();
-  if (datamodule_) datamodule_->trainer_ = nullptr;
+  // The Module and DataModule keep this Trainer (Lightning's model.trainer after fit): their
+  // current_epoch(), global_step() and trainer() read the finished run.
   metrics_.set_context(LogContext::None);
-  if (module_) module_->trainer_ = nullptr;
   running_ = false;
 }
 
@@ -505,17 +527,20 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, RunData data, con
     module.train();
     prepare_data(module);
     emit_setup(Stage::Fit);
+    // As Lightning: the weights and the DataModule's state come back before any loader is asked
+    // for; optimizers, loops and plugin states once configure_optimizers has run.
+    std::optional<Checkpoint> checkpoint;
+    if (!ckpt_path.empty()) {
+      checkpoint = read_checkpoint(ckpt_path);
+      restore_module(*checkpoint, ckpt_path);
+      restore_datamodule(*checkpoint, ckpt_path);
+    }
     // Asked for after setup, as Lightning does, so that setup may build the datasets.
     resolve_loaders(Stage::Fit, data);
     last_reload_epoch_ = 0;
     // Sharded before configure_optimizers, which may ask estimated_stepping_batches.
     prepare_fit_loaders(data);
     const std::vector<DataLoader*>& val_loaders = data.eval;
-    std::optional<Checkpoint> checkpoint;
-    if (!ckpt_path.empty()) {
-      checkpoint = read_checkpoint(ckpt_path);
-      restore_module(*checkpoint, ckpt_path);
-    }
     configure_optimizers(module);
     if (checkpoint) {
       restore_training_state(*checkpoint, ckpt_path);

@@ -189,6 +189,22 @@ void Trainer::restore_module(Checkpoint& checkpoint, const std::string& path) {
   load_state_dict(*module_, dict_entry(checkpoint, "state_dict", path), LoadOptions(), "checkpoint '" + path + "'");
 }
 
+// Before any loader is asked for, as Lightning's _restore_modules_and_callbacks: a DataModule
+// whose loaders depend on its saved state (the reason to save it) builds them from that state.
+void Trainer::restore_datamodule(Checkpoint& checkpoint, const std::string& path) {
+  if (!datamodule_ || !checkpoint.contains(datamodule_->name())) return;
+  const auto state = checkpoint.at(datamodule_->name());
+  if (!state.isGenericDict()) {
+    throw Error("checkpoint '" + path + "': the DataModule's state '" + datamodule_->name() + "' is not a dictionary");
+  }
+  try {
+    datamodule_->load_state_dict(state.toGenericDict());
+  } catch (const c10::Error& error) {
+    throw Error("checkpoint '" + path + "': the DataModule's state '" + datamodule_->name() +
+                "' has an entry of the wrong type: " + error.what_without_backtrace());
+  }
+}
+
 void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& path) {
   const auto optimizers = list_entry(checkpoint, "optimizer_states", path);
   if (optimizers.size() != optimizers_.size()) {
@@ -228,19 +244,6 @@ void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& 
   current_epoch_ = next_epoch_ = count_entry(fit_loop, "next_epoch", path);
   resume_batches_ = next_batch_ = count_entry(fit_loop, "next_batch", path);
   resume_rng_state_ = generator_state_entry(checkpoint, path);
-
-  if (datamodule_ && checkpoint.contains(datamodule_->name())) {
-    const auto state = checkpoint.at(datamodule_->name());
-    if (!state.isGenericDict()) {
-      throw Error("checkpoint '" + path + "': the DataModule's state '" + datamodule_->name() + "' is not a dictionary");
-    }
-    try {
-      datamodule_->load_state_dict(state.toGenericDict());
-    } catch (const c10::Error& error) {
-      throw Error("checkpoint '" + path + "': the DataModule's state '" + datamodule_->name() +
-                  "' has an entry of the wrong type: " + error.what_without_backtrace());
-    }
-  }
 
   // Plugins and the Module restore their state last, when the optimizers they may refer to
   // (schedulers, loss scalers) exist and hold their restored state.

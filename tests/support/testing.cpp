@@ -1,5 +1,6 @@
 #include "testing.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -93,10 +94,30 @@ std::vector<std::string> read_lines(const std::string& path) {
   return lines;
 }
 
+namespace {
+
+// The folders this process made, removed when it exits (CTest runs each test in a process of its
+// own, so at the test's end), whether the test passed or failed.
+std::vector<std::filesystem::path>& made_folders() {
+  static std::vector<std::filesystem::path> folders;
+  return folders;
+}
+
+void remove_made_folders() {
+  for (const auto& folder : made_folders()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(folder, ignored);
+  }
+}
+
+}  // namespace
+
 std::string temp_dir(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() / ("fulgur_test_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  if (made_folders().empty()) std::atexit(remove_made_folders);
+  made_folders().push_back(dir);
   return dir.string();
 }
 

@@ -95,7 +95,7 @@ torch::Tensor flat_parameters(torch::nn::Module& module);
 /// The lines of a text file.
 std::vector<std::string> read_lines(const std::string& path);
 
-/// A fresh empty folder under the test temp dir.
+/// A fresh empty folder under the test temp dir, removed when this process exits (pass or fail).
 std::string temp_dir(const std::string& name);
 
 }  // namespace fulgur::testing

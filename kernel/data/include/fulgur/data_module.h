@@ -28,6 +28,8 @@ class Trainer;
 
 class DataModule : public DataHooks {
  public:
+  /// Lets go of the Trainer of its last run, which keeps a pointer to it until then.
+  ~DataModule() override;
   virtual void setup(Stage /*stage*/) {}
   virtual void teardown(Stage /*stage*/) {}
   /// Extra state to keep in checkpoints (e.g. a tokenizer's vocabulary size); empty by default.
@@ -36,7 +38,7 @@ class DataModule : public DataHooks {
   /// The checkpoint key of state_dict(): the class's name, as Lightning's __qualname__.
   virtual std::string name() const;
 
-  /// The Trainer running this DataModule, or nullptr.
+  /// The Trainer running this DataModule or the one that ran it last (as Lightning's), or nullptr.
   Trainer* trainer() const { return trainer_; }
 
  private:

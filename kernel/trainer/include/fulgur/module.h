@@ -74,6 +74,8 @@ class Module : public torch::nn::Module, public DataHooks {
   using Hyperparameters = HParams;
 
   Module() = default;
+  /// Lets go of the Trainer of its last run, which keeps a pointer to it until then.
+  ~Module() override;
 
   // --- the steps -------------------------------------------------------------------------
   /// Returns the loss. Under automatic optimization the Trainer runs backward and the
@@ -183,12 +185,14 @@ class Module : public torch::nn::Module, public DataHooks {
   /// Runs backward with on_before_backward / on_after_backward around it.
   void manual_backward(torch::Tensor loss);
 
-  /// The Trainer running this module; throws when none is.
+  /// The Trainer running this module, or the one that ran it last (Lightning's model.trainer
+  /// stays set after fit); throws when it never ran or that Trainer is gone.
   Trainer& trainer() const;
   bool has_trainer() const { return trainer_ != nullptr; }
   torch::Device device() const { return device_; }
 
-  // --- Lightning's properties (0 / single-process values when no Trainer runs the module) ---
+  // --- Lightning's properties: the Trainer's, during and after a run (0 / single-process values
+  // for a Module that never ran) ---
   int64_t current_epoch() const;
   /// Optimizer steps taken so far.
   int64_t global_step() const;

@@ -278,6 +278,7 @@ class Trainer {
 
  private:
   friend class Module;
+  friend class DataModule;
   friend class ManualOptimizer;
 
   /// Where a run's loaders come from: given loaders, a DataModule, or else the Module's hooks.
@@ -289,6 +290,12 @@ class Trainer {
 
   void run_fit(Module& module, StepOverrides overrides, RunData data, const std::string& ckpt_path);
   void restore_module(Checkpoint& checkpoint, const std::string& path);
+  void restore_datamodule(Checkpoint& checkpoint, const std::string& path);
+  // A Module or DataModule stays attached after its run (Lightning's model.trainer); the link
+  // goes when either side goes, or when another run takes it over.
+  void forget(const Module& module);
+  void forget(const DataModule& datamodule);
+  void attach(Module& module, DataModule* datamodule);
   void restore_training_state(Checkpoint& checkpoint, const std::string& path);
   std::map<std::string, double> run_evaluate(Module& module, StepOverrides overrides, Stage stage, RunData data,
                                              const std::string& ckpt_path);
