@@ -34,6 +34,9 @@ void MetricStore::record_step(const std::string& name, const std::string& key, c
   const std::string step_name = on_epoch ? name + "_step" + key.substr(name.size()) : key;
   step_metrics_[step_name] = value;
   callback_metrics_[step_name] = value;
+  if (on_epoch && (context_ == LogContext::Validation || context_ == LogContext::Test)) {
+    eval_step_names_[step_name] = context_;
+  }
   // As in Lightning, the plain name holds the latest value until the epoch value replaces it.
   callback_metrics_[key] = value;
 }
@@ -145,8 +148,20 @@ void MetricStore::log_recorded(const LoggedValue& logged) {
   log(logged.name, logged.value.clone(), logged.options, logged.batch_size, logged.why_unknown);
 }
 
+void MetricStore::publish(const std::string& name, double value) {
+  callback_metrics_[name] = at::scalar_tensor(value, at::kDouble);
+}
+
 void MetricStore::end_epoch(LogContext context) {
   epoch_metrics_.clear();
+  for (auto it = eval_step_names_.begin(); it != eval_step_names_.end();) {
+    if (it->second != context) {
+      ++it;
+      continue;
+    }
+    callback_metrics_.erase(it->first);
+    it = eval_step_names_.erase(it);
+  }
   // Metric objects are reset only after every value is computed: metrics of one compute group
   // share their states.
   std::vector<LoggableMetric*> computed;
@@ -202,6 +217,7 @@ void MetricStore::clear() {
   dataloader_suffix_.clear();
   accumulators_.clear();
   callback_metrics_.clear();
+  eval_step_names_.clear();
   step_metrics_.clear();
   epoch_metrics_.clear();
   prog_bar_.clear();

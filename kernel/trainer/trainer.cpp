@@ -301,6 +301,8 @@ void Trainer::begin_run(Module& module, Stage stage, DataModule* datamodule) {
   interrupt_agreed_ = false;
   sanity_checking_ = false;
   metrics_.clear();
+  validation_steps_logged_ = 0;
+  test_steps_logged_ = 0;
   if (options_.seed) torch::manual_seed(*options_.seed);
   compat::use_deterministic_algorithms(options_.deterministic);
   // Lightning's rule: benchmark as given; unset under deterministic means off; else untouched.

@@ -42,6 +42,22 @@ void Trainer::connect_loggers() {
     last_logged_step_ = global_step_;
     metrics_.clear_step_metrics();
   }));
+  // Values a validation or test step logged with on_step reach the loggers at that batch (the
+  // rows Lightning writes as "val_acc_step"), numbered by the loop's own batch count over the run,
+  // without an epoch; the sanity check's are dropped.
+  auto log_eval_step = [this](BatchEndHook&) {
+    const bool validating = stage_ == Stage::Fit || stage_ == Stage::Validate;
+    int64_t& logged = validating ? validation_steps_logged_ : test_steps_logged_;
+    if (!sanity_checking_) {
+      if (!loggers_.empty() && !metrics_.step_metrics().empty()) {
+        send_to_loggers(metrics_.step_metrics(), logged, /*with_epoch=*/false);
+      }
+      ++logged;
+    }
+    metrics_.clear_step_metrics();
+  };
+  keep(bus_.on_validation_batch_end.connect(SlotGroup::Logger, log_eval_step));
+  keep(bus_.on_test_batch_end.connect(SlotGroup::Logger, log_eval_step));
   auto log_epoch = [this](EpochHook&) {
     if (loggers_.empty() || sanity_checking_) return;
     send_to_loggers(metrics_.epoch_metrics(), std::max<int64_t>(global_step_ - 1, 0));
@@ -63,10 +79,10 @@ void Trainer::connect_loggers() {
   }));
 }
 
-void Trainer::send_to_loggers(const MetricStore::Metrics& metrics, int64_t step) {
+void Trainer::send_to_loggers(const MetricStore::Metrics& metrics, int64_t step, bool with_epoch) {
   if (metrics.empty() || !is_global_zero()) return;
   Logger::Metrics row = to_host(metrics);
-  row["epoch"] = static_cast<double>(current_epoch_);
+  if (with_epoch) row["epoch"] = static_cast<double>(current_epoch_);
   log_to_loggers(row, step);
 }
 

@@ -131,23 +131,22 @@ class CSVLogger : public FolderLoggerPlugin {
       std::string line;
       if (std::getline(existing, line)) {
         written_columns_ = split_csv_line(line);
-        std::vector<std::string> columns = written_columns_;
-        for (const auto& column : columns_) {
-          if (std::find(columns.begin(), columns.end(), column) == columns.end()) columns.push_back(column);
-        }
-        columns_ = std::move(columns);
+        for (const auto& column : written_columns_) add_column(column);
       }
     }
     return folder;
   }
 
+  // Lightning's ExperimentWriter keeps its columns sorted ("alpha", "epoch", "lr-SGD", "step", ...).
   void add_column(const std::string& key) {
-    if (columns_.empty()) columns_ = {"epoch", "step"};
-    if (std::find(columns_.begin(), columns_.end(), key) == columns_.end()) columns_.push_back(key);
+    for (const std::string& column : {std::string("step"), key}) {
+      const auto at = std::lower_bound(columns_.begin(), columns_.end(), column);
+      if (at == columns_.end() || *at != column) columns_.insert(at, column);
+    }
   }
 
   CSVLoggerOptions options_;
-  std::vector<std::string> columns_;          // every column so far, in order
+  std::vector<std::string> columns_;          // every column so far, sorted as Lightning's
   std::vector<std::string> written_columns_;  // the header of the file on disk (empty: no file yet)
   std::vector<Row> pending_;                  // rows logged since the last save
   int64_t rows_since_save_ = 0;

@@ -23,9 +23,9 @@ std::string short_type_name(const torch::optim::Optimizer& optimizer) {
 class LRMonitor : public Plugin {
  public:
   explicit LRMonitor(LRMonitorOptions options) : options_(std::move(options)) {
-    if (options_.logging_interval != "step" && options_.logging_interval != "epoch") {
-      throw PluginError("plugin 'lr_monitor': option 'logging_interval' expects step or epoch, got '" +
-                        options_.logging_interval + "'");
+    if (!options_.logging_interval.empty() && options_.logging_interval != "step" && options_.logging_interval != "epoch") {
+      throw PluginError("plugin 'lr_monitor': option 'logging_interval' expects step, epoch or nothing (each "
+                        "scheduler at its own interval), got '" + options_.logging_interval + "'");
     }
   }
 
@@ -38,22 +38,41 @@ class LRMonitor : public Plugin {
                     "(e.g. --plugin csv_logger)");
       }
     });
-    if (options_.logging_interval == "epoch") {
-      connect(bus.on_train_epoch_start, [this](EpochHook& hook) { log_rates(hook.trainer); });
-    } else {
+    // Lightning's rule: "epoch" logs every rate at each epoch's start, "step" at the batches whose
+    // metrics go to the loggers; unset (the default) logs a scheduler's optimizer at that
+    // scheduler's own interval, and an optimizer without a scheduler at both.
+    const std::string& interval = options_.logging_interval;
+    if (interval != "step") {
+      connect(bus.on_train_epoch_start, [this, interval](EpochHook& hook) {
+        log_rates(hook.trainer, interval.empty() ? "epoch" : "any");
+      });
+    }
+    if (interval != "epoch") {
       // The same steps whose metrics the Trainer hands the loggers, with the same step number.
-      connect(bus.on_train_batch_start, [this](BatchStartHook& hook) {
+      connect(bus.on_train_batch_start, [this, interval](BatchStartHook& hook) {
         const Trainer& trainer = hook.trainer;
-        if ((trainer.global_step() + 1) % trainer.options().log_every_n_steps == 0) log_rates(hook.trainer);
+        if ((trainer.global_step() + 1) % trainer.options().log_every_n_steps == 0 || trainer.should_stop) {
+          log_rates(hook.trainer, interval.empty() ? "step" : "any");
+        }
       });
     }
   }
 
  private:
-  void log_rates(Trainer& trainer) {
+  // The optimizers due at `due` ("epoch", "step" or "any"): those with a scheduler of that
+  // interval, and those without a scheduler.
+  void log_rates(Trainer& trainer, const std::string& due) {
     Logger::Metrics rates;
     const auto& optimizers = trainer.optimizers();
     for (std::size_t i = 0; i < optimizers.size(); ++i) {
+      bool scheduled = false;
+      bool scheduled_now = due == "any";
+      for (const auto& config : trainer.lr_schedulers()) {
+        if (&config.scheduler->optimizer() != optimizers[i].get()) continue;
+        scheduled = true;
+        scheduled_now = scheduled_now || config.interval == due;
+      }
+      if (scheduled && !scheduled_now) continue;
       std::string base = "lr-" + short_type_name(*optimizers[i]);
       for (const auto& config : trainer.lr_schedulers()) {
         if (&config.scheduler->optimizer() == optimizers[i].get() && !config.name.empty()) base = config.name;
@@ -66,6 +85,8 @@ class LRMonitor : public Plugin {
         rates[key] = groups[g].options().get_lr();
       }
     }
+    if (rates.empty()) return;
+    for (const auto& [key, rate] : rates) trainer.metrics().publish(key, rate);
     trainer.log_to_loggers(rates, trainer.global_step());
   }
 

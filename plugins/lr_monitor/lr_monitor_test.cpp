@@ -24,7 +24,7 @@ TEST(LRMonitor, LogsTheRateOfEachStepWithTheStepRows) {
   auto options = quiet(2);
   options.log_every_n_steps = 2;
   options.plugins.push_back(PluginSpec::parse("lr_scheduler:schedule=exponential,gamma=0.5,interval=step"));
-  options.plugins.push_back(plugins::LRMonitorOptions{}.spec());
+  options.plugins.push_back(plugins::LRMonitorOptions{"step"}.spec());
   Trainer trainer(options);
   auto& recorder = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(model, train);

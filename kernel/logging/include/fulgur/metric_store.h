@@ -79,6 +79,9 @@ class MetricStore {
 
   /// The latest value of every metric logged for monitoring (early stopping, checkpoints).
   const Metrics& callback_metrics() const { return callback_metrics_; }
+  /// A value a plugin hands the loggers itself (lr_monitor's rates) joins callback_metrics too,
+  /// as in Lightning.
+  void publish(const std::string& name, double value);
   /// Values logged with on_step since the last take_step_metrics(); for loggers.
   const Metrics& step_metrics() const { return step_metrics_; }
   /// Epoch values published by the last end_epoch(); for loggers.
@@ -116,6 +119,9 @@ class MetricStore {
   std::string recorder_;
   std::map<std::string, Accumulator> accumulators_;
   Metrics callback_metrics_;
+  // "*_step" names logged in validation or test: Lightning drops them from callback_metrics at
+  // the loop's epoch end (only the epoch value stays).
+  std::map<std::string, LogContext> eval_step_names_;
   Metrics step_metrics_;
   Metrics epoch_metrics_;
   std::map<std::string, bool> prog_bar_;

@@ -320,7 +320,7 @@ class Trainer {
   void shard(DataLoader& loader);
   void agree_on_should_stop();
   bool interrupt_due();
-  void send_to_loggers(const MetricStore::Metrics& metrics, int64_t step);
+  void send_to_loggers(const MetricStore::Metrics& metrics, int64_t step, bool with_epoch = true);
   void configure_optimizers(Module& module);
 
   void sanity_check(const std::vector<DataLoader*>& val_loaders);
@@ -367,6 +367,9 @@ class Trainer {
   Strategy* strategy_ = nullptr;
   StepRunner* step_runner_ = nullptr;  // a plugin that runs the automatic step itself (step_runner.h)
   int64_t last_logged_step_ = 0;
+  // Validation and test batches run so far in this run: the step of their "*_step" logger rows.
+  int64_t validation_steps_logged_ = 0;
+  int64_t test_steps_logged_ = 0;
 
   Module* module_ = nullptr;  // stays set after a run, so save_checkpoint works after fit
   DataLoader* train_loader_ = nullptr;  // during fit, for estimated_stepping_batches

@@ -2,8 +2,9 @@
 // loggers: "lr-SGD" for a one-group optimizer, "lr-Adam/pg1" for its second group, or the
 // scheduler config's `name` when it has one.
 //
-//   --plugin lr_monitor                     (with the step rows: every log_every_n_steps steps)
-//   --plugin lr_monitor:logging_interval=epoch
+//   --plugin lr_monitor                     (each scheduler at its own interval, as Lightning's default)
+//   --plugin lr_monitor:logging_interval=step   (every rate with the step rows)
+//   --plugin lr_monitor:logging_interval=epoch  (every rate at each epoch's start)
 #pragma once
 
 #include <string>
@@ -13,8 +14,10 @@
 namespace fulgur::plugins {
 
 struct LRMonitorOptions {
-  /// "step": at the batches whose metrics go to the loggers; "epoch": at each epoch's start.
-  std::string logging_interval = "step";
+  /// "step": every rate at the batches whose metrics go to the loggers; "epoch": every rate at
+  /// each epoch's start; "" (Lightning's None, the default): a scheduled optimizer at its
+  /// scheduler's interval, one without a scheduler at both.
+  std::string logging_interval;
 
   PluginSpec spec() const { return {"lr_monitor", {{"logging_interval", logging_interval}}}; }
 };
