@@ -126,7 +126,10 @@ LoadedPlugin PluginHost::load_file(const std::string& path, const PluginOptions&
   try {
     plugin = factory(options);
   } catch (const std::exception& error) {
-    throw PluginError("plugin '" + label + "': " + error.what());
+    // Option errors already start with the plugin's name ("plugin 'ema': option ..."); others get it.
+    const std::string what = error.what();
+    const std::string prefix = "plugin '" + label + "': ";
+    throw PluginError(what.rfind(prefix, 0) == 0 ? what : prefix + what);
   } catch (...) {
     throw PluginError("plugin '" + label + "': its factory threw something that is not a std::exception");
   }

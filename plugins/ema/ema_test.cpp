@@ -121,6 +121,8 @@ TEST(Ema, BadOptionsAreNamed) {
   const auto negative = testing::error_of([&] { trainer.add_plugin(PluginSpec{"ema", {{"update_starting_at_step", "-5"}}}); });
   EXPECT_NE(negative.find("option 'update_starting_at_step' must be >= 0, or -1 for unset; got -5"), std::string::npos)
       << negative;
+  // The plugin's name once, not "plugin 'ema': plugin 'ema': ...".
+  EXPECT_EQ(negative.rfind("plugin 'ema': option", 0), 0u) << negative;
 }
 
 }  // namespace
