@@ -247,7 +247,7 @@ TEST_F(DDP, TwoJobsOnOnePortDoNotMerge) {
   const std::string port = std::to_string(free_port());
   // Job b starts once job a's ranks have joined, while a trains.
   const auto both = run("sh -c 'MASTER_PORT=" + port + " " + worker(args + " --out " + dir + "/a.pt") + " > " + dir +
-                        "/a.log 2>&1 & a=$!; until grep -q \"joined job\" " + dir + "/a.log; do sleep 0.05; done; MASTER_PORT=" +
+                        "/a.log 2>&1 & a=$!; for i in $(seq 600); do grep -q \"joined job\" " + dir + "/a.log && break; sleep 0.05; done; MASTER_PORT=" +
                         port + " " + worker(args + " --out " + dir + "/b.pt") +
                         "; b=$?; wait $a; a=$?; echo \"job a: $a, job b: $b\"'");
   EXPECT_NE(both.output.find("job a: 0, job b: 1"), std::string::npos) << both.output;
