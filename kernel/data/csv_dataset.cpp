@@ -59,20 +59,20 @@ std::vector<std::string> read_lines(const std::string& path, char delimiter) {
   char buffer[65536];
   int got = 0;
   while ((got = gzread(file.get(), buffer, sizeof buffer)) > 0) {
-    for (int i = 0; i < got; ++i) {
-      const char c = buffer[i];
-      if (c == '\0') {
+    const char* const end = buffer + got;
+    for (const char* at = buffer; at < end;) {
+      const char* stop = std::find_if(at, end, [](char c) { return c == '\n' || c == '\0'; });
+      current.append(at, stop);
+      if (stop == end) break;
+      if (*stop == '\0') {
         throw Error(path + ": line " + std::to_string(lines.size() + 1) + ", column " +
                     std::to_string(split(current, delimiter).size()) +
                     ": a NUL byte (is this a binary or damaged file?); the table is not read");
       }
-      if (c != '\n') {
-        current += c;
-        continue;
-      }
       if (!current.empty() && current.back() == '\r') current.pop_back();
       lines.push_back(std::move(current));
       current.clear();
+      at = stop + 1;
     }
   }
   int code = Z_OK;

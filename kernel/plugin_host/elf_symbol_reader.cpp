@@ -50,12 +50,11 @@ class ElfFile {
  public:
   explicit ElfFile(const std::string& path) : path_(path) {
     // Only a regular file, only its size: a plugin path linked to /dev/zero is named, not read.
+    // An empty file is named below, with the other truncated ones.
     try {
-      bytes_ = detail::read_regular_file(path, "plugin");
+      bytes_ = detail::read_regular_file(path, "plugin", /*allow_empty=*/true);
     } catch (const Error& error) {
-      if (std::string(error.what()).find(" is empty") == std::string::npos) {
-        throw PluginError("cannot load plugin '" + path + "': " + error.what());
-      }
+      throw PluginError("cannot load plugin '" + path + "': " + error.what());
     }
     if (bytes_.size() < 4) {
       throw PluginError("cannot load plugin '" + path + "': the file is empty or truncated (" +

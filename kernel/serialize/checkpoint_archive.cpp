@@ -43,8 +43,10 @@ std::optional<std::string> scan_archive(const std::vector<char>& bytes, const st
   for (const auto& [name, record] : named) {
     const bool pickle = name.size() > 4 && name.compare(name.size() - 4, 4, ".pkl") == 0;
     const bool debug = name.size() > 10 && name.compare(name.size() - 10, 10, ".debug_pkl") == 0;
+    const bool code = torchscript && name.rfind("code/", 0) == 0 && !pickle && !debug;
+    if (!code && !pickle && !debug) continue;  // tensor storages: their sizes are all the scan needs
     const std::string text = record_text(bytes, *record);
-    if (torchscript && name.rfind("code/", 0) == 0 && !pickle && !debug) {
+    if (code) {
       // torch::serialize writes classes with attributes only; a method would be code the file
       // brings, and a deep bracket nesting would recurse in TorchScript's parser.
       if (text.find("def ") != std::string::npos) return "record '" + name + "' defines TorchScript methods";
@@ -55,7 +57,6 @@ std::optional<std::string> scan_archive(const std::vector<char>& bytes, const st
       }
       continue;
     }
-    if (!pickle && !debug) continue;
     if (name == "data.pkl") has_data = true;
     PickleScanOptions options;
     options.records = &sizes;

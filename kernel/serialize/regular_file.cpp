@@ -37,7 +37,7 @@ std::string kind_of(mode_t mode) {
 
 }  // namespace
 
-std::vector<char> read_regular_file(const std::string& path, const std::string& what) {
+std::vector<char> read_regular_file(const std::string& path, const std::string& what, bool allow_empty) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
   Descriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (file.get() < 0) throw Error("cannot read " + what + " '" + path + "': " + std::strerror(errno));
@@ -49,7 +49,7 @@ std::vector<char> read_regular_file(const std::string& path, const std::string& 
   if (!S_ISREG(status.st_mode)) {
     throw Error(what + " '" + path + "' is " + kind_of(status.st_mode) + ", not a regular file; it is not read");
   }
-  if (status.st_size == 0) throw Error(what + " '" + path + "' is empty");
+  if (status.st_size == 0 && !allow_empty) throw Error(what + " '" + path + "' is empty");
   std::vector<char> bytes(static_cast<std::size_t>(status.st_size));
   std::size_t done = 0;
   while (done < bytes.size()) {

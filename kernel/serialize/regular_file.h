@@ -8,9 +8,9 @@
 
 namespace fulgur::detail {
 
-/// The bytes of the regular file at `path` (links followed). A folder, a missing, empty or
-/// unreadable file, anything that is not a regular file, or one that shrinks while it is read
-/// is a fulgur::Error naming `what` ("checkpoint") and `path`.
-std::vector<char> read_regular_file(const std::string& path, const std::string& what);
+/// The bytes of the regular file at `path` (links followed). A folder, a missing or unreadable
+/// file, anything that is not a regular file, one that shrinks while it is read, or (unless
+/// `allow_empty`) an empty one is a fulgur::Error naming `what` ("checkpoint") and `path`.
+std::vector<char> read_regular_file(const std::string& path, const std::string& what, bool allow_empty = false);
 
 }  // namespace fulgur::detail

@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <limits>
 #include <optional>
-#include <random>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -14,6 +13,7 @@
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
 #include "fulgur/plugin_options.h"
+#include "fulgur/random_id.h"
 #include "fulgur/strategy.h"
 #include "fulgur/trainer.h"
 
@@ -312,13 +312,6 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
     }
   }
 
-  // 64 random bits in hex: which run wrote a checkpoint, so a resumed run deletes only its own.
-  static std::string new_run_id() {
-    std::random_device entropy;
-    const uint64_t bits = (static_cast<uint64_t>(entropy()) << 32) ^ entropy();
-    return fmt::format("{:016x}", bits);
-  }
-
   static fs::path absolute(const fs::path& path) {
     std::error_code error;
     auto resolved = fs::weakly_canonical(fs::absolute(path), error);
@@ -362,7 +355,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
   ModelCheckpointOptions options_;
   std::optional<RestoredState> restored_;
   std::map<std::string, double> kept_;  // path -> monitored value (NaN without a monitor)
-  std::string run_id_ = new_run_id();
+  std::string run_id_ = random_id();  // which run wrote a checkpoint: a resumed run deletes only its own
   std::string best_path_;
   std::string last_path_;
   int64_t last_saved_step_ = -1;

@@ -12,9 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
-#include <cstdio>
 #include <map>
-#include <random>
 #include <sstream>
 #include <thread>
 
@@ -29,6 +27,7 @@
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
 #include "fulgur/plugin_options.h"
+#include "fulgur/random_id.h"
 #include "fulgur/strategy.h"
 #include "fulgur/trainer.h"
 #include "bucket_reducer.h"
@@ -354,7 +353,7 @@ class DDP : public Plugin, public Strategy {
       store_ = c10::make_intrusive<c10d::TCPStore>(where_.master_addr, store_options);
       if (where_.rank == 0) {
         job_id_ = env(kJobIdVariable).value_or("");
-        if (job_id_.empty()) job_id_ = new_job_id();
+        if (job_id_.empty()) job_id_ = random_id();
         set_text(kJobIdKey, job_id_);
       }
     } catch (const std::exception& error) {
@@ -373,8 +372,8 @@ class DDP : public Plugin, public Strategy {
   // another job started (two jobs given the same MASTER_PORT) is refused by name, and a rank
   // number claimed twice fails the whole job.
   void check_identity() {
-    const std::string stored = get_text(kJobIdKey);
     if (where_.rank != 0) {
+      const std::string stored = get_text(kJobIdKey);
       const std::string mine = env(kJobIdVariable).value_or("");
       if (!mine.empty() && mine != stored) {
         throw Error("ddp: rank " + std::to_string(where_.rank) + " belongs to job " + mine + ", but the store at " +
@@ -445,13 +444,6 @@ class DDP : public Plugin, public Strategy {
   std::string get_text(const std::string& name) {
     const auto bytes = store_->get(name);
     return std::string(bytes.begin(), bytes.end());
-  }
-  static std::string new_job_id() {
-    std::random_device entropy;
-    const uint64_t bits = (static_cast<uint64_t>(entropy()) << 32) ^ entropy();
-    char text[17];
-    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(bits));
-    return text;
   }
 
   // The options that decide what a rank trains on, as text: every rank must run with rank 0's.
