@@ -222,6 +222,67 @@ TEST(LoadFromCheckpoint, AModelThatDoesNotFitIsNamed) {
       << message;
 }
 
+// Lightning's intro model: built from modules it does not save (save_hyperparameters(ignore=...)),
+// which load_from_checkpoint gets again as constructor arguments.
+struct LitAutoEncoder : Module {
+  LitAutoEncoder(torch::nn::Sequential encoder_, torch::nn::Sequential decoder_, const HParams& hparams = {{"lr", 0.05}})
+      : encoder(register_module("encoder", encoder_)), decoder(register_module("decoder", decoder_)) {
+    save_hyperparameters(hparams);
+  }
+  torch::Tensor training_step(const Batch& batch, int64_t) override {
+    const auto x = batch[0];
+    return torch::mse_loss(decoder->forward(encoder->forward(x)), x);
+  }
+  OptimizerConfig configure_optimizers() override {
+    return std::make_shared<torch::optim::SGD>(parameters(), hparams().get<double>("lr"));
+  }
+  torch::nn::Sequential encoder, decoder;
+};
+
+struct WithoutHparams : Module {
+  explicit WithoutHparams(torch::nn::Linear layer_) : layer(register_module("layer", layer_)) {}
+  torch::Tensor training_step(const Batch& batch, int64_t) override { return layer->forward(batch[0]).pow(2).mean(); }
+  OptimizerConfig configure_optimizers() override { return std::make_shared<torch::optim::SGD>(parameters(), 0.1); }
+  torch::nn::Linear layer;
+};
+
+TEST(LoadFromCheckpoint, ModulesTheModelWasBuiltFromComeAsConstructorArguments) {
+  const auto dir = testing::temp_dir("load_autoencoder");
+  const auto data = testing::make_blobs(32);
+  auto loader = testing::make_loader(data, 8);
+  auto make_encoder = [] { return torch::nn::Sequential(torch::nn::Linear(4, 2), torch::nn::ReLU()); };
+  auto make_decoder = [] { return torch::nn::Sequential(torch::nn::Linear(2, 4)); };
+  torch::manual_seed(1);
+  LitAutoEncoder model(make_encoder(), make_decoder(), {{"lr", 0.02}});
+  Trainer trainer(quiet(2, dir));
+  trainer.fit(model, loader);
+  trainer.save_checkpoint(dir + "/ae.ckpt");
+  model.eval();
+  const auto expected = model.decoder->forward(model.encoder->forward(data.x)).detach();
+
+  // Fresh (untrained) modules, as Lightning's load_from_checkpoint(path, encoder=..., decoder=...).
+  const auto loaded = load_from_checkpoint<LitAutoEncoder>(dir + "/ae.ckpt", constructor_args(make_encoder(), make_decoder()));
+  EXPECT_EQ(loaded->hparams(), (HParams{{"lr", 0.02}}));
+  EXPECT_FALSE(loaded->is_training());
+  EXPECT_TRUE(torch::allclose(loaded->decoder->forward(loaded->encoder->forward(data.x)), expected));
+  const auto overridden = load_from_checkpoint<LitAutoEncoder>(dir + "/ae.ckpt", constructor_args(make_encoder(), make_decoder()),
+                                                               {{"lr", 0.5}});
+  EXPECT_EQ(overridden->hparams().get<double>("lr"), 0.5);
+
+  // A constructor without hyper-parameters gets the arguments alone.
+  WithoutHparams plain(torch::nn::Linear(4, 1));
+  Trainer other(quiet(1, dir + "/plain"));
+  other.fit(plain, loader);
+  other.save_checkpoint(dir + "/plain.ckpt");
+  const auto restored = load_from_checkpoint<WithoutHparams>(dir + "/plain.ckpt", constructor_args(torch::nn::Linear(4, 1)));
+  EXPECT_TRUE(torch::equal(restored->layer->weight, plain.layer->weight));
+  // The wrong modules are named like any model that does not fit.
+  const auto message = error_of([&] {
+    load_from_checkpoint<WithoutHparams>(dir + "/plain.ckpt", constructor_args(torch::nn::Linear(4, 3)));
+  });
+  EXPECT_NE(message.find("'layer.weight' has shape [1, 4] in the file but [3, 4] in the model"), std::string::npos) << message;
+}
+
 // --- save_checkpoint at any time; test / validate / predict from a checkpoint ----------------------
 
 TEST(SaveCheckpoint, AfterFitHoldsWhatTheModuleAddsLikeTheFilesWrittenDuringFit) {

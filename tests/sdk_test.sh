@@ -23,6 +23,11 @@ cd "$work"
 test -f "$work/run/checkpoints/epoch=2-step=12.ckpt"
 for plugin in model_checkpoint progress_bar model_summary; do test -f "$work/prefix/lib/fulgur/plugins/$plugin.so"; done
 test -f "$work/prefix/include/fulgur/plugins/model_checkpoint.h"
+# The docs come with the SDK: the hook and plugin references, and each plugin's options.
+for doc in README.md hooks.md plugins.md loggers.md metrics.md plugins/model_checkpoint.md plugins/csv_logger.md; do
+  test -s "$work/prefix/share/doc/fulgur/$doc" || { echo "the SDK lacks share/doc/fulgur/$doc"; exit 1; }
+done
+grep -q "save_top_k" "$work/prefix/share/doc/fulgur/plugins/model_checkpoint.md"
 
 # An installed fulgur searches its own plugin folder, never the build tree it was built in.
 if "$work/build/train" --plugin no_such_plugin > "$work.missing.log" 2>&1; then

@@ -11,6 +11,7 @@
 #include "fulgur/compat.h"
 #include "fulgur/error.h"
 #include "fulgur/logger.h"
+#include "fulgur/lr_schedulers.h"
 #include "fulgur/step_runner.h"
 #include "fulgur/strategy.h"
 #include "file_size_signal.h"
@@ -486,7 +487,17 @@ void Trainer::configure_optimizers(Module& module) {
                 " optimizers, but automatic optimization drives exactly one; call "
                 "set_automatic_optimization(false) in the Module's constructor and step them yourself");
   }
-  for (const auto& scheduler : config.lr_schedulers) {
+  for (auto& scheduler : config.lr_schedulers) {
+    if (!scheduler.scheduler && scheduler.libtorch_scheduler) {
+      // LibTorch's schedulers keep their optimizer to themselves: it can only be the one there is.
+      if (config.optimizers.size() != 1) {
+        throw Error("configure_optimizers returned a LibTorch scheduler with " + std::to_string(config.optimizers.size()) +
+                    " optimizers, and LibTorch does not say which one it drives; wrap it: "
+                    "fulgur::LibTorchScheduler(scheduler, *optimizer)");
+      }
+      scheduler.scheduler =
+          std::make_shared<LibTorchScheduler>(std::move(scheduler.libtorch_scheduler), *config.optimizers.front());
+    }
     if (!scheduler.scheduler) throw Error("configure_optimizers returned a scheduler config without a scheduler");
     if (scheduler.interval != "epoch" && scheduler.interval != "step") {
       throw Error("lr scheduler config: interval must be 'epoch' or 'step', got '" + scheduler.interval + "'");
@@ -511,8 +522,60 @@ void Trainer::configure_optimizers(Module& module) {
 
 // --- fit ----------------------------------------------------------------------------------------
 
+DataLoader& Trainer::given_loader(DataLoader* loader) {
+  if (!loader) throw Error("trainer.fit: the training loader given is null");
+  return *loader;
+}
+
+Module& Trainer::last_module(const char* run) const {
+  if (!module_) {
+    throw Error(std::string("trainer.") + run + "(...) without a Module runs the Module this Trainer ran last, and "
+                "there is none (it ran no Module, or that Module is gone); pass it: trainer." + run + "(model, ...)");
+  }
+  return *module_;
+}
+
+std::string Trainer::last_module_checkpoint(const char* run, const std::string& ckpt_path) {
+  if (!ckpt_path.empty()) return ckpt_path;
+  spdlog::warn("`.{0}(ckpt_path=None)` was called without a model. The best model of the previous `fit` call will "
+               "be used. You can pass `.{0}(ckpt_path='best')` to use the best model or `.{0}(ckpt_path='last')` to "
+               "use the last model. If you pass a value, this warning will be silenced.", run);
+  return "best";
+}
+
+std::map<std::string, double> Trainer::validate(DataModule& datamodule, const std::string& ckpt_path) {
+  Module& module = last_module("validate");
+  return run_evaluate(module, module_overrides_, Stage::Validate, RunData{nullptr, {}, &datamodule},
+                      last_module_checkpoint("validate", ckpt_path));
+}
+
+std::map<std::string, double> Trainer::validate(LoaderRefs loaders, const std::string& ckpt_path) {
+  Module& module = last_module("validate");
+  return run_evaluate(module, module_overrides_, Stage::Validate, RunData{nullptr, loaders.pointers(), nullptr},
+                      last_module_checkpoint("validate", ckpt_path));
+}
+
+std::map<std::string, double> Trainer::test(DataModule& datamodule, const std::string& ckpt_path) {
+  Module& module = last_module("test");
+  return run_evaluate(module, module_overrides_, Stage::Test, RunData{nullptr, {}, &datamodule},
+                      last_module_checkpoint("test", ckpt_path));
+}
+
+std::map<std::string, double> Trainer::test(LoaderRefs loaders, const std::string& ckpt_path) {
+  Module& module = last_module("test");
+  return run_evaluate(module, module_overrides_, Stage::Test, RunData{nullptr, loaders.pointers(), nullptr},
+                      last_module_checkpoint("test", ckpt_path));
+}
+
+std::vector<std::vector<torch::Tensor>> Trainer::predict(DataModule& datamodule, const std::string& ckpt_path) {
+  Module& module = last_module("predict");
+  return run_predict(module, module_overrides_, RunData{nullptr, {}, &datamodule},
+                     last_module_checkpoint("predict", ckpt_path));
+}
+
 void Trainer::run_fit(Module& module, StepOverrides overrides, RunData data, const std::string& ckpt_path) {
   RunScope scope(*this, module, Stage::Fit, data.datamodule);
+  module_overrides_ = overrides;
   const detail::InterruptGuard interrupts;
   ckpt_path_ = ckpt_path;
   scope.run([&] {
@@ -1081,6 +1144,7 @@ std::map<std::string, double> Trainer::run_evaluate(Module& module, StepOverride
   }
   if (stage == Stage::Test && !overrides.test) throw Error("Trainer::test needs a Module that implements test_step");
   RunScope scope(*this, module, stage, data.datamodule);
+  module_overrides_ = overrides;
   return scope.run([&] {
     prepare_data(module);
     emit_setup(stage);
@@ -1103,6 +1167,7 @@ std::vector<std::vector<torch::Tensor>> Trainer::run_predict(Module& module, Ste
                 "calls it on the batch)");
   }
   RunScope scope(*this, module, Stage::Predict, data.datamodule);
+  module_overrides_ = overrides;
   return scope.run([&] {
     prepare_data(module);
     emit_setup(Stage::Predict);

@@ -1,5 +1,8 @@
 #include "fulgur/metrics/metric.h"
 
+#include <typeinfo>
+
+#include <boost/core/demangle.hpp>
 #include <torch/torch.h>
 
 #include "fulgur/error.h"
@@ -35,6 +38,41 @@ std::shared_ptr<StateSet> StateSet::clone() const {
 }
 
 Metric::Metric(std::string name) : name_(std::move(name)), states_(std::make_shared<StateSet>()) {}
+
+Metric::Metric(const Metric& other)
+    : torch::nn::Module(),  // a module of its own: the original's buffers are its states, not the copy's
+      LoggableMetric(other),
+      name_(other.name_),
+      states_(other.states_->clone()),
+      strategy_(other.strategy_),
+      batch_value_(other.batch_value_),
+      computed_(other.computed_),
+      computed_generation_(other.computed_generation_),
+      validate_args_(other.validate_args_) {
+  train(other.is_training());
+  if (other.persistent_) persistent(true);
+}
+
+std::shared_ptr<Metric> Metric::copy() const {
+  fail("cannot be copied: its class " + boost::core::demangle(typeid(*this).name()) +
+       " does not declare FULGUR_METRIC_COPY(" + boost::core::demangle(typeid(*this).name()) + ")");
+}
+
+std::shared_ptr<Metric> Metric::clone_metric() const {
+  std::shared_ptr<Metric> copied = copy();
+  // A subclass without its own FULGUR_METRIC_COPY would be copied as its base class.
+  if (!copied || typeid(*copied) != typeid(*this)) {
+    fail("cannot be copied: its class " + boost::core::demangle(typeid(*this).name()) +
+         " does not declare FULGUR_METRIC_COPY(" + boost::core::demangle(typeid(*this).name()) + ")");
+  }
+  return copied;
+}
+
+std::shared_ptr<torch::nn::Module> Metric::clone(const torch::optional<torch::Device>& device) const {
+  auto copied = clone_metric();
+  if (device) copied->to(*device);
+  return copied;
+}
 
 void Metric::fail(const std::string& message) const { throw Error(name_ + ": " + message); }
 

@@ -36,6 +36,42 @@ void MetricCollection::add_metric(const std::string& name, const std::shared_ptr
   groups_.push_back({index});
 }
 
+std::shared_ptr<PredsTargetMetric> MetricCollection::as_preds_target(const std::string& name,
+                                                                    const std::shared_ptr<Metric>& metric) {
+  if (!metric) throw Error("MetricCollection::add('" + name + "'): no metric given");
+  auto preds_target = std::dynamic_pointer_cast<PredsTargetMetric>(metric);
+  if (!preds_target) {
+    throw Error("MetricCollection::add('" + name + "'): " + metric->metric_name() +
+                " is not a metric of (preds, target); a collection updates all its metrics with the same "
+                "predictions and targets");
+  }
+  return preds_target;
+}
+
+std::shared_ptr<MetricCollection> MetricCollection::clone(std::optional<std::string> prefix,
+                                                          std::optional<std::string> postfix) const {
+  auto copy = std::make_shared<MetricCollection>(prefix.value_or(prefix_), postfix.value_or(postfix_), group_);
+  copy->train(is_training());
+  for (const auto& member : members_) {
+    auto metric = std::static_pointer_cast<PredsTargetMetric>(member.metric->clone_metric());
+    copy->register_module(member.name, metric);
+    copy->members_.push_back({member.name, metric});
+  }
+  // The same compute groups: the members of a group share the leader's copied states.
+  copy->groups_ = groups_;
+  for (const auto& group : groups_) {
+    Metric& leader = *copy->members_[group.front()].metric;
+    for (std::size_t i : group) static_cast<Metric&>(*copy->members_[i].metric).states_ = leader.states_;
+  }
+  return copy;
+}
+
+std::shared_ptr<torch::nn::Module> MetricCollection::clone(const torch::optional<torch::Device>& device) const {
+  auto copy = clone(std::nullopt, std::nullopt);
+  if (device) copy->to(*device);
+  return copy;
+}
+
 void MetricCollection::update(const at::Tensor& preds, const at::Tensor& target) {
   for (const auto& group : groups_) members_[group.front()].metric->update(preds, target);
 }

@@ -72,5 +72,60 @@ TEST(MetricCollection, BadNamesAreErrors) {
   EXPECT_NE(error_of([&] { collection.at("f1"); }).find("it has: acc"), std::string::npos);
 }
 
+TEST(MetricCollection, CloneCopiesMetricsStatesAndGroupsUnderANewPrefix) {
+  auto val = std::make_shared<MetricCollection>("val_");
+  val->add("acc", std::make_shared<Accuracy>(five_classes()));
+  val->add("f1", std::make_shared<F1Score>(five_classes().average(std::string("macro"))));
+  val->add("mse", std::make_shared<MeanSquaredError>());
+  torch::manual_seed(3);
+  const auto logits = torch::randn({40, 5});
+  const auto labels = torch::randint(0, 5, {40});
+  val->at("acc").update(logits, labels);  // the acc/f1 group's shared states see one batch
+
+  auto train = val->clone("train_");
+  EXPECT_EQ(train->prefix(), "train_");
+  EXPECT_EQ(train->compute_groups(), val->compute_groups());
+  EXPECT_EQ(train->at("f1").update_count(), 1);  // states copied, and still shared in the group
+  // The copy goes on alone: updating it leaves the original where it was.
+  train->at("acc").update(logits.flip(0), labels);
+  EXPECT_EQ(train->at("f1").update_count(), 2);
+  EXPECT_EQ(val->at("acc").update_count(), 1);
+  Accuracy alone(five_classes());
+  alone.update(logits, labels);
+  alone.update(logits.flip(0), labels);
+  EXPECT_NEAR(train->at("acc").compute().item<double>(), alone.compute().item<double>(), 1e-7);
+  // Logged names carry the new prefix; clone() keeps the old one, postfix set on request.
+  const auto names = train->loggable_metrics();
+  EXPECT_EQ(names.front().first, "train_acc");
+  auto same = std::dynamic_pointer_cast<MetricCollection>(val->clone());
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->prefix(), "val_");
+  EXPECT_EQ(val->clone(std::nullopt, "_epoch")->loggable_metrics().front().first, "val_acc_epoch");
+}
+
+TEST(MetricCollection, MetricsOfMakeMetricJoinAndCloneAlone) {
+  MetricCollection collection;
+  collection.add("acc", make_metric("MulticlassAccuracy", {{"num_classes", 5}, {"average", "micro"}}));
+  collection.add("auroc", make_metric("AUROC", {{"task", "multiclass"}, {"num_classes", 5}}));
+  EXPECT_NE(error_of([&] { collection.add("mean", make_metric("MeanMetric")); }).find("is not a metric of (preds, target)"),
+            std::string::npos);
+  torch::manual_seed(5);
+  const auto logits = torch::randn({16, 5});
+  const auto labels = torch::randint(0, 5, {16});
+  collection.update(logits, labels);
+  // A single metric clones too (torchmetrics' metric.clone()), persistent states included.
+  auto acc = std::make_shared<Accuracy>(five_classes());
+  acc->persistent();
+  acc->update(logits, labels);
+  auto copy = std::dynamic_pointer_cast<Accuracy>(acc->clone());
+  ASSERT_TRUE(copy);
+  EXPECT_NEAR(copy->compute().item<double>(), acc->compute().item<double>(), 1e-7);
+  copy->update(logits, torch::zeros_like(labels));
+  EXPECT_EQ(acc->update_count(), 1);
+  EXPECT_EQ(copy->named_buffers().size(), acc->named_buffers().size());
+  EXPECT_FALSE(copy->buffers()[0].is_same(acc->buffers()[0]));
+  EXPECT_NEAR(collection.compute().at("acc").item<double>(), acc->compute().item<double>(), 1e-7);
+}
+
 }  // namespace
 }  // namespace fulgur::metrics

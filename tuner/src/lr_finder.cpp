@@ -220,6 +220,25 @@ LRFinder Tuner::run_lr_find(Module& module, const LRFindOptions& options, const 
     spdlog::warn("lr_find is skipped under fast_dev_run, as in Lightning");
     return {};
   }
+  // Which hyper-parameter takes the suggestion, decided before the search as Lightning does.
+  std::string attr;
+  if (options.update_attr_) {
+    if (!options.attr_name_.empty()) {
+      if (!module.hparams().contains(options.attr_name_)) {
+        throw Error("lr_find: attr_name '" + options.attr_name_ + "' is not among the Module's hparams (" +
+                    (module.hparams().empty() ? std::string("none") : module.hparams().key_list()) +
+                    "); save it with save_hyperparameters, or turn update_attr off");
+      }
+      attr = options.attr_name_;
+    } else {
+      for (const char* name : {"lr", "learning_rate"}) {
+        if (module.hparams().contains(name)) {
+          attr = name;
+          break;
+        }
+      }
+    }
+  }
   TrainerOptions search = search_options();
   search.max_steps = options.num_training_;
   search.limit_val_batches = options.num_training_;
@@ -253,6 +272,10 @@ LRFinder Tuner::run_lr_find(Module& module, const LRFindOptions& options, const 
                                  : options.plot_path_;
     finder.plot(path);
     finder.set_plot_path(path);
+  }
+  if (const auto lr = finder.suggestion(); lr && !attr.empty()) {
+    module.hparams().set(attr, *lr);
+    spdlog::info("lr_find: learning rate set to {} (hparams '{}')", *lr, attr);
   }
   return finder;
 }

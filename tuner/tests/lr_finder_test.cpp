@@ -129,6 +129,45 @@ TEST(LRFinder, AModelThatDivergesAtOnceIsNamed) {
   EXPECT_TRUE(error.find("diverged") != std::string::npos || error.find("diverges at once") != std::string::npos) << error;
 }
 
+// Reads its rate from hparams(), as Lightning's `self.hparams.lr` (or `learning_rate`).
+class FromHparams : public testing::TinyClassifier {
+ public:
+  explicit FromHparams(const std::string& key) {
+    save_hyperparameters({{key, 0.01}});
+    key_ = key;
+  }
+  OptimizerConfig configure_optimizers() override {
+    return std::make_shared<torch::optim::SGD>(parameters(), hparams().get<double>(key_));
+  }
+  std::string key_;
+};
+
+TEST(LRFinder, TheSuggestionIsAppliedToTheModulesLearningRate) {
+  const auto data = testing::make_blobs(256, 4, 1);
+  auto train = testing::make_loader(data, 8);
+  TrainerOptions options = testing::quiet_options(3);
+  options.default_root_dir = testing::temp_dir("lr_find_apply");
+  Trainer trainer(options);
+  Tuner tuner(trainer);
+  for (const std::string key : {"lr", "learning_rate"}) {
+    FromHparams model(key);
+    const auto finder = tuner.lr_find(model, train, {}, LRFindOptions().min_lr(1e-5).max_lr(10).num_training(40));
+    ASSERT_TRUE(finder.suggestion());
+    EXPECT_EQ(model.hparams().get<double>(key), *finder.suggestion()) << key;
+    // The fit then trains with it (configure_optimizers reads the hyper-parameter).
+    trainer.fit(model, train);
+    EXPECT_EQ(static_cast<const torch::optim::SGDOptions&>(trainer.optimizers().front()->param_groups()[0].options()).lr(),
+              *finder.suggestion());
+  }
+  // Turned off, or a name the hparams lack: not applied, or an error before any search.
+  FromHparams kept("lr");
+  tuner.lr_find(kept, train, {}, LRFindOptions().num_training(20).update_attr(false).plot_path("none"));
+  EXPECT_EQ(kept.hparams().get<double>("lr"), 0.01);
+  EXPECT_NE(error_of([&] { tuner.lr_find(kept, train, {}, LRFindOptions().attr_name("rate")); })
+                .find("attr_name 'rate' is not among the Module's hparams (lr)"),
+            std::string::npos);
+}
+
 TEST(LRFinder, BadOptionsAreNamed) {
   const auto data = testing::make_blobs(32);
   auto train = testing::make_loader(data, 8);

@@ -2,8 +2,9 @@
 //
 //   fulgur::Trainer trainer(options);
 //   fulgur::Tuner tuner(trainer);
-//   auto finder = tuner.lr_find(model, train_loader);          // draws lr_find.svg in the log folder
-//   if (auto lr = finder.suggestion()) model.lr = *lr;
+//   auto finder = tuner.lr_find(model, train_loader);   // draws lr_find.svg in the log folder, and
+//                                                       // sets hparams "lr" (or "learning_rate")
+//   // configure_optimizers: torch::optim::SGD(parameters(), hparams().get<double>("lr"))
 //   tuner.scale_batch_size(model, datamodule, datamodule.batch_size);   // leaves the size there
 //   trainer.fit(model, datamodule);
 //

@@ -28,6 +28,11 @@ namespace fulgur {
 class HParams;
 
 class BOOST_SYMBOL_VISIBLE HParamValue {
+  template <typename T>
+  struct is_vector : std::false_type {};
+  template <typename E>
+  struct is_vector<std::vector<E>> : std::true_type {};
+
  public:
   using List = std::vector<HParamValue>;
   using Map = std::map<std::string, HParamValue>;
@@ -56,6 +61,15 @@ class BOOST_SYMBOL_VISIBLE HParamValue {
   /// std::vector<T>, HParams or HParamValue::List. Throws fulgur::Error naming what it holds.
   template <typename T>
   T as() const;
+
+  /// The value as T where the type is clear: `double lr = hparams().at("lr");` (as<T>(), for
+  /// numbers, bool, std::string, std::vector and HParams).
+  template <typename T, std::enable_if_t<std::is_arithmetic_v<T> || std::is_same_v<T, std::string> ||
+                                             std::is_same_v<T, HParams> || is_vector<T>::value,
+                                         int> = 0>
+  operator T() const {  // NOLINT: implicit by design, as Python's values are
+    return as<T>();
+  }
 
   const List& list() const;
   const Map& map() const;

@@ -172,6 +172,8 @@ class Module : public torch::nn::Module, public DataHooks {
   ///   save_hyperparameters({{"lr", 1e-3}, {"hidden", 128}, {"layers", {64, 32}}});
   void save_hyperparameters(const HParams& hparams);
   const HParams& hparams() const { return hparams_; }
+  /// Lightning's `self.hparams.lr = ...`: `hparams().set("lr", 0.02)` (the LR finder does it too).
+  HParams& hparams() { return hparams_; }
 
   // --- optimization -----------------------------------------------------------------------
   /// Lightning's `automatic_optimization`. Set it to false in the constructor to call

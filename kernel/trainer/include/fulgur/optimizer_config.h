@@ -7,6 +7,10 @@
 //   config.lr_schedulers.push_back({std::make_shared<fulgur::StepLR>(*optimizer, 10, 0.1)});
 //   return config;
 //
+//   return std::vector{opt_g, opt_d};                       // several optimizers (manual optimization)
+//   return {{opt_g, opt_d}, {sched_g, sched_d}};            // Lightning's ([opts], [schedulers])
+//   config.lr_schedulers.push_back({std::make_shared<torch::optim::StepLR>(*optimizer, 10, 0.1)});
+//
 // The schedulers (fulgur/lr_schedulers.h) are stepped by the lr_scheduler plugin, which the
 // Trainer attaches by itself when configure_optimizers returns any.
 #pragma once
@@ -21,6 +25,7 @@
 
 namespace torch::optim {
 class Optimizer;
+class LRScheduler;
 }  // namespace torch::optim
 
 namespace fulgur {
@@ -28,6 +33,30 @@ namespace fulgur {
 class LRScheduler;
 
 struct LRSchedulerConfig {
+  LRSchedulerConfig() = default;
+  /// `{scheduler}`, `{scheduler, "step"}`, ...: the fields in order, as Lightning's dict.
+  template <typename S, std::enable_if_t<std::is_base_of_v<LRScheduler, S>, int> = 0>
+  LRSchedulerConfig(std::shared_ptr<S> scheduler_, std::string interval_ = "epoch",  // NOLINT
+                    int64_t frequency_ = 1, std::string monitor_ = "", bool strict_ = true, std::string name_ = "")
+      : scheduler(std::move(scheduler_)),
+        interval(std::move(interval_)),
+        frequency(frequency_),
+        monitor(std::move(monitor_)),
+        strict(strict_),
+        name(std::move(name_)) {}
+  /// LibTorch's own scheduler (torch::optim::StepLR, ...), given as it is: the Trainer wraps it in
+  /// a fulgur::LibTorchScheduler for the one optimizer configure_optimizers returned (with several,
+  /// wrap it yourself: LibTorch does not say which optimizer a scheduler drives).
+  template <typename S, std::enable_if_t<std::is_base_of_v<torch::optim::LRScheduler, S>, int> = 0>
+  LRSchedulerConfig(std::shared_ptr<S> libtorch, std::string interval_ = "epoch",  // NOLINT
+                    int64_t frequency_ = 1, std::string monitor_ = "", bool strict_ = true, std::string name_ = "")
+      : interval(std::move(interval_)),
+        frequency(frequency_),
+        monitor(std::move(monitor_)),
+        strict(strict_),
+        name(std::move(name_)),
+        libtorch_scheduler(std::move(libtorch)) {}
+
   std::shared_ptr<LRScheduler> scheduler;
   /// "epoch" steps the scheduler after every `frequency` epochs, "step" after every `frequency`
   /// optimizer steps.
@@ -39,6 +68,8 @@ struct LRSchedulerConfig {
   bool strict = true;
   /// Name under which lr_monitor logs this scheduler's rates (default lr-<Optimizer>).
   std::string name;
+  /// A LibTorch scheduler given directly, until the Trainer wraps it into `scheduler`.
+  std::shared_ptr<torch::optim::LRScheduler> libtorch_scheduler;
 };
 
 struct OptimizerConfig {
@@ -52,6 +83,18 @@ struct OptimizerConfig {
 
   OptimizerConfig(std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_)  // NOLINT
       : optimizers(std::move(optimizers_)) {}
+
+  /// `return std::vector{opt_g, opt_d};` with optimizers of one class.
+  template <typename Optimizer,
+            typename = std::enable_if_t<std::is_base_of_v<torch::optim::Optimizer, Optimizer> &&
+                                        !std::is_same_v<torch::optim::Optimizer, Optimizer>>>
+  OptimizerConfig(const std::vector<std::shared_ptr<Optimizer>>& optimizers_)  // NOLINT
+      : optimizers(optimizers_.begin(), optimizers_.end()) {}
+
+  /// Lightning's `return [opt_g, opt_d], [sched_g, sched_d]`.
+  OptimizerConfig(std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_,
+                  std::vector<LRSchedulerConfig> lr_schedulers_)
+      : optimizers(std::move(optimizers_)), lr_schedulers(std::move(lr_schedulers_)) {}
 
   /// Several optimizers (manual optimization): `return {opt_g, opt_d};`.
   OptimizerConfig(std::initializer_list<std::shared_ptr<torch::optim::Optimizer>> optimizers_)  // NOLINT

@@ -27,6 +27,7 @@
 
 #include "fulgur/data.h"
 #include "fulgur/hook_bus.h"
+#include "fulgur/logger.h"
 #include "fulgur/metric_store.h"
 #include "fulgur/module.h"
 #include "fulgur/plugin_host.h"
@@ -35,7 +36,6 @@
 
 namespace fulgur {
 
-class Logger;
 class StepRunner;
 class Strategy;
 
@@ -144,8 +144,18 @@ class Trainer {
   void fit(M& module, DataModule& datamodule, const std::string& ckpt_path = "") {
     run_fit(module, StepOverrides::of<M>(), RunData{nullptr, {}, &datamodule}, ckpt_path);
   }
+  /// Takes the training loader for the fit: `trainer.fit(model, std::make_unique<MyLoader>(...))`.
+  template <typename M, typename L, typename = std::enable_if_t<std::is_base_of_v<DataLoader, L>>>
+  void fit(M& module, std::unique_ptr<L> train_loader, LoaderRefs val_loaders = {}, const std::string& ckpt_path = "") {
+    fit(module, given_loader(train_loader.get()), val_loaders, ckpt_path);
+  }
+  template <typename M, typename L, typename = std::enable_if_t<std::is_base_of_v<DataLoader, L>>>
+  void fit(M& module, const std::shared_ptr<L>& train_loader, LoaderRefs val_loaders = {},
+           const std::string& ckpt_path = "") {
+    fit(module, given_loader(train_loader.get()), val_loaders, ckpt_path);
+  }
   /// Trains with the Module's own train_dataloader() / val_dataloader().
-  template <typename M>
+  template <typename M, typename = std::enable_if_t<std::is_base_of_v<Module, M>>>
   void fit(M& module, const std::string& ckpt_path = "") {
     run_fit(module, StepOverrides::of<M>(), RunData{}, ckpt_path);
   }
@@ -167,7 +177,7 @@ class Trainer {
   std::map<std::string, double> validate(M& module, DataModule& datamodule, const std::string& ckpt_path = "") {
     return run_evaluate(module, StepOverrides::of<M>(), Stage::Validate, RunData{nullptr, {}, &datamodule}, ckpt_path);
   }
-  template <typename M>
+  template <typename M, typename = std::enable_if_t<std::is_base_of_v<Module, M>>>
   std::map<std::string, double> validate(M& module, const std::string& ckpt_path = "") {
     return run_evaluate(module, StepOverrides::of<M>(), Stage::Validate, RunData{}, ckpt_path);
   }
@@ -181,7 +191,7 @@ class Trainer {
   std::map<std::string, double> test(M& module, DataModule& datamodule, const std::string& ckpt_path = "") {
     return run_evaluate(module, StepOverrides::of<M>(), Stage::Test, RunData{nullptr, {}, &datamodule}, ckpt_path);
   }
-  template <typename M>
+  template <typename M, typename = std::enable_if_t<std::is_base_of_v<Module, M>>>
   std::map<std::string, double> test(M& module, const std::string& ckpt_path = "") {
     return run_evaluate(module, StepOverrides::of<M>(), Stage::Test, RunData{}, ckpt_path);
   }
@@ -203,10 +213,19 @@ class Trainer {
     return run_predict(module, StepOverrides::of<M>(), RunData{nullptr, {}, &datamodule}, ckpt_path);
   }
   /// One list of predictions per loader of the Module's predict_dataloader().
-  template <typename M>
+  template <typename M, typename = std::enable_if_t<std::is_base_of_v<Module, M>>>
   std::vector<std::vector<torch::Tensor>> predict(M& module, const std::string& ckpt_path = "") {
     return run_predict(module, StepOverrides::of<M>(), RunData{}, ckpt_path);
   }
+
+  // --- runs of the Module this Trainer ran last (Lightning's `trainer.test(datamodule=dm)`) ----
+  // Without a ckpt_path they load that fit's best checkpoint, as Lightning does (and warn so);
+  // pass "last", a file, or the Module itself (`test(model, dm)`) for its current weights.
+  std::map<std::string, double> validate(DataModule& datamodule, const std::string& ckpt_path = "");
+  std::map<std::string, double> validate(LoaderRefs loaders, const std::string& ckpt_path = "");
+  std::map<std::string, double> test(DataModule& datamodule, const std::string& ckpt_path = "");
+  std::map<std::string, double> test(LoaderRefs loaders, const std::string& ckpt_path = "");
+  std::vector<std::vector<torch::Tensor>> predict(DataModule& datamodule, const std::string& ckpt_path = "");
 
   // --- checkpoints -------------------------------------------------------------------------------
   /// Writes a checkpoint of the current (or last) run's Module, optimizers, schedulers, plugin
@@ -289,6 +308,12 @@ class Trainer {
   };
 
   void run_fit(Module& module, StepOverrides overrides, RunData data, const std::string& ckpt_path);
+  /// A loader handed over by pointer, checked: a null one is an error, not a crash.
+  static DataLoader& given_loader(DataLoader* loader);
+  /// The Module of the last run, for the runs that are not given one; `run` names the call.
+  Module& last_module(const char* run) const;
+  /// Lightning's choice of checkpoint for a run without a Module: "best" unless one is named.
+  static std::string last_module_checkpoint(const char* run, const std::string& ckpt_path);
   void restore_module(Checkpoint& checkpoint, const std::string& path);
   void restore_datamodule(Checkpoint& checkpoint, const std::string& path);
   // A Module or DataModule stays attached after its run (Lightning's model.trainer); the link
@@ -372,6 +397,7 @@ class Trainer {
   int64_t test_steps_logged_ = 0;
 
   Module* module_ = nullptr;  // stays set after a run, so save_checkpoint works after fit
+  StepOverrides module_overrides_;  // module_'s steps, for the runs given no Module
   DataLoader* train_loader_ = nullptr;  // during fit, for estimated_stepping_batches
   DataModule* datamodule_ = nullptr;
   DataLoaders owned_loaders_;            // what *_dataloader() hooks returned for this run

@@ -50,6 +50,7 @@ class BOOST_SYMBOL_VISIBLE Aggregator : public Metric {
 /// The (weighted) mean of every value since the last reset.
 class BOOST_SYMBOL_VISIBLE MeanMetric : public Aggregator {
  public:
+  FULGUR_METRIC_COPY(MeanMetric)
   explicit MeanMetric(const AggregationOptions& options = {});
   using Aggregator::update;
   void update(const at::Tensor& values) override;
@@ -69,6 +70,7 @@ class BOOST_SYMBOL_VISIBLE MeanMetric : public Aggregator {
 
 class BOOST_SYMBOL_VISIBLE SumMetric : public Aggregator {
  public:
+  FULGUR_METRIC_COPY(SumMetric)
   explicit SumMetric(const AggregationOptions& options = {});
   using Aggregator::update;
   void update(const at::Tensor& values) override;
@@ -82,6 +84,7 @@ class BOOST_SYMBOL_VISIBLE SumMetric : public Aggregator {
 
 class BOOST_SYMBOL_VISIBLE MaxMetric : public Aggregator {
  public:
+  FULGUR_METRIC_COPY(MaxMetric)
   explicit MaxMetric(const AggregationOptions& options = {});
   using Aggregator::update;
   void update(const at::Tensor& values) override;
@@ -95,6 +98,7 @@ class BOOST_SYMBOL_VISIBLE MaxMetric : public Aggregator {
 
 class BOOST_SYMBOL_VISIBLE MinMetric : public Aggregator {
  public:
+  FULGUR_METRIC_COPY(MinMetric)
   explicit MinMetric(const AggregationOptions& options = {});
   using Aggregator::update;
   void update(const at::Tensor& values) override;
@@ -109,6 +113,7 @@ class BOOST_SYMBOL_VISIBLE MinMetric : public Aggregator {
 /// Every value since the last reset, concatenated along dimension 0 (0-d values become rows).
 class BOOST_SYMBOL_VISIBLE CatMetric : public Aggregator {
  public:
+  FULGUR_METRIC_COPY(CatMetric)
   explicit CatMetric(const AggregationOptions& options = {});
   using Aggregator::update;
   void update(const at::Tensor& values) override;

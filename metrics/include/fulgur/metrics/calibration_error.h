@@ -10,6 +10,7 @@ namespace fulgur::metrics {
 
 class BOOST_SYMBOL_VISIBLE CalibrationError : public ClassificationMetric {
  public:
+  FULGUR_METRIC_COPY(CalibrationError)
   explicit CalibrationError(const ClassificationOptions& options);
   void update(const at::Tensor& preds, const at::Tensor& target) override;
 

@@ -60,6 +60,7 @@ class BOOST_SYMBOL_VISIBLE ScoreCurveMetric : public ClassificationMetric {
 
 class BOOST_SYMBOL_VISIBLE ROC : public ScoreCurveMetric {
  public:
+  FULGUR_METRIC_COPY(ROC)
   explicit ROC(const ClassificationOptions& options);
   /// The curves over every update since the last reset, combined across processes.
   RocCurves curve();
@@ -71,6 +72,7 @@ class BOOST_SYMBOL_VISIBLE ROC : public ScoreCurveMetric {
 
 class BOOST_SYMBOL_VISIBLE PrecisionRecallCurve : public ScoreCurveMetric {
  public:
+  FULGUR_METRIC_COPY(PrecisionRecallCurve)
   explicit PrecisionRecallCurve(const ClassificationOptions& options);
   PrecisionRecallCurves curve();
 
@@ -81,6 +83,7 @@ class BOOST_SYMBOL_VISIBLE PrecisionRecallCurve : public ScoreCurveMetric {
 /// Area under the ROC curve (max_fpr: McClish's standardized partial area, binary).
 class BOOST_SYMBOL_VISIBLE AUROC : public ScoreCurveMetric {
  public:
+  FULGUR_METRIC_COPY(AUROC)
   explicit AUROC(const ClassificationOptions& options);
 
  protected:
@@ -93,6 +96,7 @@ class BOOST_SYMBOL_VISIBLE AUROC : public ScoreCurveMetric {
 /// Area under the precision-recall curve as a step function: sum((R[n] - R[n-1]) P[n]).
 class BOOST_SYMBOL_VISIBLE AveragePrecision : public ScoreCurveMetric {
  public:
+  FULGUR_METRIC_COPY(AveragePrecision)
   explicit AveragePrecision(const ClassificationOptions& options);
 
  protected:

@@ -27,6 +27,13 @@
 
 #include "fulgur/loggable_metric.h"
 
+/// Declares a concrete metric's copy() (what clone_metric() and MetricCollection::clone use):
+///   class MyMetric : public PredsTargetMetric { public: FULGUR_METRIC_COPY(MyMetric) ... };
+#define FULGUR_METRIC_COPY(Class)                                     \
+  std::shared_ptr<::fulgur::metrics::Metric> copy() const override { \
+    return std::make_shared<Class>(*this);                           \
+  }
+
 namespace fulgur::metrics {
 
 /// How a state combines across batches, merged metrics and processes (torchmetrics'
@@ -92,6 +99,12 @@ class BOOST_SYMBOL_VISIBLE Metric : public torch::nn::Module, public LoggableMet
   void to(torch::Dtype dtype, bool non_blocking = false) override;
   void to(torch::Device device, bool non_blocking = false) override;
 
+  /// A deep copy (torchmetrics' clone()): the same class with the same arguments and a copy of
+  /// the states, so the copy goes on from where this one is without affecting it.
+  std::shared_ptr<Metric> clone_metric() const;
+  /// clone_metric() through LibTorch's Module interface (`metric->clone()`).
+  std::shared_ptr<torch::nn::Module> clone(const torch::optional<torch::Device>& device = {}) const override;
+
   /// Whether update() checks values (labels in range, no NaN) as well as shapes; torchmetrics'
   /// validate_args. On the CPU a bad value is an error at once; on an accelerator the check
   /// stays on the device and its error comes with compute(), so that update never waits.
@@ -100,6 +113,13 @@ class BOOST_SYMBOL_VISIBLE Metric : public torch::nn::Module, public LoggableMet
 
  protected:
   explicit Metric(std::string name);
+  /// Copies the arguments and a deep copy of the states; a persistent metric's copy registers its
+  /// own states as its buffers. Concrete metrics copy through FULGUR_METRIC_COPY.
+  Metric(const Metric& other);
+  Metric& operator=(const Metric&) = delete;
+  /// A new object of the concrete class, copy-constructed from this one: each concrete metric
+  /// declares it with FULGUR_METRIC_COPY(ClassName) (the base's is an error naming the class).
+  virtual std::shared_ptr<Metric> copy() const;
 
   /// Registers a state; returns its index for state().
   std::size_t add_state(std::string name, at::Tensor initial, Reduce reduce);

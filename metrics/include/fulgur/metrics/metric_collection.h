@@ -14,6 +14,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,10 +33,16 @@ class BOOST_SYMBOL_VISIBLE MetricCollection : public torch::nn::Module, public L
 
   /// Adds (and registers) a metric under `name`; returns it. Metrics are grouped when added,
   /// before any update.
+  /// A metric from make_metric (a Metric) joins too when it is one of (preds, target); an
+  /// aggregation metric (MeanMetric, ...) is an error naming it.
   template <typename M>
   std::shared_ptr<M> add(const std::string& name, std::shared_ptr<M> metric) {
-    static_assert(std::is_base_of_v<PredsTargetMetric, M>, "a MetricCollection holds metrics of (preds, target)");
-    add_metric(name, metric);
+    static_assert(std::is_base_of_v<Metric, M>, "a MetricCollection holds metrics of (preds, target)");
+    if constexpr (std::is_base_of_v<PredsTargetMetric, M>) {
+      add_metric(name, metric);
+    } else {
+      add_metric(name, as_preds_target(name, metric));
+    }
     return metric;
   }
 
@@ -56,8 +63,21 @@ class BOOST_SYMBOL_VISIBLE MetricCollection : public torch::nn::Module, public L
 
   std::vector<std::pair<std::string, LoggableMetric*>> loggable_metrics() override;
 
+  /// A deep copy (torchmetrics' clone): every metric copied with its states and compute groups,
+  /// logged under a new prefix and postfix (nullopt keeps this collection's):
+  ///   auto train_metrics = register_module("train_metrics", val_metrics->clone("train_"));
+  std::shared_ptr<MetricCollection> clone(std::optional<std::string> prefix,
+                                          std::optional<std::string> postfix = std::nullopt) const;
+  /// The same copy with this prefix and postfix, through LibTorch's Module interface.
+  std::shared_ptr<torch::nn::Module> clone(const torch::optional<torch::Device>& device = {}) const override;
+
+  const std::string& prefix() const { return prefix_; }
+  const std::string& postfix() const { return postfix_; }
+
  private:
   void add_metric(const std::string& name, const std::shared_ptr<PredsTargetMetric>& metric);
+  static std::shared_ptr<PredsTargetMetric> as_preds_target(const std::string& name,
+                                                            const std::shared_ptr<Metric>& metric);
   std::string logged_name(const std::string& name) const { return prefix_ + name + postfix_; }
 
   struct Member {

@@ -50,6 +50,7 @@ class BOOST_SYMBOL_VISIBLE RegressionMetric : public PredsTargetMetric {
 
 class BOOST_SYMBOL_VISIBLE MeanSquaredError : public RegressionMetric {
  public:
+  FULGUR_METRIC_COPY(MeanSquaredError)
   explicit MeanSquaredError(const RegressionOptions& options = {});
   void update(const at::Tensor& preds, const at::Tensor& target) override;
   std::string state_key() const override { return "squared_error/" + std::to_string(options_.num_outputs_); }
@@ -63,6 +64,7 @@ class BOOST_SYMBOL_VISIBLE MeanSquaredError : public RegressionMetric {
 
 class BOOST_SYMBOL_VISIBLE MeanAbsoluteError : public RegressionMetric {
  public:
+  FULGUR_METRIC_COPY(MeanAbsoluteError)
   explicit MeanAbsoluteError(const RegressionOptions& options = {});
   void update(const at::Tensor& preds, const at::Tensor& target) override;
 
@@ -75,6 +77,7 @@ class BOOST_SYMBOL_VISIBLE MeanAbsoluteError : public RegressionMetric {
 
 class BOOST_SYMBOL_VISIBLE MeanAbsolutePercentageError : public RegressionMetric {
  public:
+  FULGUR_METRIC_COPY(MeanAbsolutePercentageError)
   explicit MeanAbsolutePercentageError(const RegressionOptions& options = {});
   void update(const at::Tensor& preds, const at::Tensor& target) override;
 
@@ -88,6 +91,7 @@ class BOOST_SYMBOL_VISIBLE MeanAbsolutePercentageError : public RegressionMetric
 /// The coefficient of determination: 1 - residual sum of squares / total sum of squares.
 class BOOST_SYMBOL_VISIBLE R2Score : public RegressionMetric {
  public:
+  FULGUR_METRIC_COPY(R2Score)
   explicit R2Score(const RegressionOptions& options = {});
   void update(const at::Tensor& preds, const at::Tensor& target) override;
 
@@ -100,6 +104,7 @@ class BOOST_SYMBOL_VISIBLE R2Score : public RegressionMetric {
 
 class BOOST_SYMBOL_VISIBLE ExplainedVariance : public RegressionMetric {
  public:
+  FULGUR_METRIC_COPY(ExplainedVariance)
   explicit ExplainedVariance(const RegressionOptions& options = {});
   void update(const at::Tensor& preds, const at::Tensor& target) override;
 
@@ -114,6 +119,7 @@ class BOOST_SYMBOL_VISIBLE ExplainedVariance : public RegressionMetric {
 /// and processes, torchmetrics' streaming form).
 class BOOST_SYMBOL_VISIBLE PearsonCorrCoef : public RegressionMetric {
  public:
+  FULGUR_METRIC_COPY(PearsonCorrCoef)
   explicit PearsonCorrCoef(const RegressionOptions& options = {});
   void update(const at::Tensor& preds, const at::Tensor& target) override;
 
@@ -129,6 +135,7 @@ class BOOST_SYMBOL_VISIBLE PearsonCorrCoef : public RegressionMetric {
 /// Pearson's r of the ranks (ties get their mean rank); keeps every sample.
 class BOOST_SYMBOL_VISIBLE SpearmanCorrCoef : public RegressionMetric {
  public:
+  FULGUR_METRIC_COPY(SpearmanCorrCoef)
   explicit SpearmanCorrCoef(const RegressionOptions& options = {});
   void update(const at::Tensor& preds, const at::Tensor& target) override;
 
@@ -142,6 +149,7 @@ class BOOST_SYMBOL_VISIBLE SpearmanCorrCoef : public RegressionMetric {
 /// Cosine similarity of each row of (N, D) preds and target, summed, averaged or per row.
 class BOOST_SYMBOL_VISIBLE CosineSimilarity : public RegressionMetric {
  public:
+  FULGUR_METRIC_COPY(CosineSimilarity)
   explicit CosineSimilarity(const RegressionOptions& options = {});
   void update(const at::Tensor& preds, const at::Tensor& target) override;
 

@@ -39,6 +39,7 @@ class BOOST_SYMBOL_VISIBLE ConfusionCounts : public ClassificationMetric {
 /// [tp, fp, tn, fn, support] (per class for average "none").
 class BOOST_SYMBOL_VISIBLE StatScores : public ConfusionCounts {
  public:
+  FULGUR_METRIC_COPY(StatScores)
   explicit StatScores(const ClassificationOptions& options);
 
  protected:
@@ -47,6 +48,7 @@ class BOOST_SYMBOL_VISIBLE StatScores : public ConfusionCounts {
 
 class BOOST_SYMBOL_VISIBLE Accuracy : public ConfusionCounts {
  public:
+  FULGUR_METRIC_COPY(Accuracy)
   explicit Accuracy(const ClassificationOptions& options);
 
  protected:
@@ -55,6 +57,7 @@ class BOOST_SYMBOL_VISIBLE Accuracy : public ConfusionCounts {
 
 class BOOST_SYMBOL_VISIBLE Precision : public ConfusionCounts {
  public:
+  FULGUR_METRIC_COPY(Precision)
   explicit Precision(const ClassificationOptions& options);
 
  protected:
@@ -63,6 +66,7 @@ class BOOST_SYMBOL_VISIBLE Precision : public ConfusionCounts {
 
 class BOOST_SYMBOL_VISIBLE Recall : public ConfusionCounts {
  public:
+  FULGUR_METRIC_COPY(Recall)
   explicit Recall(const ClassificationOptions& options);
 
  protected:
@@ -72,6 +76,7 @@ class BOOST_SYMBOL_VISIBLE Recall : public ConfusionCounts {
 /// (1 + beta²) · precision · recall / (beta² · precision + recall).
 class BOOST_SYMBOL_VISIBLE FBetaScore : public ConfusionCounts {
  public:
+  FULGUR_METRIC_COPY(FBetaScore)
   FBetaScore(double beta, const ClassificationOptions& options);
 
  protected:
@@ -84,12 +89,14 @@ class BOOST_SYMBOL_VISIBLE FBetaScore : public ConfusionCounts {
 
 class BOOST_SYMBOL_VISIBLE F1Score : public FBetaScore {
  public:
+  FULGUR_METRIC_COPY(F1Score)
   explicit F1Score(const ClassificationOptions& options);
 };
 
 /// tn / (tn + fp).
 class BOOST_SYMBOL_VISIBLE Specificity : public ConfusionCounts {
  public:
+  FULGUR_METRIC_COPY(Specificity)
   explicit Specificity(const ClassificationOptions& options);
 
  protected:
@@ -99,6 +106,7 @@ class BOOST_SYMBOL_VISIBLE Specificity : public ConfusionCounts {
 /// The confusion matrix itself, normalized as options.normalize says.
 class BOOST_SYMBOL_VISIBLE ConfusionMatrix : public ConfusionCounts {
  public:
+  FULGUR_METRIC_COPY(ConfusionMatrix)
   explicit ConfusionMatrix(const ClassificationOptions& options);
 
  protected:

@@ -29,6 +29,11 @@ struct LRFindOptions {
   /// Where the loss-vs-learning-rate picture goes; empty: lr_find.svg in the log folder (the
   /// first logger's version folder, else default_root_dir). "none" draws nothing.
   FULGUR_ARG(LRFindOptions, std::string, plot_path, "")
+  /// Apply the suggestion to the Module, as Lightning's update_attr: the hyper-parameter
+  /// `attr_name`, or when that is empty the first of "lr" and "learning_rate" that the Module's
+  /// hparams() hold (none: the suggestion is only returned). configure_optimizers then reads it.
+  FULGUR_ARG(LRFindOptions, bool, update_attr, true)
+  FULGUR_ARG(LRFindOptions, std::string, attr_name, "")
 };
 
 /// What a sweep found: the learning rates tried and the smoothed losses they gave.
