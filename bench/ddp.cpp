@@ -84,22 +84,22 @@ int main(int argc, char** argv) {
   auto x = torch::randn({samples, 256});
   auto y = torch::randint(0, 10, {samples}, torch::kLong);
   fulgur::TensorDataLoaderOptions loader_options;
-  loader_options.batch_size = batch_size;
-  loader_options.shuffle = true;
+  loader_options.batch_size(batch_size);
+  loader_options.shuffle(true);
   fulgur::TensorDataLoader loader(x, y, loader_options);
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
-  options.enable_checkpointing = false;
-  options.accelerator = "cpu";
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
+  options.enable_checkpointing(false);
+  options.accelerator("cpu");
   Net model(hidden);
   fulgur::Trainer trainer(options);
   const auto start = std::chrono::steady_clock::now();
   trainer.fit(model, loader);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (trainer.is_global_zero()) {
-    const double total = static_cast<double>(samples * options.max_epochs.value_or(1));
-    std::string label = options.strategy;
-    for (const auto& spec : options.plugins) {
+    const double total = static_cast<double>(samples * options.max_epochs().value_or(1));
+    std::string label = options.strategy();
+    for (const auto& spec : options.plugins()) {
       if (spec.name == "ddp" && spec.options.count("overlap")) {
         label += spec.options.at("overlap") == "true" ? " (all-reduce overlapped with backward)" : " (all-reduce at the step)";
       }

@@ -120,7 +120,7 @@ struct FulgurTimes {
 FulgurTimes fulgur_us_per_step(fulgur::Trainer& trainer, BenchModule& module, fulgur::TensorDataLoader& loader) {
   // Each fit logs into a fresh folder, as the hand loop rewrites its one CSV file: the loggers'
   // version search then reads one folder, not every earlier round's.
-  std::filesystem::remove_all(trainer.options().default_root_dir + "/lightning_logs");
+  std::filesystem::remove_all(trainer.options().default_root_dir() + "/lightning_logs");
   auto& clock = static_cast<LoopClock&>(trainer.add_plugin(std::make_unique<LoopClock>()));
   const auto start = Clock::now();
   trainer.fit(module, loader);
@@ -149,8 +149,8 @@ void run(const ModelShape& shape, const Config& config, int rounds, int64_t epoc
   auto x = torch::randn({shape.samples, shape.features});
   auto y = torch::randint(0, shape.classes, {shape.samples}, torch::kLong);
   fulgur::TensorDataLoaderOptions loader_options;
-  loader_options.batch_size = shape.batch_size;
-  loader_options.shuffle = true;
+  loader_options.batch_size(shape.batch_size);
+  loader_options.shuffle(true);
   fulgur::TensorDataLoader loader(x, y, loader_options);
 
   auto hand_net = make_mlp(shape);
@@ -158,31 +158,31 @@ void run(const ModelShape& shape, const Config& config, int rounds, int64_t epoc
   BenchModule module(shape, config.log_each_step);
 
   fulgur::TrainerOptions options;
-  options.max_epochs = epochs;
-  options.accelerator = "cpu";
-  options.default_root_dir = scratch;
+  options.max_epochs(epochs);
+  options.accelerator("cpu");
+  options.default_root_dir(scratch);
   // model_checkpoint (on by default) writes and fsyncs one checkpoint per epoch: disk time that
   // the "all_plugins" configuration counts as part of the loop's cost.
-  options.enable_checkpointing = config.checkpointing;
-  options.enable_progress_bar = false;  // the bar's own cost is in the "all_plugins" row
-  options.enable_model_summary = config.checkpointing;
+  options.enable_checkpointing(config.checkpointing);
+  options.enable_progress_bar(false);  // the bar's own cost is in the "all_plugins" row
+  options.enable_model_summary(config.checkpointing);
   if (config.checkpointing) {
     for (const char* plugin : {"on_exception_checkpoint", "progress_bar:tty=false,line_seconds=3600", "timer",
                                "early_stopping:monitor=train_loss,patience=1000000", "nan_guard", "profiler:print=false"}) {
-      options.plugins.push_back(fulgur::PluginSpec::parse(plugin));
+      options.plugins().push_back(fulgur::PluginSpec::parse(plugin));
     }
   }
   if (config.optimization_plugins) {
     // Issue 4's plugins and two loggers: clipping does real work the hand loop skips.
-    options.gradient_clip_val = 1.0;
+    options.gradient_clip_val(1.0);
     for (const char* plugin : {"lr_scheduler:schedule=cosine,interval=step,t_max=100000", "lr_monitor",
                                "csv_logger", "tensorboard_logger"}) {
-      options.plugins.push_back(fulgur::PluginSpec::parse(plugin));
+      options.plugins().push_back(fulgur::PluginSpec::parse(plugin));
     }
   }
-  if (config.profiler) options.plugins.push_back(fulgur::PluginSpec::parse("profiler:print=false"));
+  if (config.profiler) options.plugins().push_back(fulgur::PluginSpec::parse("profiler:print=false"));
   if (config.hook_trace) {
-    options.plugins.push_back(fulgur::PluginSpec::parse("hook_trace:path=" + scratch + "/trace.txt"));
+    options.plugins().push_back(fulgur::PluginSpec::parse("hook_trace:path=" + scratch + "/trace.txt"));
   }
 
   std::vector<double> hand, framework, ratios, setup;

@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   auto x = torch::randn({samples, features}, device);
   auto y = torch::randint(0, 10, {samples}, torch::TensorOptions().dtype(torch::kLong).device(device));
   fulgur::TensorDataLoaderOptions loader_options;
-  loader_options.batch_size = batch_size;
+  loader_options.batch_size(batch_size);
   fulgur::TensorDataLoader loader(x, y, loader_options);
 
   std::fprintf(stderr, "LibTorch %s on %s: MLP %lld-%lld-%lld-%lld-10, batch %lld, %lld steps\n", TORCH_VERSION,
@@ -101,12 +101,12 @@ int main(int argc, char** argv) {
     for (int pass = 0; pass < 2; ++pass) {
       Net module(features, hidden, 10);
       fulgur::TrainerOptions options;
-      options.max_steps = steps;
-      options.accelerator = cuda ? "cuda" : "cpu";
-      options.precision = precision;
-      options.enable_checkpointing = false;
-      options.enable_progress_bar = false;
-      options.enable_model_summary = false;
+      options.max_steps(steps);
+      options.accelerator(cuda ? "cuda" : "cpu");
+      options.precision(precision);
+      options.enable_checkpointing(false);
+      options.enable_progress_bar(false);
+      options.enable_model_summary(false);
       fulgur::Trainer trainer(options);
       synchronize(device);
       const auto start = Clock::now();

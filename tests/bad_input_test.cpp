@@ -13,8 +13,8 @@ using testing::error_of;
 
 TrainerOptions one_epoch() {
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.accelerator = "cpu";  // the messages below name the CPU, also on a machine with a GPU
+  options.max_epochs(1);
+  options.accelerator("cpu");  // the messages below name the CPU, also on a machine with a GPU
   return options;
 }
 
@@ -109,7 +109,7 @@ TEST(BadInput, NanLossWithDetectAnomalyStopsNamingTheBatch) {
   auto train = testing::make_loader(data, 4);
   NanAtBatch2 model;
   auto options = one_epoch();
-  options.detect_anomaly = true;
+  options.detect_anomaly(true);
   Trainer trainer(options);
   const auto before = testing::flat_parameters(model);
   const auto message = error_of([&] { trainer.fit(model, train); });
@@ -160,16 +160,16 @@ TEST(BadInput, WrongTrainerOptionsNameTheOption) {
     change(options);
     return error_of([&] { Trainer trainer(options); });
   };
-  EXPECT_NE(message_for([](TrainerOptions& o) { o.max_epochs = -5; }).find("max_epochs"), std::string::npos);
-  EXPECT_NE(message_for([](TrainerOptions& o) { o.accumulate_grad_batches = 0; }).find("accumulate_grad_batches"),
+  EXPECT_NE(message_for([](TrainerOptions& o) { o.max_epochs() = -5; }).find("max_epochs"), std::string::npos);
+  EXPECT_NE(message_for([](TrainerOptions& o) { o.accumulate_grad_batches() = 0; }).find("accumulate_grad_batches"),
             std::string::npos);
-  EXPECT_NE(message_for([](TrainerOptions& o) { o.accelerator = "tpu"; }).find("one of cpu, cuda, gpu, auto"),
+  EXPECT_NE(message_for([](TrainerOptions& o) { o.accelerator() = "tpu"; }).find("one of cpu, cuda, gpu, auto"),
             std::string::npos);
-  EXPECT_NE(message_for([](TrainerOptions& o) { o.devices = 2; }).find("ddp"), std::string::npos);
-  EXPECT_NE(message_for([](TrainerOptions& o) { o.check_val_every_n_epoch = 0; }).find("check_val_every_n_epoch"),
+  EXPECT_NE(message_for([](TrainerOptions& o) { o.devices() = 2; }).find("ddp"), std::string::npos);
+  EXPECT_NE(message_for([](TrainerOptions& o) { o.check_val_every_n_epoch() = 0; }).find("check_val_every_n_epoch"),
             std::string::npos);
-  EXPECT_NE(error_of([] { TrainerOptions o; o.limit_train_batches = 1.5; }).find("[0.0, 1.0]"), std::string::npos);
-  EXPECT_NE(error_of([] { TrainerOptions o; o.limit_train_batches = -1; }).find(">= 0"), std::string::npos);
+  EXPECT_NE(error_of([] { TrainerOptions o; o.limit_train_batches() = 1.5; }).find("[0.0, 1.0]"), std::string::npos);
+  EXPECT_NE(error_of([] { TrainerOptions o; o.limit_train_batches() = -1; }).find(">= 0"), std::string::npos);
 }
 
 TEST(BadInput, CudaAcceleratorWithoutCudaIsAClearError) {
@@ -178,7 +178,7 @@ TEST(BadInput, CudaAcceleratorWithoutCudaIsAClearError) {
   auto train = testing::make_loader(data, 4);
   TinyClassifier model;
   auto options = one_epoch();
-  options.accelerator = "cuda";
+  options.accelerator("cuda");
   Trainer trainer(options);
   EXPECT_NE(error_of([&] { trainer.fit(model, train); }).find("sees no CUDA device"), std::string::npos);
 }

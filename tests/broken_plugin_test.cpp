@@ -93,8 +93,8 @@ TEST(BrokenPlugin, ASharedLibraryThatIsNoPlugin) {
 
 TEST(BrokenPlugin, NamedInTrainerOptionsItIsAnErrorNotACrash) {
   TrainerOptions options;
-  options.plugin_dirs = {FULGUR_BROKEN_PLUGIN_DIR};
-  options.plugins.push_back(PluginSpec::parse("throwing_factory"));
+  options.plugin_dirs({FULGUR_BROKEN_PLUGIN_DIR});
+  options.plugins().push_back(PluginSpec::parse("throwing_factory"));
   EXPECT_THROW(Trainer trainer(options), PluginError);
 }
 

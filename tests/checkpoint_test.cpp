@@ -53,9 +53,9 @@ class ResumableNet : public Module {
 
 TrainerOptions quiet(int64_t max_epochs, int64_t max_steps = -1) {
   TrainerOptions options;
-  options.max_epochs = max_epochs;
-  options.max_steps = max_steps;
-  options.accelerator = "cpu";  // bit-identical resume is a CPU promise (CUDA kernels may differ)
+  options.max_epochs(max_epochs);
+  options.max_steps(max_steps);
+  options.accelerator("cpu");  // bit-identical resume is a CPU promise (CUDA kernels may differ)
   return options;
 }
 

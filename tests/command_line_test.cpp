@@ -28,43 +28,43 @@ TEST(CommandLine, ParsesTrainerOptionsInKebabCase) {
                               "--plugin", "hook_trace:path=t.txt", "--plugin", "other", "--plugin-dir", "/p",
                               "--check-val-every-n-epoch", "2", "--deterministic", "--max-steps", "100",
                               "--gradient-clip-val", "0.5", "--gradient-clip-algorithm", "value"});
-  EXPECT_EQ(options.max_epochs, 3);
-  EXPECT_TRUE(options.limit_train_batches.is_count());
-  EXPECT_EQ(options.limit_train_batches.count(), 2);
-  EXPECT_FALSE(options.limit_val_batches.is_count());
-  EXPECT_DOUBLE_EQ(options.limit_val_batches.fraction(), 0.5);
-  EXPECT_DOUBLE_EQ(options.val_check_interval.fraction(), 0.25);
-  EXPECT_EQ(options.accumulate_grad_batches, 2);
-  EXPECT_EQ(options.seed, 7u);
-  EXPECT_EQ(options.default_root_dir, "/tmp/x");
-  EXPECT_EQ(options.accelerator, "cpu");
-  EXPECT_EQ(options.num_sanity_val_steps, 0);
-  EXPECT_EQ(options.check_val_every_n_epoch, 2);
-  EXPECT_TRUE(options.deterministic);
-  EXPECT_EQ(options.max_steps, 100);
-  EXPECT_EQ(options.gradient_clip_val, 0.5);
-  EXPECT_EQ(options.gradient_clip_algorithm, "value");
-  ASSERT_EQ(options.plugins.size(), 2u);
-  EXPECT_EQ(options.plugins[0].name, "hook_trace");
-  EXPECT_EQ(options.plugins[0].options.at("path"), "t.txt");
-  EXPECT_EQ(options.plugins[1].name, "other");
-  EXPECT_EQ(options.plugin_dirs, std::vector<std::string>{"/p"});
+  EXPECT_EQ(options.max_epochs(), 3);
+  EXPECT_TRUE(options.limit_train_batches().is_count());
+  EXPECT_EQ(options.limit_train_batches().count(), 2);
+  EXPECT_FALSE(options.limit_val_batches().is_count());
+  EXPECT_DOUBLE_EQ(options.limit_val_batches().fraction(), 0.5);
+  EXPECT_DOUBLE_EQ(options.val_check_interval().fraction(), 0.25);
+  EXPECT_EQ(options.accumulate_grad_batches(), 2);
+  EXPECT_EQ(options.seed(), 7u);
+  EXPECT_EQ(options.default_root_dir(), "/tmp/x");
+  EXPECT_EQ(options.accelerator(), "cpu");
+  EXPECT_EQ(options.num_sanity_val_steps(), 0);
+  EXPECT_EQ(options.check_val_every_n_epoch(), 2);
+  EXPECT_TRUE(options.deterministic());
+  EXPECT_EQ(options.max_steps(), 100);
+  EXPECT_EQ(options.gradient_clip_val(), 0.5);
+  EXPECT_EQ(options.gradient_clip_algorithm(), "value");
+  ASSERT_EQ(options.plugins().size(), 2u);
+  EXPECT_EQ(options.plugins()[0].name, "hook_trace");
+  EXPECT_EQ(options.plugins()[0].options.at("path"), "t.txt");
+  EXPECT_EQ(options.plugins()[1].name, "other");
+  EXPECT_EQ(options.plugin_dirs(), std::vector<std::string>{"/p"});
 }
 
 TEST(CommandLine, OneMeansOneBatchAndOnePointZeroMeansTheWholeEpoch) {
-  EXPECT_TRUE(parse({"--limit-train-batches", "1"}).limit_train_batches.is_count());
-  EXPECT_FALSE(parse({"--limit-train-batches", "1.0"}).limit_train_batches.is_count());
+  EXPECT_TRUE(parse({"--limit-train-batches", "1"}).limit_train_batches().is_count());
+  EXPECT_FALSE(parse({"--limit-train-batches", "1.0"}).limit_train_batches().is_count());
 }
 
 TEST(CommandLine, DefaultsAreLightnings) {
   const auto options = parse({});
-  EXPECT_FALSE(options.max_epochs);
-  EXPECT_EQ(options.max_steps, -1);
-  EXPECT_EQ(options.num_sanity_val_steps, 2);
-  EXPECT_EQ(options.log_every_n_steps, 50);
-  EXPECT_EQ(options.accelerator, "auto");
-  EXPECT_FALSE(options.limit_train_batches.is_count());
-  EXPECT_DOUBLE_EQ(options.limit_train_batches.fraction(), 1.0);
+  EXPECT_FALSE(options.max_epochs());
+  EXPECT_EQ(options.max_steps(), -1);
+  EXPECT_EQ(options.num_sanity_val_steps(), 2);
+  EXPECT_EQ(options.log_every_n_steps(), 50);
+  EXPECT_EQ(options.accelerator(), "auto");
+  EXPECT_FALSE(options.limit_train_batches().is_count());
+  EXPECT_DOUBLE_EQ(options.limit_train_batches().fraction(), 1.0);
 }
 
 TEST(CommandLine, BadValuesNameTheOption) {
@@ -86,7 +86,7 @@ TEST(CommandLine, IntegersOutOfRangeAreRefusedNotSaturated) {
   EXPECT_NE(message.find("--max-epochs: -99999999999999999999 is out of range"), std::string::npos) << message;
   message = error_for({"--seed", "18446744073709551616"});
   EXPECT_NE(message.find("--seed: 18446744073709551616 is out of range"), std::string::npos) << message;
-  EXPECT_EQ(parse({"--max-steps", "9223372036854775807"}).max_steps, INT64_MAX);  // the largest is fine
+  EXPECT_EQ(parse({"--max-steps", "9223372036854775807"}).max_steps(), INT64_MAX);  // the largest is fine
 }
 
 }  // namespace

@@ -22,9 +22,9 @@ TensorDataLoader indexed_loader(int64_t samples, TensorDataLoaderOptions options
 
 TEST(TensorDataLoader, SameSeedAndEpochGiveTheSameOrderWhateverElseDrewRandomNumbers) {
   TensorDataLoaderOptions options;
-  options.batch_size = 3;
-  options.shuffle = true;
-  options.seed = 11;
+  options.batch_size(3);
+  options.shuffle(true);
+  options.seed(11);
   auto first = indexed_loader(10, options);
   auto second = indexed_loader(10, options);
   const auto a = epoch_order(first, 2);
@@ -39,7 +39,7 @@ TEST(TensorDataLoader, SameSeedAndEpochGiveTheSameOrderWhateverElseDrewRandomNum
 
 TEST(TensorDataLoader, SequentialWithoutShuffle) {
   TensorDataLoaderOptions options;
-  options.batch_size = 4;
+  options.batch_size(4);
   auto loader = indexed_loader(10, options);
   EXPECT_EQ(epoch_order(loader, 0), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
   EXPECT_EQ(loader.size(), 3);
@@ -47,8 +47,8 @@ TEST(TensorDataLoader, SequentialWithoutShuffle) {
 
 TEST(TensorDataLoader, DropLastDropsTheShortBatch) {
   TensorDataLoaderOptions options;
-  options.batch_size = 4;
-  options.drop_last = true;
+  options.batch_size(4);
+  options.drop_last(true);
   auto loader = indexed_loader(10, options);
   EXPECT_EQ(loader.size(), 2);
   EXPECT_EQ(epoch_order(loader, 0).size(), 8u);
@@ -60,9 +60,9 @@ TEST(TensorDataLoader, ShardsLikeDistributedSampler) {
   const auto data = torch::arange(10).unsqueeze(1).to(torch::kFloat);
   auto rows_of = [&](int64_t rank, bool shuffle) {
     TensorDataLoaderOptions options;
-    options.batch_size = 2;
-    options.shuffle = shuffle;
-    options.seed = 4;
+    options.batch_size(2);
+    options.shuffle(shuffle);
+    options.seed(4);
     TensorDataLoader loader(data, torch::Tensor(), options);
     loader.shard(rank, 3);
     EXPECT_EQ(loader.size(), 2);  // ceil(10 / 3) = 4 samples each
@@ -78,9 +78,9 @@ TEST(TensorDataLoader, ShardsLikeDistributedSampler) {
   EXPECT_EQ(rows_of(2, false), (std::vector<int64_t>{2, 5, 8, 1}));
   // Shuffled: the three shares together are the unsharded epoch's order, padded.
   TensorDataLoaderOptions whole_options;
-  whole_options.batch_size = 12;
-  whole_options.shuffle = true;
-  whole_options.seed = 4;
+  whole_options.batch_size(12);
+  whole_options.shuffle(true);
+  whole_options.seed(4);
   TensorDataLoader whole(data, torch::Tensor(), whole_options);
   whole.start_epoch(1);
   const auto order = whole.next()->tensor().squeeze(1).to(torch::kLong);
@@ -102,7 +102,7 @@ TEST(TorchDataLoader, LibTorchLoaderTrainsThroughTheTrainer) {
 
   testing::TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 2;
+  options.max_epochs(2);
   Trainer trainer(options);
   trainer.fit(model, *loader);
   EXPECT_EQ(trainer.global_step(), 8);

@@ -65,9 +65,9 @@ TEST(DatasetLoader, SameSeedAndEpochGiveTheSameOrderWithAnyNumberOfWorkers) {
   for (int64_t i = 0; i < 50; ++i) EXPECT_EQ(sorted[static_cast<std::size_t>(i)], i);
   // The same permutation as TensorDataLoader (and PyTorch's sampler seeded with seed + epoch).
   TensorDataLoaderOptions tensor_options;
-  tensor_options.batch_size = 50;
-  tensor_options.shuffle = true;
-  tensor_options.seed = 5;
+  tensor_options.batch_size(50);
+  tensor_options.shuffle(true);
+  tensor_options.seed(5);
   TensorDataLoader tensors(torch::zeros({50, 1}), torch::arange(50), tensor_options);
   tensors.start_epoch(3);
   const auto expected = (*tensors.next())[1];
@@ -148,7 +148,7 @@ TEST(DatasetLoader, BadArgumentsAreNamed) {
             std::string::npos);
   EXPECT_NE(error_of([] { DatasetLoader(std::shared_ptr<Dataset>()); }).find("no dataset given"), std::string::npos);
   TensorDataLoaderOptions zero;
-  zero.batch_size = 0;
+  zero.batch_size(0);
   EXPECT_NE(error_of([&] { TensorDataLoader(torch::zeros({4, 1}), torch::Tensor(), zero); }).find("batch_size must be >= 1"),
             std::string::npos);
   EXPECT_NE(error_of([] { TensorDataLoader(torch::zeros({0, 1}), torch::Tensor()); }).find("no samples"), std::string::npos);
@@ -236,8 +236,8 @@ TEST(TorchDataLoader, AWorkerLoaderTrainsWithTheDefaultSanityCheckAndBatchLimits
                                                                     torch::data::DataLoaderOptions().batch_size(8).workers(2));
   testing::TinyClassifier model;
   TrainerOptions options = testing::quiet_options(3);
-  options.limit_train_batches = 0.5;  // a known length makes fractions work
-  options.limit_val_batches = 3;
+  options.limit_train_batches(0.5);  // a known length makes fractions work
+  options.limit_val_batches(3);
   Trainer trainer(options);
   trainer.fit(model, *train, *val);  // the sanity check reads 2 of 12 validation batches
   EXPECT_EQ(trainer.global_step(), 18);
@@ -259,7 +259,7 @@ TEST(DatasetLoader, AFitResumedMidEpochWithWorkersMatchesTheUninterruptedOne) {
   auto dataset = std::make_shared<LambdaDataset>(80, [blobs](int64_t i) { return Batch::list({blobs.x[i], blobs.y[i]}); });
   const auto options_for = [](int64_t max_steps) {
     TrainerOptions options = testing::quiet_options(3);
-    options.max_steps = max_steps;
+    options.max_steps(max_steps);
     return options;
   };
   const auto loader_options = DatasetLoaderOptions().batch_size(8).shuffle(true).seed(3).num_workers(2);

@@ -25,9 +25,9 @@ TEST(FastDevRun, RunsNBatchesOfEveryLoopWithoutCheckpointsOrLogs) {
   auto val = testing::make_loader(data, 8);
   const std::string dir = testing::temp_dir("fast_dev_run");
   TrainerOptions options = testing::quiet_options(5);
-  options.fast_dev_run = 2;
-  options.default_root_dir = dir;
-  options.plugins.push_back(PluginSpec::parse("model_checkpoint:dirpath=" + dir + "/ckpt"));
+  options.fast_dev_run(2);
+  options.default_root_dir(dir);
+  options.plugins().push_back(PluginSpec::parse("model_checkpoint:dirpath=" + dir + "/ckpt"));
   Trainer trainer(options);
   auto& recorder = static_cast<testing::HookRecorder&>(trainer.add_plugin(std::make_unique<testing::HookRecorder>()));
   auto& logger = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
@@ -39,8 +39,8 @@ TEST(FastDevRun, RunsNBatchesOfEveryLoopWithoutCheckpointsOrLogs) {
   EXPECT_EQ(count_calls(recorder.calls, "on_sanity_check_start"), 0);
   EXPECT_EQ(count_calls(recorder.calls, "on_train_epoch_start"), 1);
   EXPECT_EQ(trainer.global_step(), 2);
-  EXPECT_EQ(trainer.options().max_steps, 2);
-  EXPECT_EQ(trainer.options().limit_val_batches.count(), 2);
+  EXPECT_EQ(trainer.options().max_steps(), 2);
+  EXPECT_EQ(trainer.options().limit_val_batches().count(), 2);
 
   recorder.calls.clear();
   trainer.test(model, val);
@@ -55,7 +55,7 @@ TEST(FastDevRun, RunsNBatchesOfEveryLoopWithoutCheckpointsOrLogs) {
 
 TEST(FastDevRun, NegativeIsNamed) {
   TrainerOptions options = testing::quiet_options();
-  options.fast_dev_run = -1;
+  options.fast_dev_run(-1);
   EXPECT_NE(error_of([&] { Trainer trainer(options); }).find("fast_dev_run"), std::string::npos);
 }
 
@@ -79,8 +79,8 @@ TEST(OverfitBatches, TrainsOnTheSameFirstBatchesEveryEpochWithShufflingOff) {
   auto train = testing::make_loader(data, 8, /*shuffle=*/true, 5);
   auto val = testing::make_loader(data, 8, /*shuffle=*/true, 6);
   TrainerOptions options = testing::quiet_options(3);
-  options.overfit_batches = 3;
-  options.limit_train_batches = 10;  // replaced, as in Lightning
+  options.overfit_batches(3);
+  options.limit_train_batches(10);  // replaced, as in Lightning
   Trainer trainer(options);
   FirstSamples model;
   trainer.fit(model, train, val);
@@ -96,7 +96,7 @@ TEST(OverfitBatches, TrainsOnTheSameFirstBatchesEveryEpochWithShufflingOff) {
 
   // A fraction is of each loader: a quarter of 12 batches.
   TrainerOptions fraction = testing::quiet_options(1);
-  fraction.overfit_batches = 0.25;
+  fraction.overfit_batches(0.25);
   Trainer quarter(fraction);
   FirstSamples other;
   quarter.fit(other, train);
@@ -107,13 +107,13 @@ TEST(OverfitBatches, MoreBatchesThanTheDataHoldIsNamed) {
   const auto data = testing::make_blobs(32);
   auto train = testing::make_loader(data, 8);
   TrainerOptions options = testing::quiet_options(1);
-  options.overfit_batches = 5;
+  options.overfit_batches(5);
   Trainer trainer(options);
   testing::TinyClassifier model;
   const std::string error = error_of([&] { trainer.fit(model, train); });
   EXPECT_NE(error.find("overfit_batches=5 exceeds the 4 batches of the training loader"), std::string::npos) << error;
 
-  options.overfit_batches = 0.1;  // floor(0.4) = 0 batches
+  options.overfit_batches(0.1);  // floor(0.4) = 0 batches
   Trainer none(options);
   const std::string nothing = error_of([&] { none.fit(model, train); });
   EXPECT_NE(nothing.find("selects no batch"), std::string::npos) << nothing;
@@ -141,7 +141,7 @@ TEST(InferenceMode, EvaluationRunsUnderInferenceModeOrNoGrad) {
   auto val = testing::make_loader(data, 8);
   for (const bool inference_mode : {true, false}) {
     TrainerOptions options = testing::quiet_options(2);
-    options.inference_mode = inference_mode;
+    options.inference_mode(inference_mode);
     Trainer trainer(options);
     GradModes model;
     trainer.fit(model, train, val);
@@ -159,8 +159,8 @@ TEST(Benchmark, SetsCuDNNsAutotunerAsLightningDoes) {
   auto train = testing::make_loader(data, 8);
   const auto fit_with = [&](std::optional<bool> benchmark, bool deterministic) {
     TrainerOptions options = testing::quiet_options(1);
-    options.benchmark = benchmark;
-    options.deterministic = deterministic;
+    options.benchmark(benchmark);
+    options.deterministic(deterministic);
     Trainer trainer(options);
     testing::TinyClassifier model;
     trainer.fit(model, train);
@@ -202,7 +202,7 @@ class BatchSizes : public testing::TinyClassifier {
 
 TEST(ReloadDataloaders, AsksTheHooksAgainEveryNEpochs) {
   TrainerOptions options = testing::quiet_options(5);
-  options.reload_dataloaders_every_n_epochs = 2;
+  options.reload_dataloaders_every_n_epochs(2);
   Trainer trainer(options);
   Growing data;
   BatchSizes model;
@@ -237,7 +237,7 @@ TEST(TruePrecision, WeightsInputsAndNewTensorsTakeTheDtype) {
   for (const std::string precision : {"bf16-true", "16-true", "64-true"}) {
     const auto dtype = precision == "bf16-true" ? torch::kBFloat16 : precision == "16-true" ? torch::kHalf : torch::kDouble;
     TrainerOptions options = testing::quiet_options(2);
-    options.precision = precision;
+    options.precision(precision);
     Trainer trainer(options);
     Dtypes model;
     const auto before = testing::flat_parameters(model).clone();
@@ -262,15 +262,15 @@ TEST(CommandLine, ParsesTheDebuggingOptions) {
   std::vector<const char*> args = {"prog", "--fast-dev-run", "3", "--overfit-batches", "0.5", "--no-inference-mode",
                                    "--benchmark", "--reload-dataloaders-every-n-epochs", "2", "--precision", "bf16-true"};
   const auto options = parse_trainer_options(static_cast<int>(args.size()), args.data());
-  EXPECT_EQ(options.fast_dev_run, 3);
-  EXPECT_DOUBLE_EQ(options.overfit_batches.fraction(), 0.5);
-  EXPECT_FALSE(options.inference_mode);
-  EXPECT_EQ(options.benchmark, true);
-  EXPECT_EQ(options.reload_dataloaders_every_n_epochs, 2);
+  EXPECT_EQ(options.fast_dev_run(), 3);
+  EXPECT_DOUBLE_EQ(options.overfit_batches().fraction(), 0.5);
+  EXPECT_FALSE(options.inference_mode());
+  EXPECT_EQ(options.benchmark(), true);
+  EXPECT_EQ(options.reload_dataloaders_every_n_epochs(), 2);
   EXPECT_EQ(options.canonical_precision(), "bf16-true");
   std::vector<const char*> off = {"prog", "--no-benchmark"};
-  EXPECT_EQ(parse_trainer_options(2, off.data()).benchmark, false);
-  EXPECT_FALSE(parse_trainer_options(1, off.data()).benchmark.has_value());
+  EXPECT_EQ(parse_trainer_options(2, off.data()).benchmark(), false);
+  EXPECT_FALSE(parse_trainer_options(1, off.data()).benchmark().has_value());
 }
 
 }  // namespace

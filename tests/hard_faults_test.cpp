@@ -52,7 +52,7 @@ TEST(HardFaults, EverySlotOfOnExceptionRunsWhateverOneThrows) {
   auto train = testing::make_loader(data, 4);
   Failing model;
   auto options = testing::quiet_options(2);
-  options.default_root_dir = root;
+  options.default_root_dir(root);
   Trainer trainer(options);
   trainer.add_plugin(std::make_unique<ThrowsOnException>());
   trainer.add_plugin(PluginSpec{"on_exception_checkpoint", {}});  // connected after the failing slot
@@ -165,9 +165,9 @@ TEST(HardFaults, LoggersUnderAFileSizeLimitFailWithAReasonInsteadOfDying) {
   auto train = testing::make_loader(data, 4);
   testing::TinyClassifier model;
   auto options = testing::quiet_options(40);
-  options.default_root_dir = root;
-  options.log_every_n_steps = 1;
-  options.plugins = {PluginSpec{"csv_logger", {{"flush_logs_every_n_steps", "1"}}}, PluginSpec{"tensorboard_logger", {}}};
+  options.default_root_dir(root);
+  options.log_every_n_steps(1);
+  options.plugins({PluginSpec{"csv_logger", {{"flush_logs_every_n_steps", "1"}}}, PluginSpec{"tensorboard_logger", {}}});
   Trainer trainer(options);
   std::string message;
   {
@@ -189,8 +189,8 @@ TEST(HardFaults, ALoggerFolderThatCannotBeMadeNamesTheReason) {
   auto train = testing::make_loader(data, 4);
   testing::TinyClassifier model;
   auto options = testing::quiet_options(1);
-  options.default_root_dir = root + "/file/below";
-  options.plugins = {PluginSpec{"csv_logger", {}}};
+  options.default_root_dir(root + "/file/below");
+  options.plugins({PluginSpec{"csv_logger", {}}});
   Trainer trainer(options);
   const auto message = error_of([&] { trainer.fit(model, train); });
   EXPECT_MENTIONS(message, "cannot be created: Not a directory");
@@ -207,7 +207,7 @@ TEST(HardFaults, ANulByteInACsvNamesItsLineAndColumn) {
 
 std::string checkpoint_after_one_epoch(const std::string& root, testing::TinyClassifier& model, DataLoader& train) {
   auto options = testing::quiet_options(1);
-  options.default_root_dir = root;
+  options.default_root_dir(root);
   Trainer trainer(options);
   trainer.fit(model, train);
   trainer.save_checkpoint(root + "/one.ckpt");
@@ -256,9 +256,9 @@ TEST(HardFaults, AResumedRunDeletesOnlyFilesItsOwnRunWrote) {
   auto data = testing::make_blobs(16);
   auto train = testing::make_loader(data, 4);
   auto options = testing::quiet_options(1);
-  options.default_root_dir = root;
-  options.enable_checkpointing = true;
-  options.plugins = {PluginSpec{"model_checkpoint", {{"save_top_k", "1"}, {"monitor", "train_loss"}}}};
+  options.default_root_dir(root);
+  options.enable_checkpointing(true);
+  options.plugins({PluginSpec{"model_checkpoint", {{"save_top_k", "1"}, {"monitor", "train_loss"}}}});
   testing::TinyClassifier other_model;
   Trainer other_run(options);
   other_run.fit(other_model, train);
@@ -279,7 +279,7 @@ TEST(HardFaults, AResumedRunDeletesOnlyFilesItsOwnRunWrote) {
   write_checkpoint(checkpoint, root + "/crafted.ckpt");
 
   auto more = options;
-  more.max_epochs = 4;
+  more.max_epochs(4);
   testing::TinyClassifier resumed;
   Trainer second(more);
   second.fit(resumed, train, nullptr, root + "/crafted.ckpt");

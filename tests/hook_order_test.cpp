@@ -43,10 +43,10 @@ struct Fixture {
 TEST(HookOrder, FitWithSanityCheckTwoTrainBatchesOneValBatch) {
   Fixture f;
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.limit_train_batches = 2;
-  options.limit_val_batches = 1;
-  options.default_root_dir = testing::temp_dir("hook_order_fit");  // checkpointing is on by default
+  options.max_epochs(1);
+  options.limit_train_batches(2);
+  options.limit_val_batches(1);
+  options.default_root_dir(testing::temp_dir("hook_order_fit"));  // checkpointing is on by default
   Trainer trainer(options);
   auto& recorder = static_cast<HookRecorder&>(trainer.add_plugin(std::make_unique<HookRecorder>()));
   trainer.fit(f.model, f.train, f.val);
@@ -66,7 +66,7 @@ TEST(HookOrder, FitWithSanityCheckTwoTrainBatchesOneValBatch) {
 TEST(HookOrder, Validate) {
   Fixture f;
   TrainerOptions options;
-  options.limit_val_batches = 2;
+  options.limit_val_batches(2);
   Trainer trainer(options);
   auto& recorder = static_cast<HookRecorder&>(trainer.add_plugin(std::make_unique<HookRecorder>()));
   trainer.validate(f.model, f.val);
@@ -90,7 +90,7 @@ TEST(HookOrder, Test) {
 TEST(HookOrder, Predict) {
   Fixture f;
   TrainerOptions options;
-  options.limit_predict_batches = 2;
+  options.limit_predict_batches(2);
   Trainer trainer(options);
   auto& recorder = static_cast<HookRecorder&>(trainer.add_plugin(std::make_unique<HookRecorder>()));
   const auto predictions = trainer.predict(f.model, f.val);
@@ -105,10 +105,10 @@ TEST(HookOrder, Predict) {
 TEST(HookOrder, AccumulationZeroesOnFirstAndStepsOnLastMicroBatch) {
   Fixture f;
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.accumulate_grad_batches = 2;
-  options.limit_train_batches = 2;
-  options.enable_checkpointing = false;
+  options.max_epochs(1);
+  options.accumulate_grad_batches(2);
+  options.limit_train_batches(2);
+  options.enable_checkpointing(false);
   Trainer trainer(options);
   auto& recorder = static_cast<HookRecorder&>(trainer.add_plugin(std::make_unique<HookRecorder>()));
   trainer.fit(f.model, f.train);
@@ -142,8 +142,8 @@ TEST(HookOrder, ModuleHooksRunAfterPluginSlots) {
   auto plugin = std::make_unique<Plugin_>();
   plugin->log = &log;
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.limit_train_batches = 1;
+  options.max_epochs(1);
+  options.limit_train_batches(1);
   Trainer trainer(options);
   trainer.add_plugin(std::move(plugin));
   auto data = testing::make_blobs(8);
@@ -185,10 +185,10 @@ TEST(HookOrder, EveryModuleHookRunsRightAfterThePluginsSlots) {
   };
   Fixture f;
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.limit_train_batches = 2;
-  options.limit_val_batches = 1;
-  options.default_root_dir = testing::temp_dir("hook_order_module");
+  options.max_epochs(1);
+  options.limit_train_batches(2);
+  options.limit_val_batches(1);
+  options.default_root_dir(testing::temp_dir("hook_order_module"));
   Trainer trainer(options);
   auto& recorder = static_cast<HookRecorder&>(trainer.add_plugin(std::make_unique<HookRecorder>()));
   Model model;
@@ -215,17 +215,17 @@ TEST(HookOrder, AFitResumedMidEpochSkipsTheSanityCheckAndTheEpochStart) {
   Fixture f;
   const auto dir = testing::temp_dir("hook_order_resume");
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.limit_train_batches = 2;
-  options.limit_val_batches = 1;
-  options.default_root_dir = dir;
-  options.plugins.push_back(PluginSpec::parse("model_checkpoint:every_n_train_steps=1,save_top_k=-1"));
+  options.max_epochs(1);
+  options.limit_train_batches(2);
+  options.limit_val_batches(1);
+  options.default_root_dir(dir);
+  options.plugins().push_back(PluginSpec::parse("model_checkpoint:every_n_train_steps=1,save_top_k=-1"));
   {
     Trainer first(options);
     first.fit(f.model, f.train, f.val);
   }
-  options.plugins.clear();
-  options.enable_checkpointing = false;
+  options.plugins().clear();
+  options.enable_checkpointing(false);
   Trainer trainer(options);
   auto& recorder = static_cast<HookRecorder&>(trainer.add_plugin(std::make_unique<HookRecorder>()));
   trainer.fit(f.model, f.train, f.val, dir + "/checkpoints/epoch=0-step=1.ckpt");
@@ -250,7 +250,7 @@ TEST(HookOrder, SlotGroupsOrderPluginsOnOneHook) {
   };
   std::vector<std::string> log;
   TrainerOptions options;
-  options.max_steps = 1;
+  options.max_steps(1);
   Trainer trainer(options);
   trainer.add_plugin(std::make_unique<Grouped>("logger", SlotGroup::Logger, &log));
   trainer.add_plugin(std::make_unique<Grouped>("clip", SlotGroup::Gradients, &log));

@@ -204,7 +204,7 @@ TEST(HostileFiles, ABadSampleFailsTheLoaderWithItsNameAlsoInWorkers) {
 std::string safetensors_error(const std::string& name, const std::string& header, const std::string& data) {
   const auto path = crafted(name, testing::safetensors_file(header, data));
   torch::nn::Linear layer(2, 2);
-  const auto message = error_of([&] { load_weights(*layer, path, LoadOptions().with_strict(false)); });
+  const auto message = error_of([&] { load_weights(*layer, path, LoadOptions().strict(false)); });
   EXPECT_MENTIONS(message, path);
   return message;
 }

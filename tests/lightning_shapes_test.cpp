@@ -143,9 +143,9 @@ TEST(LightningShapes, TestWithADataModuleRunsTheModuleFittedLastFromItsBestCheck
   BlobsData data(testing::make_blobs(64, 4, 5));
   testing::TinyClassifier model;
   auto options = testing::quiet_options(3);
-  options.default_root_dir = dir;
-  options.enable_checkpointing = true;
-  options.plugins.push_back(PluginSpec::parse("model_checkpoint:monitor=val_loss"));
+  options.default_root_dir(dir);
+  options.enable_checkpointing(true);
+  options.plugins().push_back(PluginSpec::parse("model_checkpoint:monitor=val_loss"));
   Trainer trainer(options);
   trainer.fit(model, data);
   const auto weights = model.linear->weight.clone();

@@ -11,10 +11,10 @@ using testing::RecordingLogger;
 
 TrainerOptions quiet(int64_t max_epochs) {
   TrainerOptions options;
-  options.max_epochs = max_epochs;
-  options.enable_checkpointing = false;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
+  options.max_epochs(max_epochs);
+  options.enable_checkpointing(false);
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
   return options;
 }
 
@@ -29,7 +29,7 @@ TEST(Loggers, StepRowsEveryNStepsAndEpochRows) {
   testing::TinyClassifier model;
   model.save_hyperparameters({{"lr", 0.1}});
   auto options = quiet(2);
-  options.log_every_n_steps = 3;
+  options.log_every_n_steps(3);
   Trainer trainer(options);
   auto& logger = add_recorder(trainer);
   ASSERT_EQ(trainer.loggers().size(), 1u);
@@ -54,7 +54,7 @@ TEST(Loggers, StepRowsEveryNStepsAndEpochRows) {
 TEST(Loggers, EpochMeansAreTheWeightedMeansOfTheSteps) {
   struct LogsBatchMean : testing::TinyClassifier {
     torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
-      log("batch_mean", batch[0].mean(), LogOptions().with_on_step(false).with_on_epoch(true));
+      log("batch_mean", batch[0].mean(), LogOptions().on_step(false).on_epoch(true));
       return TinyClassifier::training_step(batch, batch_idx);
     }
   };
@@ -92,7 +92,7 @@ TEST(Loggers, SanityCheckValuesNeverReachLoggers) {
   auto val = testing::make_loader(data, 4);
   testing::TinyClassifier model;
   auto options = quiet(1);
-  options.limit_train_batches = 0;  // no training: only the sanity check would log
+  options.limit_train_batches(0);  // no training: only the sanity check would log
   Trainer trainer(options);
   auto& logger = add_recorder(trainer);
   trainer.fit(model, train, val);

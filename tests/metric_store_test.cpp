@@ -11,9 +11,9 @@ namespace {
 struct IndexLogger : testing::TinyClassifier {
   torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
     auto loss = testing::TinyClassifier::training_step(batch, batch_idx);
-    log("index", static_cast<double>(batch_idx), LogOptions{}.with_on_step(true).with_on_epoch(true));
-    log("index_sum", static_cast<double>(batch_idx), LogOptions{}.with_on_epoch(true).with_reduce_fx("sum"));
-    log("index_max", static_cast<double>(batch_idx), LogOptions{}.with_on_epoch(true).with_on_step(false).with_reduce_fx("max"));
+    log("index", static_cast<double>(batch_idx), LogOptions().on_step(true).on_epoch(true));
+    log("index_sum", static_cast<double>(batch_idx), LogOptions().on_epoch(true).reduce_fx("sum"));
+    log("index_max", static_cast<double>(batch_idx), LogOptions().on_epoch(true).on_step(false).reduce_fx("max"));
     return loss;
   }
   torch::Tensor validation_step(const Batch& batch, int64_t batch_idx) override {
@@ -38,7 +38,7 @@ TEST(Metrics, RecordedLogsAreStoredOnlyWhenLoggedAgain) {
   std::vector<MetricStore::LoggedValue> recording;
   store.record_into(&recording, "the_recorder");
   auto value = torch::tensor(2.0);
-  store.log("loss", value, LogOptions{}.with_on_epoch(true), 4);
+  store.log("loss", value, LogOptions().on_epoch(true), 4);
   EXPECT_TRUE(store.callback_metrics().empty());
   ASSERT_EQ(recording.size(), 1u);
   ConstantMetric metric;
@@ -61,8 +61,8 @@ TEST(Metrics, EpochMeanIsWeightedByBatchSize) {
   auto val = testing::make_loader(data, 4);
   IndexLogger model;
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.num_sanity_val_steps = 0;
+  options.max_epochs(1);
+  options.num_sanity_val_steps(0);
   Trainer trainer(options);
   trainer.fit(model, train, val);
   auto& metrics = trainer.metrics();
@@ -82,8 +82,8 @@ TEST(Metrics, TrainingStepLogsOnStepByDefault) {
   auto train = testing::make_loader(data, 4);
   testing::TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.log_every_n_steps = 1;
+  options.max_epochs(1);
+  options.log_every_n_steps(1);
   Trainer trainer(options);
   auto& logger = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(model, train);
@@ -107,7 +107,7 @@ TEST(Metrics, BadNamesAndValuesAreRejected) {
   EXPECT_THROW(store.log("a,b", torch::tensor(1.0), LogOptions{}, 1), Error);
   EXPECT_THROW(store.log("a\nb", torch::tensor(1.0), LogOptions{}, 1), Error);
   EXPECT_THROW(store.log("v", torch::ones({2}), LogOptions{}, 1), Error);
-  EXPECT_THROW(store.log("r", torch::tensor(1.0), LogOptions{}.with_reduce_fx("median"), 1), Error);
+  EXPECT_THROW(store.log("r", torch::tensor(1.0), LogOptions().reduce_fx("median"), 1), Error);
 }
 
 }  // namespace

@@ -55,11 +55,11 @@ class Net : public Module {
 
 TrainerOptions quiet(int64_t epochs, const std::string& root) {
   TrainerOptions options;
-  options.max_epochs = epochs;
-  options.accelerator = "cpu";
-  options.default_root_dir = root;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
+  options.max_epochs(epochs);
+  options.accelerator("cpu");
+  options.default_root_dir(root);
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
   return options;
 }
 
@@ -141,7 +141,7 @@ TEST(HParams, YamlAndTorchLoadSeeTheTypedValues) {
   auto data = testing::make_blobs(8);
   auto loader = testing::make_loader(data, 4);
   auto options = quiet(1, dir);
-  options.plugins.push_back(PluginSpec{"csv_logger", {}});
+  options.plugins().push_back(PluginSpec{"csv_logger", {}});
   Trainer trainer(options);
   trainer.fit(model, loader);
   trainer.save_checkpoint(dir + "/typed.ckpt");
@@ -421,7 +421,7 @@ TEST(Weights, PrefixesRenamesStrictnessAndMismatchesAreNamed) {
                          "'output.bias'; unexpected (in the file, not in the model): 'model.extra', "),
             std::string::npos)
       << message;
-  const auto report = load_state_dict(target, wrapped, LoadOptions().with_strip_prefix("model.").with_strict(false));
+  const auto report = load_state_dict(target, wrapped, LoadOptions().strip_prefix("model.").strict(false));
   EXPECT_EQ(report.unexpected, std::vector<std::string>{"extra"});
   EXPECT_TRUE(report.missing.empty());
   EXPECT_TRUE(torch::equal(target.hidden->weight, source.hidden->weight));
@@ -431,7 +431,7 @@ TEST(Weights, PrefixesRenamesStrictnessAndMismatchesAreNamed) {
     const auto key = entry.key().toStringRef();
     renamed.insert(key.rfind("hidden.", 0) == 0 ? "encoder." + key.substr(7) : key, entry.value());
   }
-  EXPECT_TRUE(load_state_dict(target, renamed, LoadOptions().with_rename("encoder.", "hidden.")).complete());
+  EXPECT_TRUE(load_state_dict(target, renamed, LoadOptions().rename_prefix("encoder.", "hidden.")).complete());
 
   StateDict integers = state_dict(source);
   integers.insert_or_assign("output.bias", torch::zeros({2}, torch::kLong));
@@ -478,15 +478,15 @@ TEST(ModuleApi, PropertiesReadInsideAStepMatchTheTrainer) {
   Reads model;
   EXPECT_EQ(model.current_epoch(), 0);  // no Trainer: Lightning's defaults
   auto options = quiet(3, testing::temp_dir("properties"));
-  options.accumulate_grad_batches = 3;
-  options.plugins.push_back(PluginSpec{"jsonl_logger", {}});
+  options.accumulate_grad_batches(3);
+  options.plugins().push_back(PluginSpec{"jsonl_logger", {}});
   Trainer trainer(options);
   trainer.fit(model, loader);
   EXPECT_EQ(model.estimated, 6);  // ceil(4 / 3) steps per epoch x 3 epochs
   ASSERT_EQ(model.seen.size(), 12u);
   EXPECT_EQ(model.seen[5], (std::vector<int64_t>{1, 2, 0, 0, 1, 1, 0}));
 
-  options.max_steps = 5;
+  options.max_steps(5);
   Trainer limited(options);
   Reads again;
   limited.fit(again, loader);

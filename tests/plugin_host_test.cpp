@@ -30,7 +30,7 @@ TEST(PluginHost, LoadsTheBundledHookTraceByName) {
 
 TEST(PluginHost, PluginNamedInTrainerOptionsIsAttached) {
   TrainerOptions options;
-  options.plugins.push_back(PluginSpec::parse("hook_trace:path=" + testing::temp_dir("opts") + "/t.txt"));
+  options.plugins().push_back(PluginSpec::parse("hook_trace:path=" + testing::temp_dir("opts") + "/t.txt"));
   Trainer trainer(options);
   // Lightning's defaults follow the user's plugins, model_checkpoint last.
   EXPECT_EQ(trainer.plugin_names(),
@@ -52,8 +52,8 @@ TEST(PluginHost, UnknownOptionNamesThePluginTheKeyAndTheAcceptedKeys) {
 TEST(PluginHost, TwoPluginsWithOneNameAreRefused) {
   const auto dir = testing::temp_dir("twice");
   TrainerOptions options;
-  options.plugins.push_back(PluginSpec::parse("hook_trace:path=" + dir + "/a.txt"));
-  options.plugins.push_back(PluginSpec::parse("hook_trace:path=" + dir + "/b.txt"));
+  options.plugins().push_back(PluginSpec::parse("hook_trace:path=" + dir + "/a.txt"));
+  options.plugins().push_back(PluginSpec::parse("hook_trace:path=" + dir + "/b.txt"));
   try {
     Trainer trainer(options);
     FAIL() << "no error";

@@ -69,7 +69,7 @@ TEST(StructuredBatches, ADictWithStringsTrainsValidatesTestsAndPredicts) {
   DatasetLoader val(two_input_samples(64, 1), DatasetLoaderOptions().batch_size(16));
   TwoInputs model;
   auto options = quiet(4);
-  options.plugins.push_back(PluginSpec{"hook_trace", {{"path", testing::temp_dir("structured") + "/trace.txt"}}});
+  options.plugins().push_back(PluginSpec{"hook_trace", {{"path", testing::temp_dir("structured") + "/trace.txt"}}});
   Trainer trainer(options);
   trainer.fit(model, train, val);
   EXPECT_GT(trainer.test(model, val).at("test_acc"), 0.9);
@@ -106,7 +106,7 @@ TEST(StructuredBatches, Bf16AutocastAnd64TrueReachEveryTensorOfTheBatch) {
   {
     TwoInputs model;
     auto options = quiet();
-    options.precision = "bf16-mixed";
+    options.precision("bf16-mixed");
     Trainer trainer(options);
     trainer.fit(model, train);
     ASSERT_FALSE(model.dtypes.empty());
@@ -123,7 +123,7 @@ TEST(StructuredBatches, Bf16AutocastAnd64TrueReachEveryTensorOfTheBatch) {
     };
     Doubles model;
     auto options = quiet();
-    options.precision = "64-true";
+    options.precision("64-true");
     Trainer trainer(options);
     trainer.fit(model, train);
     EXPECT_EQ(model.dtypes.back(), torch::kDouble);
@@ -136,8 +136,8 @@ TEST(SeveralLoaders, StepsGetTheLoaderIndexAndMetricsAreNamedPerLoader) {
   DatasetLoader val_b(two_input_samples(48, 2), DatasetLoaderOptions().batch_size(8));  // 6 batches
   TwoInputs model;
   auto options = quiet();
-  options.num_sanity_val_steps = 2;
-  options.limit_val_batches = 3;
+  options.num_sanity_val_steps(2);
+  options.limit_val_batches(3);
   Trainer trainer(options);
   trainer.fit(model, train, {val_a, val_b});
   // Sanity check: 2 batches of each loader; the epoch's validation: 3 of each.
@@ -169,8 +169,8 @@ TEST(StructuredBatches, AnAmbiguousBatchAsksForBatchSizeWhenAnEpochMeanNeedsIt) 
     torch::Tensor training_step(const Batch& batch, int64_t) override {
       const auto loss = torch::nn::functional::cross_entropy(forward(batch[0]), batch[1]);
       log("on_step_only", loss);  // needs no weight
-      log("epoch_mean", loss, LogOptions().with_on_epoch(true).with_batch_size(batch[0].size(0)));
-      if (ask) log("ambiguous", loss, LogOptions().with_on_epoch(true));
+      log("epoch_mean", loss, LogOptions().on_epoch(true).batch_size(batch[0].size(0)));
+      if (ask) log("ambiguous", loss, LogOptions().on_epoch(true));
       return loss;
     }
     bool ask = false;
@@ -192,7 +192,7 @@ TEST(StructuredBatches, AnAmbiguousBatchAsksForBatchSizeWhenAnEpochMeanNeedsIt) 
   EXPECT_NE(message.find("log('ambiguous')"), std::string::npos) << message;
   EXPECT_NE(message.find("disagree on the number of samples (tensor[8, 4] Float and tensor[3] Float)"), std::string::npos)
       << message;
-  EXPECT_NE(message.find("with_batch_size(n)"), std::string::npos) << message;
+  EXPECT_NE(message.find("LogOptions().batch_size(n)"), std::string::npos) << message;
 }
 
 TEST(StructuredBatches, AMissingKeyInAStepNamesTheStepAndTheKeys) {

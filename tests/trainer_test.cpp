@@ -25,7 +25,7 @@ TEST(Trainer, FitLearnsAndTestReportsAccuracy) {
   auto val = testing::make_loader(data, 64);
   TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 5;
+  options.max_epochs(5);
   Trainer trainer(options);
   trainer.fit(model, train, val);
   EXPECT_EQ(trainer.global_step(), 5 * 8);
@@ -41,7 +41,7 @@ TEST(Trainer, MaxStepsStopsMidEpoch) {
   auto train = testing::make_loader(data, 4);  // 16 batches
   TinyClassifier model;
   TrainerOptions options;
-  options.max_steps = 3;
+  options.max_steps(3);
   Trainer trainer(options);
   auto& recorder = record(trainer);
   trainer.fit(model, train);
@@ -55,8 +55,8 @@ TEST(Trainer, MaxEpochsAndCountLimit) {
   auto train = testing::make_loader(data, 4);
   TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 3;
-  options.limit_train_batches = 2;
+  options.max_epochs(3);
+  options.limit_train_batches(2);
   Trainer trainer(options);
   trainer.fit(model, train);
   EXPECT_EQ(trainer.global_step(), 6);
@@ -68,8 +68,8 @@ TEST(Trainer, FractionLimitTakesThatShareOfTheEpoch) {
   auto train = testing::make_loader(data, 4);  // 8 batches
   TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.limit_train_batches = 0.25;
+  options.max_epochs(1);
+  options.limit_train_batches(0.25);
   Trainer trainer(options);
   trainer.fit(model, train);
   EXPECT_EQ(trainer.global_step(), 2);
@@ -81,9 +81,9 @@ TEST(Trainer, ZeroValBatchesDisablesValidation) {
   auto val = testing::make_loader(data, 4);
   TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.limit_val_batches = 0;
-  options.num_sanity_val_steps = 0;
+  options.max_epochs(1);
+  options.limit_val_batches(0);
+  options.num_sanity_val_steps(0);
   Trainer trainer(options);
   auto& recorder = record(trainer);
   trainer.fit(model, train, val);
@@ -102,12 +102,12 @@ TEST(Trainer, AccumulatedGradientsEqualTheBigBatchGradient) {
     }
   }
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.accumulate_grad_batches = 2;
+  options.max_epochs(1);
+  options.accumulate_grad_batches(2);
   auto small = testing::make_loader(data, 4);  // 2 micro-batches -> 1 step
   Trainer(options).fit(accumulated, small);
 
-  options.accumulate_grad_batches = 1;
+  options.accumulate_grad_batches(1);
   auto whole = testing::make_loader(data, 8);  // 1 batch -> 1 step
   Trainer(options).fit(big_batch, whole);
 
@@ -119,8 +119,8 @@ TEST(Trainer, AccumulationStepsOnTheLastPartialWindow) {
   auto train = testing::make_loader(data, 4);  // 5 batches, windows of 2: steps after 2, 4 and 5
   TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.accumulate_grad_batches = 2;
+  options.max_epochs(1);
+  options.accumulate_grad_batches(2);
   Trainer trainer(options);
   trainer.fit(model, train);
   EXPECT_EQ(trainer.global_step(), 3);
@@ -132,9 +132,9 @@ TEST(Trainer, ValCheckIntervalFractionValidatesTwicePerEpoch) {
   auto val = testing::make_loader(data, 8);
   TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 2;
-  options.val_check_interval = 0.5;
-  options.num_sanity_val_steps = 0;
+  options.max_epochs(2);
+  options.val_check_interval(0.5);
+  options.num_sanity_val_steps(0);
   Trainer trainer(options);
   auto& recorder = record(trainer);
   trainer.fit(model, train, val);
@@ -147,10 +147,10 @@ TEST(Trainer, ValCheckIntervalCountsAcrossEpochsWithoutEpochCadence) {
   auto val = testing::make_loader(data, 8);
   TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 3;
-  options.val_check_interval = 5;
-  options.check_val_every_n_epoch.reset();
-  options.num_sanity_val_steps = 0;
+  options.max_epochs(3);
+  options.val_check_interval(5);
+  options.check_val_every_n_epoch().reset();
+  options.num_sanity_val_steps(0);
   Trainer trainer(options);
   auto& recorder = record(trainer);
   trainer.fit(model, train, val);
@@ -163,9 +163,9 @@ TEST(Trainer, CheckValEveryNEpoch) {
   auto val = testing::make_loader(data, 8);
   TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 4;
-  options.check_val_every_n_epoch = 2;
-  options.num_sanity_val_steps = 0;
+  options.max_epochs(4);
+  options.check_val_every_n_epoch(2);
+  options.num_sanity_val_steps(0);
   Trainer trainer(options);
   auto& recorder = record(trainer);
   trainer.fit(model, train, val);
@@ -180,8 +180,8 @@ TEST(Trainer, SanityCheckRunsAtMostNumSanityValStepsAndLeavesNoMetrics) {
   auto val = testing::make_loader(data, 4);  // 8 batches
   TinyClassifier model;
   TrainerOptions options;
-  options.max_steps = 0;
-  options.num_sanity_val_steps = 3;
+  options.max_steps(0);
+  options.num_sanity_val_steps(3);
   Trainer trainer(options);
   auto& recorder = record(trainer);
   trainer.fit(model, train, val);
@@ -209,7 +209,7 @@ TEST(Trainer, ShouldStopEndsTrainingAfterTheCurrentBatch) {
   auto train = testing::make_loader(data, 4);
   TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 10;
+  options.max_epochs(10);
   Trainer trainer(options);
   trainer.add_plugin(std::make_unique<StopAfter>(2));
   trainer.fit(model, train);
@@ -222,8 +222,8 @@ TEST(Trainer, ShouldStopWaitsForMinEpochs) {
   auto train = testing::make_loader(data, 4);  // 4 steps per epoch
   TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 10;
-  options.min_epochs = 3;
+  options.max_epochs(10);
+  options.min_epochs(3);
   Trainer trainer(options);
   trainer.add_plugin(std::make_unique<StopAfter>(1));
   trainer.fit(model, train);
@@ -239,8 +239,8 @@ TEST(Trainer, TwoRunsWithOneSeedMatchBitForBit) {
     TinyClassifier model;
     auto train = testing::make_loader(data, 8, /*shuffle=*/true, seed);
     TrainerOptions options;
-    options.max_epochs = 3;
-    options.seed = seed;
+    options.max_epochs(3);
+    options.seed(seed);
     Trainer(options).fit(model, train);
     return testing::flat_parameters(model);
   };
@@ -289,8 +289,8 @@ TEST(Trainer, ManualOptimizationTrainsBothOptimizers) {
   const auto generator_before = testing::flat_parameters(*model.generator);
   const auto discriminator_before = testing::flat_parameters(*model.discriminator);
   TrainerOptions options;
-  options.max_epochs = 2;
-  options.accelerator = "cpu";  // the comparison above holds CPU copies
+  options.max_epochs(2);
+  options.accelerator("cpu");  // the comparison above holds CPU copies
   Trainer trainer(options);
   auto& recorder = record(trainer);
   trainer.fit(model, train);
@@ -318,8 +318,8 @@ class WithScheduler : public TinyClassifier {
     OptimizerConfig config(optimizer);
     LRSchedulerConfig scheduler;
     scheduler.scheduler = std::make_shared<HalvingScheduler>(*optimizer);
-    scheduler.interval = interval;
-    scheduler.frequency = frequency;
+    scheduler.interval(interval);
+    scheduler.frequency(frequency);
     config.lr_schedulers.push_back(scheduler);
     return config;
   }
@@ -334,7 +334,7 @@ TEST(Trainer, EpochSchedulerStepsOncePerEpoch) {
   auto train = testing::make_loader(data, 4);
   WithScheduler model;
   TrainerOptions options;
-  options.max_epochs = 3;
+  options.max_epochs(3);
   Trainer trainer(options);
   trainer.fit(model, train);
   EXPECT_DOUBLE_EQ(learning_rate(trainer), 0.8 * 0.5 * 0.5 * 0.5);
@@ -347,7 +347,7 @@ TEST(Trainer, StepSchedulerHonoursFrequency) {
   model.interval = "step";
   model.frequency = 2;
   TrainerOptions options;
-  options.max_epochs = 1;  // 4 steps -> 2 scheduler steps
+  options.max_epochs(1);  // 4 steps -> 2 scheduler steps
   Trainer trainer(options);
   trainer.fit(model, train);
   EXPECT_DOUBLE_EQ(learning_rate(trainer), 0.8 * 0.5 * 0.5);
@@ -367,7 +367,7 @@ TEST(Trainer, LogsWithoutValidationStepSkipValidation) {
   auto val = testing::make_loader(data, 4);
   TrainOnly model;
   TrainerOptions options;
-  options.max_epochs = 1;
+  options.max_epochs(1);
   Trainer trainer(options);
   auto& recorder = record(trainer);
   trainer.fit(model, train, val);
@@ -380,8 +380,8 @@ TEST(Trainer, DeterministicOptionTurnsOnDeterministicAlgorithms) {
   auto train = testing::make_loader(data, 4);
   TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.deterministic = true;
+  options.max_epochs(1);
+  options.deterministic(true);
   Trainer trainer(options);
   trainer.fit(model, train);
   EXPECT_TRUE(at::globalContext().deterministicAlgorithms());

@@ -78,7 +78,7 @@ class Net : public fulgur::Module {
 fulgur::TensorDataLoader make_data(const Shape& shape, int64_t steps, torch::Device device) {
   torch::manual_seed(0);
   fulgur::TensorDataLoaderOptions options;
-  options.batch_size = shape.batch_size;
+  options.batch_size(shape.batch_size);
   return fulgur::TensorDataLoader(torch::randn({steps * shape.batch_size, shape.widths.front()}).to(device),
                                   torch::randint(0, shape.widths.back(), {steps * shape.batch_size}, torch::kLong).to(device),
                                   options);
@@ -197,20 +197,20 @@ double fulgur_loop(const Shape& shape, fulgur::TensorDataLoader& loader, int64_t
   torch::manual_seed(1);
   Net module(shape, /*sgd=*/cuda_graph);
   fulgur::TrainerOptions options;
-  options.max_epochs = 1;
-  options.accelerator = device.is_cuda() ? "cuda" : "cpu";
-  options.precision = precision;
-  options.num_sanity_val_steps = 0;
-  options.default_root_dir = root;
-  options.enable_progress_bar = with_plugins;
-  options.enable_model_summary = with_plugins;
-  options.enable_checkpointing = with_plugins;
+  options.max_epochs(1);
+  options.accelerator(device.is_cuda() ? "cuda" : "cpu");
+  options.precision(precision);
+  options.num_sanity_val_steps(0);
+  options.default_root_dir(root);
+  options.enable_progress_bar(with_plugins);
+  options.enable_model_summary(with_plugins);
+  options.enable_checkpointing(with_plugins);
   if (with_plugins) {
-    options.plugins.push_back(fulgur::PluginSpec{"csv_logger", {}});
-    options.plugins.push_back(fulgur::PluginSpec::parse("early_stopping:monitor=train_loss,patience=1000"));
+    options.plugins().push_back(fulgur::PluginSpec{"csv_logger", {}});
+    options.plugins().push_back(fulgur::PluginSpec::parse("early_stopping:monitor=train_loss,patience=1000"));
   }
   // The plugin's warm-up and capture fall in the untimed first steps.
-  if (cuda_graph) options.plugins.push_back(fulgur::PluginSpec::parse("cuda_graph:warmup_steps=3"));
+  if (cuda_graph) options.plugins().push_back(fulgur::PluginSpec::parse("cuda_graph:warmup_steps=3"));
   fulgur::Trainer trainer(options);
   auto& clock = static_cast<StepClock&>(trainer.add_plugin(std::make_unique<StepClock>(warmup, device)));
   trainer.fit(module, loader);

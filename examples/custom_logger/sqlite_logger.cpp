@@ -5,7 +5,7 @@
 #include "fulgur/error.h"
 #include "fulgur/logger.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
+#include "fulgur/options.h"
 
 class SqliteLogger : public fulgur::LoggerPlugin {
  public:
@@ -43,11 +43,13 @@ class SqliteLogger : public fulgur::LoggerPlugin {
   sqlite3_stmt* insert_ = nullptr;
 };
 
+struct SqliteLoggerOptions : fulgur::DeclaredOptions<SqliteLoggerOptions> {
+  FULGUR_OPTIONS_OF("sqlite_logger");
+  FULGUR_OPTION(std::string, path, "metrics.db", "The database file.", fulgur::required());
+};
+
 std::unique_ptr<fulgur::Plugin> make_sqlite_logger(const fulgur::PluginOptions& options) {
-  fulgur::OptionReader reader("sqlite_logger", options);
-  const std::string path = reader.get("path", "metrics.db");
-  reader.finish();
-  return std::make_unique<SqliteLogger>(path);
+  return std::make_unique<SqliteLogger>(SqliteLoggerOptions::parse(options).path());
 }
 
 FULGUR_EXPORT_PLUGIN(make_sqlite_logger)

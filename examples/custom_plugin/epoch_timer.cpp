@@ -1,16 +1,21 @@
 // epoch_timer: a plugin written outside fulgur, against its installed SDK. It times every
 // training epoch and prints one line per epoch.
 //
-// Options: unit = ms (default) or s.
+// Options: unit = ms (default) or s, declared once below.
 #include <chrono>
 #include <cstdio>
 
-#include "fulgur/error.h"
+#include "fulgur/options.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 namespace {
+
+// One line per option: the reader, its errors and the spec come from it.
+struct EpochTimerOptions : fulgur::DeclaredOptions<EpochTimerOptions> {
+  FULGUR_OPTIONS_OF("epoch_timer");
+  FULGUR_OPTION(std::string, unit, "ms", "ms or s.", fulgur::one_of({"ms", "s"}));
+};
 
 class EpochTimer : public fulgur::Plugin {
  public:
@@ -34,13 +39,8 @@ class EpochTimer : public fulgur::Plugin {
 };
 
 std::unique_ptr<fulgur::Plugin> make_epoch_timer(const fulgur::PluginOptions& options) {
-  fulgur::OptionReader reader("epoch_timer", options);
-  const std::string unit = reader.get("unit", "ms");
-  reader.finish();
-  if (unit != "ms" && unit != "s") {
-    throw fulgur::PluginError("plugin 'epoch_timer': option 'unit' expects ms or s, got '" + unit + "'");
-  }
-  return std::make_unique<EpochTimer>(unit == "s");
+  // Unknown keys, values of the wrong type and failed checks are errors naming the option.
+  return std::make_unique<EpochTimer>(EpochTimerOptions::parse(options).unit() == "s");
 }
 
 }  // namespace

@@ -27,12 +27,12 @@ struct Line : fulgur::Module {
 int main(int argc, char** argv) {
   try {
     auto options = fulgur::parse_trainer_options(argc, argv);
-    if (!options.max_epochs) options.max_epochs = 20;
+    if (!options.max_epochs()) options.max_epochs() = 20;
     fulgur::seed_everything(0);
     const auto x = torch::linspace(-1, 1, 64).unsqueeze(1);
     fulgur::TensorDataLoaderOptions loader_options;
-    loader_options.batch_size = 16;
-    loader_options.shuffle = true;
+    loader_options.batch_size(16);
+    loader_options.shuffle(true);
     fulgur::TensorDataLoader loader(x, 3 * x - 1, loader_options);
     Line model;
     fulgur::Trainer trainer(options);

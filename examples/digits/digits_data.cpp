@@ -55,16 +55,16 @@ void DigitsDataModule::setup(fulgur::Stage) {
 
 fulgur::DataLoaders DigitsDataModule::train_dataloader() {
   fulgur::TensorDataLoaderOptions shuffled;
-  shuffled.batch_size = batch_size_;
-  shuffled.shuffle = true;
-  shuffled.seed = shuffle_seed_;
+  shuffled.batch_size(batch_size_);
+  shuffled.shuffle(true);
+  shuffled.seed(shuffle_seed_);
   return std::make_unique<fulgur::TensorDataLoader>(data_.train.x, data_.train.y, shuffled);
 }
 
 namespace {
 std::unique_ptr<fulgur::TensorDataLoader> in_order(const Split& split) {
   fulgur::TensorDataLoaderOptions options;
-  options.batch_size = 256;
+  options.batch_size(256);
   return std::make_unique<fulgur::TensorDataLoader>(split.x, split.y, options);
 }
 }  // namespace

@@ -29,22 +29,22 @@ class DigitsNet : public fulgur::Module {
 
   torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
     auto loss = torch::nn::functional::cross_entropy(forward(batch[0]), batch[1]);
-    log("train_loss", loss, fulgur::LogOptions{}.with_prog_bar());
+    log("train_loss", loss, fulgur::LogOptions().prog_bar(true));
     return loss;
   }
 
   torch::Tensor validation_step(const fulgur::Batch& batch, int64_t) override {
     auto logits = forward(batch[0]);
     // sync_dist: under --strategy ddp the values are averaged over the processes (a no-op alone).
-    log("val_loss", torch::nn::functional::cross_entropy(logits, batch[1]), fulgur::LogOptions{}.with_sync_dist());
+    log("val_loss", torch::nn::functional::cross_entropy(logits, batch[1]), fulgur::LogOptions().sync_dist(true));
     val_metrics_->update(logits, batch[1]);
-    log_dict(val_metrics_, fulgur::LogOptions{}.with_prog_bar());  // val_acc, val_f1
+    log_dict(val_metrics_, fulgur::LogOptions().prog_bar(true));  // val_acc, val_f1
     return logits;
   }
 
   torch::Tensor test_step(const fulgur::Batch& batch, int64_t) override {
     auto logits = forward(batch[0]);
-    log("test_loss", torch::nn::functional::cross_entropy(logits, batch[1]), fulgur::LogOptions{}.with_sync_dist());
+    log("test_loss", torch::nn::functional::cross_entropy(logits, batch[1]), fulgur::LogOptions().sync_dist(true));
     test_metrics_->update(logits, batch[1]);
     log_dict(test_metrics_);  // test_acc, test_f1
     return logits;

@@ -26,7 +26,7 @@ using digits::DigitsNet;
 int run(int argc, char** argv) {
   CLI::App app{"fulgur digits example: an MLP on the UCI handwritten digits"};
   fulgur::TrainerOptions options;
-  options.max_epochs = 30;  // the example's default; --max-epochs overrides it
+  options.max_epochs(30);  // the example's default; --max-epochs overrides it
   auto trainer_flags = fulgur::add_trainer_options(app, options);
   std::string data_path = FULGUR_DIGITS_DATA;
   int64_t batch_size = 32, hidden = 128;
@@ -49,17 +49,17 @@ int run(int argc, char** argv) {
   }
   fulgur::finish_trainer_options(*trainer_flags, options);
   // An error or Ctrl-C saves a checkpoint to resume from, unless the command line names the plugin.
-  const bool named = std::any_of(options.plugins.begin(), options.plugins.end(),
+  const bool named = std::any_of(options.plugins().begin(), options.plugins().end(),
                                  [](const auto& spec) { return spec.name == "on_exception_checkpoint"; });
-  if (!named) options.plugins.push_back(fulgur::PluginSpec{"on_exception_checkpoint", {}});
+  if (!named) options.plugins().push_back(fulgur::PluginSpec{"on_exception_checkpoint", {}});
   // Lightning's default logger, plus the CSV one, unless named on the command line already.
   for (const char* name : {"tensorboard_logger", "csv_logger"}) {
-    const bool given = std::any_of(options.plugins.begin(), options.plugins.end(),
+    const bool given = std::any_of(options.plugins().begin(), options.plugins().end(),
                                    [name](const auto& spec) { return spec.name == name; });
-    if (logger && !given) options.plugins.push_back(fulgur::PluginSpec{name, {}});
+    if (logger && !given) options.plugins().push_back(fulgur::PluginSpec{name, {}});
   }
 
-  const uint64_t seed = options.seed.value_or(0);
+  const uint64_t seed = options.seed().value_or(0);
   fulgur::seed_everything(seed);
   digits::DigitsDataModule data(data_path, batch_size, seed);
 
@@ -77,10 +77,10 @@ int run(int argc, char** argv) {
       std::printf("logs: %s\n", logger->log_dir().c_str());
     }
   }
-  const bool own_folder = std::any_of(options.plugins.begin(), options.plugins.end(), [](const auto& spec) {
+  const bool own_folder = std::any_of(options.plugins().begin(), options.plugins().end(), [](const auto& spec) {
     return spec.name == "model_checkpoint" && spec.options.count("dirpath");
   });
-  if (options.enable_checkpointing && !own_folder) {
+  if (options.enable_checkpointing() && !own_folder) {
     std::printf("checkpoints: %s\n", trainer.default_checkpoint_dir().c_str());
   }
   return 0;

@@ -91,7 +91,7 @@ class TwoInputNet : public fulgur::Module {
   torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
     auto [left, right, y] = batch.unpack<3>();
     const auto loss = torch::binary_cross_entropy(forward(left, right), y);
-    log("train_loss", loss, fulgur::LogOptions{}.with_prog_bar());
+    log("train_loss", loss, fulgur::LogOptions().prog_bar(true));
     return loss;
   }
 
@@ -113,9 +113,9 @@ class TwoInputNet : public fulgur::Module {
   void evaluate(const fulgur::Batch& batch, const std::string& stage) {
     auto [left, right, y] = batch.unpack<3>();
     const auto probability = forward(left, right);
-    log(stage + "_loss", torch::binary_cross_entropy(probability, y), fulgur::LogOptions{}.with_sync_dist());
+    log(stage + "_loss", torch::binary_cross_entropy(probability, y), fulgur::LogOptions().sync_dist(true));
     log(stage + "_acc", ((probability > 0.5).to(torch::kFloat) == y).to(torch::kFloat).mean(),
-        fulgur::LogOptions{}.with_prog_bar().with_sync_dist());
+        fulgur::LogOptions().prog_bar(true).sync_dist(true));
   }
 
   torch::nn::Linear left_{nullptr}, right_{nullptr}, head_{nullptr};
@@ -125,7 +125,7 @@ class TwoInputNet : public fulgur::Module {
 int run(int argc, char** argv) {
   CLI::App app{"fulgur multi_input example: a two-input model on the digits' left and right halves"};
   fulgur::TrainerOptions options;
-  options.max_epochs = 30;
+  options.max_epochs(30);
   auto trainer_flags = fulgur::add_trainer_options(app, options);
   std::string data_path = FULGUR_DIGITS_DATA;
   int64_t batch_size = 32, num_workers = 0;
@@ -140,7 +140,7 @@ int run(int argc, char** argv) {
     return app.exit(error);
   }
   fulgur::finish_trainer_options(*trainer_flags, options);
-  fulgur::seed_everything(options.seed.value_or(0));
+  fulgur::seed_everything(options.seed().value_or(0));
 
   DigitHalves data(data_path, batch_size, num_workers);
   TwoInputNet model(lr);

@@ -43,67 +43,67 @@ std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOpti
   auto add_limit = [&](const char* flag, std::string& target, const char* what) {
     group->add_option(flag, target, std::string(what) + ": a batch count (2) or a fraction of the epoch (0.5)");
   };
-  group->add_option_function<int64_t>("--max-epochs", [&options](const int64_t& value) { options.max_epochs = value; },
+  group->add_option_function<int64_t>("--max-epochs", [&options](const int64_t& value) { options.max_epochs() = value; },
                                       "Stop after this many epochs (default 1000 unless --max-steps is given)")
       ->check(integer_in_range());
-  group->add_option("--max-steps", options.max_steps, "Stop after this many optimizer steps (-1: no limit)")
+  group->add_option("--max-steps", options.max_steps(), "Stop after this many optimizer steps (-1: no limit)")
       ->check(integer_in_range());
-  group->add_option("--min-epochs", options.min_epochs, "Run at least this many epochs")->check(integer_in_range());
+  group->add_option("--min-epochs", options.min_epochs(), "Run at least this many epochs")->check(integer_in_range());
   add_limit("--limit-train-batches", state->limit_train_batches, "Training batches per epoch");
   add_limit("--limit-val-batches", state->limit_val_batches, "Validation batches per run");
   add_limit("--limit-test-batches", state->limit_test_batches, "Test batches");
   add_limit("--limit-predict-batches", state->limit_predict_batches, "Predict batches");
-  group->add_option("--num-sanity-val-steps", options.num_sanity_val_steps,
+  group->add_option("--num-sanity-val-steps", options.num_sanity_val_steps(),
                     "Validation batches run before training (-1: all)")
       ->check(integer_in_range());
   add_limit("--val-check-interval", state->val_check_interval, "Validate every");
-  group->add_option("--fast-dev-run", options.fast_dev_run,
+  group->add_option("--fast-dev-run", options.fast_dev_run(),
                     "Run this many batches of every loop, without checkpoints or logs (1: Lightning's True)")
       ->check(integer_in_range());
   add_limit("--overfit-batches", state->overfit_batches, "Train and validate on the same first batches every epoch");
-  group->add_flag("--inference-mode,!--no-inference-mode", options.inference_mode,
+  group->add_flag("--inference-mode,!--no-inference-mode", options.inference_mode(),
                   "Evaluation loops under InferenceMode (on by default; off: NoGradGuard)");
-  group->add_flag_function("--benchmark,!--no-benchmark", [&options](int64_t count) { options.benchmark = count > 0; },
+  group->add_flag_function("--benchmark,!--no-benchmark", [&options](int64_t count) { options.benchmark() = count > 0; },
                            "cuDNN's autotuner on (or off); unset leaves LibTorch's setting");
-  group->add_option("--reload-dataloaders-every-n-epochs", options.reload_dataloaders_every_n_epochs,
+  group->add_option("--reload-dataloaders-every-n-epochs", options.reload_dataloaders_every_n_epochs(),
                     "Ask the *_dataloader() hooks for new loaders every n epochs (0: never)")
       ->check(integer_in_range());
   group->add_option("--check-val-every-n-epoch", state->check_val_every_n_epoch,
                     "Validate every n epochs ('none': only by --val-check-interval)");
-  group->add_option("--accumulate-grad-batches", options.accumulate_grad_batches,
+  group->add_option("--accumulate-grad-batches", options.accumulate_grad_batches(),
                     "Batches whose gradients are summed before each optimizer step")
       ->check(integer_in_range());
-  group->add_option("--log-every-n-steps", options.log_every_n_steps, "How often loggers receive step metrics")
+  group->add_option("--log-every-n-steps", options.log_every_n_steps(), "How often loggers receive step metrics")
       ->check(integer_in_range());
-  group->add_option("--default-root-dir", options.default_root_dir, "Where logs and checkpoints go");
-  group->add_option("--accelerator", options.accelerator, "cpu, cuda or auto")
+  group->add_option("--default-root-dir", options.default_root_dir(), "Where logs and checkpoints go");
+  group->add_option("--accelerator", options.accelerator(), "cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "gpu", "auto"}));
-  group->add_option("--devices", options.devices, "Processes (devices) per machine; more than one needs --strategy ddp")
+  group->add_option("--devices", options.devices(), "Processes (devices) per machine; more than one needs --strategy ddp")
       ->check(integer_in_range());
-  group->add_option("--strategy", options.strategy, "auto, single_device or ddp")
+  group->add_option("--strategy", options.strategy(), "auto, single_device or ddp")
       ->check(CLI::IsMember({"auto", "single_device", "ddp"}));
-  group->add_option("--num-nodes", options.num_nodes, "Machines taking part under ddp")->check(integer_in_range());
-  group->add_flag("--use-distributed-sampler,!--no-use-distributed-sampler", options.use_distributed_sampler,
+  group->add_option("--num-nodes", options.num_nodes(), "Machines taking part under ddp")->check(integer_in_range());
+  group->add_flag("--use-distributed-sampler,!--no-use-distributed-sampler", options.use_distributed_sampler(),
                   "Under ddp, give each process its share of the data (on by default)");
-  group->add_flag("--deterministic", options.deterministic, "Use deterministic algorithms only");
+  group->add_flag("--deterministic", options.deterministic(), "Use deterministic algorithms only");
   group->add_option("--seed", state->seed, "Seed every random generator (Lightning's seed_everything)")
       ->check(integer_in_range())
       ->check(CLI::NonNegativeNumber);
-  group->add_flag("--enable-checkpointing,!--no-enable-checkpointing", options.enable_checkpointing,
+  group->add_flag("--enable-checkpointing,!--no-enable-checkpointing", options.enable_checkpointing(),
                   "Attach model_checkpoint with its defaults (on by default)");
-  group->add_flag("--enable-progress-bar,!--no-enable-progress-bar", options.enable_progress_bar,
+  group->add_flag("--enable-progress-bar,!--no-enable-progress-bar", options.enable_progress_bar(),
                   "Attach progress_bar with its defaults (on by default)");
-  group->add_flag("--enable-model-summary,!--no-enable-model-summary", options.enable_model_summary,
+  group->add_flag("--enable-model-summary,!--no-enable-model-summary", options.enable_model_summary(),
                   "Attach model_summary with its defaults (on by default)");
-  group->add_option("--precision", options.precision, "32-true, 64-true, bf16-mixed, 16-mixed, bf16-true or 16-true");
-  group->add_option_function<double>("--gradient-clip-val", [&options](const double& value) { options.gradient_clip_val = value; },
+  group->add_option("--precision", options.precision(), "32-true, 64-true, bf16-mixed, 16-mixed, bf16-true or 16-true");
+  group->add_option_function<double>("--gradient-clip-val", [&options](const double& value) { options.gradient_clip_val() = value; },
                                      "Clip gradients to this norm (or value) before each step");
-  group->add_option("--gradient-clip-algorithm", options.gradient_clip_algorithm, "norm or value");
-  group->add_option("--max-time", options.max_time, "Stop training after this long: DD:HH:MM:SS or seconds");
-  group->add_flag("--detect-anomaly", options.detect_anomaly, "Stop on a NaN/inf training loss, naming the batch");
+  group->add_option("--gradient-clip-algorithm", options.gradient_clip_algorithm(), "norm or value");
+  group->add_option("--max-time", options.max_time(), "Stop training after this long: DD:HH:MM:SS or seconds");
+  group->add_flag("--detect-anomaly", options.detect_anomaly(), "Stop on a NaN/inf training loss, naming the batch");
   group->add_option("--plugin", state->plugins, "A plugin to load: NAME or NAME:key=value,... (repeatable)")
       ->take_all()->allow_extra_args(false);
-  group->add_option("--plugin-dir", options.plugin_dirs, "A folder searched for plugin .so files (repeatable)")
+  group->add_option("--plugin-dir", options.plugin_dirs(), "A folder searched for plugin .so files (repeatable)")
       ->allow_extra_args(false);
   return state;
 }
@@ -112,29 +112,29 @@ void finish_trainer_options(const CommandLineState& state, TrainerOptions& optio
   auto limit = [](const std::string& text, BatchLimit& target, const char* option) {
     if (!text.empty()) target = BatchLimit::parse(text, option);
   };
-  limit(state.limit_train_batches, options.limit_train_batches, "--limit-train-batches");
-  limit(state.limit_val_batches, options.limit_val_batches, "--limit-val-batches");
-  limit(state.limit_test_batches, options.limit_test_batches, "--limit-test-batches");
-  limit(state.limit_predict_batches, options.limit_predict_batches, "--limit-predict-batches");
-  limit(state.val_check_interval, options.val_check_interval, "--val-check-interval");
-  limit(state.overfit_batches, options.overfit_batches, "--overfit-batches");
+  limit(state.limit_train_batches, options.limit_train_batches(), "--limit-train-batches");
+  limit(state.limit_val_batches, options.limit_val_batches(), "--limit-val-batches");
+  limit(state.limit_test_batches, options.limit_test_batches(), "--limit-test-batches");
+  limit(state.limit_predict_batches, options.limit_predict_batches(), "--limit-predict-batches");
+  limit(state.val_check_interval, options.val_check_interval(), "--val-check-interval");
+  limit(state.overfit_batches, options.overfit_batches(), "--overfit-batches");
   if (!state.check_val_every_n_epoch.empty()) {
     if (state.check_val_every_n_epoch == "none") {
-      options.check_val_every_n_epoch.reset();
+      options.check_val_every_n_epoch().reset();
     } else {
       try {
         std::size_t used = 0;
         const auto value = std::stoll(state.check_val_every_n_epoch, &used);
         if (used != state.check_val_every_n_epoch.size()) throw std::invalid_argument("trailing text");
-        options.check_val_every_n_epoch = value;
+        options.check_val_every_n_epoch(value);
       } catch (const std::exception&) {
         throw Error("--check-val-every-n-epoch: expected a number or 'none', got '" + state.check_val_every_n_epoch +
                     "'");
       }
     }
   }
-  if (state.seed >= 0) options.seed = static_cast<uint64_t>(state.seed);
-  for (const auto& text : state.plugins) options.plugins.push_back(PluginSpec::parse(text));
+  if (state.seed >= 0) options.seed() = static_cast<uint64_t>(state.seed);
+  for (const auto& text : state.plugins) options.plugins().push_back(PluginSpec::parse(text));
   options.validate();
 }
 

@@ -17,14 +17,14 @@ TensorDataLoader::TensorDataLoader(at::Tensor data, at::Tensor targets, TensorDa
     throw Error("TensorDataLoader: data has " + std::to_string(data_.size(0)) + " samples but targets has " +
                 (targets_.dim() == 0 ? std::string("none (a scalar)") : std::to_string(targets_.size(0))));
   }
-  if (options_.batch_size < 1) {
-    throw Error("TensorDataLoader: batch_size must be >= 1, got " + std::to_string(options_.batch_size));
+  if (options_.batch_size() < 1) {
+    throw Error("TensorDataLoader: batch_size must be >= 1, got " + std::to_string(options_.batch_size()));
   }
 }
 
 void TensorDataLoader::start_epoch(int64_t epoch) {
   position_ = 0;
-  order_ = detail::epoch_order(data_.size(0), options_.shuffle, options_.seed, epoch, rank_, world_size_);
+  order_ = detail::epoch_order(data_.size(0), options_.shuffle(), options_.seed(), epoch, rank_, world_size_);
   if (order_.defined() && data_.device() != order_.device()) order_ = order_.to(data_.device());
 }
 
@@ -45,8 +45,8 @@ int64_t TensorDataLoader::epoch_samples() const { return detail::samples_per_pro
 std::optional<Batch> TensorDataLoader::next() {
   const int64_t total = epoch_samples();
   const int64_t remaining = total - position_;
-  if (remaining <= 0 || (options_.drop_last && remaining < options_.batch_size)) return std::nullopt;
-  const int64_t length = std::min(options_.batch_size, remaining);
+  if (remaining <= 0 || (options_.drop_last() && remaining < options_.batch_size())) return std::nullopt;
+  const int64_t length = std::min(options_.batch_size(), remaining);
   at::Tensor data, target;
   if (order_.defined()) {
     const auto rows = order_.narrow(0, position_, length);
@@ -67,14 +67,14 @@ std::optional<Batch> TensorDataLoader::next() {
 }
 
 int64_t TensorDataLoader::skip(int64_t batches) {
-  const int64_t available = *size() - (position_ + options_.batch_size - 1) / options_.batch_size;
+  const int64_t available = *size() - (position_ + options_.batch_size() - 1) / options_.batch_size();
   const int64_t skipped = std::max<int64_t>(0, std::min(batches, available));
-  position_ = std::min(position_ + skipped * options_.batch_size, epoch_samples());
+  position_ = std::min(position_ + skipped * options_.batch_size(), epoch_samples());
   return skipped;
 }
 
 std::optional<int64_t> TensorDataLoader::size() const {
-  return detail::batches_in(epoch_samples(), options_.batch_size, options_.drop_last);
+  return detail::batches_in(epoch_samples(), options_.batch_size(), options_.drop_last());
 }
 
 }  // namespace fulgur

@@ -48,12 +48,12 @@ void MetricStore::log(const std::string& name, LoggableMetric& metric, const Log
                 "metric object's states change outside the captured work; log its value tensor instead, or update "
                 "the metric outside training_step");
   }
-  const bool on_step = options.on_step.value_or(default_on_step(context_));
-  const bool on_epoch = options.on_epoch.value_or(default_on_epoch(context_));
+  const bool on_step = options.on_step().value_or(default_on_step(context_));
+  const bool on_epoch = options.on_epoch().value_or(default_on_epoch(context_));
   static const std::string no_suffix;
-  const std::string& suffix = options.add_dataloader_idx ? dataloader_suffix_ : no_suffix;
+  const std::string& suffix = options.add_dataloader_idx() ? dataloader_suffix_ : no_suffix;
   const std::string key = suffix.empty() ? name : name + suffix;
-  prog_bar_[key] = options.prog_bar;
+  prog_bar_[key] = options.prog_bar();
   if (on_step) {
     const at::Tensor value = metric.batch_value();
     if (!value.defined()) {
@@ -89,7 +89,7 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
     throw Error("log: metric '" + name + "' must be a single value, got a tensor of shape " +
                 c10::str(value.sizes()));
   }
-  const auto& fx = options.reduce_fx;
+  const auto& fx = options.reduce_fx();
   if (fx != "mean" && fx != "sum" && fx != "max" && fx != "min") {
     throw Error("log: metric '" + name + "' has reduce_fx='" + fx + "'; expected mean, sum, max or min");
   }
@@ -97,10 +97,10 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
     recording_->push_back({name, value.detach(), options, batch_size, why_unknown});
     return;
   }
-  const bool on_step = options.on_step.value_or(default_on_step(context_));
-  const bool on_epoch = options.on_epoch.value_or(default_on_epoch(context_));
+  const bool on_step = options.on_step().value_or(default_on_step(context_));
+  const bool on_epoch = options.on_epoch().value_or(default_on_epoch(context_));
   at::Tensor detached = value.dim() == 0 ? value.detach() : value.detach().reshape({});
-  if (options.sync_dist && reducer_) {
+  if (options.sync_dist() && reducer_) {
     // The mean over processes (a collective: every rank must log it), as Lightning's sync_dist.
     detached = detached.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
     reducer_(detached);
@@ -108,16 +108,16 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
   // Lightning's names: "val_loss", "val_loss_step", "val_loss_epoch", each with the loader's
   // suffix when the loop reads several loaders.
   static const std::string no_suffix;
-  const std::string& suffix = options.add_dataloader_idx ? dataloader_suffix_ : no_suffix;
+  const std::string& suffix = options.add_dataloader_idx() ? dataloader_suffix_ : no_suffix;
   const std::string key = suffix.empty() ? name : name + suffix;
-  prog_bar_[key] = options.prog_bar;
+  prog_bar_[key] = options.prog_bar();
 
   if (on_step) record_step(name, key, detached, on_epoch);
   if (on_epoch) {
-    const int64_t weight = options.batch_size.value_or(fx == "mean" ? batch_size : 1);
+    const int64_t weight = options.batch_size().value_or(fx == "mean" ? batch_size : 1);
     if (weight < 0) {
       throw Error("log('" + name + "'): the epoch mean weighs each value by its batch size, and " + why_unknown +
-                  "; pass it: log(..., LogOptions{}.with_batch_size(n))");
+                  "; pass it: log(..., LogOptions().batch_size(n))");
     }
     auto& accumulator = accumulators_[key];
     if (accumulator.metric) {

@@ -270,13 +270,10 @@ double PolynomialLR::lr_at(int64_t step, double base_lr) const {
 
 ReduceLROnPlateau::ReduceLROnPlateau(torch::optim::Optimizer& optimizer, Options options)
     : LRScheduler(optimizer), options_(std::move(options)) {
-  require(options_.mode == "min" || options_.mode == "max",
-          "ReduceLROnPlateau: mode must be 'min' or 'max', got '" + options_.mode + "'");
-  require(options_.threshold_mode == "rel" || options_.threshold_mode == "abs",
-          "ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got '" + options_.threshold_mode + "'");
-  require(options_.factor > 0 && options_.factor < 1, "ReduceLROnPlateau: factor must be in (0, 1)");
-  require(options_.patience >= 0 && options_.cooldown >= 0, "ReduceLROnPlateau: patience and cooldown must be >= 0");
-  best_ = options_.mode == "min" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+  options_.check();
+  require(options_.factor() > 0 && options_.factor() < 1, "ReduceLROnPlateau: factor must be in (0, 1)");
+  require(options_.patience() >= 0 && options_.cooldown() >= 0, "ReduceLROnPlateau: patience and cooldown must be >= 0");
+  best_ = options_.mode() == "min" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
 }
 
 double ReduceLROnPlateau::lr_at(int64_t /*step*/, double base_lr) const {
@@ -288,9 +285,9 @@ double ReduceLROnPlateau::lr_at(int64_t /*step*/, double base_lr) const {
 }
 
 bool ReduceLROnPlateau::is_better(double value) const {
-  const bool relative = options_.threshold_mode == "rel";
-  if (options_.mode == "min") return value < (relative ? best_ * (1.0 - options_.threshold) : best_ - options_.threshold);
-  return value > (relative ? best_ * (1.0 + options_.threshold) : best_ + options_.threshold);
+  const bool relative = options_.threshold_mode() == "rel";
+  if (options_.mode() == "min") return value < (relative ? best_ * (1.0 - options_.threshold()) : best_ - options_.threshold());
+  return value > (relative ? best_ * (1.0 + options_.threshold()) : best_ + options_.threshold());
 }
 
 void ReduceLROnPlateau::advance(std::optional<double> metric) {
@@ -305,14 +302,14 @@ void ReduceLROnPlateau::advance(std::optional<double> metric) {
     --cooldown_counter_;
     num_bad_epochs_ = 0;
   }
-  if (num_bad_epochs_ > options_.patience) {
+  if (num_bad_epochs_ > options_.patience()) {
     auto lrs = last_lrs();
     for (double& lr : lrs) {
-      const double reduced = std::max(lr * options_.factor, options_.min_lr);
-      if (lr - reduced > options_.eps) lr = reduced;
+      const double reduced = std::max(lr * options_.factor(), options_.min_lr());
+      if (lr - reduced > options_.eps()) lr = reduced;
     }
     set_lrs(lrs);
-    cooldown_counter_ = options_.cooldown;
+    cooldown_counter_ = options_.cooldown();
     num_bad_epochs_ = 0;
   }
 }

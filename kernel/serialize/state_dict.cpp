@@ -21,9 +21,9 @@ bool is_safetensors(const std::string& path) {
 }
 
 std::string renamed(std::string key, const LoadOptions& options) {
-  if (!options.strip_prefix.empty() && key.rfind(options.strip_prefix, 0) == 0) key = key.substr(options.strip_prefix.size());
-  key = options.add_prefix + key;
-  for (const auto& [from, to] : options.rename) {
+  if (!options.strip_prefix().empty() && key.rfind(options.strip_prefix(), 0) == 0) key = key.substr(options.strip_prefix().size());
+  key = options.add_prefix() + key;
+  for (const auto& [from, to] : options.rename()) {
     if (!from.empty() && key.rfind(from, 0) == 0) key = to + key.substr(from.size());
   }
   return key;
@@ -69,7 +69,7 @@ LoadReport load_state_dict(torch::nn::Module& module, const StateDict& weights, 
   for (const auto& [name, tensor] : given) {
     if (!target_names.count(name)) report.unexpected.push_back(name);
   }
-  if (options.strict && !report.complete()) {
+  if (options.strict() && !report.complete()) {
     std::string what;
     if (!report.missing.empty()) what += "missing (in the model, not in the file): " + listed(report.missing);
     if (!report.unexpected.empty()) {

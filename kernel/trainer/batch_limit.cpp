@@ -1,5 +1,7 @@
 #include "fulgur/batch_limit.h"
 
+#include <stdexcept>
+
 #include <cmath>
 #include <sstream>
 
@@ -21,7 +23,7 @@ BatchLimit::BatchLimit(double fraction) : fraction_(fraction) {
   }
 }
 
-BatchLimit BatchLimit::parse(const std::string& text, const std::string& option) {
+BatchLimit BatchLimit::parse_text(const std::string& text) {
   const bool looks_fractional = text.find_first_of(".eE") != std::string::npos;
   try {
     std::size_t used = 0;
@@ -33,12 +35,21 @@ BatchLimit BatchLimit::parse(const std::string& text, const std::string& option)
       if (used == text.size()) return BatchLimit(static_cast<int64_t>(value));
     }
   } catch (const Error& error) {
-    throw Error(option + ": " + error.what());
+    throw std::invalid_argument(error.what());
   } catch (const std::exception&) {
     // fall through to the message below
   }
-  throw Error(option + ": expected a batch count (e.g. 2) or a fraction of the epoch (e.g. 0.5), got '" +
-              text + "'");
+  throw std::invalid_argument("a batch count (e.g. 2) or a fraction of the epoch (e.g. 0.5), got '" + text + "'");
+}
+
+BatchLimit BatchLimit::parse(const std::string& text, const std::string& option) {
+  try {
+    return parse_text(text);
+  } catch (const std::invalid_argument& error) {
+    const std::string what = error.what();
+    // The old wording: "expected a batch count ..." after the option's name.
+    throw Error(option + ": " + (what.rfind("a batch count", 0) == 0 ? "expected " + what : what));
+  }
 }
 
 int64_t BatchLimit::resolve(std::optional<int64_t> available, const std::string& option) const {

@@ -72,7 +72,7 @@ Trainer& Module::trainer() const {
 void Module::log(const std::string& name, const torch::Tensor& value, const LogOptions& options) {
   Trainer& running = trainer();
   std::string problem;
-  const int64_t batch_size = options.batch_size ? *options.batch_size : running.batch_size_for_log(problem);
+  const int64_t batch_size = options.batch_size() ? *options.batch_size() : running.batch_size_for_log(problem);
   running.metrics_.log(name, value, options, batch_size, problem);
 }
 

@@ -105,29 +105,29 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   apply_debugging_flags();
   connect_loggers();
   // Lightning's default callbacks come after the user's, checkpointing last.
-  const std::pair<bool, const char*> defaults[] = {{options_.enable_progress_bar, "progress_bar"},
-                                                   {options_.enable_model_summary, "model_summary"},
-                                                   {options_.enable_checkpointing, "model_checkpoint"}};
-  std::vector<PluginSpec> specs = options_.plugins;
+  const std::pair<bool, const char*> defaults[] = {{options_.enable_progress_bar(), "progress_bar"},
+                                                   {options_.enable_model_summary(), "model_summary"},
+                                                   {options_.enable_checkpointing(), "model_checkpoint"}};
+  std::vector<PluginSpec> specs = options_.plugins();
   std::vector<std::string> by_default;
   const auto named = [&specs](const std::string& name) {
     return std::any_of(specs.begin(), specs.end(), [&](const auto& spec) { return spec.name == name; });
   };
-  if (!options_.max_time.empty() && !named("timer")) specs.push_back(PluginSpec{"timer", {{"duration", options_.max_time}}});
-  if (options_.gradient_clip_val && !named("grad_clip")) {
+  if (!options_.max_time().empty() && !named("timer")) specs.push_back(PluginSpec{"timer", {{"duration", options_.max_time()}}});
+  if (options_.gradient_clip_val() && !named("grad_clip")) {
     std::ostringstream value;
     value.precision(17);
-    value << *options_.gradient_clip_val;
+    value << *options_.gradient_clip_val();
     specs.push_back(PluginSpec{"grad_clip", {{"gradient_clip_val", value.str()},
-                                             {"gradient_clip_algorithm", options_.gradient_clip_algorithm}}});
+                                             {"gradient_clip_algorithm", options_.gradient_clip_algorithm()}}});
   }
-  if (options_.strategy == "single_device" && !named("single_device")) {
+  if (options_.strategy() == "single_device" && !named("single_device")) {
     specs.insert(specs.begin(), PluginSpec{"single_device", {}});
   }
-  if (options_.strategy == "ddp" && !named("ddp")) {
-    specs.insert(specs.begin(), PluginSpec{"ddp", {{"devices", std::to_string(options_.devices)},
-                                                   {"num_nodes", std::to_string(options_.num_nodes)},
-                                                   {"accelerator", options_.accelerator}}});
+  if (options_.strategy() == "ddp" && !named("ddp")) {
+    specs.insert(specs.begin(), PluginSpec{"ddp", {{"devices", std::to_string(options_.devices())},
+                                                   {"num_nodes", std::to_string(options_.num_nodes())},
+                                                   {"accelerator", options_.accelerator()}}});
   }
   if (options_.canonical_precision() != "32-true" && !named("amp")) {
     specs.push_back(PluginSpec{"amp", {{"precision", options_.canonical_precision()}}});
@@ -139,7 +139,7 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
     }
   }
   if (specs.empty()) return;
-  const PluginHost host(options_.plugin_dirs);
+  const PluginHost host(options_.plugin_dirs());
   for (const auto& spec : specs) {
     try {
       add_loaded_plugin(host.load(spec));
@@ -153,23 +153,23 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
 
 void Trainer::apply_debugging_flags() {
   const bool overfitting = options_.overfitting();
-  if (const int64_t batches = options_.fast_dev_run; batches > 0) {
+  if (const int64_t batches = options_.fast_dev_run(); batches > 0) {
     if (!overfitting) {
-      options_.limit_train_batches = batches;
-      options_.limit_val_batches = batches;
+      options_.limit_train_batches(batches);
+      options_.limit_val_batches(batches);
     }
-    options_.limit_test_batches = batches;
-    options_.limit_predict_batches = batches;
-    options_.max_steps = batches;
-    options_.max_epochs = 1;
-    options_.num_sanity_val_steps = 0;
-    options_.val_check_interval = 1.0;
-    options_.check_val_every_n_epoch = 1;
+    options_.limit_test_batches(batches);
+    options_.limit_predict_batches(batches);
+    options_.max_steps(batches);
+    options_.max_epochs(1);
+    options_.num_sanity_val_steps(0);
+    options_.val_check_interval(1.0);
+    options_.check_val_every_n_epoch(1);
     spdlog::info("fast_dev_run: every loop runs {} batch(es); checkpoints and logging are off", batches);
   }
   if (overfitting) {
-    options_.limit_train_batches = options_.overfit_batches;
-    options_.limit_val_batches = options_.overfit_batches;
+    options_.limit_train_batches(options_.overfit_batches());
+    options_.limit_val_batches(options_.overfit_batches());
   }
 }
 
@@ -179,7 +179,7 @@ Plugin& Trainer::add_loaded_plugin(LoadedPlugin loaded) {
   loaded->bus_ = &bus_;
   loaded->attach(bus_);
   // fast_dev_run hands nothing to loggers (Lightning swaps in its DummyLogger).
-  if (auto* logger = dynamic_cast<Logger*>(&loaded.plugin()); logger && options_.fast_dev_run == 0) {
+  if (auto* logger = dynamic_cast<Logger*>(&loaded.plugin()); logger && options_.fast_dev_run() == 0) {
     loggers_.push_back(logger);
   }
   if (auto* runner = dynamic_cast<StepRunner*>(&loaded.plugin())) {
@@ -227,7 +227,7 @@ Plugin& Trainer::add_plugin(std::unique_ptr<Plugin> plugin) {
 
 Plugin& Trainer::add_plugin(const PluginSpec& spec) {
   if (find_plugin(spec.name)) throw PluginError("two plugins are named '" + spec.name + "'");
-  return add_loaded_plugin(PluginHost(options_.plugin_dirs).load(spec));
+  return add_loaded_plugin(PluginHost(options_.plugin_dirs()).load(spec));
 }
 
 Plugin* Trainer::find_plugin(const std::string& name) const {
@@ -247,14 +247,14 @@ std::string Trainer::default_checkpoint_dir() const {
   for (const Logger* logger : loggers_) {
     if (!logger->log_dir().empty()) return (std::filesystem::path(logger->log_dir()) / "checkpoints").string();
   }
-  return (std::filesystem::path(options_.default_root_dir) / "checkpoints").string();
+  return (std::filesystem::path(options_.default_root_dir()) / "checkpoints").string();
 }
 
 int64_t Trainer::global_rank() const { return strategy_ ? strategy_->global_rank() : 0; }
 int64_t Trainer::world_size() const { return strategy_ ? strategy_->world_size() : 1; }
 
 void Trainer::shard(DataLoader& loader) {
-  if (world_size() > 1 && options_.use_distributed_sampler) loader.shard(global_rank(), world_size());
+  if (world_size() > 1 && options_.use_distributed_sampler()) loader.shard(global_rank(), world_size());
 }
 
 // Every rank must leave the loop at the same batch, or the others would wait in a collective
@@ -276,7 +276,7 @@ bool Trainer::interrupt_due() {
 }
 
 bool Trainer::inference_mode() const {
-  return options_.inference_mode && (!strategy_ || strategy_->collectives_allow_inference_mode());
+  return options_.inference_mode() && (!strategy_ || strategy_->collectives_allow_inference_mode());
 }
 
 void Trainer::set_max_epochs(int64_t epochs) {
@@ -304,16 +304,16 @@ void Trainer::begin_run(Module& module, Stage stage, DataModule* datamodule) {
   metrics_.clear();
   validation_steps_logged_ = 0;
   test_steps_logged_ = 0;
-  if (options_.seed) torch::manual_seed(*options_.seed);
-  compat::use_deterministic_algorithms(options_.deterministic);
+  if (options_.seed()) torch::manual_seed(*options_.seed());
+  compat::use_deterministic_algorithms(options_.deterministic());
   // Lightning's rule: benchmark as given; unset under deterministic means off; else untouched.
-  if (options_.benchmark || options_.deterministic) {
-    if (options_.deterministic && options_.benchmark.value_or(false)) {
+  if (options_.benchmark() || options_.deterministic()) {
+    if (options_.deterministic() && options_.benchmark().value_or(false)) {
       spdlog::warn("deterministic=true and benchmark=true: cuDNN's autotuner may pick non-deterministic algorithms");
     }
-    at::globalContext().setBenchmarkCuDNN(options_.benchmark.value_or(false));
+    at::globalContext().setBenchmarkCuDNN(options_.benchmark().value_or(false));
   }
-  device_ = resolve_device(options_.accelerator, strategy_ ? strategy_->local_rank() : 0);
+  device_ = resolve_device(options_.accelerator(), strategy_ ? strategy_->local_rank() : 0);
   module.to(device_);
   module.device_ = device_;
   // Metric objects sync through this run's strategy, and log() accepts only these.
@@ -355,23 +355,23 @@ void Trainer::remove_plugin(const std::string& name) {
 
 int64_t Trainer::estimated_stepping_batches() const {
   if (max_epochs_ < 0) {
-    if (options_.max_steps < 0) {
+    if (options_.max_steps() < 0) {
       throw Error("estimated_stepping_batches: training is unlimited (max_epochs=-1 and max_steps=-1)");
     }
-    return options_.max_steps;
+    return options_.max_steps();
   }
   if (!train_loader_) {
     throw Error("estimated_stepping_batches is known during fit (e.g. in configure_optimizers), when the training "
                 "loader is");
   }
-  const int64_t batches = options_.limit_train_batches.resolve(train_loader_->size(), "limit_train_batches");
+  const int64_t batches = options_.limit_train_batches().resolve(train_loader_->size(), "limit_train_batches");
   if (batches < 0) {
-    if (options_.max_steps >= 0) return options_.max_steps;
+    if (options_.max_steps() >= 0) return options_.max_steps();
     throw Error("estimated_stepping_batches: the training loader has no known length; set max_steps");
   }
   const int64_t per_epoch = (batches + accumulate_grad_batches_ - 1) / accumulate_grad_batches_;
   const int64_t total = per_epoch * std::max<int64_t>(max_epochs_, 1);
-  return options_.max_steps >= 0 ? std::min(total, options_.max_steps) : total;
+  return options_.max_steps() >= 0 ? std::min(total, options_.max_steps()) : total;
 }
 
 void Trainer::end_run() {
@@ -499,12 +499,7 @@ void Trainer::configure_optimizers(Module& module) {
           std::make_shared<LibTorchScheduler>(std::move(scheduler.libtorch_scheduler), *config.optimizers.front());
     }
     if (!scheduler.scheduler) throw Error("configure_optimizers returned a scheduler config without a scheduler");
-    if (scheduler.interval != "epoch" && scheduler.interval != "step") {
-      throw Error("lr scheduler config: interval must be 'epoch' or 'step', got '" + scheduler.interval + "'");
-    }
-    if (scheduler.frequency < 1) {
-      throw Error("lr scheduler config: frequency must be >= 1, got " + std::to_string(scheduler.frequency));
-    }
+    scheduler.check();
   }
   optimizers_ = std::move(config.optimizers);
   lr_schedulers_ = std::move(config.lr_schedulers);
@@ -587,8 +582,8 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, RunData data, con
     resume_batches_ = 0;
     resume_rng_state_ = torch::Tensor();
     stop_deferred_logged_ = false;
-    accumulate_grad_batches_ = options_.accumulate_grad_batches;
-    max_epochs_ = options_.max_epochs.value_or(options_.max_steps == -1 ? 1000 : -1);
+    accumulate_grad_batches_ = options_.accumulate_grad_batches();
+    max_epochs_ = options_.max_epochs().value_or(options_.max_steps() == -1 ? 1000 : -1);
     module.train();
     prepare_data(module);
     emit_setup(Stage::Fit);
@@ -718,9 +713,9 @@ int64_t Trainer::batches_to_run(const DataLoader& loader, int64_t limit) {
 }
 
 std::vector<int64_t> Trainer::eval_limits(Stage stage, const std::vector<DataLoader*>& loaders) const {
-  const auto& limit = stage == Stage::Validate ? options_.limit_val_batches
-                      : stage == Stage::Test   ? options_.limit_test_batches
-                                               : options_.limit_predict_batches;
+  const auto& limit = stage == Stage::Validate ? options_.limit_val_batches()
+                      : stage == Stage::Test   ? options_.limit_test_batches()
+                                               : options_.limit_predict_batches();
   const char* name = stage == Stage::Validate ? "limit_val_batches"
                      : stage == Stage::Test   ? "limit_test_batches"
                                               : "limit_predict_batches";
@@ -732,7 +727,7 @@ std::vector<int64_t> Trainer::eval_limits(Stage stage, const std::vector<DataLoa
 void Trainer::sanity_check(const std::vector<DataLoader*>& val_loaders) {
   // num_sanity_val_steps batches of every loader (Lightning's rule), within limit_val_batches.
   std::vector<int64_t> batches = eval_limits(Stage::Validate, val_loaders);
-  const int64_t wanted = options_.num_sanity_val_steps;
+  const int64_t wanted = options_.num_sanity_val_steps();
   bool any = false;
   for (auto& count : batches) {
     count = wanted < 0 ? count : count < 0 ? wanted : std::min(wanted, count);
@@ -752,7 +747,7 @@ void Trainer::sanity_check(const std::vector<DataLoader*>& val_loaders) {
 }
 
 // As Lightning: min_epochs counts completed epochs, so stopping is allowed from epoch min_epochs.
-bool Trainer::can_stop_early() const { return current_epoch_ >= options_.min_epochs; }
+bool Trainer::can_stop_early() const { return current_epoch_ >= options_.min_epochs(); }
 
 void Trainer::prepare_fit_loaders(RunData& data) {
   train_loader_ = data.train;
@@ -768,13 +763,13 @@ void Trainer::prepare_fit_loaders(RunData& data) {
     }
     const auto available = loader.size();
     if (!available) return;
-    const int64_t selected = options_.overfit_batches.resolve(available, "overfit_batches");
-    if (options_.overfit_batches.is_count() && options_.overfit_batches.count() > *available) {
-      throw Error("Trainer option overfit_batches=" + options_.overfit_batches.to_string() + " exceeds the " +
+    const int64_t selected = options_.overfit_batches().resolve(available, "overfit_batches");
+    if (options_.overfit_batches().is_count() && options_.overfit_batches().count() > *available) {
+      throw Error("Trainer option overfit_batches=" + options_.overfit_batches().to_string() + " exceeds the " +
                   std::to_string(*available) + " batches of the " + which + " loader");
     }
     if (selected == 0 && *available > 0) {
-      throw Error("Trainer option overfit_batches=" + options_.overfit_batches.to_string() + " selects no batch of the " +
+      throw Error("Trainer option overfit_batches=" + options_.overfit_batches().to_string() + " selects no batch of the " +
                   std::to_string(*available) + " batches of the " + which + " loader; give a larger fraction or a count");
     }
   };
@@ -783,7 +778,7 @@ void Trainer::prepare_fit_loaders(RunData& data) {
 }
 
 void Trainer::reload_loaders_if_due(RunData& data) {
-  const int64_t every = options_.reload_dataloaders_every_n_epochs;
+  const int64_t every = options_.reload_dataloaders_every_n_epochs();
   if (every <= 0 || current_epoch_ - last_reload_epoch_ < every) return;
   last_reload_epoch_ = current_epoch_;
   if (!train_from_hooks_ && !val_from_hooks_) return;  // given loaders are the user's to keep
@@ -804,7 +799,7 @@ void Trainer::fit_loop(RunData& data, bool validation_enabled) {
     generator.set_state(resume_rng_state_);
     resume_rng_state_ = torch::Tensor();
   }
-  const auto max_steps_reached = [this] { return options_.max_steps >= 0 && global_step_ >= options_.max_steps; };
+  const auto max_steps_reached = [this] { return options_.max_steps() >= 0 && global_step_ >= options_.max_steps(); };
   while (!(max_epochs_ >= 0 && current_epoch_ >= max_epochs_) && !max_steps_reached()) {
     if (should_stop && can_stop_early()) break;
     reload_loaders_if_due(data);
@@ -816,7 +811,7 @@ void Trainer::fit_loop(RunData& data, bool validation_enabled) {
 }
 
 bool Trainer::should_validate(int64_t batch_idx, bool is_last_batch, int64_t val_check_batches) const {
-  const auto& every_n_epochs = options_.check_val_every_n_epoch;
+  const auto& every_n_epochs = options_.check_val_every_n_epoch();
   if (!every_n_epochs) {
     // Without an epoch cadence Lightning counts val_check_interval across epoch boundaries.
     return train_batches_seen_ % val_check_batches == 0;
@@ -829,7 +824,7 @@ bool Trainer::should_validate(int64_t batch_idx, bool is_last_batch, int64_t val
 void Trainer::training_epoch(DataLoader& train_loader, const std::vector<DataLoader*>& val_loaders,
                              bool validation_enabled) {
   train_loader.start_epoch(current_epoch_);
-  num_training_batches_ = options_.limit_train_batches.resolve(train_loader.size(), "limit_train_batches");
+  num_training_batches_ = options_.limit_train_batches().resolve(train_loader.size(), "limit_train_batches");
 
   int64_t val_check_batches = -1;  // -1: at the end of the epoch
   std::vector<int64_t> val_batches;
@@ -837,10 +832,10 @@ void Trainer::training_epoch(DataLoader& train_loader, const std::vector<DataLoa
   if (validation_enabled) {
     val_batches = eval_limits(Stage::Validate, val_loaders);
     for (const int64_t count : val_batches) any_val_batches = any_val_batches || count != 0;
-    const auto& interval = options_.val_check_interval;
+    const auto& interval = options_.val_check_interval();
     if (interval.is_count()) {
       val_check_batches = interval.count();
-      if (options_.check_val_every_n_epoch && num_training_batches_ >= 0 && val_check_batches > num_training_batches_) {
+      if (options_.check_val_every_n_epoch() && num_training_batches_ >= 0 && val_check_batches > num_training_batches_) {
         throw Error("Trainer option val_check_interval=" + interval.to_string() + " exceeds the " +
                     std::to_string(num_training_batches_) + " training batches of an epoch");
       }
@@ -882,7 +877,7 @@ void Trainer::training_epoch(DataLoader& train_loader, const std::vector<DataLoa
     training_batch(batch, batch_idx, is_last_batch);
     ++train_batches_seen_;
 
-    const bool steps_done = options_.max_steps >= 0 && global_step_ >= options_.max_steps;
+    const bool steps_done = options_.max_steps() >= 0 && global_step_ >= options_.max_steps();
     // As Lightning: a validation batch validates even when it is the last step max_steps allows
     // (fast_dev_run validates after its n batches).
     if (validation_enabled && any_val_batches && should_validate(batch_idx, is_last_batch, val_check_batches)) {
@@ -902,7 +897,7 @@ void Trainer::training_epoch(DataLoader& train_loader, const std::vector<DataLoa
       if (can_stop_early()) break;
       if (!stop_deferred_logged_) {
         spdlog::info("should_stop was set, but min_epochs={} have not completed: training goes on until they have",
-                     options_.min_epochs);
+                     options_.min_epochs());
         stop_deferred_logged_ = true;
       }
     }
@@ -982,7 +977,7 @@ torch::Tensor Trainer::eager_step(const Batch& batch, int64_t batch_idx, bool is
                 "under NoGradGuard?) at epoch " + std::to_string(current_epoch_) + ", batch " +
                 std::to_string(batch_idx));
   }
-  if (options_.detect_anomaly) {
+  if (options_.detect_anomaly()) {
     const double value = loss.item<double>();
     if (!std::isfinite(value)) {
       throw Error("detect_anomaly: the training loss is " + std::to_string(value) + " at epoch " +

@@ -36,7 +36,7 @@ void Trainer::connect_loggers() {
   keep(bus_.on_train_batch_end.connect(SlotGroup::Logger, [this](BatchEndHook&) {
     // A step's values are for this step only, logged or not (as in Lightning).
     const bool stepped = global_step_ != last_logged_step_;
-    if (!loggers_.empty() && stepped && (global_step_ % options_.log_every_n_steps == 0 || should_stop)) {
+    if (!loggers_.empty() && stepped && (global_step_ % options_.log_every_n_steps() == 0 || should_stop)) {
       send_to_loggers(metrics_.step_metrics(), global_step_ - 1);
     }
     last_logged_step_ = global_step_;

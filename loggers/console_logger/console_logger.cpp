@@ -7,7 +7,6 @@
 #include "fulgur/error.h"
 #include "fulgur/logger.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 
 namespace fulgur::loggers {
 namespace {
@@ -15,18 +14,13 @@ namespace {
 class ConsoleLogger : public LoggerPlugin {
  public:
   explicit ConsoleLogger(ConsoleLoggerOptions options) : options_(std::move(options)) {
-    if (options_.every_n_rows < 1) throw PluginError("plugin 'console_logger': option 'every_n_rows' must be >= 1");
-    level_ = spdlog::level::from_str(options_.level);
-    if (level_ > spdlog::level::warn || spdlog::level::to_string_view(level_) != options_.level) {
-      throw PluginError("plugin 'console_logger': option 'level' expects trace, debug, info or warn, got '" +
-                        options_.level + "'");
-    }
+    level_ = spdlog::level::from_str(options_.level());
   }
 
   std::string name() const override { return "console_logger"; }
 
   void log_metrics(const Metrics& metrics, int64_t step) override {
-    if (rows_++ % options_.every_n_rows != 0) return;
+    if (rows_++ % options_.every_n_rows() != 0) return;
     std::string line = fmt::format("step {}", step);
     const auto epoch = metrics.find("epoch");
     if (epoch != metrics.end()) line += fmt::format(" | epoch {}", static_cast<int64_t>(epoch->second));
@@ -43,12 +37,7 @@ class ConsoleLogger : public LoggerPlugin {
 };
 
 std::unique_ptr<Plugin> make_console_logger(const PluginOptions& options) {
-  OptionReader reader("console_logger", options);
-  ConsoleLoggerOptions config;
-  config.every_n_rows = reader.get_int("every_n_rows", config.every_n_rows);
-  config.level = reader.get("level", config.level);
-  reader.finish();
-  return std::make_unique<ConsoleLogger>(std::move(config));
+  return std::make_unique<ConsoleLogger>(ConsoleLoggerOptions::parse(options));
 }
 
 }  // namespace

@@ -23,12 +23,12 @@ TEST(ConsoleLogger, PrintsEveryNthRow) {
   auto train = testing::make_loader(data, 4);
   testing::TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.log_every_n_steps = 1;
-  options.enable_checkpointing = false;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
-  options.plugins.push_back(loggers::ConsoleLoggerOptions{2}.spec());
+  options.max_epochs(1);
+  options.log_every_n_steps(1);
+  options.enable_checkpointing(false);
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
+  options.plugins().push_back(loggers::ConsoleLoggerOptions().every_n_rows(2).spec());
   Trainer trainer(options);
   trainer.fit(model, train);
   spdlog::set_default_logger(previous);
@@ -42,7 +42,7 @@ TEST(ConsoleLogger, PrintsEveryNthRow) {
   EXPECT_EQ(lines[0].rfind("step 0 | epoch 0 | train_loss ", 0), 0u) << lines[0];
   EXPECT_EQ(lines[1].rfind("step 2 | epoch 0 | train_loss ", 0), 0u) << lines[1];
 
-  options.plugins = {PluginSpec::parse("console_logger:level=loud")};
+  options.plugins({PluginSpec::parse("console_logger:level=loud")});
   EXPECT_NE(testing::error_of([&] { Trainer bad(options); }).find("option 'level'"), std::string::npos);
 }
 

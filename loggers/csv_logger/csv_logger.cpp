@@ -11,7 +11,6 @@
 #include "fulgur/error.h"
 #include "fulgur/folder_logger.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur::loggers {
@@ -35,11 +34,7 @@ std::string format_value(double value) {
 class CSVLogger : public FolderLoggerPlugin {
  public:
   explicit CSVLogger(CSVLoggerOptions options)
-      : FolderLoggerPlugin(options.save_dir, options.name), options_(std::move(options)) {
-    if (options_.flush_logs_every_n_steps < 1) {
-      throw PluginError("plugin 'csv_logger': option 'flush_logs_every_n_steps' must be >= 1");
-    }
-  }
+      : FolderLoggerPlugin(options.save_dir(), options.name()), options_(std::move(options)) {}
 
   std::string name() const override { return "csv_logger"; }
   void log_hyperparams(const Hyperparameters& params) override {
@@ -54,7 +49,7 @@ class CSVLogger : public FolderLoggerPlugin {
       add_column(key);
     }
     pending_.push_back(std::move(row));
-    if (++rows_since_save_ >= options_.flush_logs_every_n_steps) save();
+    if (++rows_since_save_ >= options_.flush_logs_every_n_steps()) save();
   }
 
   // As Lightning's ExperimentWriter: rows since the last save are appended while the columns
@@ -155,13 +150,7 @@ class CSVLogger : public FolderLoggerPlugin {
 };
 
 std::unique_ptr<Plugin> make_csv_logger(const PluginOptions& options) {
-  OptionReader reader("csv_logger", options);
-  CSVLoggerOptions config;
-  config.save_dir = reader.get("save_dir", config.save_dir);
-  config.name = reader.get("name", config.name);
-  config.flush_logs_every_n_steps = reader.get_int("flush_logs_every_n_steps", config.flush_logs_every_n_steps);
-  reader.finish();
-  return std::make_unique<CSVLogger>(std::move(config));
+  return std::make_unique<CSVLogger>(CSVLoggerOptions::parse(options));
 }
 
 }  // namespace

@@ -16,13 +16,13 @@ namespace fs = std::filesystem;
 
 TrainerOptions with_csv(const std::string& root, int64_t max_epochs) {
   TrainerOptions options;
-  options.max_epochs = max_epochs;
-  options.log_every_n_steps = 2;
-  options.default_root_dir = root;
-  options.enable_checkpointing = false;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
-  options.plugins.push_back(loggers::CSVLoggerOptions{}.spec());
+  options.max_epochs(max_epochs);
+  options.log_every_n_steps(2);
+  options.default_root_dir(root);
+  options.enable_checkpointing(false);
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
+  options.plugins().push_back(loggers::CSVLoggerOptions{}.spec());
   return options;
 }
 
@@ -94,8 +94,8 @@ TEST(CSVLogger, RowsAreAppendedAndANewColumnRewritesTheFileWithEveryRow) {
   auto train = testing::make_loader(data, 4);
   LateMetric model;
   auto options = with_csv(root, 3);
-  options.log_every_n_steps = 1;
-  options.plugins.back() = loggers::CSVLoggerOptions{"", "lightning_logs", 3}.spec();
+  options.log_every_n_steps(1);
+  options.plugins().back() = loggers::CSVLoggerOptions().flush_logs_every_n_steps(3).spec();
   Trainer trainer(options);
   auto& recorder = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(model, train);

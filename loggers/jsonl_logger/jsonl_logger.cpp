@@ -12,7 +12,6 @@
 #include "fulgur/error.h"
 #include "fulgur/folder_logger.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur::loggers {
@@ -45,7 +44,7 @@ nlohmann::json to_json(const HParamValue& value) {
 
 class JsonlLogger : public FolderLoggerPlugin {
  public:
-  explicit JsonlLogger(const JsonlLoggerOptions& options) : FolderLoggerPlugin(options.save_dir, options.name) {}
+  explicit JsonlLogger(const JsonlLoggerOptions& options) : FolderLoggerPlugin(options.save_dir(), options.name()) {}
 
   std::string name() const override { return "jsonl_logger"; }
 
@@ -94,12 +93,7 @@ class JsonlLogger : public FolderLoggerPlugin {
 };
 
 std::unique_ptr<Plugin> make_jsonl_logger(const PluginOptions& options) {
-  OptionReader reader("jsonl_logger", options);
-  JsonlLoggerOptions config;
-  config.save_dir = reader.get("save_dir", config.save_dir);
-  config.name = reader.get("name", config.name);
-  reader.finish();
-  return std::make_unique<JsonlLogger>(config);
+  return std::make_unique<JsonlLogger>(JsonlLoggerOptions::parse(options));
 }
 
 }  // namespace

@@ -11,7 +11,6 @@
 #include "fulgur/error.h"
 #include "fulgur/folder_logger.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur::loggers {
@@ -101,7 +100,7 @@ Message protobuf_value(const HParamValue& param) {
 class TensorBoardLogger : public FolderLoggerPlugin {
  public:
   explicit TensorBoardLogger(const TensorBoardLoggerOptions& options)
-      : FolderLoggerPlugin(options.save_dir, options.name) {}
+      : FolderLoggerPlugin(options.save_dir(), options.name()) {}
 
   std::string name() const override { return "tensorboard_logger"; }
 
@@ -214,12 +213,7 @@ class TensorBoardLogger : public FolderLoggerPlugin {
 };
 
 std::unique_ptr<Plugin> make_tensorboard_logger(const PluginOptions& options) {
-  OptionReader reader("tensorboard_logger", options);
-  TensorBoardLoggerOptions config;
-  config.save_dir = reader.get("save_dir", config.save_dir);
-  config.name = reader.get("name", config.name);
-  reader.finish();
-  return std::make_unique<TensorBoardLogger>(config);
+  return std::make_unique<TensorBoardLogger>(TensorBoardLoggerOptions::parse(options));
 }
 
 }  // namespace

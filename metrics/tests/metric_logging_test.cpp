@@ -32,7 +32,7 @@ class MetricNet : public Module {
     auto [x, y] = batch.unpack<2>();
     const auto logits = linear(x);
     train_acc->forward(logits, y);
-    log("train_acc", train_acc, LogOptions().with_on_step(true).with_on_epoch(true));
+    log("train_acc", train_acc, LogOptions().on_step(true).on_epoch(true));
     train_preds.push_back(logits.argmax(1).detach());
     train_labels.push_back(y);
     step_values.push_back(logits.argmax(1).eq(y).to(torch::kDouble).mean().item<double>());
@@ -76,7 +76,7 @@ TEST(MetricLogging, EpochValuesAreComputedOverTheEpochAndStepValuesPerBatch) {
   auto val = testing::make_loader(data, 24);
   MetricNet net;
   auto options = testing::quiet_options(2);
-  options.num_sanity_val_steps = 2;
+  options.num_sanity_val_steps(2);
   Trainer trainer(options);
   auto& logger = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(net, train, val);

@@ -117,10 +117,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     fulgur::finish_trainer_options(*flags, options);
-    options.enable_progress_bar = false;
-    options.enable_model_summary = false;
-    options.enable_checkpointing = false;
-    options.accelerator = "cpu";
+    options.enable_progress_bar(false);
+    options.enable_model_summary(false);
+    options.enable_checkpointing(false);
+    options.accelerator("cpu");
     torch::set_num_threads(1);
     Scored model;
     Shares loader(make_data());

@@ -9,7 +9,6 @@
 #include "fulgur/error.h"
 #include "fulgur/gradients.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur::plugins {
@@ -18,7 +17,7 @@ namespace {
 class Amp : public Plugin, public AmpInfo {
  public:
   explicit Amp(AmpOptions options) : options_(std::move(options)) {
-    const auto& precision = options_.precision;
+    const auto& precision = options_.precision();
     if (precision != "32-true" && precision != "64-true" && precision != "bf16-mixed" && precision != "16-mixed" &&
         precision != "bf16-true" && precision != "16-true") {
       throw PluginError("plugin 'amp': option 'precision' expects 32-true, 64-true, bf16-mixed, 16-mixed, bf16-true or "
@@ -28,17 +27,17 @@ class Amp : public Plugin, public AmpInfo {
     if (precision == "64-true") true_dtype_ = torch::kDouble;
     if (precision == "bf16-true") true_dtype_ = torch::kBFloat16;
     if (precision == "16-true") true_dtype_ = torch::kHalf;
-    scaling_ = options_.loss_scaling.value_or(precision == "16-mixed");
+    scaling_ = options_.loss_scaling().value_or(precision == "16-mixed");
     if (scaling_ && !mixed_) throw PluginError("plugin 'amp': loss_scaling needs a mixed precision, not " + precision);
-    if (!(options_.init_scale > 0) || !(options_.growth_factor > 1) || !(options_.backoff_factor > 0 && options_.backoff_factor < 1) ||
-        options_.growth_interval < 1) {
+    if (!(options_.init_scale() > 0) || !(options_.growth_factor() > 1) || !(options_.backoff_factor() > 0 && options_.backoff_factor() < 1) ||
+        options_.growth_interval() < 1) {
       throw PluginError("plugin 'amp': the scaler needs init_scale > 0, growth_factor > 1, backoff_factor in (0, 1) "
                         "and growth_interval >= 1");
     }
   }
 
   std::string name() const override { return "amp"; }
-  std::string precision() const override { return options_.precision; }
+  std::string precision() const override { return options_.precision(); }
   std::optional<double> loss_scale() const override {
     if (!scaler_) return std::nullopt;
     return scaler_->scale_tensor().item<double>();
@@ -103,12 +102,12 @@ class Amp : public Plugin, public AmpInfo {
  private:
   void setup(Trainer& trainer) {
     const torch::Device device = trainer.device();
-    if (options_.precision == "16-mixed" && !device.is_cuda()) {
+    if (options_.precision() == "16-mixed" && !device.is_cuda()) {
       throw Error("precision '16-mixed' needs a CUDA device, but this run is on " + device.str() +
                   ": LibTorch's CPU autocast computes in bfloat16 only. Use precision 'bf16-mixed' on the CPU");
     }
     device_type_ = device.type();
-    low_dtype_ = options_.precision == "16-mixed" ? torch::kHalf : torch::kBFloat16;
+    low_dtype_ = options_.precision() == "16-mixed" ? torch::kHalf : torch::kBFloat16;
     if (true_dtype_ && trainer.module()) trainer.module()->to(*true_dtype_);
     if (scaling_ && !scaler_) scaler_.emplace(options_, device);
   }
@@ -193,16 +192,7 @@ class Amp : public Plugin, public AmpInfo {
 };
 
 std::unique_ptr<Plugin> make_amp(const PluginOptions& options) {
-  OptionReader reader("amp", options);
-  AmpOptions config;
-  config.precision = reader.get("precision", config.precision);
-  if (options.count("loss_scaling")) config.loss_scaling = reader.get_bool("loss_scaling", false);
-  config.init_scale = reader.get_double("init_scale", config.init_scale);
-  config.growth_factor = reader.get_double("growth_factor", config.growth_factor);
-  config.backoff_factor = reader.get_double("backoff_factor", config.backoff_factor);
-  config.growth_interval = reader.get_int("growth_interval", config.growth_interval);
-  reader.finish();
-  return std::make_unique<Amp>(std::move(config));
+  return std::make_unique<Amp>(AmpOptions::parse(options));
 }
 
 }  // namespace

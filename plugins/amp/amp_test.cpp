@@ -16,9 +16,9 @@ using plugins::GradScaler;
 
 AmpOptions scaler_options(double init_scale, int64_t growth_interval) {
   AmpOptions options;
-  options.precision = "16-mixed";
-  options.init_scale = init_scale;
-  options.growth_interval = growth_interval;
+  options.precision("16-mixed");
+  options.init_scale(init_scale);
+  options.growth_interval(growth_interval);
   return options;
 }
 
@@ -64,11 +64,11 @@ TEST(GradScaler, GrowsAfterGrowthIntervalCleanStepsAndNeverToInfinity) {
 
 TrainerOptions quiet() {
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.accelerator = "cpu";
-  options.enable_checkpointing = false;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
+  options.max_epochs(1);
+  options.accelerator("cpu");
+  options.enable_checkpointing(false);
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
   return options;
 }
 
@@ -96,8 +96,8 @@ TEST(Amp, Bf16MixedAutocastsTheStepsOnlyAndTrains) {
   auto val = testing::make_loader(data, 16);
   AutocastProbe model;
   auto options = quiet();
-  options.max_epochs = 20;
-  options.precision = "bf16-mixed";
+  options.max_epochs(20);
+  options.precision("bf16-mixed");
   Trainer trainer(options);
   trainer.fit(model, train, val);
   ASSERT_FALSE(model.autocast_in_training.empty());
@@ -131,7 +131,7 @@ TEST(Amp, LossScalingSkipsTheOverflowingStepAndBacksOff) {
   auto train = testing::make_loader(data, 16);  // 4 batches
   OverflowAt model;
   auto options = quiet();
-  options.plugins.push_back(PluginSpec::parse("amp:precision=bf16-mixed,loss_scaling=true,init_scale=1024,growth_interval=100"));
+  options.plugins().push_back(PluginSpec::parse("amp:precision=bf16-mixed,loss_scaling=true,init_scale=1024,growth_interval=100"));
   Trainer trainer(options);
   trainer.fit(model, train);
   const auto final_weights = testing::flat_parameters(model);
@@ -154,7 +154,7 @@ TEST(Amp, ScaledGradientsAreUnscaledBeforeTheStep) {
     torch::manual_seed(5);
     testing::TinyClassifier model;
     auto options = quiet();
-    options.plugins.push_back(PluginSpec::parse(std::string("amp:precision=bf16-mixed,init_scale=4096,loss_scaling=") +
+    options.plugins().push_back(PluginSpec::parse(std::string("amp:precision=bf16-mixed,init_scale=4096,loss_scaling=") +
                                                 (scaling ? "true" : "false")));
     Trainer trainer(options);
     trainer.fit(model, train);
@@ -168,7 +168,7 @@ TEST(Amp, ScalerStateTravelsInTheCheckpoint) {
   auto train = testing::make_loader(data, 16);
   OverflowAt model;
   auto options = quiet();
-  options.plugins.push_back(PluginSpec::parse("amp:precision=bf16-mixed,loss_scaling=true,init_scale=1024"));
+  options.plugins().push_back(PluginSpec::parse("amp:precision=bf16-mixed,loss_scaling=true,init_scale=1024"));
   Trainer trainer(options);
   trainer.fit(model, train);
   const std::string path = testing::temp_dir("amp_ckpt") + "/amp.ckpt";
@@ -179,7 +179,7 @@ TEST(Amp, ScalerStateTravelsInTheCheckpoint) {
   OverflowAt resumed_model;
   resumed_model.bad_batch = -1;
   auto more = options;
-  more.max_epochs = 1;  // the checkpoint is at the end of epoch 0: nothing left to train
+  more.max_epochs(1);  // the checkpoint is at the end of epoch 0: nothing left to train
   Trainer resumed(more);
   resumed.fit(resumed_model, train, nullptr, path);
   EXPECT_EQ(*dynamic_cast<AmpInfo&>(*resumed.find_plugin("amp")).loss_scale(), 512.0);
@@ -198,7 +198,7 @@ TEST(Amp, DoublePrecisionConvertsModuleAndBatches) {
   auto train = testing::make_loader(data, 8);
   DtypeProbe model;
   auto options = quiet();
-  options.precision = "64-true";
+  options.precision("64-true");
   Trainer trainer(options);
   trainer.fit(model, train);
   EXPECT_EQ(model.linear->weight.scalar_type(), torch::kDouble);
@@ -211,7 +211,7 @@ TEST(Amp, SixteenMixedOnTheCpuIsAClearError) {
   auto train = testing::make_loader(data, 8);
   testing::TinyClassifier model;
   auto options = quiet();
-  options.precision = "16";  // Lightning's old spelling of 16-mixed
+  options.precision("16");  // Lightning's old spelling of 16-mixed
   Trainer trainer(options);
   const auto message = testing::error_of([&] { trainer.fit(model, train); });
   EXPECT_NE(message.find("precision '16-mixed' needs a CUDA device"), std::string::npos) << message;
@@ -221,7 +221,7 @@ TEST(Amp, SixteenMixedOnTheCpuIsAClearError) {
 
 TEST(Amp, BadPrecisionIsNamed) {
   auto options = quiet();
-  options.precision = "8-mixed";
+  options.precision("8-mixed");
   const auto message = testing::error_of([&] { Trainer trainer(options); });
   EXPECT_NE(message.find("Trainer option precision"), std::string::npos) << message;
 }
@@ -264,9 +264,9 @@ void train_on_cuda(const std::string& precision, torch::ScalarType expected_dtyp
   CudaProbe model;
   model.bad_batch = 3;  // one overflowing step in the first epoch
   auto options = quiet();
-  options.accelerator = "cuda";
-  options.max_epochs = 10;
-  options.plugins.push_back(PluginSpec::parse("amp:precision=" + precision + ",loss_scaling=true,init_scale=65536"));
+  options.accelerator("cuda");
+  options.max_epochs(10);
+  options.plugins().push_back(PluginSpec::parse("amp:precision=" + precision + ",loss_scaling=true,init_scale=65536"));
   Trainer trainer(options);
   trainer.fit(model, train, val);
   for (auto dtype : model.dtypes) ASSERT_EQ(dtype, expected_dtype);

@@ -18,7 +18,6 @@
 #include "fulgur/error.h"
 #include "fulgur/plugin.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/step_runner.h"
 #include "fulgur/trainer.h"
 #include "static_batch.h"
@@ -116,13 +115,13 @@ void read_frozen_state(torch::optim::Optimizer& optimizer, FrozenState& state) {
 class CudaGraph : public Plugin, public StepRunner {
  public:
   explicit CudaGraph(CudaGraphOptions options) : options_(std::move(options)) {
-    if (options_.warmup_steps < 1) {
+    if (options_.warmup_steps() < 1) {
       throw PluginError("plugin 'cuda_graph': option 'warmup_steps' must be at least 1, got " +
-                        std::to_string(options_.warmup_steps));
+                        std::to_string(options_.warmup_steps()));
     }
-    if (options_.last_batch != "eager" && options_.last_batch != "drop") {
+    if (options_.last_batch() != "eager" && options_.last_batch() != "drop") {
       throw PluginError("plugin 'cuda_graph': option 'last_batch' must be 'eager' or 'drop', got '" +
-                        options_.last_batch + "'");
+                        options_.last_batch() + "'");
     }
   }
 
@@ -169,12 +168,12 @@ class CudaGraph : public Plugin, public StepRunner {
       refuse("precision '16-mixed' decides on the host, each step, whether the scaler skips the optimizer step; "
              "use 'bf16-mixed' (no scaler) with CUDA graphs");
     }
-    if (trainer.options().detect_anomaly) refuse("detect_anomaly reads every loss on the host");
+    if (trainer.options().detect_anomaly()) refuse("detect_anomaly reads every loss on the host");
     if (trainer.world_size() > 1) {
       refuse("ddp's gradient reduction is bookkept on the host between backward and the step; run one process "
              "with CUDA graphs");
     }
-    if (options_.last_batch == "drop" && trainer.accumulate_grad_batches() > 1) {
+    if (options_.last_batch() == "drop" && trainer.accumulate_grad_batches() > 1) {
       refuse("last_batch='drop' with accumulate_grad_batches=" + std::to_string(trainer.accumulate_grad_batches()) +
              " would leave the window's earlier micro-batches without their step; use last_batch='eager'");
     }
@@ -200,7 +199,7 @@ class CudaGraph : public Plugin, public StepRunner {
 
   at::Tensor run_on_gpu(const TrainingStep& step) {
     Trainer& trainer = step.trainer;
-    if (warmup_done_ < options_.warmup_steps || optimizer_steps_seen_ == 0) return warm_up(step);
+    if (warmup_done_ < options_.warmup_steps() || optimizer_steps_seen_ == 0) return warm_up(step);
 
     if (!static_batch_ && step.is_last_batch) {
       // The epoch's last batch is the one likely to be smaller: the shapes to capture come from another.
@@ -218,7 +217,7 @@ class CudaGraph : public Plugin, public StepRunner {
         refuse(mismatch + " at batch " + std::to_string(step.batch_idx) + ", which is not the epoch's last; a graph "
                "replays fixed shapes and values, so give every batch the same (drop_last, or padding)");
       }
-      if (options_.last_batch == "drop") {
+      if (options_.last_batch() == "drop") {
         ++dropped_;
         return {};
       }
@@ -338,12 +337,7 @@ class CudaGraph : public Plugin, public StepRunner {
 };
 
 std::unique_ptr<Plugin> make_cuda_graph(const PluginOptions& options) {
-  OptionReader reader("cuda_graph", options);
-  CudaGraphOptions config;
-  config.warmup_steps = reader.get_int("warmup_steps", config.warmup_steps);
-  config.last_batch = reader.get("last_batch", config.last_batch);
-  reader.finish();
-  return std::make_unique<CudaGraph>(std::move(config));
+  return std::make_unique<CudaGraph>(CudaGraphOptions::parse(options));
 }
 
 }  // namespace

@@ -60,11 +60,11 @@ TEST(StaticBatch, FindsATensorOffTheDevice) {
 TEST(CudaGraph, RejectsBadOptions) {
   Trainer trainer(testing::quiet_options());
   CudaGraphOptions none_warm;
-  none_warm.warmup_steps = 0;
+  none_warm.warmup_steps(0);
   EXPECT_NE(error_of([&] { trainer.add_plugin(none_warm.spec()); }).find("'warmup_steps' must be at least 1"),
             std::string::npos);
   CudaGraphOptions keep;
-  keep.last_batch = "keep";
+  keep.last_batch("keep");
   EXPECT_NE(error_of([&] { trainer.add_plugin(keep.spec()); }).find("'last_batch' must be 'eager' or 'drop'"),
             std::string::npos);
 }
@@ -73,7 +73,7 @@ TEST(CudaGraph, RefusesARunOffTheGpu) {
   auto data = testing::make_blobs(32);
   auto train = testing::make_loader(data, 8);
   auto options = testing::quiet_options();
-  options.accelerator = "cpu";
+  options.accelerator("cpu");
   Trainer trainer(options);
   trainer.add_plugin(CudaGraphOptions{}.spec());
   testing::TinyClassifier model;
@@ -97,7 +97,7 @@ class Mlp : public Module {
   torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
     auto loss = torch::nn::functional::cross_entropy(net->forward(batch[0]), batch[1]);
     if (batch_idx == sync_at) std::printf("loss %f\n", loss.item<double>());
-    log("train_loss", loss, LogOptions{}.with_on_epoch(true));
+    log("train_loss", loss, LogOptions().on_epoch(true));
     return loss;
   }
   OptimizerConfig configure_optimizers() override {
@@ -129,7 +129,7 @@ GpuRun fit_on_gpu(bool graphed, int64_t epochs, std::function<void(TrainerOption
   auto data = testing::make_blobs(70);
   auto train = testing::make_loader(data, 8);
   auto options = testing::quiet_options(epochs);
-  options.accelerator = "cuda";
+  options.accelerator("cuda");
   torch::manual_seed(3);
   Mlp model;
   if (adjust) adjust(options, model);
@@ -154,14 +154,14 @@ TEST(CudaGraphGpu, ReplayedStepsEndWhereEagerStepsEnd) {
 
   // Dropping the smaller last batch is the eager run of a loader that drops it.
   CudaGraphOptions drop;
-  drop.last_batch = "drop";
+  drop.last_batch("drop");
   const GpuRun dropped = fit_on_gpu(true, 3, {}, drop);
   EXPECT_EQ(dropped.global_step, 3 * 8);
 }
 
 TEST(CudaGraphGpu, AccumulationWindowsReplayOneGraphPerKindOfMicroBatch) {
   REQUIRE_CUDA();
-  const auto accumulate = [](TrainerOptions& options, Mlp&) { options.accumulate_grad_batches = 3; };
+  const auto accumulate = [](TrainerOptions& options, Mlp&) { options.accumulate_grad_batches() = 3; };
   const GpuRun eager = fit_on_gpu(false, 2, accumulate);
   const GpuRun graphed = fit_on_gpu(true, 2, accumulate);
   EXPECT_EQ(graphed.global_step, eager.global_step);
@@ -183,7 +183,7 @@ TEST(CudaGraphGpu, AResumedFitEndsWhereTheUninterruptedOneEnds) {
   auto data = testing::make_blobs(70);
   auto train = testing::make_loader(data, 8);
   auto options = testing::quiet_options(2);
-  options.accelerator = "cuda";
+  options.accelerator("cuda");
   torch::manual_seed(3);
   Mlp model;
   {
@@ -192,7 +192,7 @@ TEST(CudaGraphGpu, AResumedFitEndsWhereTheUninterruptedOneEnds) {
     first.fit(model, train);
     first.save_checkpoint(path);
   }
-  options.max_epochs = 3;
+  options.max_epochs(3);
   Trainer resumed(options);
   resumed.add_plugin(CudaGraphOptions{}.spec());
   resumed.fit(model, train, {}, path);  // warms up and captures again on the restored tensors
@@ -206,7 +206,7 @@ TEST(CudaGraphGpu, RefusesWhatAReplayCannotDo) {
   EXPECT_NE(error.find("could not be captured at batch 3"), std::string::npos) << error;
   error = error_of([] { fit_on_gpu(true, 1, [](TrainerOptions&, Mlp& model) { model.adam = true; }); });
   EXPECT_NE(error.find("Adam and AdamW compute their bias corrections on the host"), std::string::npos) << error;
-  error = error_of([] { fit_on_gpu(true, 1, [](TrainerOptions& options, Mlp&) { options.precision = "16-mixed"; }); });
+  error = error_of([] { fit_on_gpu(true, 1, [](TrainerOptions& options, Mlp&) { options.precision() = "16-mixed"; }); });
   EXPECT_NE(error.find("'16-mixed' decides on the host"), std::string::npos) << error;
 }
 
@@ -225,7 +225,7 @@ TEST(CudaGraphGpu, RefusesShapesThatChangeBeforeTheEpochsLastBatch) {
   auto data = testing::make_blobs(70);
   auto train = testing::make_loader(data, 8);
   auto options = testing::quiet_options();
-  options.accelerator = "cuda";
+  options.accelerator("cuda");
   ShrinksBatchFive model;
   Trainer trainer(options);
   trainer.add_plugin(CudaGraphOptions{}.spec());

@@ -13,7 +13,6 @@
 #include "fulgur/logger.h"
 #include "fulgur/plugin.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 // A CUDA LibTorch carries the caching allocator's headers (Debian's CPU build has some, not all);
@@ -60,12 +59,7 @@ void memory_stats(Logger::Metrics& row) {
 
 class DeviceStatsMonitor : public Plugin {
  public:
-  explicit DeviceStatsMonitor(DeviceStatsMonitorOptions options) : options_(std::move(options)) {
-    const auto& cpu = options_.cpu_stats;
-    if (cpu != "auto" && cpu != "true" && cpu != "false") {
-      throw PluginError("plugin 'device_stats_monitor': option 'cpu_stats' expects auto, true or false, got '" + cpu + "'");
-    }
-  }
+  explicit DeviceStatsMonitor(DeviceStatsMonitorOptions options) : options_(std::move(options)) {}
 
   std::string name() const override { return "device_stats_monitor"; }
 
@@ -79,11 +73,11 @@ class DeviceStatsMonitor : public Plugin {
     // Training batches the Trainer logs: the step about to be taken (start) or just taken (end).
     connect(bus.on_train_batch_start, [this](BatchStartHook& hook) {
       const int64_t next = hook.trainer.global_step() + 1;
-      if (next % hook.trainer.options().log_every_n_steps == 0) log(hook.trainer, "on_train_batch_start");
+      if (next % hook.trainer.options().log_every_n_steps() == 0) log(hook.trainer, "on_train_batch_start");
     });
     connect(bus.on_train_batch_end, [this](BatchEndHook& hook) {
       const int64_t step = hook.trainer.global_step();
-      if (step > last_end_step_ && step % hook.trainer.options().log_every_n_steps == 0) {
+      if (step > last_end_step_ && step % hook.trainer.options().log_every_n_steps() == 0) {
         last_end_step_ = step;
         log(hook.trainer, "on_train_batch_end");
       }
@@ -94,10 +88,10 @@ class DeviceStatsMonitor : public Plugin {
           std::tuple{&bus.on_test_batch_start, &bus.on_test_batch_end, "test"}}) {
       const std::string prefix = std::string("on_") + stage;
       connect(*start_hook, [this, prefix](BatchStartHook& hook) {
-        if (hook.batch_idx % hook.trainer.options().log_every_n_steps == 0) log(hook.trainer, prefix + "_batch_start");
+        if (hook.batch_idx % hook.trainer.options().log_every_n_steps() == 0) log(hook.trainer, prefix + "_batch_start");
       });
       connect(*end_hook, [this, prefix](BatchEndHook& hook) {
-        if (hook.batch_idx % hook.trainer.options().log_every_n_steps == 0) log(hook.trainer, prefix + "_batch_end");
+        if (hook.batch_idx % hook.trainer.options().log_every_n_steps() == 0) log(hook.trainer, prefix + "_batch_end");
       });
     }
   }
@@ -107,7 +101,7 @@ class DeviceStatsMonitor : public Plugin {
     if (trainer.sanity_checking() || trainer.loggers().empty()) return;
     const torch::Device device = trainer.module()->device();
     Logger::Metrics stats;
-    const bool cpu = device.is_cpu() ? options_.cpu_stats != "false" : options_.cpu_stats == "true";
+    const bool cpu = device.is_cpu() ? options_.cpu_stats() != "false" : options_.cpu_stats() == "true";
     if (cpu) {
       memory_stats(stats);
       stats["cpu_percent"] = cpu_percent();
@@ -154,11 +148,7 @@ class DeviceStatsMonitor : public Plugin {
 };
 
 std::unique_ptr<Plugin> make_device_stats_monitor(const PluginOptions& options) {
-  OptionReader reader("device_stats_monitor", options);
-  DeviceStatsMonitorOptions config;
-  config.cpu_stats = reader.get("cpu_stats", config.cpu_stats);
-  reader.finish();
-  return std::make_unique<DeviceStatsMonitor>(std::move(config));
+  return std::make_unique<DeviceStatsMonitor>(DeviceStatsMonitorOptions::parse(options));
 }
 
 }  // namespace

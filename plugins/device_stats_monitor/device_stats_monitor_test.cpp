@@ -13,8 +13,8 @@ TEST(DeviceStatsMonitor, LogsMemoryAndCpuUseAtTheLoggedSteps) {
   auto val = testing::make_loader(data, 32);
   testing::TinyClassifier model;
   auto options = testing::quiet_options(1);
-  options.log_every_n_steps = 4;
-  options.num_sanity_val_steps = 0;
+  options.log_every_n_steps(4);
+  options.num_sanity_val_steps(0);
   Trainer trainer(options);
   auto& logger = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.add_plugin(plugins::DeviceStatsMonitorOptions{}.spec());
@@ -47,7 +47,7 @@ TEST(DeviceStatsMonitor, NeedsALoggerAndAKnownCpuStatsValue) {
   trainer.add_plugin(plugins::DeviceStatsMonitorOptions{}.spec());
   EXPECT_NE(testing::error_of([&] { trainer.fit(model, loader); }).find("has none; add a logger"), std::string::npos);
   plugins::DeviceStatsMonitorOptions bad;
-  bad.cpu_stats = "yes";
+  bad.cpu_stats("yes");
   Trainer other(testing::quiet_options(1));
   EXPECT_NE(testing::error_of([&] { other.add_plugin(bad.spec()); }).find("expects auto, true or false"), std::string::npos);
 }

@@ -9,7 +9,6 @@
 
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur::plugins {
@@ -18,17 +17,8 @@ namespace {
 class EarlyStopping : public Plugin {
  public:
   explicit EarlyStopping(EarlyStoppingOptions options) : options_(std::move(options)) {
-    if (options_.monitor.empty()) throw PluginError("plugin 'early_stopping': option 'monitor' is required");
-    if (options_.mode != "min" && options_.mode != "max") {
-      throw PluginError("plugin 'early_stopping': option 'mode' expects min or max, got '" + options_.mode + "'");
-    }
-    if (options_.patience < 0) throw PluginError("plugin 'early_stopping': option 'patience' must be >= 0");
-    const auto& when = options_.check_on_train_epoch_end;
-    if (when != "auto" && when != "true" && when != "false") {
-      throw PluginError("plugin 'early_stopping': option 'check_on_train_epoch_end' expects auto, true or false, got '" +
-                        when + "'");
-    }
-    options_.min_delta = std::abs(options_.min_delta);
+    options_.check();
+    options_.min_delta() = std::abs(options_.min_delta());
     best_ = minimizing() ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
   }
 
@@ -48,7 +38,7 @@ class EarlyStopping : public Plugin {
       state.insert_or_assign("wait_count", wait_count_);
       state.insert_or_assign("stopped_epoch", stopped_epoch_);
       state.insert_or_assign("best_score", best_);
-      state.insert_or_assign("patience", options_.patience);
+      state.insert_or_assign("patience", options_.patience());
     });
     connect(bus.on_load_checkpoint, [this](CheckpointHook& hook) {
       if (!has_plugin_state(hook.checkpoint, name())) return;
@@ -64,24 +54,24 @@ class EarlyStopping : public Plugin {
   }
 
  private:
-  bool minimizing() const { return options_.mode == "min"; }
+  bool minimizing() const { return options_.mode() == "min"; }
   bool better(double a, double b) const { return minimizing() ? a < b : a > b; }
 
   bool checks_at_epoch_end(const Trainer& trainer) const {
-    const auto& when = options_.check_on_train_epoch_end;
+    const auto& when = options_.check_on_train_epoch_end();
     if (when != "auto") return when == "true";
     return trainer.options().validates_once_per_epoch();
   }
 
   void check(Trainer& trainer) {
-    if (trainer.options().fast_dev_run > 0) return;  // Lightning turns early stopping off under fast_dev_run
+    if (trainer.options().fast_dev_run() > 0) return;  // Lightning turns early stopping off under fast_dev_run
     const auto& metrics = trainer.callback_metrics();
-    const auto found = metrics.find(options_.monitor);
+    const auto found = metrics.find(options_.monitor());
     if (found == metrics.end()) {
-      const std::string message = "early stopping is conditioned on metric '" + options_.monitor +
+      const std::string message = "early stopping is conditioned on metric '" + options_.monitor() +
                                   "', which is not available; logged metrics: " +
                                   trainer.metrics().callback_metric_names();
-      if (options_.strict) throw Error("plugin 'early_stopping': " + message);
+      if (options_.strict()) throw Error("plugin 'early_stopping': " + message);
       spdlog::warn("{} (strict=false: skipped)", message);
       return;
     }
@@ -91,36 +81,36 @@ class EarlyStopping : public Plugin {
       trainer.should_stop = true;
       stopped_epoch_ = trainer.current_epoch();
     }
-    if (!reason.empty() && (stop || options_.verbose)) spdlog::info("early_stopping: {}", reason);
+    if (!reason.empty() && (stop || options_.verbose())) spdlog::info("early_stopping: {}", reason);
   }
 
   // Lightning's order of checks: non-finite, threshold, divergence, improvement, patience.
   std::pair<bool, std::string> evaluate(double current) {
-    const std::string& metric = options_.monitor;
-    if (options_.check_finite && !std::isfinite(current)) {
+    const std::string& metric = options_.monitor();
+    if (options_.check_finite() && !std::isfinite(current)) {
       return {true, fmt::format("monitored metric {} = {} is not finite; previous best value was {:.3f}. "
                                 "Signaling Trainer to stop.", metric, current, best_)};
     }
-    if (!std::isnan(options_.stopping_threshold) && better(current, options_.stopping_threshold)) {
+    if (!std::isnan(options_.stopping_threshold()) && better(current, options_.stopping_threshold())) {
       return {true, fmt::format("stopping threshold reached: {} = {} {} {}. Signaling Trainer to stop.", metric,
-                                current, minimizing() ? "<" : ">", options_.stopping_threshold)};
+                                current, minimizing() ? "<" : ">", options_.stopping_threshold())};
     }
-    if (!std::isnan(options_.divergence_threshold) && better(options_.divergence_threshold, current)) {
+    if (!std::isnan(options_.divergence_threshold()) && better(options_.divergence_threshold(), current)) {
       return {true, fmt::format("divergence threshold reached: {} = {} {} {}. Signaling Trainer to stop.", metric,
-                                current, minimizing() ? ">" : "<", options_.divergence_threshold)};
+                                current, minimizing() ? ">" : "<", options_.divergence_threshold())};
     }
-    const double target = minimizing() ? best_ - options_.min_delta : best_ + options_.min_delta;
+    const double target = minimizing() ? best_ - options_.min_delta() : best_ + options_.min_delta();
     if (better(current, target)) {
       std::string reason = std::isinf(best_)
                                ? fmt::format("metric {} improved. New best score: {:.3f}", metric, current)
                                : fmt::format("metric {} improved by {:.3f} >= min_delta = {}. New best score: {:.3f}",
-                                             metric, std::abs(best_ - current), options_.min_delta, current);
+                                             metric, std::abs(best_ - current), options_.min_delta(), current);
       best_ = current;
       wait_count_ = 0;
       return {false, reason};
     }
     ++wait_count_;
-    if (wait_count_ >= options_.patience) {
+    if (wait_count_ >= options_.patience()) {
       return {true, fmt::format("monitored metric {} did not improve in the last {} records. Best score: {:.3f}. "
                                 "Signaling Trainer to stop.", metric, wait_count_, best_)};
     }
@@ -134,20 +124,7 @@ class EarlyStopping : public Plugin {
 };
 
 std::unique_ptr<Plugin> make_early_stopping(const PluginOptions& options) {
-  OptionReader reader("early_stopping", options);
-  EarlyStoppingOptions config;
-  config.monitor = reader.get("monitor", config.monitor);
-  config.min_delta = reader.get_double("min_delta", config.min_delta);
-  config.patience = reader.get_int("patience", config.patience);
-  config.mode = reader.get("mode", config.mode);
-  config.strict = reader.get_bool("strict", config.strict);
-  config.check_finite = reader.get_bool("check_finite", config.check_finite);
-  config.stopping_threshold = reader.get_double("stopping_threshold", config.stopping_threshold);
-  config.divergence_threshold = reader.get_double("divergence_threshold", config.divergence_threshold);
-  config.check_on_train_epoch_end = reader.get("check_on_train_epoch_end", config.check_on_train_epoch_end);
-  config.verbose = reader.get_bool("verbose", config.verbose);
-  reader.finish();
-  return std::make_unique<EarlyStopping>(std::move(config));
+  return std::make_unique<EarlyStopping>(EarlyStoppingOptions::parse(options));
 }
 
 }  // namespace

@@ -7,7 +7,6 @@
 #include "fulgur/error.h"
 #include "fulgur/plugin.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur::plugins {
@@ -16,15 +15,15 @@ namespace {
 class Ema : public Plugin {
  public:
   explicit Ema(EmaOptions options) : options_(options) {
-    if (!(options_.decay > 0.0 && options_.decay < 1.0)) {
-      throw PluginError("plugin 'ema': option 'decay' must lie in (0, 1), got " + std::to_string(options_.decay));
+    if (!(options_.decay() > 0.0 && options_.decay() < 1.0)) {
+      throw PluginError("plugin 'ema': option 'decay' must lie in (0, 1), got " + std::to_string(options_.decay()));
     }
-    if (options_.update_every_n_steps < 0) {
+    if (options_.update_every_n_steps() < 0) {
       throw PluginError("plugin 'ema': option 'update_every_n_steps' must be >= 0 (0: never after steps)");
     }
     // -1 is Lightning's None (unset); anything below is a typo that would silently mean "unset".
-    for (const auto& [option, value] : {std::pair<const char*, int64_t>{"update_starting_at_step", options_.update_starting_at_step},
-                                        {"update_starting_at_epoch", options_.update_starting_at_epoch}}) {
+    for (const auto& [option, value] : {std::pair<const char*, int64_t>{"update_starting_at_step", options_.update_starting_at_step()},
+                                        {"update_starting_at_epoch", options_.update_starting_at_epoch()}}) {
       if (value < -1) {
         throw PluginError(std::string("plugin 'ema': option '") + option + "' must be >= 0, or -1 for unset; got " +
                           std::to_string(value));
@@ -52,17 +51,17 @@ class Ema : public Plugin {
     });
     connect(bus.on_train_epoch_end, [this](EpochHook& hook) {
       const int64_t epoch = hook.trainer.current_epoch();
-      if (epoch > latest_update_epoch_ && options_.update_starting_at_epoch >= 0 &&
-          epoch >= options_.update_starting_at_epoch) {
+      if (epoch > latest_update_epoch_ && options_.update_starting_at_epoch() >= 0 &&
+          epoch >= options_.update_starting_at_epoch()) {
         update();
         latest_update_epoch_ = epoch;
       }
     });
     connect(bus.on_validation_epoch_start, [this](EpochHook& hook) {
-      if (options_.validate_with_average && !average_.empty()) swap();
+      if (options_.validate_with_average() && !average_.empty()) swap();
     });
     connect(bus.on_validation_epoch_end, [this](EpochHook& hook) {
-      if (options_.validate_with_average && !average_.empty()) swap();
+      if (options_.validate_with_average() && !average_.empty()) swap();
     });
     connect(bus.on_train_end, [this](RunHook&) {
       if (!average_.empty()) copy_average_into_model();
@@ -84,7 +83,7 @@ class Ema : public Plugin {
       names_.push_back(item.key());
       model_.push_back(item.value());
     }
-    if (options_.use_buffers) {
+    if (options_.use_buffers()) {
       for (const auto& item : module.named_buffers()) {
         names_.push_back(item.key());
         model_.push_back(item.value());
@@ -103,8 +102,8 @@ class Ema : public Plugin {
 
   // Lightning's EMAWeightAveraging.should_update for the step just taken (0-based).
   bool should_update_after_step(int64_t step_idx) const {
-    const bool started = options_.update_starting_at_step < 0 || step_idx >= options_.update_starting_at_step;
-    const bool due = options_.update_every_n_steps > 0 && step_idx % options_.update_every_n_steps == 0;
+    const bool started = options_.update_starting_at_step() < 0 || step_idx >= options_.update_starting_at_step();
+    const bool due = options_.update_every_n_steps() > 0 && step_idx % options_.update_every_n_steps() == 0;
     return started && due;
   }
 
@@ -117,7 +116,7 @@ class Ema : public Plugin {
       if (averaged_ == 0) {
         average_[i].copy_(value);
       } else {
-        average_[i].copy_(options_.decay * average_[i] + (1.0 - options_.decay) * value);
+        average_[i].copy_(options_.decay() * average_[i] + (1.0 - options_.decay()) * value);
       }
     }
     ++averaged_;
@@ -182,16 +181,7 @@ class Ema : public Plugin {
 };
 
 std::unique_ptr<Plugin> make_ema(const PluginOptions& options) {
-  OptionReader reader("ema", options);
-  EmaOptions config;
-  config.decay = reader.get_double("decay", config.decay);
-  config.update_every_n_steps = reader.get_int("update_every_n_steps", config.update_every_n_steps);
-  config.update_starting_at_step = reader.get_int("update_starting_at_step", config.update_starting_at_step);
-  config.update_starting_at_epoch = reader.get_int("update_starting_at_epoch", config.update_starting_at_epoch);
-  config.use_buffers = reader.get_bool("use_buffers", config.use_buffers);
-  config.validate_with_average = reader.get_bool("validate_with_average", config.validate_with_average);
-  reader.finish();
-  return std::make_unique<Ema>(config);
+  return std::make_unique<Ema>(EmaOptions::parse(options));
 }
 
 }  // namespace

@@ -52,21 +52,21 @@ int main(int argc, char** argv) {
       model.linear->bias.copy_(tensor("bias"));
     }
     fulgur::TensorDataLoaderOptions train_batches, val_batches;
-    train_batches.batch_size = 8;
-    val_batches.batch_size = 40;
+    train_batches.batch_size(8);
+    val_batches.batch_size(40);
     fulgur::TensorDataLoader train(tensor("x"), tensor("y"), train_batches);
     fulgur::TensorDataLoader val(tensor("x"), tensor("y"), val_batches);
     fulgur::TrainerOptions options;
-    options.max_epochs = 3;
-    options.num_sanity_val_steps = 0;
-    options.enable_progress_bar = false;
-    options.enable_model_summary = false;
-    options.enable_checkpointing = false;
+    options.max_epochs(3);
+    options.num_sanity_val_steps(0);
+    options.enable_progress_bar(false);
+    options.enable_model_summary(false);
+    options.enable_checkpointing(false);
     fulgur::Trainer trainer(options);
     trainer.add_plugin(fulgur::plugins::EmaOptions{}
-                           .with_decay(0.8)
-                           .with_update_every_n_steps(2)
-                           .with_update_starting_at_step(1)
+                           .decay(0.8)
+                           .update_every_n_steps(2)
+                           .update_starting_at_step(1)
                            .spec());
     trainer.fit(model, train, val);
     const double final_diff = (flat(model) - tensor("final")).abs().max().item<double>();

@@ -50,7 +50,7 @@ FitResult fit(std::optional<plugins::EmaOptions> ema, int64_t epochs, const std:
   torch::manual_seed(3);
   testing::TinyClassifier model(4, 0.5);
   auto options = testing::quiet_options(epochs);
-  options.num_sanity_val_steps = 0;
+  options.num_sanity_val_steps(0);
   Trainer trainer(options);
   if (ema) trainer.add_plugin(ema->spec());
   auto& recorder = static_cast<Recorder&>(trainer.add_plugin(std::make_unique<Recorder>()));
@@ -72,7 +72,7 @@ torch::Tensor expected_average(const std::vector<torch::Tensor>& weights, double
 }
 
 TEST(Ema, TheModelEndsWithTheAverageOfTheChosenSteps) {
-  const auto ema = plugins::EmaOptions{}.with_decay(0.8).with_update_every_n_steps(2).with_update_starting_at_step(1);
+  const auto ema = plugins::EmaOptions().decay(0.8).update_every_n_steps(2).update_starting_at_step(1);
   const FitResult run = fit(ema, 3);
   ASSERT_EQ(run.after_step.size(), 12u);
   const auto expected = expected_average(run.after_step, 0.8, 2, 1, 12);  // steps 2, 4, 6, 8, 10
@@ -81,7 +81,7 @@ TEST(Ema, TheModelEndsWithTheAverageOfTheChosenSteps) {
 }
 
 TEST(Ema, ValidationSeesTheAverageAndTrainingContinuesFromItsOwnWeights) {
-  const auto ema = plugins::EmaOptions{}.with_decay(0.5);
+  const auto ema = plugins::EmaOptions().decay(0.5);
   const FitResult with = fit(ema, 2);
   const FitResult without = fit(std::nullopt, 2);
   // Swapping the average in for validation and back leaves training untouched.
@@ -96,7 +96,7 @@ TEST(Ema, ValidationSeesTheAverageAndTrainingContinuesFromItsOwnWeights) {
 TEST(Ema, CheckpointsHoldTheAverageAndAResumedFitEndsLikeAnUninterruptedOne) {
   const std::string dir = testing::temp_dir("ema");
   const std::string path = dir + "/epoch0.ckpt";
-  const auto ema = plugins::EmaOptions{}.with_decay(0.7);
+  const auto ema = plugins::EmaOptions().decay(0.7);
   const FitResult whole = fit(ema, 3, "", std::make_unique<SaveAt>(0, path));
   // Lightning's layout: the average as state_dict, the training weights beside it.
   const Checkpoint checkpoint = read_checkpoint(path);
@@ -113,7 +113,7 @@ TEST(Ema, CheckpointsHoldTheAverageAndAResumedFitEndsLikeAnUninterruptedOne) {
 
 TEST(Ema, BadOptionsAreNamed) {
   Trainer trainer(testing::quiet_options());
-  const auto error = testing::error_of([&] { trainer.add_plugin(plugins::EmaOptions{}.with_decay(1.0).spec()); });
+  const auto error = testing::error_of([&] { trainer.add_plugin(plugins::EmaOptions().decay(1.0).spec()); });
   EXPECT_NE(error.find("option 'decay' must lie in (0, 1), got 1"), std::string::npos) << error;
   const auto unknown = testing::error_of([&] { trainer.add_plugin(PluginSpec{"ema", {{"decays", "0.9"}}}); });
   EXPECT_NE(unknown.find("decays"), std::string::npos) << unknown;

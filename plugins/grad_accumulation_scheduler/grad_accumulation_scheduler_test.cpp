@@ -10,10 +10,10 @@ namespace {
 
 TrainerOptions quiet(int64_t max_epochs) {
   TrainerOptions options;
-  options.max_epochs = max_epochs;
-  options.enable_checkpointing = false;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
+  options.max_epochs(max_epochs);
+  options.enable_checkpointing(false);
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
   return options;
 }
 
@@ -34,8 +34,8 @@ TEST(GradAccumulationScheduler, FollowsTheScheduleEpochByEpoch) {
   testing::TinyClassifier model;
   auto options = quiet(5);
   plugins::GradAccumulationSchedulerOptions schedule;
-  schedule.scheduling = {{1, 2}, {3, 8}};
-  options.plugins.push_back(schedule.spec());
+  schedule.scheduling({{1, 2}, {3, 8}});
+  options.plugins().push_back(schedule.spec());
   Trainer trainer(options);
   auto spy = std::make_unique<FactorPerEpoch>();
   auto& seen = *spy;
@@ -56,7 +56,7 @@ TEST(GradAccumulationScheduler, AccumulatedGradientEqualsTheBigBatchGradient) {
   {
     auto train = testing::make_loader(data, 4);
     auto options = quiet(1);
-    options.plugins.push_back(PluginSpec::parse("grad_accumulation_scheduler:scheduling=0:4"));
+    options.plugins().push_back(PluginSpec::parse("grad_accumulation_scheduler:scheduling=0:4"));
     Trainer trainer(options);
     trainer.fit(accumulated, train);
     EXPECT_EQ(trainer.global_step(), 1);
@@ -72,7 +72,7 @@ TEST(GradAccumulationScheduler, AccumulatedGradientEqualsTheBigBatchGradient) {
 TEST(GradAccumulationScheduler, BadInputIsNamed) {
   auto load_error = [](const std::string& spec) {
     auto options = quiet(1);
-    options.plugins.push_back(PluginSpec::parse(spec));
+    options.plugins().push_back(PluginSpec::parse(spec));
     try {
       Trainer trainer(options);
     } catch (const std::exception& error) {
@@ -81,16 +81,16 @@ TEST(GradAccumulationScheduler, BadInputIsNamed) {
     return std::string();
   };
   EXPECT_NE(load_error("grad_accumulation_scheduler").find("'scheduling' is required"), std::string::npos);
-  EXPECT_NE(load_error("grad_accumulation_scheduler:scheduling=0:0").find("factors must be >= 1"), std::string::npos);
-  EXPECT_NE(load_error("grad_accumulation_scheduler:scheduling=a:2").find("not two integers"), std::string::npos);
-  EXPECT_NE(load_error("grad_accumulation_scheduler:scheduling=2").find("has no ':'"), std::string::npos);
+  EXPECT_NE(load_error("grad_accumulation_scheduler:scheduling=0:0").find("option 'scheduling' needs epochs >= 0 and factors >= 1, got 0:0"), std::string::npos);
+  EXPECT_NE(load_error("grad_accumulation_scheduler:scheduling=a:2").find("option 'scheduling' expects an integer, got 'a'"), std::string::npos);
+  EXPECT_NE(load_error("grad_accumulation_scheduler:scheduling=2").find("expects key:value pairs separated by '/', got '2'"), std::string::npos);
 
   auto data = testing::make_blobs(16);
   auto train = testing::make_loader(data, 4);
   testing::TinyClassifier model;
   auto options = quiet(1);
-  options.accumulate_grad_batches = 2;
-  options.plugins.push_back(PluginSpec::parse("grad_accumulation_scheduler:scheduling=0:4"));
+  options.accumulate_grad_batches(2);
+  options.plugins().push_back(PluginSpec::parse("grad_accumulation_scheduler:scheduling=0:4"));
   Trainer trainer(options);
   EXPECT_NE(testing::error_of([&] { trainer.fit(model, train); }).find("leave the Trainer option accumulate_grad_batches at 1"),
             std::string::npos);

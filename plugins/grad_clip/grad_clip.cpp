@@ -8,7 +8,6 @@
 #include "fulgur/error.h"
 #include "fulgur/gradients.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur::plugins {
@@ -17,15 +16,10 @@ namespace {
 class GradClip : public Plugin {
  public:
   explicit GradClip(GradClipOptions options) : options_(std::move(options)) {
-    if (!(options_.gradient_clip_val > 0) || !std::isfinite(options_.gradient_clip_val)) {
+    if (!(options_.gradient_clip_val() > 0) || !std::isfinite(options_.gradient_clip_val())) {
       throw PluginError("plugin 'grad_clip': option 'gradient_clip_val' must be a positive number");
     }
-    const auto& algorithm = options_.gradient_clip_algorithm;
-    if (algorithm != "norm" && algorithm != "value") {
-      throw PluginError("plugin 'grad_clip': option 'gradient_clip_algorithm' expects norm or value, got '" + algorithm +
-                        "'");
-    }
-    if (!(options_.norm_type > 0)) throw PluginError("plugin 'grad_clip': option 'norm_type' must be > 0 (or inf)");
+    if (!(options_.norm_type() > 0)) throw PluginError("plugin 'grad_clip': option 'norm_type' must be > 0 (or inf)");
   }
 
   std::string name() const override { return "grad_clip"; }
@@ -35,8 +29,8 @@ class GradClip : public Plugin {
       std::vector<torch::Tensor> grads = gradients_of(hook.optimizer);
       if (grads.empty()) return;
       torch::NoGradGuard no_grad;
-      if (options_.gradient_clip_algorithm == "value") {
-        for (auto& grad : grads) grad.clamp_(-options_.gradient_clip_val, options_.gradient_clip_val);
+      if (options_.gradient_clip_algorithm() == "value") {
+        for (auto& grad : grads) grad.clamp_(-options_.gradient_clip_val(), options_.gradient_clip_val());
         return;
       }
       clip_by_norm(grads);
@@ -48,7 +42,7 @@ class GradClip : public Plugin {
   // tensor: no device sync. Gradients of one dtype and device take two fused launches (the norms, the
   // scaling) instead of two per parameter.
   void clip_by_norm(std::vector<torch::Tensor>& grads) const {
-    const double p = options_.norm_type;
+    const double p = options_.norm_type();
     const bool uniform = std::all_of(grads.begin(), grads.end(), [&](const torch::Tensor& grad) {
       return grad.scalar_type() == grads.front().scalar_type() && grad.device() == grads.front().device() &&
              !grad.is_sparse();
@@ -66,7 +60,7 @@ class GradClip : public Plugin {
     if (total.is_cpu()) {
       // On the CPU reading the norm costs no device sync, and skipping the scaling when nothing
       // is clipped (as clip_grad_norm_ does) saves a multiplication per parameter.
-      const double coefficient = options_.gradient_clip_val / (total.item<double>() + 1e-6);
+      const double coefficient = options_.gradient_clip_val() / (total.item<double>() + 1e-6);
       if (coefficient >= 1.0) return;
       if (uniform) {
         at::_foreach_mul_(grads, coefficient);
@@ -75,7 +69,7 @@ class GradClip : public Plugin {
       }
       return;
     }
-    const auto coefficient = (options_.gradient_clip_val / (total + 1e-6)).clamp_max(1.0);
+    const auto coefficient = (options_.gradient_clip_val() / (total + 1e-6)).clamp_max(1.0);
     if (uniform) {
       compat::foreach_mul_(grads, coefficient.to(grads.front().scalar_type()));
     } else {
@@ -87,13 +81,7 @@ class GradClip : public Plugin {
 };
 
 std::unique_ptr<Plugin> make_grad_clip(const PluginOptions& options) {
-  OptionReader reader("grad_clip", options);
-  GradClipOptions config;
-  config.gradient_clip_val = reader.get_double("gradient_clip_val", config.gradient_clip_val);
-  config.gradient_clip_algorithm = reader.get("gradient_clip_algorithm", config.gradient_clip_algorithm);
-  config.norm_type = reader.get_double("norm_type", config.norm_type);
-  reader.finish();
-  return std::make_unique<GradClip>(std::move(config));
+  return std::make_unique<GradClip>(GradClipOptions::parse(options));
 }
 
 }  // namespace

@@ -25,11 +25,11 @@ struct GradientSpy : Plugin {
 
 TrainerOptions one_step() {
   TrainerOptions options;
-  options.max_steps = 1;
-  options.accelerator = "cpu";  // compared with LibTorch's clip_grad_norm_ on CPU copies
-  options.enable_checkpointing = false;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
+  options.max_steps(1);
+  options.accelerator("cpu");  // compared with LibTorch's clip_grad_norm_ on CPU copies
+  options.enable_checkpointing(false);
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
   return options;
 }
 
@@ -56,7 +56,7 @@ TEST(GradClip, ByNormMatchesLibTorchsClipGradNorm) {
   ASSERT_GT(raw_norm, 0.05);  // the clip must bite
 
   auto options = one_step();
-  options.gradient_clip_val = 0.05;
+  options.gradient_clip_val(0.05);
   Trainer trainer(options);
   auto& spy = static_cast<GradientSpy&>(trainer.add_plugin(std::make_unique<GradientSpy>()));
   trainer.fit(model, loader);
@@ -76,7 +76,7 @@ TEST(GradClip, EveryNormTypeMatchesLibTorchsClipGradNorm) {
     const auto expected = reference_gradients(model, data, 0.02, &raw_norm, p);
     ASSERT_GT(raw_norm, 0.02) << p;
     auto options = one_step();
-    options.plugins.push_back(PluginSpec{"grad_clip", {{"gradient_clip_val", "0.02"}, {"norm_type", std::isinf(p) ? "inf" : std::to_string(p)}}});
+    options.plugins().push_back(PluginSpec{"grad_clip", {{"gradient_clip_val", "0.02"}, {"norm_type", std::isinf(p) ? "inf" : std::to_string(p)}}});
     Trainer trainer(options);
     auto& spy = static_cast<GradientSpy&>(trainer.add_plugin(std::make_unique<GradientSpy>()));
     trainer.fit(model, loader);
@@ -93,9 +93,9 @@ TEST(GradClip, ByValueClampsEachElement) {
   testing::TinyClassifier model;
   auto options = one_step();
   plugins::GradClipOptions clip;
-  clip.gradient_clip_val = 0.01;
-  clip.gradient_clip_algorithm = "value";
-  options.plugins.push_back(clip.spec());
+  clip.gradient_clip_val(0.01);
+  clip.gradient_clip_algorithm("value");
+  options.plugins().push_back(clip.spec());
   Trainer trainer(options);
   auto& spy = static_cast<GradientSpy&>(trainer.add_plugin(std::make_unique<GradientSpy>()));
   trainer.fit(model, loader);
@@ -106,7 +106,7 @@ TEST(GradClip, BadOptionsNameTheOption) {
   auto message_for = [](const std::string& spec) {
     return testing::error_of([&] {
       TrainerOptions options;
-      options.plugins.push_back(PluginSpec::parse(spec));
+      options.plugins().push_back(PluginSpec::parse(spec));
       Trainer trainer(options);
     });
   };
@@ -114,8 +114,8 @@ TEST(GradClip, BadOptionsNameTheOption) {
   EXPECT_NE(message_for("grad_clip:gradient_clip_val=-1").find("'gradient_clip_val' must be a positive number"),
             std::string::npos);
   TrainerOptions options;
-  options.gradient_clip_val = 1.0;
-  options.gradient_clip_algorithm = "median";
+  options.gradient_clip_val(1.0);
+  options.gradient_clip_algorithm("median");
   EXPECT_NE(testing::error_of([&] { Trainer trainer(options); }).find("gradient_clip_algorithm"), std::string::npos);
 }
 

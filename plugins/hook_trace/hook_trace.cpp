@@ -8,7 +8,6 @@
 
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur::plugins {
@@ -61,7 +60,7 @@ class HookTrace : public Plugin {
  private:
   template <typename Context>
   void write(std::string_view hook_name, const Context& context) {
-    if (!file_) open((std::filesystem::path(context.trainer.options().default_root_dir) / "hook_trace.txt").string());
+    if (!file_) open((std::filesystem::path(context.trainer.options().default_root_dir()) / "hook_trace.txt").string());
     const std::string line = std::string(hook_name) + arguments(context) + "\n";
     std::fwrite(line.data(), 1, line.size(), file_);
     // The trace must survive a crash in the next hook: flush whenever a run ends or fails.
@@ -84,10 +83,7 @@ class HookTrace : public Plugin {
 };
 
 std::unique_ptr<Plugin> make_hook_trace(const PluginOptions& options) {
-  OptionReader reader("hook_trace", options);
-  std::string path = reader.get("path", "");
-  reader.finish();
-  return std::make_unique<HookTrace>(std::move(path));
+  return std::make_unique<HookTrace>(HookTraceOptions::parse(options).path());
 }
 
 }  // namespace

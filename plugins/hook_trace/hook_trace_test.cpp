@@ -16,9 +16,9 @@ TEST(HookTrace, WritesEveryHookOfAFitInOrder) {
   auto val = testing::make_loader(data, 8);
   testing::TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.num_sanity_val_steps = 0;
-  options.default_root_dir = dir;
+  options.max_epochs(1);
+  options.num_sanity_val_steps(0);
+  options.default_root_dir(dir);
   Trainer trainer(options);
   trainer.add_plugin(plugins::HookTraceOptions{path}.spec());
   trainer.fit(model, train, val);
@@ -64,8 +64,8 @@ TEST(HookTrace, DefaultPathIsInTheDefaultRootDir) {
   auto loader = testing::make_loader(data, 4);
   testing::TinyClassifier model;
   TrainerOptions options;
-  options.default_root_dir = dir;
-  options.plugins.push_back(PluginSpec::parse("hook_trace"));
+  options.default_root_dir(dir);
+  options.plugins().push_back(PluginSpec::parse("hook_trace"));
   Trainer trainer(options);
   trainer.test(model, loader);
   const auto lines = testing::read_lines(dir + "/hook_trace.txt");

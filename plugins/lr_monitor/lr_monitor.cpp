@@ -7,7 +7,6 @@
 #include "fulgur/logger.h"
 #include "fulgur/lr_scheduler.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur::plugins {
@@ -23,9 +22,9 @@ std::string short_type_name(const torch::optim::Optimizer& optimizer) {
 class LRMonitor : public Plugin {
  public:
   explicit LRMonitor(LRMonitorOptions options) : options_(std::move(options)) {
-    if (!options_.logging_interval.empty() && options_.logging_interval != "step" && options_.logging_interval != "epoch") {
+    if (!options_.logging_interval().empty() && options_.logging_interval() != "step" && options_.logging_interval() != "epoch") {
       throw PluginError("plugin 'lr_monitor': option 'logging_interval' expects step, epoch or nothing (each "
-                        "scheduler at its own interval), got '" + options_.logging_interval + "'");
+                        "scheduler at its own interval), got '" + options_.logging_interval() + "'");
     }
   }
 
@@ -41,7 +40,7 @@ class LRMonitor : public Plugin {
     // Lightning's rule: "epoch" logs every rate at each epoch's start, "step" at the batches whose
     // metrics go to the loggers; unset (the default) logs a scheduler's optimizer at that
     // scheduler's own interval, and an optimizer without a scheduler at both.
-    const std::string& interval = options_.logging_interval;
+    const std::string& interval = options_.logging_interval();
     if (interval != "step") {
       connect(bus.on_train_epoch_start, [this, interval](EpochHook& hook) {
         log_rates(hook.trainer, interval.empty() ? "epoch" : "any");
@@ -51,7 +50,7 @@ class LRMonitor : public Plugin {
       // The same steps whose metrics the Trainer hands the loggers, with the same step number.
       connect(bus.on_train_batch_start, [this, interval](BatchStartHook& hook) {
         const Trainer& trainer = hook.trainer;
-        if ((trainer.global_step() + 1) % trainer.options().log_every_n_steps == 0 || trainer.should_stop) {
+        if ((trainer.global_step() + 1) % trainer.options().log_every_n_steps() == 0 || trainer.should_stop) {
           log_rates(hook.trainer, interval.empty() ? "step" : "any");
         }
       });
@@ -70,12 +69,12 @@ class LRMonitor : public Plugin {
       for (const auto& config : trainer.lr_schedulers()) {
         if (&config.scheduler->optimizer() != optimizers[i].get()) continue;
         scheduled = true;
-        scheduled_now = scheduled_now || config.interval == due;
+        scheduled_now = scheduled_now || config.interval() == due;
       }
       if (scheduled && !scheduled_now) continue;
       std::string base = "lr-" + short_type_name(*optimizers[i]);
       for (const auto& config : trainer.lr_schedulers()) {
-        if (&config.scheduler->optimizer() == optimizers[i].get() && !config.name.empty()) base = config.name;
+        if (&config.scheduler->optimizer() == optimizers[i].get() && !config.name().empty()) base = config.name();
       }
       const auto& groups = optimizers[i]->param_groups();
       for (std::size_t g = 0; g < groups.size(); ++g) {
@@ -94,11 +93,7 @@ class LRMonitor : public Plugin {
 };
 
 std::unique_ptr<Plugin> make_lr_monitor(const PluginOptions& options) {
-  OptionReader reader("lr_monitor", options);
-  LRMonitorOptions config;
-  config.logging_interval = reader.get("logging_interval", config.logging_interval);
-  reader.finish();
-  return std::make_unique<LRMonitor>(std::move(config));
+  return std::make_unique<LRMonitor>(LRMonitorOptions::parse(options));
 }
 
 }  // namespace

@@ -10,10 +10,10 @@ namespace {
 
 TrainerOptions quiet(int64_t max_epochs) {
   TrainerOptions options;
-  options.max_epochs = max_epochs;
-  options.enable_checkpointing = false;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
+  options.max_epochs(max_epochs);
+  options.enable_checkpointing(false);
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
   return options;
 }
 
@@ -22,9 +22,9 @@ TEST(LRMonitor, LogsTheRateOfEachStepWithTheStepRows) {
   auto train = testing::make_loader(data, 4);  // 4 steps per epoch
   testing::TinyClassifier model;
   auto options = quiet(2);
-  options.log_every_n_steps = 2;
-  options.plugins.push_back(PluginSpec::parse("lr_scheduler:schedule=exponential,gamma=0.5,interval=step"));
-  options.plugins.push_back(plugins::LRMonitorOptions{"step"}.spec());
+  options.log_every_n_steps(2);
+  options.plugins().push_back(PluginSpec::parse("lr_scheduler:schedule=exponential,gamma=0.5,interval=step"));
+  options.plugins().push_back(plugins::LRMonitorOptions().logging_interval("step").spec());
   Trainer trainer(options);
   auto& recorder = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(model, train);
@@ -54,7 +54,7 @@ TEST(LRMonitor, NamesParamGroupsAndNeedsALogger) {
   auto train = testing::make_loader(data, 4);
   TwoGroups model;
   auto options = quiet(1);
-  options.plugins.push_back(PluginSpec::parse("lr_monitor:logging_interval=epoch"));
+  options.plugins().push_back(PluginSpec::parse("lr_monitor:logging_interval=epoch"));
   Trainer trainer(options);
   auto& recorder = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(model, train);

@@ -1,6 +1,8 @@
 // The lr_scheduler plugin (see include/fulgur/plugins/lr_scheduler.h).
 #include "fulgur/plugins/lr_scheduler.h"
 
+#include <algorithm>
+
 #include <set>
 #include <sstream>
 
@@ -37,7 +39,7 @@ class ScheduleRecipe {
  public:
   ScheduleRecipe(LRSchedulerOptions options) : options_(std::move(options)) {
     OptionReader reader("lr_scheduler", options_.arguments);
-    const auto& kind = options_.schedule;
+    const auto& kind = options_.schedule();
     auto count = [&](const char* key) { return reader.get_int(key, -1); };
     if (kind == "step") {
       step_size_ = count("step_size");
@@ -66,13 +68,13 @@ class ScheduleRecipe {
       length_ = count("total_iters");
       power_ = reader.get_double("power", 1.0);
     } else if (kind == "plateau") {
-      plateau_.mode = reader.get("mode", plateau_.mode);
-      plateau_.factor = reader.get_double("factor", plateau_.factor);
-      plateau_.patience = reader.get_int("patience", plateau_.patience);
-      plateau_.threshold = reader.get_double("threshold", plateau_.threshold);
-      plateau_.threshold_mode = reader.get("threshold_mode", plateau_.threshold_mode);
-      plateau_.cooldown = reader.get_int("cooldown", plateau_.cooldown);
-      plateau_.min_lr = reader.get_double("min_lr", plateau_.min_lr);
+      plateau_.mode(reader.get("mode", plateau_.mode()));
+      plateau_.factor(reader.get_double("factor", plateau_.factor()));
+      plateau_.patience(reader.get_int("patience", plateau_.patience()));
+      plateau_.threshold(reader.get_double("threshold", plateau_.threshold()));
+      plateau_.threshold_mode(reader.get("threshold_mode", plateau_.threshold_mode()));
+      plateau_.cooldown(reader.get_int("cooldown", plateau_.cooldown()));
+      plateau_.min_lr(reader.get_double("min_lr", plateau_.min_lr()));
     } else if (kind != "constant") {
       throw PluginError("plugin 'lr_scheduler': option 'schedule' expects step, multistep, exponential, cosine, "
                         "cosine_warm_restarts, one_cycle, polynomial, plateau or constant, got '" + kind + "'");
@@ -87,25 +89,24 @@ class ScheduleRecipe {
       throw PluginError("plugin 'lr_scheduler': schedule=cosine_warm_restarts needs t_0 >= 1");
     }
     if (kind == "one_cycle" && !(max_lr_ > 0)) throw PluginError("plugin 'lr_scheduler': schedule=one_cycle needs max_lr > 0");
-    if (kind == "plateau" && options_.warmup > 0) {
+    if (kind == "plateau" && options_.warmup() > 0) {
       throw PluginError("plugin 'lr_scheduler': a plateau schedule follows a metric and cannot follow a warmup");
     }
-    if (options_.warmup < 0) throw PluginError("plugin 'lr_scheduler': option 'warmup' must be >= 0");
   }
 
   LRSchedulerConfig build(torch::optim::Optimizer& optimizer, const Trainer& trainer) const {
     std::shared_ptr<LRScheduler> scheduler = build_schedule(optimizer, trainer);
-    if (options_.warmup > 0) {
-      scheduler = scheduler ? std::make_shared<LinearWarmup>(scheduler, options_.warmup, warmup_start_factor_)
-                            : std::make_shared<LinearWarmup>(optimizer, options_.warmup, warmup_start_factor_);
+    if (options_.warmup() > 0) {
+      scheduler = scheduler ? std::make_shared<LinearWarmup>(scheduler, options_.warmup(), warmup_start_factor_)
+                            : std::make_shared<LinearWarmup>(optimizer, options_.warmup(), warmup_start_factor_);
     } else if (!scheduler) {
       throw PluginError("plugin 'lr_scheduler': schedule=constant without a warmup changes nothing; give warmup=N");
     }
     LRSchedulerConfig config;
     config.scheduler = scheduler;
-    config.interval = options_.interval;
-    config.frequency = options_.frequency;
-    if (options_.schedule == "plateau") config.monitor = options_.monitor;
+    config.interval() = options_.interval();
+    config.frequency() = options_.frequency();
+    if (options_.schedule() == "plateau") config.monitor() = options_.monitor();
     return config;
   }
 
@@ -115,17 +116,17 @@ class ScheduleRecipe {
   int64_t length_or_run(int64_t given, const char* key, const Trainer& trainer) const {
     if (given > 0) return given;
     const auto& options = trainer.options();
-    const int64_t run = options_.interval == "epoch" ? options.max_epochs.value_or(-1) : options.max_steps;
-    if (run <= options_.warmup) {
-      throw PluginError(std::string("plugin 'lr_scheduler': schedule=") + options_.schedule + " needs " + key +
+    const int64_t run = options_.interval() == "epoch" ? options.max_epochs().value_or(-1) : options.max_steps();
+    if (run <= options_.warmup()) {
+      throw PluginError(std::string("plugin 'lr_scheduler': schedule=") + options_.schedule() + " needs " + key +
                         " (it defaults to the run's length, but " +
-                        (options_.interval == "epoch" ? "max_epochs" : "max_steps") + " is not set)");
+                        (options_.interval() == "epoch" ? "max_epochs" : "max_steps") + " is not set)");
     }
-    return (run - options_.warmup) / options_.frequency;
+    return (run - options_.warmup()) / options_.frequency();
   }
 
   std::shared_ptr<LRScheduler> build_schedule(torch::optim::Optimizer& optimizer, const Trainer& trainer) const {
-    const auto& kind = options_.schedule;
+    const auto& kind = options_.schedule();
     if (kind == "step") return std::make_shared<StepLR>(optimizer, step_size_, gamma_);
     if (kind == "multistep") return std::make_shared<MultiStepLR>(optimizer, milestones_, gamma_);
     if (kind == "exponential") return std::make_shared<ExponentialLR>(optimizer, gamma_);
@@ -164,11 +165,11 @@ class ScheduleRecipe {
 class LRSchedulerDriver : public Plugin, public LRSchedulerControl {
  public:
   explicit LRSchedulerDriver(LRSchedulerOptions options) : options_(options) {
-    if (options_.interval != "epoch" && options_.interval != "step") {
-      throw PluginError("plugin 'lr_scheduler': option 'interval' expects epoch or step, got '" + options_.interval + "'");
+    if (options_.interval() != "epoch" && options_.interval() != "step") {
+      throw PluginError("plugin 'lr_scheduler': option 'interval' expects epoch or step, got '" + options_.interval() + "'");
     }
-    if (options_.frequency < 1) throw PluginError("plugin 'lr_scheduler': option 'frequency' must be >= 1");
-    if (!options_.schedule.empty()) recipe_.emplace(std::move(options));
+    if (options_.frequency() < 1) throw PluginError("plugin 'lr_scheduler': option 'frequency' must be >= 1");
+    if (!options_.schedule().empty()) recipe_.emplace(std::move(options));
   }
 
   std::string name() const override { return "lr_scheduler"; }
@@ -201,8 +202,8 @@ class LRSchedulerDriver : public Plugin, public LRSchedulerControl {
       c10::impl::GenericList states(c10::AnyType::get());
       for (const auto& config : schedulers_) {
         StateDict state = config.scheduler->state_dict();
-        state.insert("interval", config.interval);
-        state.insert("frequency", config.frequency);
+        state.insert("interval", config.interval());
+        state.insert("frequency", config.frequency());
         states.push_back(state);
       }
       hook.checkpoint.insert_or_assign("lr_schedulers", states);
@@ -221,13 +222,13 @@ class LRSchedulerDriver : public Plugin, public LRSchedulerControl {
     schedulers_ = trainer.lr_schedulers();
     if (recipe_) {
       if (!schedulers_.empty()) {
-        throw PluginError("plugin 'lr_scheduler': schedule=" + options_.schedule +
+        throw PluginError("plugin 'lr_scheduler': schedule=" + options_.schedule() +
                           " was given, but configure_optimizers already returned a scheduler; use one or the other");
       }
       schedulers_.push_back(recipe_->build(*trainer.optimizers().at(0), trainer));
     }
     for (const auto& config : schedulers_) {
-      if (config.scheduler->needs_metric() && config.monitor.empty()) {
+      if (config.scheduler->needs_metric() && config.monitor().empty()) {
         throw Error("lr scheduler '" + config.scheduler->kind() +
                     "' follows a metric: set `monitor` in its LRSchedulerConfig (e.g. \"val_loss\")");
       }
@@ -237,16 +238,16 @@ class LRSchedulerDriver : public Plugin, public LRSchedulerControl {
   void step_all(Trainer& trainer, const std::string& interval, int64_t count) {
     const auto* first = trainer.optimizers().empty() ? nullptr : trainer.optimizers().front().get();
     for (auto& config : schedulers_) {
-      if (config.interval != interval || count % config.frequency != 0) continue;
+      if (config.interval() != interval || count % config.frequency() != 0) continue;
       if (first_handed_over_ && &config.scheduler->optimizer() == first) continue;
       std::optional<double> metric;
       if (config.scheduler->needs_metric()) {
-        metric = trainer.metrics().value(config.monitor);
+        metric = trainer.metrics().value(config.monitor());
         if (!metric) {
-          const std::string message = "lr scheduler '" + config.scheduler->kind() + "' follows metric '" + config.monitor +
+          const std::string message = "lr scheduler '" + config.scheduler->kind() + "' follows metric '" + config.monitor() +
                                       "', which was not logged; logged metrics: " +
                                       trainer.metrics().callback_metric_names();
-          if (config.strict) throw Error(message + " (set strict=false to skip the step instead)");
+          if (config.strict()) throw Error(message + " (set strict=false to skip the step instead)");
           spdlog::warn("{}; the scheduler step is skipped", message);
           continue;
         }
@@ -281,21 +282,18 @@ class LRSchedulerDriver : public Plugin, public LRSchedulerControl {
 };
 
 std::unique_ptr<Plugin> make_lr_scheduler(const PluginOptions& options) {
-  // The driver's own keys; everything else belongs to the schedule and is checked there.
-  const std::set<std::string> driver_keys{"schedule", "interval", "monitor", "frequency", "warmup"};
+  // The driver's declared options; everything else belongs to the schedule and is checked there.
+  const LRSchedulerOptions declared;
   PluginOptions driver;
   PluginOptions rest;
-  for (const auto& [key, value] : options) (driver_keys.count(key) ? driver : rest)[key] = value;
-  OptionReader reader("lr_scheduler", driver);
-  LRSchedulerOptions config;
-  config.schedule = reader.get("schedule", "");
-  config.interval = reader.get("interval", config.interval);
-  config.monitor = reader.get("monitor", config.monitor);
-  config.frequency = reader.get_int("frequency", config.frequency);
-  config.warmup = reader.get_int("warmup", config.warmup);
-  reader.finish();
-  if (config.schedule.empty() && config.warmup > 0) config.schedule = "constant";
-  if (config.schedule.empty() && !rest.empty()) {
+  for (const auto& [key, value] : options) {
+    const auto fields = declared.fields();
+    const bool is_driver = std::any_of(fields.begin(), fields.end(), [&](const OptionField* f) { return key == f->name(); });
+    (is_driver ? driver : rest)[key] = value;
+  }
+  LRSchedulerOptions config = LRSchedulerOptions::parse(driver);
+  if (config.schedule().empty() && config.warmup() > 0) config.schedule("constant");
+  if (config.schedule().empty() && !rest.empty()) {
     throw PluginError("plugin 'lr_scheduler': option '" + rest.begin()->first + "' needs a schedule (schedule=...)");
   }
   config.arguments = rest;

@@ -139,11 +139,11 @@ TEST(LRSchedules, PolynomialLR) {
 TEST(LRSchedules, ReduceOnPlateauFollowsPatienceThresholdAndCooldown) {
   TwoGroups opt;
   ReduceLROnPlateau::Options options;
-  options.patience = 1;
-  options.factor = 0.5;
-  options.cooldown = 1;
-  options.threshold = 0.1;  // relative: must beat best * 0.9
-  options.min_lr = 0.02;
+  options.patience(1);
+  options.factor(0.5);
+  options.cooldown(1);
+  options.threshold(0.1);  // relative: must beat best * 0.9
+  options.min_lr(0.02);
   ReduceLROnPlateau scheduler(opt.sgd, options);
   // metric:        1.0   0.95   0.95  0.5   0.5   0.5   0.5   0.5   0.5
   // improved:      yes   no     no    yes   no    no    no    no    no
@@ -243,10 +243,10 @@ double learning_rate(const Trainer& trainer) {
 
 TrainerOptions quiet(int64_t max_epochs) {
   TrainerOptions options;
-  options.max_epochs = max_epochs;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
-  options.enable_checkpointing = false;
+  options.max_epochs(max_epochs);
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
+  options.enable_checkpointing(false);
   return options;
 }
 
@@ -274,8 +274,8 @@ TEST(LRSchedulerPlugin, StepsAfterOptimizerStepsNotMicroBatches) {
   auto train = testing::make_loader(data, 4);  // 8 batches, accumulate 4 -> 2 optimizer steps
   testing::TinyClassifier model;
   auto options = quiet(1);
-  options.accumulate_grad_batches = 4;
-  options.plugins.push_back(PluginSpec::parse("lr_scheduler:schedule=exponential,gamma=0.5,interval=step"));
+  options.accumulate_grad_batches(4);
+  options.plugins().push_back(PluginSpec::parse("lr_scheduler:schedule=exponential,gamma=0.5,interval=step"));
   Trainer trainer(options);
   trainer.fit(model, train);
   EXPECT_EQ(trainer.global_step(), 2);
@@ -288,7 +288,7 @@ TEST(LRSchedulerPlugin, CommandLineScheduleWithWarmupPerEpoch) {
   testing::TinyClassifier model;
   auto options = quiet(3);
   // t_max defaults to the run's length after the warmup: 3 - 1 = 2 epochs.
-  options.plugins.push_back(PluginSpec::parse("lr_scheduler:schedule=cosine,warmup=1,warmup_start_factor=0.5"));
+  options.plugins().push_back(PluginSpec::parse("lr_scheduler:schedule=cosine,warmup=1,warmup_start_factor=0.5"));
   Trainer trainer(options);
   std::vector<double> per_epoch;
   struct Watch : Plugin {
@@ -326,7 +326,7 @@ TEST(LRSchedulerPlugin, PlateauReadsTheMonitoredValidationMetric) {
   ScriptedValLoss model;
   model.script = {1.0, 0.9, 0.9, 0.9, 0.9, 0.9};
   auto options = quiet(6);
-  options.plugins.push_back(PluginSpec::parse("lr_scheduler:schedule=plateau,monitor=val_loss,patience=1,factor=0.5"));
+  options.plugins().push_back(PluginSpec::parse("lr_scheduler:schedule=plateau,monitor=val_loss,patience=1,factor=0.5"));
   Trainer trainer(options);
   trainer.fit(model, train, val);
   // Improvements at epochs 0 and 1; bad epochs 2, 3 -> cut after 3; 4, 5 -> cut after 5.
@@ -340,8 +340,8 @@ TEST(LRSchedulerPlugin, MissingMonitorIsAnErrorUnlessNotStrict) {
       auto sgd = std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(0.1));
       OptimizerConfig config(sgd);
       LRSchedulerConfig scheduler{std::make_shared<ReduceLROnPlateau>(*sgd)};
-      scheduler.monitor = "no_such_metric";
-      scheduler.strict = strict;
+      scheduler.monitor("no_such_metric");
+      scheduler.strict(strict);
       config.lr_schedulers.push_back(scheduler);
       return config;
     }
@@ -364,7 +364,7 @@ TEST(LRSchedulerPlugin, BadOptionsAreNamed) {
     try {
       Trainer trainer([&] {
         auto options = quiet(1);
-        options.plugins.push_back(PluginSpec::parse(spec));
+        options.plugins().push_back(PluginSpec::parse(spec));
         return options;
       }());
     } catch (const std::exception& e) {
@@ -390,7 +390,7 @@ TEST(LRSchedulerPlugin, BadOptionsAreNamed) {
     }
   } model;
   auto options = quiet(1);
-  options.plugins.push_back(PluginSpec::parse("lr_scheduler:schedule=cosine,t_max=3"));
+  options.plugins().push_back(PluginSpec::parse("lr_scheduler:schedule=cosine,t_max=3"));
   Trainer trainer(options);
   EXPECT_NE(testing::error_of([&] { trainer.fit(model, train); }).find("already returned a scheduler"), std::string::npos);
 }
@@ -403,7 +403,7 @@ TEST(LRSchedulerPlugin, ResumedRunContinuesTheScheduleExactly) {
     struct Logged : testing::TinyClassifier {
       torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
         auto loss = TinyClassifier::training_step(batch, batch_idx);
-        log("epoch_loss", loss, LogOptions().with_on_step(false).with_on_epoch(true));
+        log("epoch_loss", loss, LogOptions().on_step(false).on_epoch(true));
         return loss;
       }
     };
@@ -411,8 +411,8 @@ TEST(LRSchedulerPlugin, ResumedRunContinuesTheScheduleExactly) {
     Logged model;
     auto train = testing::make_loader(data, 8);
     auto options = quiet(epochs);
-    options.seed = 3;
-    options.plugins.push_back(spec);
+    options.seed(3);
+    options.plugins().push_back(spec);
     Trainer trainer(options);
     trainer.fit(model, train, nullptr, ckpt);
     if (!save_to.empty()) trainer.save_checkpoint(save_to);

@@ -12,7 +12,6 @@
 #include "fulgur/checkpoint.h"
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/random_id.h"
 #include "fulgur/strategy.h"
 #include "fulgur/trainer.h"
@@ -26,26 +25,14 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
  public:
   explicit ModelCheckpoint(ModelCheckpointOptions options) : options_(std::move(options)) {
-    if (options_.mode != "min" && options_.mode != "max") {
-      throw PluginError("plugin 'model_checkpoint': option 'mode' expects min or max, got '" + options_.mode + "'");
-    }
-    if (options_.save_top_k < -1) {
-      throw PluginError("plugin 'model_checkpoint': option 'save_top_k' expects -1, 0 or more, got " +
-                        std::to_string(options_.save_top_k));
-    }
-    if (options_.monitor.empty() && options_.save_top_k > 1) {
-      throw PluginError("plugin 'model_checkpoint': save_top_k=" + std::to_string(options_.save_top_k) +
+    if (options_.monitor().empty() && options_.save_top_k() > 1) {
+      throw PluginError("plugin 'model_checkpoint': save_top_k=" + std::to_string(options_.save_top_k()) +
                         " needs a monitor to rank checkpoints by");
     }
-    if (options_.every_n_epochs < 0 || options_.every_n_train_steps < 0) {
+    if (options_.every_n_epochs() < 0 || options_.every_n_train_steps() < 0) {
       throw PluginError("plugin 'model_checkpoint': every_n_epochs and every_n_train_steps must be >= 0");
     }
-    const auto& when = options_.save_on_train_epoch_end;
-    if (when != "auto" && when != "true" && when != "false") {
-      throw PluginError("plugin 'model_checkpoint': option 'save_on_train_epoch_end' expects auto, true or false, got '" +
-                        when + "'");
-    }
-    if (options_.every_n_train_steps > 0) options_.every_n_epochs = 0;
+    if (options_.every_n_train_steps() > 0) options_.every_n_epochs() = 0;
   }
 
   std::string name() const override { return "model_checkpoint"; }
@@ -53,7 +40,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
   void attach(HookBus& bus) override {
     connect(bus.on_train_batch_end, [this](BatchEndHook& hook) {
       const auto step = hook.trainer.global_step();
-      if (options_.every_n_train_steps > 0 && step > 0 && step % options_.every_n_train_steps == 0 &&
+      if (options_.every_n_train_steps() > 0 && step > 0 && step % options_.every_n_train_steps() == 0 &&
           step != last_saved_step_) {
         save(hook.trainer);
       }
@@ -73,7 +60,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
       state.insert_or_assign("best_model_path", best_path_);
       state.insert_or_assign("best_model_score", best_score());
       state.insert_or_assign("last_model_path", last_path_);
-      state.insert_or_assign("monitor", options_.monitor);
+      state.insert_or_assign("monitor", options_.monitor());
       StateDict kept = make_state_dict();
       for (const auto& [path, score] : kept_) kept.insert(path, score);
       state.insert_or_assign("best_k_models", kept);
@@ -93,19 +80,19 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
 
  private:
   bool saves_at_epoch_end(const Trainer& trainer) const {
-    const auto& when = options_.save_on_train_epoch_end;
+    const auto& when = options_.save_on_train_epoch_end();
     if (when != "auto") return when == "true";
     return trainer.options().validates_once_per_epoch();
   }
 
   bool epoch_due(int64_t epoch) const {
-    return options_.every_n_epochs > 0 && (epoch + 1) % options_.every_n_epochs == 0;
+    return options_.every_n_epochs() > 0 && (epoch + 1) % options_.every_n_epochs() == 0;
   }
 
   bool better(double candidate, double than) const {
     if (std::isnan(than)) return !std::isnan(candidate);
     if (std::isnan(candidate)) return false;
-    return options_.mode == "min" ? candidate < than : candidate > than;
+    return options_.mode() == "min" ? candidate < than : candidate > than;
   }
 
   double best_score() const {
@@ -118,7 +105,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
 
   // Fills {epoch}, {step} and {metric[:spec]} with "name=value", as Lightning's auto_insert_metric_name.
   std::string format_filename(Trainer& trainer) const {
-    const auto& pattern = options_.filename;
+    const auto& pattern = options_.filename();
     std::string name;
     for (std::size_t i = 0; i < pattern.size();) {
       if (pattern[i] != '{') {
@@ -161,24 +148,24 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
   }
 
   fs::path folder(const Trainer& trainer) const {
-    return options_.dirpath.empty() ? fs::path(trainer.default_checkpoint_dir()) : fs::path(options_.dirpath);
+    return options_.dirpath().empty() ? fs::path(trainer.default_checkpoint_dir()) : fs::path(options_.dirpath());
   }
 
   void save(Trainer& trainer) {
-    if (trainer.options().fast_dev_run > 0) return;  // Lightning: fast_dev_run writes no checkpoint
+    if (trainer.options().fast_dev_run() > 0) return;  // Lightning: fast_dev_run writes no checkpoint
     last_saved_step_ = trainer.global_step();
-    const double score = options_.monitor.empty() ? kNaN : metric(trainer, options_.monitor);
+    const double score = options_.monitor().empty() ? kNaN : metric(trainer, options_.monitor());
     const fs::path here = folder(trainer);
     const std::string stem = format_filename(trainer);
     const std::string named = (here / (stem + ".ckpt")).string();
 
     std::vector<std::string> dropped;
-    bool keep = options_.save_top_k != 0;
-    if (keep && options_.save_top_k > 0 && options_.monitor.empty()) {
+    bool keep = options_.save_top_k() != 0;
+    if (keep && options_.save_top_k() > 0 && options_.monitor().empty()) {
       for (const auto& [old, ignored] : kept_) {
         if (old != named) dropped.push_back(old);
       }
-    } else if (keep && options_.save_top_k > 0 && static_cast<int64_t>(kept_.size()) >= options_.save_top_k &&
+    } else if (keep && options_.save_top_k() > 0 && static_cast<int64_t>(kept_.size()) >= options_.save_top_k() &&
                !kept_.count(named)) {
       auto worst = kept_.begin();
       for (auto it = kept_.begin(); it != kept_.end(); ++it) {
@@ -198,7 +185,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
       kept_[path] = score;
       best_path_ = path;
       for (const auto& [candidate, value] : kept_) {
-        if (!options_.monitor.empty() && better(value, kept_[best_path_])) best_path_ = candidate;
+        if (!options_.monitor().empty() && better(value, kept_[best_path_])) best_path_ = candidate;
       }
       trainer.save_checkpoint(path);
       for (const auto& old : dropped) {
@@ -206,9 +193,9 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
         std::error_code ignored;  // another process may have removed it already
         fs::remove(old, ignored);
       }
-      if (!options_.save_last) last_path_ = path;
+      if (!options_.save_last()) last_path_ = path;
     }
-    if (options_.save_last) {
+    if (options_.save_last()) {
       last_path_ = unused_path(here, "last", last_path_);
       trainer.save_checkpoint(last_path_);
     }
@@ -265,7 +252,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
     if (!restored_) return;
     RestoredState restored = std::move(*restored_);
     restored_.reset();
-    if (restored.monitor != options_.monitor) return;
+    if (restored.monitor != options_.monitor()) return;
     const fs::path here = absolute(folder(trainer));
     if (restored.dirpath.empty() || absolute(restored.dirpath) != here) {
       spdlog::info("model_checkpoint: the checkpoint resumed from was saved by a run writing to {}; this run writes to {} "
@@ -296,7 +283,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
     best_path_ = kept_.count(restored.best_path) ? restored.best_path : "";
     last_path_ = inside_folder(restored.last_path, trainer) && written_by_this_run(restored.last_path) ? restored.last_path : "";
     for (const auto& [candidate, value] : kept_) {
-      if (best_path_.empty() || (!options_.monitor.empty() && better(value, kept_[best_path_]))) best_path_ = candidate;
+      if (best_path_.empty() || (!options_.monitor().empty() && better(value, kept_[best_path_]))) best_path_ = candidate;
     }
   }
 
@@ -362,19 +349,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
 };
 
 std::unique_ptr<Plugin> make_model_checkpoint(const PluginOptions& options) {
-  OptionReader reader("model_checkpoint", options);
-  ModelCheckpointOptions config;
-  config.dirpath = reader.get("dirpath", config.dirpath);
-  config.filename = reader.get("filename", config.filename);
-  config.monitor = reader.get("monitor", config.monitor);
-  config.mode = reader.get("mode", config.mode);
-  config.save_top_k = reader.get_int("save_top_k", config.save_top_k);
-  config.save_last = reader.get_bool("save_last", config.save_last);
-  config.every_n_epochs = reader.get_int("every_n_epochs", config.every_n_epochs);
-  config.every_n_train_steps = reader.get_int("every_n_train_steps", config.every_n_train_steps);
-  config.save_on_train_epoch_end = reader.get("save_on_train_epoch_end", config.save_on_train_epoch_end);
-  reader.finish();
-  return std::make_unique<ModelCheckpoint>(std::move(config));
+  return std::make_unique<ModelCheckpoint>(ModelCheckpointOptions::parse(options));
 }
 
 }  // namespace

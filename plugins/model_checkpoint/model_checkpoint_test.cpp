@@ -46,9 +46,9 @@ struct RunFolder {
   }
   TrainerOptions options(int64_t epochs) const {
     TrainerOptions options;
-    options.max_epochs = epochs;
-    options.default_root_dir = dir;
-    options.num_sanity_val_steps = 0;
+    options.max_epochs(epochs);
+    options.default_root_dir(dir);
+    options.num_sanity_val_steps(0);
     return options;
   }
 };
@@ -72,7 +72,7 @@ TEST(ModelCheckpoint, EnableCheckpointingFalseSavesNothing) {
   RunFolder setup("mc_off");
   testing::TinyClassifier model;
   auto options = setup.options(1);
-  options.enable_checkpointing = false;
+  options.enable_checkpointing(false);
   Trainer trainer(options);
   trainer.fit(model, setup.train);
   EXPECT_TRUE(files_in(setup.dir).empty());
@@ -84,12 +84,12 @@ TEST(ModelCheckpoint, KeepsTheBestKByTheMonitoredMetric) {
   Scripted model;
   model.scores = {0.5, 0.3, 0.9, 0.1, 0.4};
   plugins::ModelCheckpointOptions checkpoint;
-  checkpoint.dirpath = setup.dir + "/best";
-  checkpoint.monitor = "score";
-  checkpoint.save_top_k = 2;
-  checkpoint.filename = "{epoch}-{score:.3f}";
+  checkpoint.dirpath(setup.dir + "/best");
+  checkpoint.monitor("score");
+  checkpoint.save_top_k(2);
+  checkpoint.filename("{epoch}-{score:.3f}");
   auto options = setup.options(5);
-  options.plugins.push_back(checkpoint.spec());
+  options.plugins().push_back(checkpoint.spec());
   Trainer trainer(options);
   trainer.fit(model, setup.train, setup.val);
   EXPECT_EQ(files_in(setup.dir + "/best"),
@@ -105,11 +105,11 @@ TEST(ModelCheckpoint, ModeMaxAndSaveLast) {
   Scripted model;
   model.scores = {0.5, 0.3, 0.9, 0.1};
   plugins::ModelCheckpointOptions checkpoint;
-  checkpoint.monitor = "score";
-  checkpoint.mode = "max";
-  checkpoint.save_last = true;
+  checkpoint.monitor("score");
+  checkpoint.mode("max");
+  checkpoint.save_last(true);
   auto options = setup.options(4);
-  options.plugins.push_back(checkpoint.spec());
+  options.plugins().push_back(checkpoint.spec());
   Trainer trainer(options);
   trainer.fit(model, setup.train, setup.val);
   EXPECT_EQ(files_in(setup.dir + "/checkpoints"), (std::vector<std::string>{"epoch=2-step=12.ckpt", "last.ckpt"}));
@@ -120,7 +120,7 @@ TEST(ModelCheckpoint, EveryNTrainStepsWithSaveTopKAll) {
   RunFolder setup("mc_steps");
   testing::TinyClassifier model;
   auto options = setup.options(2);  // 8 steps
-  options.plugins.push_back(PluginSpec::parse("model_checkpoint:every_n_train_steps=3,save_top_k=-1"));
+  options.plugins().push_back(PluginSpec::parse("model_checkpoint:every_n_train_steps=3,save_top_k=-1"));
   Trainer trainer(options);
   trainer.fit(model, setup.train);
   EXPECT_EQ(files_in(setup.dir + "/checkpoints"),
@@ -131,8 +131,8 @@ TEST(ModelCheckpoint, ValidationSeveralTimesPerEpochSavesAfterEachValidation) {
   RunFolder setup("mc_val");
   testing::TinyClassifier model;
   auto options = setup.options(1);
-  options.val_check_interval = 0.5;
-  options.plugins.push_back(PluginSpec::parse("model_checkpoint:save_top_k=-1"));
+  options.val_check_interval(0.5);
+  options.plugins().push_back(PluginSpec::parse("model_checkpoint:save_top_k=-1"));
   Trainer trainer(options);
   trainer.fit(model, setup.train, setup.val);
   EXPECT_EQ(files_in(setup.dir + "/checkpoints"),
@@ -143,7 +143,7 @@ TEST(ModelCheckpoint, BadOptionsAndMissingMetricsAreClearErrors) {
   auto error_for = [](const std::string& spec) {
     try {
       TrainerOptions options;
-      options.plugins.push_back(PluginSpec::parse(spec));
+      options.plugins().push_back(PluginSpec::parse(spec));
       Trainer trainer(options);
     } catch (const Error& error) {
       return std::string(error.what());
@@ -157,7 +157,7 @@ TEST(ModelCheckpoint, BadOptionsAndMissingMetricsAreClearErrors) {
   RunFolder setup("mc_missing");
   testing::TinyClassifier model;
   auto options = setup.options(1);
-  options.plugins.push_back(PluginSpec::parse("model_checkpoint:monitor=val_acc"));
+  options.plugins().push_back(PluginSpec::parse("model_checkpoint:monitor=val_acc"));
   Trainer trainer(options);
   try {
     trainer.fit(model, setup.train, setup.val);
@@ -173,16 +173,16 @@ TEST(ModelCheckpoint, BestFilesSurviveAResume) {
   Scripted model;
   model.scores = {0.5, 0.3, 0.9, 0.8};
   plugins::ModelCheckpointOptions checkpoint;
-  checkpoint.monitor = "score";
-  checkpoint.save_top_k = 1;
-  checkpoint.save_last = true;
+  checkpoint.monitor("score");
+  checkpoint.save_top_k(1);
+  checkpoint.save_last(true);
   auto options = setup.options(2);
-  options.plugins.push_back(checkpoint.spec());
+  options.plugins().push_back(checkpoint.spec());
   {
     Trainer trainer(options);
     trainer.fit(model, setup.train, setup.val);
   }
-  options.max_epochs = 4;
+  options.max_epochs(4);
   Trainer resumed(options);
   resumed.fit(model, setup.train, setup.val, setup.dir + "/checkpoints/last.ckpt");
   // Epochs 2 and 3 scored worse than epoch 1, which the resumed run knew about.
@@ -265,7 +265,7 @@ TEST(ModelCheckpoint, TwoRunsInOneRootKeepTheirFilesApart) {
   for (int run = 0; run < 2; ++run) {
     testing::TinyClassifier model;
     auto options = setup.options(2);
-    options.plugins.push_back(PluginSpec{"csv_logger", {}});
+    options.plugins().push_back(PluginSpec{"csv_logger", {}});
     Trainer trainer(options);
     trainer.fit(model, setup.train);
     EXPECT_EQ(info(trainer).last_model_path(),

@@ -9,7 +9,6 @@
 
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur::plugins {
@@ -99,21 +98,19 @@ std::string table(const Module& module, int64_t max_depth) {
 
 class ModelSummary : public Plugin {
  public:
-  explicit ModelSummary(ModelSummaryOptions options) : options_(std::move(options)) {
-    if (options_.max_depth < -1) throw PluginError("plugin 'model_summary': option 'max_depth' must be >= -1");
-  }
+  explicit ModelSummary(ModelSummaryOptions options) : options_(std::move(options)) {}
 
   std::string name() const override { return "model_summary"; }
 
   void attach(HookBus& bus) override {
     connect(bus.on_fit_start, [this](RunHook& hook) {
       if (!hook.trainer.is_global_zero()) return;  // one table per run, not one per process
-      const std::string text = table(*hook.trainer.module(), options_.max_depth);
+      const std::string text = table(*hook.trainer.module(), options_.max_depth());
       std::fputs(text.c_str(), stdout);
       std::fflush(stdout);
-      if (!options_.path.empty()) {
-        std::ofstream file(options_.path);
-        if (!(file << text)) throw Error("plugin 'model_summary': cannot write '" + options_.path + "'");
+      if (!options_.path().empty()) {
+        std::ofstream file(options_.path());
+        if (!(file << text)) throw Error("plugin 'model_summary': cannot write '" + options_.path() + "'");
       }
     }, SlotGroup::Logger);
   }
@@ -123,12 +120,7 @@ class ModelSummary : public Plugin {
 };
 
 std::unique_ptr<Plugin> make_model_summary(const PluginOptions& options) {
-  OptionReader reader("model_summary", options);
-  ModelSummaryOptions config;
-  config.max_depth = reader.get_int("max_depth", config.max_depth);
-  config.path = reader.get("path", config.path);
-  reader.finish();
-  return std::make_unique<ModelSummary>(std::move(config));
+  return std::make_unique<ModelSummary>(ModelSummaryOptions::parse(options));
 }
 
 }  // namespace

@@ -23,10 +23,10 @@ std::string summary_of(int64_t max_depth) {
   auto loader = testing::make_loader(data, 4);
   Nested model;
   TrainerOptions options;
-  options.max_steps = 0;
-  options.enable_checkpointing = false;
-  options.enable_model_summary = false;  // the explicit one below replaces the default
-  options.plugins.push_back(plugins::ModelSummaryOptions{max_depth, path}.spec());
+  options.max_steps(0);
+  options.enable_checkpointing(false);
+  options.enable_model_summary(false);  // the explicit one below replaces the default
+  options.plugins().push_back(plugins::ModelSummaryOptions().max_depth(max_depth).path(path).spec());
   Trainer trainer(options);
   ::testing::internal::CaptureStdout();
   trainer.fit(model, loader);

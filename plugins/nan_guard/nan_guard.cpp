@@ -5,7 +5,6 @@
 
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/plugins/model_checkpoint.h"
 #include "fulgur/trainer.h"
 
@@ -27,7 +26,7 @@ class NanGuard : public Plugin {
         stop(hook.trainer, std::string("the training loss is ") + (std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf"));
       }
     }, SlotGroup::Trace);
-    if (options_.check_gradients) {
+    if (options_.check_gradients()) {
       connect(bus.on_after_backward, [this](AfterBackwardHook& hook) {
         std::vector<torch::Tensor> finite;
         for (const auto& item : hook.trainer.module()->named_parameters()) {
@@ -60,11 +59,7 @@ class NanGuard : public Plugin {
 };
 
 std::unique_ptr<Plugin> make_nan_guard(const PluginOptions& options) {
-  OptionReader reader("nan_guard", options);
-  NanGuardOptions config;
-  config.check_gradients = reader.get_bool("check_gradients", config.check_gradients);
-  reader.finish();
-  return std::make_unique<NanGuard>(config);
+  return std::make_unique<NanGuard>(NanGuardOptions::parse(options));
 }
 
 }  // namespace

@@ -26,11 +26,11 @@ TEST(NanGuard, StopsNamingTheBatchAndKeepsTheLastGoodCheckpoint) {
   PoisonedAt model;
   model.step = 6;  // epoch 1, batch 2
   TrainerOptions options;
-  options.max_epochs = 3;
-  options.default_root_dir = dir;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
-  options.plugins.push_back(plugins::NanGuardOptions{}.spec());
+  options.max_epochs(3);
+  options.default_root_dir(dir);
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
+  options.plugins().push_back(plugins::NanGuardOptions{}.spec());
   Trainer trainer(options);
   const auto message = testing::error_of([&] { trainer.fit(model, loader); });
   EXPECT_EQ(message, "nan_guard: the training loss is nan at epoch 1, batch 2 (global step 6); the last good checkpoint is " +
@@ -51,13 +51,13 @@ TEST(NanGuard, GradientCheckNamesTheParameter) {
   auto loader = testing::make_loader(data, 4);
   BadGradient model;
   TrainerOptions options;
-  options.max_epochs = 1;
-  options.enable_checkpointing = false;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
+  options.max_epochs(1);
+  options.enable_checkpointing(false);
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
   plugins::NanGuardOptions guard;
-  guard.check_gradients = true;
-  options.plugins.push_back(guard.spec());
+  guard.check_gradients(true);
+  options.plugins().push_back(guard.spec());
   Trainer trainer(options);
   const auto message = testing::error_of([&] { trainer.fit(model, loader); });
   EXPECT_NE(message.find("nan_guard: the gradient of 'linear."), std::string::npos) << message;

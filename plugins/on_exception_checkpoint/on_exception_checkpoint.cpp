@@ -7,7 +7,6 @@
 
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur::plugins {
@@ -15,9 +14,7 @@ namespace {
 
 class OnExceptionCheckpoint : public Plugin {
  public:
-  explicit OnExceptionCheckpoint(OnExceptionCheckpointOptions options) : options_(std::move(options)) {
-    if (options_.filename.empty()) throw PluginError("plugin 'on_exception_checkpoint': option 'filename' is empty");
-  }
+  explicit OnExceptionCheckpoint(OnExceptionCheckpointOptions options) : options_(std::move(options)) {}
 
   std::string name() const override { return "on_exception_checkpoint"; }
 
@@ -28,9 +25,9 @@ class OnExceptionCheckpoint : public Plugin {
       // Only a fit that got as far as training has anything worth resuming.
       if (!training_ || hook.trainer.stage() != Stage::Fit) return;
       training_ = false;
-      const auto folder = std::filesystem::path(options_.dirpath.empty() ? hook.trainer.default_checkpoint_dir()
-                                                                          : options_.dirpath);
-      const std::string path = (folder / (options_.filename + ".ckpt")).string();
+      const auto folder = std::filesystem::path(options_.dirpath().empty() ? hook.trainer.default_checkpoint_dir()
+                                                                          : options_.dirpath());
+      const std::string path = (folder / (options_.filename() + ".ckpt")).string();
       try {
         hook.trainer.save_checkpoint(path);
       } catch (const std::exception& error) {
@@ -49,12 +46,7 @@ class OnExceptionCheckpoint : public Plugin {
 };
 
 std::unique_ptr<Plugin> make_on_exception_checkpoint(const PluginOptions& options) {
-  OptionReader reader("on_exception_checkpoint", options);
-  OnExceptionCheckpointOptions config;
-  config.dirpath = reader.get("dirpath", config.dirpath);
-  config.filename = reader.get("filename", config.filename);
-  reader.finish();
-  return std::make_unique<OnExceptionCheckpoint>(std::move(config));
+  return std::make_unique<OnExceptionCheckpoint>(OnExceptionCheckpointOptions::parse(options));
 }
 
 }  // namespace

@@ -22,10 +22,10 @@ struct Crashing : testing::TinyClassifier {
 
 TrainerOptions options_in(const std::string& dir, int64_t epochs) {
   TrainerOptions options;
-  options.max_epochs = epochs;
-  options.default_root_dir = dir;
-  options.enable_checkpointing = false;
-  options.plugins.push_back(plugins::OnExceptionCheckpointOptions{}.spec());
+  options.max_epochs(epochs);
+  options.default_root_dir(dir);
+  options.enable_checkpointing(false);
+  options.plugins().push_back(plugins::OnExceptionCheckpointOptions{}.spec());
   return options;
 }
 

@@ -12,7 +12,6 @@
 
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur::plugins {
@@ -129,11 +128,11 @@ class Profiler : public Plugin, public SlotTimer {
     section("kernel: ", phases_);
     section("hook: ", hooks_);
     section("slot: ", slots_);
-    if (options_.print) {
+    if (options_.print()) {
       std::fputs(text.c_str(), stdout);
       std::fflush(stdout);
     }
-    const auto folder = std::filesystem::path(options_.dirpath.empty() ? trainer.options().default_root_dir : options_.dirpath);
+    const auto folder = std::filesystem::path(options_.dirpath().empty() ? trainer.options().default_root_dir() : options_.dirpath());
     std::error_code ignored;
     std::filesystem::create_directories(folder, ignored);
     const auto path = folder / (std::string(to_string(stage)) + "-profile.txt");
@@ -159,12 +158,7 @@ class Profiler : public Plugin, public SlotTimer {
 };
 
 std::unique_ptr<Plugin> make_profiler(const PluginOptions& options) {
-  OptionReader reader("profiler", options);
-  ProfilerOptions config;
-  config.dirpath = reader.get("dirpath", config.dirpath);
-  config.print = reader.get_bool("print", config.print);
-  reader.finish();
-  return std::make_unique<Profiler>(std::move(config));
+  return std::make_unique<Profiler>(ProfilerOptions::parse(options));
 }
 
 }  // namespace

@@ -38,13 +38,13 @@ TEST(Profiler, SplitsHookTimePerPluginAndMeasuresTheKernelPhases) {
   auto val = testing::make_loader(data, 16);
   testing::TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 2;
-  options.default_root_dir = dir;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
+  options.max_epochs(2);
+  options.default_root_dir(dir);
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
   plugins::ProfilerOptions profiler;
-  profiler.print = false;
-  options.plugins.push_back(profiler.spec());
+  profiler.print(false);
+  options.plugins().push_back(profiler.spec());
   Trainer trainer(options);
   trainer.add_plugin(std::make_unique<SlowCallback>());
   trainer.fit(model, train, val);
@@ -72,7 +72,7 @@ TEST(Profiler, SlotsAreNotTimedWithoutAProfiler) {
   EXPECT_EQ(trainer.hooks().slot_timer, nullptr);
   {
     TrainerOptions options;
-    options.plugins.push_back(PluginSpec::parse("profiler:print=false"));
+    options.plugins().push_back(PluginSpec::parse("profiler:print=false"));
     Trainer profiled(options);
     EXPECT_NE(profiled.hooks().slot_timer, nullptr);
   }

@@ -12,7 +12,6 @@
 
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur::plugins {
@@ -67,13 +66,10 @@ struct Bar {
 class ProgressBar : public Plugin {
  public:
   explicit ProgressBar(ProgressBarOptions options) : options_(std::move(options)) {
-    const auto& tty = options_.tty;
-    if (tty != "auto" && tty != "true" && tty != "false") {
-      throw PluginError("plugin 'progress_bar': option 'tty' expects auto, true or false, got '" + tty + "'");
-    }
-    if (options_.refresh_seconds < 0 || options_.line_seconds < 0) {
+    if (options_.refresh_seconds() < 0 || options_.line_seconds() < 0) {
       throw PluginError("plugin 'progress_bar': refresh_seconds and line_seconds must be >= 0");
     }
+    const auto& tty = options_.tty();
     terminal_ = tty == "auto" ? ::isatty(STDOUT_FILENO) == 1 : tty == "true";
     last_draw_ = Clock::now();  // in a log the first line waits for line_seconds or an epoch's end
     const char* rank = std::getenv("RANK");
@@ -128,7 +124,7 @@ class ProgressBar : public Plugin {
 
   bool due() {
     const auto now = Clock::now();
-    const double interval = terminal_ ? options_.refresh_seconds : options_.line_seconds;
+    const double interval = terminal_ ? options_.refresh_seconds() : options_.line_seconds();
     if (std::chrono::duration<double>(now - last_draw_).count() < interval) return false;
     last_draw_ = now;
     return true;
@@ -204,13 +200,7 @@ class ProgressBar : public Plugin {
 };
 
 std::unique_ptr<Plugin> make_progress_bar(const PluginOptions& options) {
-  OptionReader reader("progress_bar", options);
-  ProgressBarOptions config;
-  config.tty = reader.get("tty", config.tty);
-  config.refresh_seconds = reader.get_double("refresh_seconds", config.refresh_seconds);
-  config.line_seconds = reader.get_double("line_seconds", config.line_seconds);
-  reader.finish();
-  return std::make_unique<ProgressBar>(std::move(config));
+  return std::make_unique<ProgressBar>(ProgressBarOptions::parse(options));
 }
 
 }  // namespace

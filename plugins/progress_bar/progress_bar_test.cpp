@@ -11,7 +11,7 @@ namespace {
 struct ShowsLoss : testing::TinyClassifier {
   torch::Tensor training_step(const Batch& batch, int64_t) override {
     auto loss = torch::nn::functional::cross_entropy(forward(batch[0]), batch[1]);
-    log("train_loss", loss, LogOptions{}.with_prog_bar());
+    log("train_loss", loss, LogOptions().prog_bar(true));
     log("hidden_metric", loss);
     return loss;
   }
@@ -23,10 +23,10 @@ std::string output_of(plugins::ProgressBarOptions bar) {
   auto val = testing::make_loader(data, 8);
   ShowsLoss model;
   TrainerOptions options;
-  options.max_epochs = 2;
-  options.enable_checkpointing = false;
-  options.enable_model_summary = false;
-  options.plugins.push_back(bar.spec());
+  options.max_epochs(2);
+  options.enable_checkpointing(false);
+  options.enable_model_summary(false);
+  options.plugins().push_back(bar.spec());
   Trainer trainer(options);
   ::testing::internal::CaptureStdout();
   trainer.fit(model, train, val);
@@ -42,8 +42,8 @@ int64_t occurrences(const std::string& text, const std::string& part) {
 
 TEST(ProgressBar, PipedOutputIsPlainLinesPerEpochAndValidation) {
   plugins::ProgressBarOptions bar;
-  bar.tty = "false";
-  bar.line_seconds = 3600;  // only the lines every epoch end and validation end print
+  bar.tty("false");
+  bar.line_seconds(3600);  // only the lines every epoch end and validation end print
   const auto text = output_of(bar);
   EXPECT_EQ(text.find('\r'), std::string::npos) << text;
   EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
@@ -59,8 +59,8 @@ TEST(ProgressBar, PipedOutputIsPlainLinesPerEpochAndValidation) {
 
 TEST(ProgressBar, TerminalOutputRedrawsInPlaceWithValidationBelow) {
   plugins::ProgressBarOptions bar;
-  bar.tty = "true";
-  bar.refresh_seconds = 0;
+  bar.tty("true");
+  bar.refresh_seconds(0);
   const auto text = output_of(bar);
   EXPECT_NE(text.find("\rEpoch 0: 1/4 ["), std::string::npos) << text;
   EXPECT_NE(text.find("\rEpoch 0: 4/4 [\u2588\u2588\u2588"), std::string::npos) << text;
@@ -73,7 +73,7 @@ TEST(ProgressBar, TerminalOutputRedrawsInPlaceWithValidationBelow) {
 TEST(ProgressBar, OnlyRankZeroPrints) {
   ::setenv("RANK", "1", 1);
   plugins::ProgressBarOptions bar;
-  bar.tty = "false";
+  bar.tty("false");
   const auto text = output_of(bar);
   ::unsetenv("RANK");
   EXPECT_TRUE(text.empty()) << text;

@@ -14,7 +14,6 @@
 #include "fulgur/lr_scheduler.h"
 #include "fulgur/plugin.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/plugins/lr_scheduler.h"
 #include "fulgur/trainer.h"
 
@@ -82,18 +81,17 @@ bool is_batch_norm(torch::nn::Module& module) {
 class Swa : public Plugin {
  public:
   explicit Swa(SwaOptions options) : options_(std::move(options)) {
-    if (options_.swa_lrs.empty()) throw PluginError("plugin 'swa': option 'swa_lrs' is required (e.g. swa_lrs=0.05)");
-    for (const double lr : options_.swa_lrs) {
+    for (const double lr : options_.swa_lrs()) {
       if (!(lr > 0)) throw PluginError("plugin 'swa': swa_lrs must be positive, got " + std::to_string(lr));
     }
-    const double start = options_.swa_epoch_start;
+    const double start = options_.swa_epoch_start();
     if (!(start >= 0) || (start >= 1 && start != std::floor(start))) {
       throw PluginError("plugin 'swa': swa_epoch_start must be an epoch count >= 1 or a fraction in [0, 1), got " +
                         std::to_string(start));
     }
-    if (options_.annealing_epochs < 0) throw PluginError("plugin 'swa': annealing_epochs must be >= 0");
-    if (options_.annealing_strategy != "cos" && options_.annealing_strategy != "linear") {
-      throw PluginError("plugin 'swa': annealing_strategy must be cos or linear, got '" + options_.annealing_strategy + "'");
+    if (options_.annealing_epochs() < 0) throw PluginError("plugin 'swa': annealing_epochs must be >= 0");
+    if (options_.annealing_strategy() != "cos" && options_.annealing_strategy() != "linear") {
+      throw PluginError("plugin 'swa': annealing_strategy must be cos or linear, got '" + options_.annealing_strategy() + "'");
     }
   }
 
@@ -131,7 +129,7 @@ class Swa : public Plugin {
     if (trainer.lr_schedulers().size() > 1) throw Error("plugin 'swa': SWA works with at most one lr scheduler");
     scheduler_.reset();
     max_epochs_ = trainer.max_epochs();
-    double start = options_.swa_epoch_start;
+    double start = options_.swa_epoch_start();
     if (start < 1) {
       if (max_epochs_ < 0) {
         throw Error("plugin 'swa': swa_epoch_start as a fraction needs max_epochs; give an epoch count instead");
@@ -182,8 +180,8 @@ class Swa : public Plugin {
   }
 
   void begin_annealing(Trainer& trainer) {
-    scheduler_ = std::make_unique<SwaLR>(*trainer.optimizers().front(), options_.swa_lrs, options_.annealing_epochs,
-                                         options_.annealing_strategy == "cos");
+    scheduler_ = std::make_unique<SwaLR>(*trainer.optimizers().front(), options_.swa_lrs(), options_.annealing_epochs(),
+                                         options_.annealing_strategy() == "cos");
     if (!loaded_scheduler_.empty()) {
       scheduler_->load_state_dict(loaded_scheduler_);
       loaded_scheduler_ = make_state_dict();
@@ -315,32 +313,8 @@ class Swa : public Plugin {
   bool batch_norm_epoch_ = false;
 };
 
-std::vector<double> parse_rates(const std::string& text) {
-  std::vector<double> rates;
-  std::string item;
-  std::istringstream in(text);
-  while (std::getline(in, item, '/')) {
-    try {
-      std::size_t used = 0;
-      rates.push_back(std::stod(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      throw PluginError("plugin 'swa': option 'swa_lrs' expects rates separated by '/' (0.05 or 0.05/0.01), got '" +
-                        text + "'");
-    }
-  }
-  return rates;
-}
-
 std::unique_ptr<Plugin> make_swa(const PluginOptions& options) {
-  OptionReader reader("swa", options);
-  SwaOptions config;
-  config.swa_lrs = parse_rates(reader.get("swa_lrs", ""));
-  config.swa_epoch_start = reader.get_double("swa_epoch_start", config.swa_epoch_start);
-  config.annealing_epochs = reader.get_int("annealing_epochs", config.annealing_epochs);
-  config.annealing_strategy = reader.get("annealing_strategy", config.annealing_strategy);
-  reader.finish();
-  return std::make_unique<Swa>(std::move(config));
+  return std::make_unique<Swa>(SwaOptions::parse(options));
 }
 
 }  // namespace

@@ -79,22 +79,22 @@ int main(int argc, char** argv) {
         for (auto& item : model.net->named_buffers()) item.value().copy_(init.at(item.key()).toTensor());
       }
       fulgur::TensorDataLoaderOptions train_batches, val_batches;
-      train_batches.batch_size = 8;
-      val_batches.batch_size = 48;
+      train_batches.batch_size(8);
+      val_batches.batch_size(48);
       fulgur::TensorDataLoader train(x, y, train_batches);
       fulgur::TensorDataLoader val(x, y, val_batches);
       fulgur::TrainerOptions options;
-      options.max_epochs = c.max_epochs;
-      options.num_sanity_val_steps = 0;
-      options.enable_progress_bar = false;
-      options.enable_model_summary = false;
-      options.enable_checkpointing = false;
+      options.max_epochs(c.max_epochs);
+      options.num_sanity_val_steps(0);
+      options.enable_progress_bar(false);
+      options.enable_model_summary(false);
+      options.enable_checkpointing(false);
       fulgur::Trainer trainer(options);
       trainer.add_plugin(fulgur::plugins::SwaOptions{}
-                             .with_swa_lrs(c.swa_lr)
-                             .with_swa_epoch_start(c.swa_epoch_start)
-                             .with_annealing_epochs(c.annealing_epochs)
-                             .with_annealing_strategy(c.strategy)
+                             .swa_lrs({c.swa_lr})
+                             .swa_epoch_start(c.swa_epoch_start)
+                             .annealing_epochs(c.annealing_epochs)
+                             .annealing_strategy(c.strategy)
                              .spec());
       trainer.fit(model, train, val);
 

@@ -47,11 +47,11 @@ class Net : public Module {
 
 TrainerOptions options_for(int64_t epochs) {
   TrainerOptions options = testing::quiet_options(epochs);
-  options.plugins.push_back(plugins::SwaOptions{}
-                                .with_swa_lrs(0.01)
-                                .with_swa_epoch_start(3)
-                                .with_annealing_epochs(2)
-                                .with_annealing_strategy("linear")
+  options.plugins().push_back(plugins::SwaOptions{}
+                                .swa_lrs({0.01})
+                                .swa_epoch_start(3)
+                                .annealing_epochs(2)
+                                .annealing_strategy("linear")
                                 .spec());
   return options;
 }
@@ -110,7 +110,7 @@ TEST(Swa, AResumedFitEndsWhereAnUninterruptedOneDoes) {
   whole.fit(uninterrupted, train);
 
   TrainerOptions first_half = options_for(6);
-  first_half.max_steps = 4 * 6;  // stops after four epochs, two of them averaged
+  first_half.max_steps(4 * 6);  // stops after four epochs, two of them averaged
   Trainer first(first_half);
   Net resumed(false);
   first.fit(resumed, train);
@@ -131,7 +131,7 @@ TEST(Swa, BadOptionsAreNamed) {
   const auto error_for = [](const PluginSpec& spec) {
     return error_of([&] {
       TrainerOptions options = testing::quiet_options(2);
-      options.plugins.push_back(spec);
+      options.plugins().push_back(spec);
       Trainer trainer(options);
     });
   };
@@ -145,7 +145,7 @@ TEST(Swa, BadOptionsAreNamed) {
   const auto data = testing::make_blobs(16);
   auto train = testing::make_loader(data, 8);
   TrainerOptions options = testing::quiet_options(2);
-  options.plugins.push_back(plugins::SwaOptions{}.with_swa_lrs({0.1, 0.2}).with_swa_epoch_start(1).spec());
+  options.plugins().push_back(plugins::SwaOptions().swa_lrs({0.1, 0.2}).swa_epoch_start(1).spec());
   Trainer trainer(options);
   Net model(false);
   EXPECT_NE(error_of([&] { trainer.fit(model, train); }).find("param groups"), std::string::npos);

@@ -12,7 +12,6 @@
 #include "fulgur/logger.h"
 #include "fulgur/plugin.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur::plugins {
@@ -73,9 +72,9 @@ class Window {
 class ThroughputMonitor : public Plugin {
  public:
   explicit ThroughputMonitor(ThroughputMonitorOptions options) : options_(std::move(options)) {
-    if (options_.window_size < 2) {
+    if (options_.window_size() < 2) {
       throw PluginError("plugin 'throughput_monitor': option 'window_size' must be at least 2, got " +
-                        std::to_string(options_.window_size));
+                        std::to_string(options_.window_size()));
     }
   }
 
@@ -88,7 +87,7 @@ class ThroughputMonitor : public Plugin {
       update("train", trainer, hook.batch);
       // Logged with the Trainer's step rows, after the optimizer step of the window that ends here.
       const int64_t step = trainer.global_step();
-      if (step > last_logged_step_ && step % trainer.options().log_every_n_steps == 0) {
+      if (step > last_logged_step_ && step % trainer.options().log_every_n_steps() == 0) {
         last_logged_step_ = step;
         log("train", trainer, step);
       }
@@ -120,7 +119,7 @@ class ThroughputMonitor : public Plugin {
     starts_[stage] = Clock::now();
     batches_[stage] = 0;
     samples_[stage] = 0;
-    windows_.insert_or_assign(stage, Window(static_cast<std::size_t>(options_.window_size)));
+    windows_.insert_or_assign(stage, Window(static_cast<std::size_t>(options_.window_size())));
     if (stage == "train") last_logged_step_ = trainer.global_step();
   }
 
@@ -139,7 +138,7 @@ class ThroughputMonitor : public Plugin {
 
   void log(const std::string& stage, Trainer& trainer, int64_t step) {
     const bool has_flops = dynamic_cast<const FlopsPerBatch*>(trainer.module()) != nullptr;
-    trainer.log_to_loggers(windows_.at(stage).compute(stage, options_.separator, trainer.world_size(), has_flops), step);
+    trainer.log_to_loggers(windows_.at(stage).compute(stage, options_.separator(), trainer.world_size(), has_flops), step);
   }
 
   static void sync(Trainer& trainer) {
@@ -155,12 +154,7 @@ class ThroughputMonitor : public Plugin {
 };
 
 std::unique_ptr<Plugin> make_throughput_monitor(const PluginOptions& options) {
-  OptionReader reader("throughput_monitor", options);
-  ThroughputMonitorOptions config;
-  config.window_size = reader.get_int("window_size", config.window_size);
-  config.separator = reader.get("separator", config.separator);
-  reader.finish();
-  return std::make_unique<ThroughputMonitor>(std::move(config));
+  return std::make_unique<ThroughputMonitor>(ThroughputMonitorOptions::parse(options));
 }
 
 }  // namespace

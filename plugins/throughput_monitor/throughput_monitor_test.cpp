@@ -18,12 +18,12 @@ TEST(ThroughputMonitor, LogsTotalsRatesAndFlopsWithLightningsNames) {
   auto val = testing::make_loader(data, 16);
   Counted model;
   auto options = testing::quiet_options(2);
-  options.log_every_n_steps = 4;
-  options.num_sanity_val_steps = 0;
+  options.log_every_n_steps(4);
+  options.num_sanity_val_steps(0);
   Trainer trainer(options);
   auto& logger = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   plugins::ThroughputMonitorOptions monitor;
-  monitor.window_size = 3;
+  monitor.window_size(3);
   trainer.add_plugin(monitor.spec());
   trainer.fit(model, train, val);
 
@@ -50,7 +50,7 @@ TEST(ThroughputMonitor, LogsTotalsRatesAndFlopsWithLightningsNames) {
 TEST(ThroughputMonitor, BadOptionsAreNamed) {
   Trainer trainer(testing::quiet_options());
   plugins::ThroughputMonitorOptions monitor;
-  monitor.window_size = 1;
+  monitor.window_size(1);
   const auto error = testing::error_of([&] { trainer.add_plugin(monitor.spec()); });
   EXPECT_NE(error.find("'window_size' must be at least 2"), std::string::npos) << error;
 }

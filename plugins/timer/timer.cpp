@@ -12,7 +12,6 @@
 
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/trainer.h"
 
 namespace fulgur::plugins {
@@ -50,11 +49,7 @@ double parse_duration(const std::string& text) {
 
 class Timer : public Plugin, public TimerInfo {
  public:
-  explicit Timer(TimerOptions options) : options_(std::move(options)), duration_(parse_duration(options_.duration)) {
-    if (options_.interval != "step" && options_.interval != "epoch") {
-      throw PluginError("plugin 'timer': option 'interval' expects step or epoch, got '" + options_.interval + "'");
-    }
-  }
+  explicit Timer(TimerOptions options) : options_(std::move(options)), duration_(parse_duration(options_.duration())) {}
 
   std::string name() const override { return "timer"; }
 
@@ -68,10 +63,10 @@ class Timer : public Plugin, public TimerInfo {
     connect(bus.on_predict_start, [this](RunHook&) { start(Stage::Predict); }, SlotGroup::Trace);
     connect(bus.on_predict_end, [this](RunHook&) { end(Stage::Predict); }, SlotGroup::Trace);
     connect(bus.on_train_batch_end, [this](BatchEndHook& hook) {
-      if (options_.interval == "step") check(hook.trainer);
+      if (options_.interval() == "step") check(hook.trainer);
     }, SlotGroup::Monitor);
     connect(bus.on_train_epoch_end, [this](EpochHook& hook) {
-      if (options_.interval == "epoch") check(hook.trainer);
+      if (options_.interval() == "epoch") check(hook.trainer);
     }, SlotGroup::Monitor);
     connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
       auto state = plugin_state(hook.checkpoint, name());
@@ -114,7 +109,7 @@ class Timer : public Plugin, public TimerInfo {
   void check(Trainer& trainer) {
     if (std::isinf(duration_) || time_elapsed(Stage::Fit) < duration_ || trainer.should_stop) return;
     trainer.should_stop = true;
-    if (options_.verbose) {
+    if (options_.verbose()) {
       spdlog::info("timer: time limit of {:.1f} s reached after {:.1f} s of training. Signaling Trainer to stop.",
                    duration_, time_elapsed(Stage::Fit));
     }
@@ -128,13 +123,7 @@ class Timer : public Plugin, public TimerInfo {
 };
 
 std::unique_ptr<Plugin> make_timer(const PluginOptions& options) {
-  OptionReader reader("timer", options);
-  TimerOptions config;
-  config.duration = reader.get("duration", config.duration);
-  config.interval = reader.get("interval", config.interval);
-  config.verbose = reader.get_bool("verbose", config.verbose);
-  reader.finish();
-  return std::make_unique<Timer>(std::move(config));
+  return std::make_unique<Timer>(TimerOptions::parse(options));
 }
 
 }  // namespace

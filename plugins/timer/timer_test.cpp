@@ -20,11 +20,11 @@ struct Slow : testing::TinyClassifier {
 
 TrainerOptions quiet(int64_t epochs) {
   TrainerOptions options;
-  options.max_epochs = epochs;
-  options.accelerator = "cpu";  // a first CUDA run spends the 0.3 s budgets on start-up alone
-  options.enable_checkpointing = false;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
+  options.max_epochs(epochs);
+  options.accelerator("cpu");  // a first CUDA run spends the 0.3 s budgets on start-up alone
+  options.enable_checkpointing(false);
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
   return options;
 }
 
@@ -35,7 +35,7 @@ TEST(Timer, MaxTimeStopsAtTheNextStep) {
   auto loader = testing::make_loader(data, 4);  // 16 steps of >= 20 ms per epoch
   Slow model;
   auto options = quiet(10);
-  options.max_time = "0.1";  // seconds
+  options.max_time("0.1");  // seconds
   Trainer trainer(options);
   trainer.fit(model, loader);
   // At least 5 steps fit into 0.1 s; a machine under load may fit fewer, but never a whole epoch.
@@ -50,7 +50,7 @@ TEST(Timer, EpochIntervalStopsAtTheEpochsEnd) {
   auto loader = testing::make_loader(data, 4);  // 4 steps: >= 80 ms per epoch
   Slow model;
   auto options = quiet(10);
-  options.plugins.push_back(plugins::TimerOptions{"00:00:00:00.1", "epoch", false}.spec());
+  options.plugins().push_back(plugins::TimerOptions("00:00:00:00.1").interval("epoch").verbose(false).spec());
   Trainer trainer(options);
   trainer.fit(model, loader);
   EXPECT_EQ(trainer.global_step() % 4, 0);
@@ -62,7 +62,7 @@ TEST(Timer, MeasuresEachStage) {
   auto loader = testing::make_loader(data, 4);
   Slow model;
   auto options = quiet(1);
-  options.plugins.push_back(plugins::TimerOptions{}.spec());  // no limit: only measures
+  options.plugins().push_back(plugins::TimerOptions{}.spec());  // no limit: only measures
   Trainer trainer(options);
   trainer.fit(model, loader, loader);
   EXPECT_GE(timer_of(trainer).time_elapsed(Stage::Fit), 0.08);
@@ -76,14 +76,14 @@ TEST(Timer, ElapsedTimeTravelsInTheCheckpoint) {
   auto loader = testing::make_loader(data, 4);
   Slow model;
   auto options = quiet(1);
-  options.plugins.push_back(plugins::TimerOptions{"0.3"}.spec());
+  options.plugins().push_back(plugins::TimerOptions{"0.3"}.spec());
   Trainer first(options);
   first.fit(model, loader);
   first.save_checkpoint(path);
   const double spent = timer_of(first).time_elapsed(Stage::Fit);
   ASSERT_LT(spent, 0.3);
 
-  options.max_epochs = 10;
+  options.max_epochs(10);
   Trainer resumed(options);
   resumed.fit(model, loader, nullptr, path);
   EXPECT_GE(timer_of(resumed).time_elapsed(Stage::Fit), 0.3);
@@ -93,7 +93,7 @@ TEST(Timer, ElapsedTimeTravelsInTheCheckpoint) {
 
 TEST(Timer, BadDurationIsAClearError) {
   auto options = quiet(1);
-  options.max_time = "soon";
+  options.max_time("soon");
   EXPECT_NE(testing::error_of([&] { Trainer trainer(options); }).find("duration 'soon' is not DD:HH:MM:SS"),
             std::string::npos);
 }

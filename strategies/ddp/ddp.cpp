@@ -26,7 +26,6 @@
 #include "fulgur/compat.h"
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
-#include "fulgur/plugin_options.h"
 #include "fulgur/random_id.h"
 #include "fulgur/strategy.h"
 #include "fulgur/trainer.h"
@@ -195,21 +194,21 @@ class ChildProcesses {
 class DDP : public Plugin, public Strategy {
  public:
   explicit DDP(DDPOptions options) : options_(options) {
-    if (options_.devices < 1 || options_.num_nodes < 1) throw PluginError("plugin 'ddp': devices and num_nodes must be >= 1");
-    if (!(options_.timeout > 0)) throw PluginError("plugin 'ddp': option 'timeout' must be > 0 seconds");
-    if (!(options_.bucket_mb > 0)) throw PluginError("plugin 'ddp': option 'bucket_mb' must be > 0");
+    if (options_.devices() < 1 || options_.num_nodes() < 1) throw PluginError("plugin 'ddp': devices and num_nodes must be >= 1");
+    if (!(options_.timeout() > 0)) throw PluginError("plugin 'ddp': option 'timeout' must be > 0 seconds");
+    if (!(options_.bucket_mb() > 0)) throw PluginError("plugin 'ddp': option 'bucket_mb' must be > 0");
     nccl_ = choose_nccl();
-    const int64_t expected = options_.devices * options_.num_nodes;
+    const int64_t expected = options_.devices() * options_.num_nodes();
     if (auto launched = launcher_environment()) {
       where_ = *launched;
       if (where_.world_size != expected) {
         throw Error("ddp: the launcher's world size is " + std::to_string(where_.world_size) + " but devices x num_nodes is " +
-                    std::to_string(options_.devices) + " x " + std::to_string(options_.num_nodes) + " = " +
+                    std::to_string(options_.devices()) + " x " + std::to_string(options_.num_nodes()) + " = " +
                     std::to_string(expected));
       }
     } else {
-      if (options_.num_nodes > 1) {
-        throw Error("ddp: num_nodes=" + std::to_string(options_.num_nodes) + " needs a launcher on every machine "
+      if (options_.num_nodes() > 1) {
+        throw Error("ddp: num_nodes=" + std::to_string(options_.num_nodes()) + " needs a launcher on every machine "
                     "(torchrun-style MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK, NODE_RANK, or SLURM)");
       }
       where_.world_size = expected;
@@ -225,7 +224,7 @@ class DDP : public Plugin, public Strategy {
       ::setenv("WORLD_SIZE", std::to_string(where_.world_size).c_str(), 1);
       ::setenv("NODE_RANK", "0", 1);
       ::setenv(kJobIdVariable, job_id_.c_str(), 1);
-      children_.start(where_, options_.timeout);
+      children_.start(where_, options_.timeout());
       ::setenv("RANK", "0", 1);
       ::setenv("LOCAL_RANK", "0", 1);
     }
@@ -316,19 +315,19 @@ class DDP : public Plugin, public Strategy {
 
  private:
   bool choose_nccl() const {
-    const auto& backend = options_.backend;
+    const auto& backend = options_.backend();
     if (backend != "auto" && backend != "gloo" && backend != "nccl") {
       throw PluginError("plugin 'ddp': option 'backend' expects auto, gloo or nccl, got '" + backend + "'");
     }
 #ifdef FULGUR_WITH_NCCL
     // NCCL wants a GPU of its own for every process of a machine; ranks that share one use Gloo.
-    const bool cuda = torch::cuda::is_available() && options_.accelerator != "cpu";
+    const bool cuda = torch::cuda::is_available() && options_.accelerator() != "cpu";
     const auto gpus = cuda ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
-    if (backend == "nccl" && gpus < options_.devices) {
-      throw Error("ddp: backend 'nccl' needs one CUDA device per process: devices=" + std::to_string(options_.devices) +
+    if (backend == "nccl" && gpus < options_.devices()) {
+      throw Error("ddp: backend 'nccl' needs one CUDA device per process: devices=" + std::to_string(options_.devices()) +
                   " but this machine has " + std::to_string(gpus) + " (backend 'gloo' can share them)");
     }
-    return backend == "nccl" || (backend == "auto" && cuda && gpus >= options_.devices);
+    return backend == "nccl" || (backend == "auto" && cuda && gpus >= options_.devices());
 #else
     if (backend == "nccl") {
       throw Error("ddp: backend 'nccl' needs a LibTorch built with CUDA and fulgur built with FULGUR_NCCL_INCLUDE_DIR; "
@@ -342,7 +341,7 @@ class DDP : public Plugin, public Strategy {
   // Rank 0 writes the job's id there first.
   void open_store() {
     if (store_) return;
-    const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options_.timeout * 1000));
+    const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options_.timeout() * 1000));
     try {
       c10d::TCPStoreOptions store_options;
       store_options.port = static_cast<uint16_t>(where_.port);
@@ -360,7 +359,7 @@ class DDP : public Plugin, public Strategy {
       children_.mark_failed();
       throw Error("ddp: rank " + std::to_string(where_.rank) + " of " + std::to_string(where_.world_size) +
                   " could not " + (where_.rank == 0 ? "serve" : "reach") + " the rendezvous store at " + address() +
-                  " within " + seconds(options_.timeout) + " s (" +
+                  " within " + seconds(options_.timeout()) + " s (" +
                   (where_.rank == 0 ? "the port is in use: another job on this machine may have the same MASTER_PORT; "
                                       "give each job its own"
                                     : "a wrong address or port, or rank 0 never started") +
@@ -400,7 +399,7 @@ class DDP : public Plugin, public Strategy {
   }
 
   void join() {
-    const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options_.timeout * 1000));
+    const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options_.timeout() * 1000));
     open_store();
     try {
       check_identity();
@@ -429,7 +428,7 @@ class DDP : public Plugin, public Strategy {
     } catch (const std::exception& error) {
       children_.mark_failed();
       throw Error("ddp: rank " + std::to_string(where_.rank) + " of " + std::to_string(where_.world_size) +
-                  " could not join the process group at " + address() + " within " + seconds(options_.timeout) +
+                  " could not join the process group at " + address() + " within " + seconds(options_.timeout()) +
                   " s (a port in use, a wrong address, or a rank that never started): " + first_line(error.what()));
     }
     spdlog::info("ddp: rank {} of {} joined job {} at {} ({})", where_.rank, where_.world_size, job_id_, address(),
@@ -450,11 +449,11 @@ class DDP : public Plugin, public Strategy {
   static std::string training_options(const Trainer& trainer) {
     const auto& o = trainer.options();
     std::ostringstream text;
-    text << "max_epochs=" << (o.max_epochs ? std::to_string(*o.max_epochs) : "unset") << " max_steps=" << o.max_steps
-         << " accumulate_grad_batches=" << o.accumulate_grad_batches
-         << " seed=" << (o.seed ? std::to_string(*o.seed) : "unset") << " precision=" << o.precision
-         << " gradient_clip_val=" << (o.gradient_clip_val ? std::to_string(*o.gradient_clip_val) : "unset")
-         << " limit_train_batches=" << o.limit_train_batches.to_string() << " deterministic=" << o.deterministic;
+    text << "max_epochs=" << (o.max_epochs() ? std::to_string(*o.max_epochs()) : "unset") << " max_steps=" << o.max_steps()
+         << " accumulate_grad_batches=" << o.accumulate_grad_batches()
+         << " seed=" << (o.seed() ? std::to_string(*o.seed()) : "unset") << " precision=" << o.precision()
+         << " gradient_clip_val=" << (o.gradient_clip_val() ? std::to_string(*o.gradient_clip_val()) : "unset")
+         << " limit_train_batches=" << o.limit_train_batches().to_string() << " deterministic=" << o.deterministic();
     return text.str();
   }
 
@@ -558,7 +557,7 @@ class DDP : public Plugin, public Strategy {
   // the Module decides when backward is over.
   void start_overlap(Trainer& trainer) {
     release_reducers();
-    if (where_.world_size == 1 || !options_.overlap || !trainer.module() ||
+    if (where_.world_size == 1 || !options_.overlap() || !trainer.module() ||
         !trainer.module()->automatic_optimization() || trainer.optimizers().size() != 1) {
       return;
     }
@@ -571,7 +570,7 @@ class DDP : public Plugin, public Strategy {
     for (auto& group : optimizer.param_groups()) {
       for (auto& parameter : group.params()) parameters.push_back(parameter);
     }
-    const auto bucket_bytes = static_cast<int64_t>(options_.bucket_mb * 1024 * 1024);
+    const auto bucket_bytes = static_cast<int64_t>(options_.bucket_mb() * 1024 * 1024);
     auto reducer = std::make_unique<strategies::BucketReducer>(
         parameters, bucket_bytes,
         [this](at::Tensor& flat) {
@@ -636,7 +635,7 @@ class DDP : public Plugin, public Strategy {
     } catch (const std::exception& error) {
       children_.mark_failed();
       throw Error("ddp: rank " + std::to_string(where_.rank) + ": " + what +
-                  " failed: another rank died, failed or did not answer within " + seconds(options_.timeout) +
+                  " failed: another rank died, failed or did not answer within " + seconds(options_.timeout()) +
                   " s: " + first_line(error.what()));
     }
   }
@@ -666,17 +665,7 @@ class DDP : public Plugin, public Strategy {
 };
 
 std::unique_ptr<Plugin> make_ddp(const PluginOptions& options) {
-  OptionReader reader("ddp", options);
-  DDPOptions config;
-  config.devices = reader.get_int("devices", config.devices);
-  config.num_nodes = reader.get_int("num_nodes", config.num_nodes);
-  config.timeout = reader.get_double("timeout", config.timeout);
-  config.bucket_mb = reader.get_double("bucket_mb", config.bucket_mb);
-  config.overlap = reader.get_bool("overlap", config.overlap);
-  config.backend = reader.get("backend", config.backend);
-  config.accelerator = reader.get("accelerator", config.accelerator);
-  reader.finish();
-  return std::make_unique<DDP>(config);
+  return std::make_unique<DDP>(DDPOptions::parse(options));
 }
 
 }  // namespace

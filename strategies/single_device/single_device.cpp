@@ -25,7 +25,7 @@ class SingleDevice : public Plugin, public Strategy {
 };
 
 std::unique_ptr<Plugin> make_single_device(const PluginOptions& options) {
-  OptionReader("single_device", options).finish();
+  SingleDeviceOptions::parse(options);
   return std::make_unique<SingleDevice>();
 }
 

@@ -14,11 +14,11 @@ torch::Tensor train(const std::string& strategy) {
   torch::manual_seed(2);
   testing::TinyClassifier model;
   TrainerOptions options;
-  options.max_epochs = 2;
-  options.strategy = strategy;
-  options.enable_checkpointing = false;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
+  options.max_epochs(2);
+  options.strategy(strategy);
+  options.enable_checkpointing(false);
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
   Trainer trainer(options);
   EXPECT_EQ(trainer.strategy() != nullptr, strategy == "single_device");
   trainer.fit(model, loader);
@@ -30,8 +30,8 @@ torch::Tensor train(const std::string& strategy) {
 TEST(SingleDevice, IsTheRunWithoutAStrategy) {
   EXPECT_TRUE(torch::equal(train("single_device"), train("auto")));
   TrainerOptions options;
-  options.strategy = "single_device";
-  options.devices = 2;
+  options.strategy("single_device");
+  options.devices(2);
   EXPECT_NE(testing::error_of([&] { Trainer trainer(options); }).find("Trainer option devices"), std::string::npos);
 }
 

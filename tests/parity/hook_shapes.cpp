@@ -14,15 +14,15 @@ namespace {
 
 fulgur::TrainerOptions shape_options(const std::string& root) {
   fulgur::TrainerOptions options;
-  options.max_epochs = 1;
-  options.limit_train_batches = 2;
-  options.limit_val_batches = 2;  // and the default sanity check of 2 batches
-  options.limit_test_batches = 2;
-  options.limit_predict_batches = 2;
-  options.accelerator = "cpu";
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
-  options.default_root_dir = root;
+  options.max_epochs(1);
+  options.limit_train_batches(2);
+  options.limit_val_batches(2);  // and the default sanity check of 2 batches
+  options.limit_test_batches(2);
+  options.limit_predict_batches(2);
+  options.accelerator("cpu");
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
+  options.default_root_dir(root);
   return options;
 }
 
@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
     if (shape == "resume") {
       // A checkpoint written after the first training batch, mid-epoch, by model_checkpoint.
       auto options = shape_options(root + "/first");
-      options.plugins.push_back(
+      options.plugins().push_back(
           fulgur::PluginSpec::parse("model_checkpoint:every_n_train_steps=1,save_top_k=-1,dirpath=" + root + "/first"));
       fulgur::Trainer first(options);
       first.fit(model, train, val);
@@ -57,8 +57,8 @@ int main(int argc, char** argv) {
       ckpt = root + "/first/checkpoints/epoch=0-step=2.ckpt";
     }
     auto options = shape_options(root + "/traced");
-    if (shape == "resume_epoch") options.max_epochs = 2;
-    options.plugins.push_back(fulgur::plugins::HookTraceOptions{trace}.spec());
+    if (shape == "resume_epoch") options.max_epochs() = 2;
+    options.plugins().push_back(fulgur::plugins::HookTraceOptions{trace}.spec());
     fulgur::Trainer trainer(options);
     if (shape == "fit" || shape == "resume" || shape == "resume_epoch") {
       trainer.fit(model, train, val, ckpt);

@@ -23,7 +23,7 @@ struct Data : fulgur::DataModule {
     calls.push_back("train_dataloader(served=" + std::to_string(served) + ")");
     ++served;
     fulgur::TensorDataLoaderOptions options;
-    options.batch_size = 8;
+    options.batch_size(8);
     return std::make_unique<fulgur::TensorDataLoader>(x, y, options);
   }
   fulgur::StateDict state_dict() override {
@@ -55,12 +55,12 @@ struct Tiny : fulgur::Module {
 
 fulgur::TrainerOptions options(int64_t epochs, const std::string& work) {
   fulgur::TrainerOptions o;
-  o.max_epochs = epochs;
-  o.enable_checkpointing = false;
-  o.enable_progress_bar = false;
-  o.enable_model_summary = false;
-  o.accelerator = "cpu";
-  o.default_root_dir = work;
+  o.max_epochs(epochs);
+  o.enable_checkpointing(false);
+  o.enable_progress_bar(false);
+  o.enable_model_summary(false);
+  o.accelerator("cpu");
+  o.default_root_dir(work);
   return o;
 }
 

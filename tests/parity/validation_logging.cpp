@@ -25,7 +25,7 @@ struct Logged : fulgur::Module {
   Logged() { linear = register_module("linear", torch::nn::Linear(4, 2)); }
   torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
     auto loss = F::cross_entropy(linear(batch[0]), batch[1]);
-    log("train_loss", loss, fulgur::LogOptions{}.with_on_step(true).with_on_epoch(true));
+    log("train_loss", loss, fulgur::LogOptions().on_step(true).on_epoch(true));
     log("zeta", 1.0);
     log("alpha", 2.0);
     return loss;
@@ -33,7 +33,7 @@ struct Logged : fulgur::Module {
   torch::Tensor validation_step(const fulgur::Batch& batch, int64_t) override {
     auto logits = linear(batch[0]);
     log("val_acc", (logits.argmax(1) == batch[1]).to(torch::kFloat).mean(),
-        fulgur::LogOptions{}.with_on_step(true).with_on_epoch(true));
+        fulgur::LogOptions().on_step(true).on_epoch(true));
     log("val_loss", F::cross_entropy(logits, batch[1]));
     return logits;
   }
@@ -82,20 +82,20 @@ int main(int argc, char** argv) {
     model.linear->bias.copy_(tensor("bias"));
   }
   fulgur::TensorDataLoaderOptions train_batches, val_batches;
-  train_batches.batch_size = 8;
-  val_batches.batch_size = 16;
+  train_batches.batch_size(8);
+  val_batches.batch_size(16);
   fulgur::TensorDataLoader train(tensor("x"), tensor("y"), train_batches);
   fulgur::TensorDataLoader val(tensor("x"), tensor("y"), val_batches);
   fulgur::TrainerOptions options;
-  options.max_epochs = 2;
-  options.log_every_n_steps = 1;
-  options.num_sanity_val_steps = 0;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
-  options.enable_checkpointing = false;
-  options.accelerator = "cpu";
-  options.default_root_dir = std::string(argv[2]) + "/fulgur";
-  options.plugins = {fulgur::PluginSpec{"csv_logger", {}}, fulgur::PluginSpec{"lr_monitor", {}}};
+  options.max_epochs(2);
+  options.log_every_n_steps(1);
+  options.num_sanity_val_steps(0);
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
+  options.enable_checkpointing(false);
+  options.accelerator("cpu");
+  options.default_root_dir(std::string(argv[2]) + "/fulgur");
+  options.plugins({fulgur::PluginSpec{"csv_logger", {}}, fulgur::PluginSpec{"lr_monitor", {}}});
   fulgur::Trainer trainer(options);
   trainer.fit(model, train, val);
 

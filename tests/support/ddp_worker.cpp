@@ -59,10 +59,10 @@ struct RankLogger : fulgur::testing::TinyClassifier {
   using TinyClassifier::TinyClassifier;
   torch::Tensor training_step(const fulgur::Batch& batch, int64_t batch_idx) override {
     log("rank_mean", static_cast<double>(trainer().global_rank()),
-        fulgur::LogOptions().with_on_step(false).with_on_epoch(true).with_sync_dist());
+        fulgur::LogOptions().on_step(false).on_epoch(true).sync_dist(true));
     const double epoch = static_cast<double>(trainer().current_epoch());
     log("rank_trend", trainer().global_rank() == 0 ? -epoch : epoch,
-        fulgur::LogOptions().with_on_step(false).with_on_epoch(true));
+        fulgur::LogOptions().on_step(false).on_epoch(true));
     return TinyClassifier::training_step(batch, batch_idx);
   }
 };
@@ -124,10 +124,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     fulgur::finish_trainer_options(*flags, options);
-    options.enable_progress_bar = false;
-    options.enable_model_summary = false;
-    options.enable_checkpointing = false;
-    options.accelerator = "cpu";
+    options.enable_progress_bar(false);
+    options.enable_model_summary(false);
+    options.enable_checkpointing(false);
+    options.accelerator("cpu");
     torch::set_num_threads(1);
     torch::manual_seed(11);  // the same initial weights in every run (rank 0's are broadcast)
     const char* rank = std::getenv("RANK");

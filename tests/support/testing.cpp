@@ -16,18 +16,18 @@ Blobs make_blobs(int64_t samples, int64_t features, uint64_t seed) {
 
 TensorDataLoader make_loader(const Blobs& data, int64_t batch_size, bool shuffle, uint64_t seed) {
   TensorDataLoaderOptions options;
-  options.batch_size = batch_size;
-  options.shuffle = shuffle;
-  options.seed = seed;
+  options.batch_size(batch_size);
+  options.shuffle(shuffle);
+  options.seed(seed);
   return TensorDataLoader(data.x, data.y, options);
 }
 
 TrainerOptions quiet_options(int64_t max_epochs) {
   TrainerOptions options;
-  options.max_epochs = max_epochs;
-  options.enable_progress_bar = false;
-  options.enable_model_summary = false;
-  options.enable_checkpointing = false;
+  options.max_epochs(max_epochs);
+  options.enable_progress_bar(false);
+  options.enable_model_summary(false);
+  options.enable_checkpointing(false);
   return options;
 }
 

@@ -80,15 +80,15 @@ BatchSizeFinder Tuner::run_scale_batch_size(Module& module, int64_t& batch_size,
   if (!(options.margin_ >= 0 && options.margin_ < 1)) throw Error("scale_batch_size: margin must lie in [0, 1)");
   if (options.max_memory_mb_ < 0) throw Error("scale_batch_size: max_memory_mb must be >= 0 (0: no budget)");
   BatchSizeFinder result;
-  if (options_.fast_dev_run > 0) {
+  if (options_.fast_dev_run() > 0) {
     spdlog::warn("scale_batch_size is skipped under fast_dev_run, as in Lightning");
     result.batch_size = batch_size;
     return result;
   }
   TrainerOptions search = search_options();
-  search.max_steps = options.steps_per_trial_;
-  search.limit_train_batches = 1.0;
-  search.limit_val_batches = options.steps_per_trial_;
+  search.max_steps(options.steps_per_trial_);
+  search.limit_train_batches(1.0);
+  search.limit_val_batches(options.steps_per_trial_);
   const detail::WeightsSnapshot restore(module);
 
   // One trial: true when it fitted, false when it ran out of memory; other errors propagate.

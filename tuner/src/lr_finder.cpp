@@ -216,7 +216,7 @@ LRFinder Tuner::run_lr_find(Module& module, const LRFindOptions& options, const 
   if (options.mode_ != "exponential" && options.mode_ != "linear") {
     throw Error("lr_find: mode must be exponential or linear, got '" + options.mode_ + "'");
   }
-  if (options_.fast_dev_run > 0) {
+  if (options_.fast_dev_run() > 0) {
     spdlog::warn("lr_find is skipped under fast_dev_run, as in Lightning");
     return {};
   }
@@ -240,8 +240,8 @@ LRFinder Tuner::run_lr_find(Module& module, const LRFindOptions& options, const 
     }
   }
   TrainerOptions search = search_options();
-  search.max_steps = options.num_training_;
-  search.limit_val_batches = options.num_training_;
+  search.max_steps(options.num_training_);
+  search.limit_val_batches(options.num_training_);
   Trainer trainer(search);
   trainer.add_plugin(std::make_unique<detail::OptimizerSnapshot>());
   auto& sweep = static_cast<LRSweep&>(trainer.add_plugin(std::make_unique<LRSweep>(options)));

@@ -55,13 +55,13 @@ int main(int argc, char** argv) {
         for (auto& item : model.net->named_parameters()) item.value().copy_(init.at(item.key()).toTensor());
       }
       fulgur::TensorDataLoaderOptions batches;
-      batches.batch_size = 8;
+      batches.batch_size(8);
       fulgur::TensorDataLoader train(file.at("x").toTensor(), file.at("y").toTensor(), batches);
       fulgur::TrainerOptions options;
-      options.max_epochs = 5;
-      options.enable_progress_bar = false;
-      options.enable_model_summary = false;
-      options.enable_checkpointing = false;
+      options.max_epochs(5);
+      options.enable_progress_bar(false);
+      options.enable_model_summary(false);
+      options.enable_checkpointing(false);
       fulgur::Tuner tuner(options);
       const auto finder = tuner.lr_find(model, train, {},
                                         fulgur::LRFindOptions()

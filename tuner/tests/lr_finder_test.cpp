@@ -31,7 +31,7 @@ TEST(LRFinder, SweepsLightningsScheduleAndPutsTheWeightsBack) {
   auto train = testing::make_loader(data, 8);
   const std::string dir = testing::temp_dir("lr_find");
   TrainerOptions options = testing::quiet_options(3);
-  options.default_root_dir = dir;
+  options.default_root_dir(dir);
   Trainer trainer(options);
   Tuner tuner(trainer);
   Scheduled model;
@@ -146,7 +146,7 @@ TEST(LRFinder, TheSuggestionIsAppliedToTheModulesLearningRate) {
   const auto data = testing::make_blobs(256, 4, 1);
   auto train = testing::make_loader(data, 8);
   TrainerOptions options = testing::quiet_options(3);
-  options.default_root_dir = testing::temp_dir("lr_find_apply");
+  options.default_root_dir(testing::temp_dir("lr_find_apply"));
   Trainer trainer(options);
   Tuner tuner(trainer);
   for (const std::string key : {"lr", "learning_rate"}) {
@@ -178,8 +178,8 @@ TEST(LRFinder, BadOptionsAreNamed) {
   EXPECT_NE(error_of([&] { tuner.lr_find(model, train, {}, LRFindOptions().mode("cubic")); }).find("exponential or linear"),
             std::string::npos);
   TrainerOptions ddp = testing::quiet_options(1);
-  ddp.strategy = "ddp";
-  ddp.devices = 2;
+  ddp.strategy("ddp");
+  ddp.devices(2);
   EXPECT_NE(error_of([&] { Tuner(ddp).lr_find(model, train); }).find("one process"), std::string::npos);
 }
 

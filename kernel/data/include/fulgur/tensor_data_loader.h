@@ -9,15 +9,24 @@
 #include <ATen/core/Tensor.h>
 
 #include "fulgur/data_loader.h"
+#include "fulgur/options.h"
 
 namespace fulgur {
 
-struct TensorDataLoaderOptions {
-  int64_t batch_size = 1;
-  bool shuffle = false;
-  bool drop_last = false;
-  /// The order of epoch e is a permutation drawn from a generator seeded with seed + e.
-  uint64_t seed = 0;
+struct TensorDataLoaderOptions : DeclaredOptions<TensorDataLoaderOptions> {
+  static const char* options_name() { return "TensorDataLoader"; }
+  static std::string options_owner() { return "TensorDataLoader"; }
+  TensorDataLoaderOptions() = default;
+  /// `{32, true}`: batch_size, shuffle, drop_last and seed in order, as the last release spelled them.
+  TensorDataLoaderOptions(int64_t batch_size_, bool shuffle_ = false, bool drop_last_ = false,  // NOLINT
+                          uint64_t seed_ = 0) {
+    batch_size(batch_size_).shuffle(shuffle_).drop_last(drop_last_).seed(seed_);
+  }
+
+  FULGUR_OPTION(int64_t, batch_size, 1, "Samples per batch.", at_least(1));
+  FULGUR_OPTION(bool, shuffle, false, "A new order every epoch.");
+  FULGUR_OPTION(bool, drop_last, false, "Drop a short last batch.");
+  FULGUR_OPTION(uint64_t, seed, 0, "The order of epoch e is a permutation drawn from a generator seeded with seed + e.");
 };
 
 /// Batches of rows of `data` and `targets` (first dimension is the sample).
@@ -30,8 +39,8 @@ class TensorDataLoader : public DataLoader {
   std::optional<int64_t> size() const override;
   int64_t skip(int64_t batches) override;
   void shard(int64_t rank, int64_t world_size) override;
-  bool shuffles() const override { return options_.shuffle; }
-  void disable_shuffle() override { options_.shuffle = false; }
+  bool shuffles() const override { return options_.shuffle(); }
+  void disable_shuffle() override { options_.shuffle(false); }
 
   int64_t num_samples() const { return data_.size(0); }
 

@@ -30,7 +30,7 @@ class FolderLoggerPlugin : public LoggerPlugin {
   /// Derived loggers that connect hooks of their own call this first.
   void attach(HookBus& bus) override {
     connect(bus.setup, [this](StageHook& hook) {
-      if (!dir_) dir_.emplace(save_dir_.empty() ? hook.trainer.options().default_root_dir : save_dir_, name_);
+      if (!dir_) dir_.emplace(save_dir_.empty() ? hook.trainer.options().default_root_dir() : save_dir_, name_);
       if (!dir_->chosen()) choose_folder(hook.trainer);
     }, SlotGroup::Trace);
     connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {

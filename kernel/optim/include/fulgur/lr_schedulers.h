@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fulgur/lr_scheduler.h"
+#include "fulgur/options.h"
 
 namespace torch::optim {
 class LRScheduler;
@@ -138,15 +139,17 @@ class PolynomialLR : public LRScheduler {
 /// steps (PyTorch's ReduceLROnPlateau, same options and state).
 class ReduceLROnPlateau : public LRScheduler {
  public:
-  struct Options {
-    std::string mode = "min";  // "min": lower is better; "max": higher is better
-    double factor = 0.1;
-    int64_t patience = 10;
-    double threshold = 1e-4;
-    std::string threshold_mode = "rel";  // "rel" or "abs"
-    int64_t cooldown = 0;
-    double min_lr = 0.0;
-    double eps = 1e-8;
+  struct Options : DeclaredOptions<Options> {
+    static const char* options_name() { return "plateau"; }
+    static std::string options_owner() { return "ReduceLROnPlateau"; }
+    FULGUR_OPTION(std::string, mode, "min", "min: lower is better; max: higher is better.", one_of({"min", "max"}));
+    FULGUR_OPTION(double, factor, 0.1, "The rates' factor at each reduction.");
+    FULGUR_OPTION(int64_t, patience, 10, "Steps without improvement before a reduction.");
+    FULGUR_OPTION(double, threshold, 1e-4, "The least change that counts as an improvement.");
+    FULGUR_OPTION(std::string, threshold_mode, "rel", "rel or abs.", one_of({"rel", "abs"}));
+    FULGUR_OPTION(int64_t, cooldown, 0, "Steps after a reduction before watching again.");
+    FULGUR_OPTION(double, min_lr, 0.0, "The lowest rate.");
+    FULGUR_OPTION(double, eps, 1e-8, "A smaller change of the rate is not applied.");
   };
   explicit ReduceLROnPlateau(torch::optim::Optimizer& optimizer) : ReduceLROnPlateau(optimizer, Options{}) {}
   ReduceLROnPlateau(torch::optim::Optimizer& optimizer, Options options);

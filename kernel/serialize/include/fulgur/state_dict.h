@@ -3,7 +3,7 @@
 //
 //   fulgur::save_weights(model, "w.pt");            // torch.load("w.pt") -> dict; .safetensors too
 //   auto report = fulgur::load_weights(model, "python_weights.pt",
-//                                      fulgur::LoadOptions().with_strip_prefix("model."));
+//                                      fulgur::LoadOptions().strip_prefix("model."));
 //
 // Formats, chosen by the file's extension: ".safetensors" (the safetensors format), anything else
 // a torch.save / LibTorch pickle archive holding a dict of tensors: Python's
@@ -18,26 +18,40 @@
 #include <torch/nn/module.h>
 
 #include "fulgur/checkpoint.h"
+#include "fulgur/options.h"
 
 namespace fulgur {
 
-struct LoadOptions {
-  /// Every key must match a parameter or buffer and every parameter or buffer must be given
-  /// (PyTorch's strict=True). Off: only the names both have are loaded, the rest reported.
-  bool strict = true;
-  /// Removed from the start of each file key that has it ("model." from a wrapper's keys).
-  std::string strip_prefix;
-  /// Added in front of each file key (after strip_prefix).
-  std::string add_prefix;
-  /// Applied last, in order: each key that starts with `first` has that part replaced by `second`.
-  std::vector<std::pair<std::string, std::string>> rename;
+struct LoadOptions : DeclaredOptions<LoadOptions> {
+  static const char* options_name() { return "load_weights"; }
+  static std::string options_owner() { return "load_weights"; }
+  using Renames = std::vector<std::pair<std::string, std::string>>;
 
-  LoadOptions& with_strict(bool value) { strict = value; return *this; }
-  LoadOptions& with_strip_prefix(std::string value) { strip_prefix = std::move(value); return *this; }
-  LoadOptions& with_add_prefix(std::string value) { add_prefix = std::move(value); return *this; }
-  LoadOptions& with_rename(std::string from, std::string to) {
-    rename.emplace_back(std::move(from), std::move(to));
+  FULGUR_OPTION(bool, strict, true,
+                "Every key must match a parameter or buffer and every parameter or buffer must be given (PyTorch's "
+                "strict=True). Off: only the names both have are loaded, the rest reported.");
+  FULGUR_OPTION(std::string, strip_prefix, "",
+                "Removed from the start of each file key that has it (model. from a wrapper's keys).");
+  FULGUR_OPTION(std::string, add_prefix, "", "Added in front of each file key (after strip_prefix).");
+  FULGUR_OPTION(Renames, rename, {},
+                "Applied last, in order: each key that starts with the first part has it replaced by the second.");
+
+  /// Adds one rename: `LoadOptions().strip_prefix("model.").rename_prefix("encoder.", "hidden.")`.
+  LoadOptions& rename_prefix(std::string from, std::string to) {
+    rename().emplace_back(std::move(from), std::move(to));
     return *this;
+  }
+
+  // The spelling of the last release, kept for one more.
+  [[deprecated("write .strict(value)")]] LoadOptions& with_strict(bool value) { return strict(value); }
+  [[deprecated("write .strip_prefix(value)")]] LoadOptions& with_strip_prefix(std::string value) {
+    return strip_prefix(std::move(value));
+  }
+  [[deprecated("write .add_prefix(value)")]] LoadOptions& with_add_prefix(std::string value) {
+    return add_prefix(std::move(value));
+  }
+  [[deprecated("write .rename_prefix(from, to)")]] LoadOptions& with_rename(std::string from, std::string to) {
+    return rename_prefix(std::move(from), std::move(to));
   }
 };
 

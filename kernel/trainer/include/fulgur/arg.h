@@ -1,6 +1,9 @@
-// FULGUR_ARG: an option of an options struct with a fluent setter, as LibTorch's TORCH_ARG:
+// FULGUR_ARG: an option of a light options struct, as LibTorch's TORCH_ARG:
 //   struct LoaderOptions { FULGUR_ARG(LoaderOptions, int64_t, batch_size, 1) };
-//   LoaderOptions().batch_size(64);   // sets it; options.batch_size_ reads it
+//   LoaderOptions().batch_size(64);   // sets it (and returns the options, so setters chain)
+//   options.batch_size();             // reads it (options.batch_size_ too, the old spelling)
+// Options that text, a command line or a config file set are declared with FULGUR_OPTION
+// (fulgur/options.h) instead, which also gives their reader, printer and help.
 #pragma once
 
 #include <utility>
@@ -10,4 +13,6 @@
   Self& name(T value) {                    \
     name##_ = std::move(value);            \
     return *this;                          \
-  }
+  }                                        \
+  const T& name() const { return name##_; } \
+  T& name() { return name##_; }

@@ -22,6 +22,8 @@ class BatchLimit {
   /// Parses "2" as a count and "0.5" / "1.0" / "1e-1" as a fraction; throws fulgur::Error naming
   /// `option` when the text is neither.
   static BatchLimit parse(const std::string& text, const std::string& option);
+  /// The same, throwing std::invalid_argument with what was expected (the options reader's form).
+  static BatchLimit parse_text(const std::string& text);
 
   bool is_count() const { return count_.has_value(); }
   int64_t count() const { return *count_; }

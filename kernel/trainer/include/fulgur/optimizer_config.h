@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include "fulgur/options.h"
+
 namespace torch::optim {
 class Optimizer;
 class LRScheduler;
@@ -32,44 +34,42 @@ namespace fulgur {
 
 class LRScheduler;
 
-struct LRSchedulerConfig {
+struct LRSchedulerConfig : DeclaredOptions<LRSchedulerConfig> {
+  static const char* options_name() { return "lr_scheduler_config"; }
+  static std::string options_owner() { return "lr scheduler config"; }
+
   LRSchedulerConfig() = default;
-  /// `{scheduler}`, `{scheduler, "step"}`, ...: the fields in order, as Lightning's dict.
+  /// `{scheduler}`, `{scheduler, "step"}`, ...: the fields in order, as Lightning's dict; or
+  /// `LRSchedulerConfig(scheduler).interval("step").frequency(2)`.
   template <typename S, std::enable_if_t<std::is_base_of_v<LRScheduler, S>, int> = 0>
   LRSchedulerConfig(std::shared_ptr<S> scheduler_, std::string interval_ = "epoch",  // NOLINT
                     int64_t frequency_ = 1, std::string monitor_ = "", bool strict_ = true, std::string name_ = "")
-      : scheduler(std::move(scheduler_)),
-        interval(std::move(interval_)),
-        frequency(frequency_),
-        monitor(std::move(monitor_)),
-        strict(strict_),
-        name(std::move(name_)) {}
+      : scheduler(std::move(scheduler_)) {
+    interval(std::move(interval_)).frequency(frequency_).monitor(std::move(monitor_)).strict(strict_).name(std::move(name_));
+  }
   /// LibTorch's own scheduler (torch::optim::StepLR, ...), given as it is: the Trainer wraps it in
   /// a fulgur::LibTorchScheduler for the one optimizer configure_optimizers returned (with several,
   /// wrap it yourself: LibTorch does not say which optimizer a scheduler drives).
   template <typename S, std::enable_if_t<std::is_base_of_v<torch::optim::LRScheduler, S>, int> = 0>
   LRSchedulerConfig(std::shared_ptr<S> libtorch, std::string interval_ = "epoch",  // NOLINT
                     int64_t frequency_ = 1, std::string monitor_ = "", bool strict_ = true, std::string name_ = "")
-      : interval(std::move(interval_)),
-        frequency(frequency_),
-        monitor(std::move(monitor_)),
-        strict(strict_),
-        name(std::move(name_)),
-        libtorch_scheduler(std::move(libtorch)) {}
+      : libtorch_scheduler(std::move(libtorch)) {
+    interval(std::move(interval_)).frequency(frequency_).monitor(std::move(monitor_)).strict(strict_).name(std::move(name_));
+  }
 
   std::shared_ptr<LRScheduler> scheduler;
-  /// "epoch" steps the scheduler after every `frequency` epochs, "step" after every `frequency`
-  /// optimizer steps.
-  std::string interval = "epoch";
-  int64_t frequency = 1;
-  /// Metric a plateau scheduler reads; `strict` makes a missing metric an error (otherwise the
-  /// step is skipped with a warning).
-  std::string monitor;
-  bool strict = true;
-  /// Name under which lr_monitor logs this scheduler's rates (default lr-<Optimizer>).
-  std::string name;
   /// A LibTorch scheduler given directly, until the Trainer wraps it into `scheduler`.
   std::shared_ptr<torch::optim::LRScheduler> libtorch_scheduler;
+
+  FULGUR_OPTION(std::string, interval, "epoch",
+                "epoch steps the scheduler after every `frequency` epochs, step after every `frequency` optimizer "
+                "steps.",
+                one_of({"epoch", "step"}));
+  FULGUR_OPTION(int64_t, frequency, 1, "Step the scheduler every this many intervals.", at_least(1));
+  FULGUR_OPTION(std::string, monitor, "", "The metric a plateau scheduler reads.");
+  FULGUR_OPTION(bool, strict, true,
+                "A missing monitored metric is an error (true) or skips the step with a warning (false).");
+  FULGUR_OPTION(std::string, name, "", "Name under which lr_monitor logs this scheduler's rates (default lr-<Optimizer>).");
 };
 
 struct OptimizerConfig {

@@ -5,7 +5,7 @@
 // clipping and the rest are plugins that connect to the bus.
 //
 //   fulgur::TrainerOptions options;
-//   options.max_epochs = 10;
+//   options.max_epochs(10);
 //   fulgur::Trainer trainer(options);
 //   trainer.fit(model, train_loader, val_loader);      // or trainer.fit(model, datamodule)
 //   auto results = trainer.test(model, test_loader);   // {"test_acc": 0.97, ...}
@@ -113,6 +113,11 @@ class Trainer {
   Plugin& add_plugin(std::unique_ptr<Plugin> plugin);
   /// Loads a plugin by name from the plugin folders and adds it.
   Plugin& add_plugin(const PluginSpec& spec);
+  /// Loads a plugin with its typed options: `add_plugin(plugins::EarlyStoppingOptions("val_loss").patience(5))`.
+  template <typename Options, typename = decltype(std::declval<const Options&>().spec())>
+  Plugin& add_plugin(const Options& options) {
+    return add_plugin(options.spec());
+  }
   /// The plugin called `name`, or nullptr.
   Plugin* find_plugin(const std::string& name) const;
   std::vector<std::string> plugin_names() const;

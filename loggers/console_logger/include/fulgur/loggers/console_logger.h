@@ -8,18 +8,15 @@
 #include <cstdint>
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::loggers {
 
-struct ConsoleLoggerOptions {
-  int64_t every_n_rows = 1;
-  /// spdlog level of the lines: trace, debug, info, warn.
-  std::string level = "info";
-
-  PluginSpec spec() const {
-    return {"console_logger", {{"every_n_rows", std::to_string(every_n_rows)}, {"level", level}}};
-  }
+struct ConsoleLoggerOptions : DeclaredOptions<ConsoleLoggerOptions> {
+  FULGUR_OPTIONS_OF("console_logger");
+  FULGUR_OPTION(int64_t, every_n_rows, 1, "Print every n-th row.", at_least(1));
+  FULGUR_OPTION(std::string, level, "info", "spdlog level of the lines: trace, debug, info, warn.",
+                one_of({"trace", "debug", "info", "warn"}));
 };
 
 }  // namespace fulgur::loggers

@@ -10,21 +10,16 @@
 #include <cstdint>
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::loggers {
 
-struct CSVLoggerOptions {
-  /// Root folder; empty: the Trainer's default_root_dir.
-  std::string save_dir;
-  std::string name = "lightning_logs";
-  /// Write the rows logged so far to metrics.csv after this many (and at every epoch end).
-  int64_t flush_logs_every_n_steps = 100;
-
-  PluginSpec spec() const {
-    return {"csv_logger",
-            {{"save_dir", save_dir}, {"name", name}, {"flush_logs_every_n_steps", std::to_string(flush_logs_every_n_steps)}}};
-  }
+struct CSVLoggerOptions : DeclaredOptions<CSVLoggerOptions> {
+  FULGUR_OPTIONS_OF("csv_logger");
+  FULGUR_OPTION(std::string, save_dir, "", "Root folder; empty: the Trainer's default_root_dir.");
+  FULGUR_OPTION(std::string, name, "lightning_logs", "The experiment's folder under save_dir.");
+  FULGUR_OPTION(int64_t, flush_logs_every_n_steps, 100,
+                "Write the rows logged so far to metrics.csv after this many (and at every epoch end).", at_least(1));
 };
 
 }  // namespace fulgur::loggers

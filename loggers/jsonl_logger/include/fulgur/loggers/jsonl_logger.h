@@ -9,16 +9,14 @@
 
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::loggers {
 
-struct JsonlLoggerOptions {
-  /// Root folder; empty: the Trainer's default_root_dir.
-  std::string save_dir;
-  std::string name = "lightning_logs";
-
-  PluginSpec spec() const { return {"jsonl_logger", {{"save_dir", save_dir}, {"name", name}}}; }
+struct JsonlLoggerOptions : DeclaredOptions<JsonlLoggerOptions> {
+  FULGUR_OPTIONS_OF("jsonl_logger");
+  FULGUR_OPTION(std::string, save_dir, "", "Root folder; empty: the Trainer's default_root_dir.");
+  FULGUR_OPTION(std::string, name, "lightning_logs", "The experiment's folder under save_dir.");
 };
 
 }  // namespace fulgur::loggers

@@ -14,16 +14,14 @@
 #include <string>
 #include <string_view>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::loggers {
 
-struct TensorBoardLoggerOptions {
-  /// Root folder; empty: the Trainer's default_root_dir.
-  std::string save_dir;
-  std::string name = "lightning_logs";
-
-  PluginSpec spec() const { return {"tensorboard_logger", {{"save_dir", save_dir}, {"name", name}}}; }
+struct TensorBoardLoggerOptions : DeclaredOptions<TensorBoardLoggerOptions> {
+  FULGUR_OPTIONS_OF("tensorboard_logger");
+  FULGUR_OPTION(std::string, save_dir, "", "Root folder; empty: the Trainer's default_root_dir.");
+  FULGUR_OPTION(std::string, name, "lightning_logs", "The experiment's folder under save_dir.");
 };
 
 /// TFRecord's checksum: CRC-32C (Castagnoli), masked as TensorFlow masks it.

@@ -16,43 +16,24 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <ATen/ATen.h>
 #include <boost/config.hpp>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::plugins {
 
-struct AmpOptions {
-  /// "32-true", "64-true", "bf16-mixed", "16-mixed", "bf16-true" or "16-true".
-  std::string precision = "bf16-mixed";
-  /// Loss scaling; unset: on for 16-mixed only.
-  std::optional<bool> loss_scaling;
-  double init_scale = 65536.0;
-  double growth_factor = 2.0;
-  double backoff_factor = 0.5;
-  int64_t growth_interval = 2000;
-
-  PluginSpec spec() const {
-    auto text = [](double value) {
-      std::ostringstream out;
-      out.precision(17);
-      out << value;
-      return out.str();
-    };
-    PluginSpec spec{"amp",
-                    {{"precision", precision},
-                     {"init_scale", text(init_scale)},
-                     {"growth_factor", text(growth_factor)},
-                     {"backoff_factor", text(backoff_factor)},
-                     {"growth_interval", std::to_string(growth_interval)}}};
-    if (loss_scaling) spec.options["loss_scaling"] = *loss_scaling ? "true" : "false";
-    return spec;
-  }
+struct AmpOptions : DeclaredOptions<AmpOptions> {
+  FULGUR_OPTIONS_OF("amp");
+  FULGUR_OPTION(std::string, precision, "bf16-mixed", "32-true, 64-true, bf16-mixed, 16-mixed, bf16-true or 16-true.");
+  FULGUR_OPTION(std::optional<bool>, loss_scaling, std::nullopt, "Loss scaling; none: on for 16-mixed only.");
+  FULGUR_OPTION(double, init_scale, 65536.0, "The GradScaler's first scale.");
+  FULGUR_OPTION(double, growth_factor, 2.0, "The scale's factor after growth_interval clean steps.");
+  FULGUR_OPTION(double, backoff_factor, 0.5, "The scale's factor after a step with inf/NaN gradients.");
+  FULGUR_OPTION(int64_t, growth_interval, 2000, "Clean steps before the scale grows.");
 };
 
 /// What the amp plugin tells other plugins and tests:
@@ -73,10 +54,10 @@ class BOOST_SYMBOL_VISIBLE AmpInfo {
 class GradScaler {
  public:
   GradScaler(const AmpOptions& options, const at::Device& device)
-      : growth_factor_(options.growth_factor),
-        backoff_factor_(options.backoff_factor),
-        growth_interval_(options.growth_interval),
-        scale_(at::full({1}, options.init_scale, at::TensorOptions().dtype(at::kFloat).device(device))),
+      : growth_factor_(options.growth_factor()),
+        backoff_factor_(options.backoff_factor()),
+        growth_interval_(options.growth_interval()),
+        scale_(at::full({1}, options.init_scale(), at::TensorOptions().dtype(at::kFloat).device(device))),
         growth_tracker_(at::zeros({1}, at::TensorOptions().dtype(at::kInt).device(device))) {}
 
   /// loss * scale.

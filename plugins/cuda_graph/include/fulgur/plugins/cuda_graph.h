@@ -5,7 +5,7 @@
 // Each step then costs one graph launch on the host instead of hundreds of kernel launches.
 //
 //   --plugin cuda_graph:warmup_steps=3,last_batch=eager
-//   trainer.add_plugin(fulgur::plugins::CudaGraphOptions{}.spec());
+//   trainer.add_plugin(fulgur::plugins::CudaGraphOptions());
 //
 // What a replay cannot do is refused with the reason at the start of the fit or at capture: a
 // run off the GPU, manual optimization, several optimizers, an optimizer whose update reads
@@ -21,22 +21,18 @@
 #include <cstdint>
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::plugins {
 
-struct CudaGraphOptions {
-  /// Eager steps before the first capture, run on the capture's stream so that libraries set up
-  /// their workspaces outside it. At least one optimizer step always comes first (its state,
-  /// e.g. SGD's momentum buffers, must exist before it is captured).
-  int64_t warmup_steps = 3;
-  /// A batch whose shapes differ from the captured ones at the end of an epoch (a smaller last
-  /// batch): "eager" runs it without the graph, "drop" skips it (with accumulate_grad_batches=1).
-  std::string last_batch = "eager";
-
-  PluginSpec spec() const {
-    return {"cuda_graph", {{"warmup_steps", std::to_string(warmup_steps)}, {"last_batch", last_batch}}};
-  }
+struct CudaGraphOptions : DeclaredOptions<CudaGraphOptions> {
+  FULGUR_OPTIONS_OF("cuda_graph");
+  FULGUR_OPTION(int64_t, warmup_steps, 3,
+                "Eager steps before the first capture, on the capture's stream, so that libraries set up their "
+                "workspaces outside it (at least 1: an optimizer's state must exist before it is captured).");
+  FULGUR_OPTION(std::string, last_batch, "eager",
+                "A batch whose shapes differ from the captured ones at an epoch's end: eager runs it without the "
+                "graph, drop skips it (with accumulate_grad_batches=1).");
 };
 
 }  // namespace fulgur::plugins

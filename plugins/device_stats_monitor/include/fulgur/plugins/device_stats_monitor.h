@@ -5,21 +5,21 @@
 // Lightning.
 //
 //   --plugin device_stats_monitor
-//   trainer.add_plugin(fulgur::plugins::DeviceStatsMonitorOptions{}.spec());
+//   trainer.add_plugin(fulgur::plugins::DeviceStatsMonitorOptions());
 #pragma once
 
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::plugins {
 
-struct DeviceStatsMonitorOptions {
-  /// CPU statistics: "auto" (when the run is on the CPU, as Lightning's cpu_stats=None),
-  /// "true" (also beside a GPU's) or "false" (none on the CPU).
-  std::string cpu_stats = "auto";
-
-  PluginSpec spec() const { return {"device_stats_monitor", {{"cpu_stats", cpu_stats}}}; }
+struct DeviceStatsMonitorOptions : DeclaredOptions<DeviceStatsMonitorOptions> {
+  FULGUR_OPTIONS_OF("device_stats_monitor");
+  FULGUR_OPTION(std::string, cpu_stats, "auto",
+                "CPU statistics: auto (when the run is on the CPU, as Lightning's cpu_stats=None), true (also "
+                "beside a GPU's) or false (none on the CPU).",
+                one_of({"auto", "true", "false"}));
 };
 
 }  // namespace fulgur::plugins

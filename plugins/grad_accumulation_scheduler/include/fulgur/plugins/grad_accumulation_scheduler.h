@@ -11,20 +11,26 @@
 #include <map>
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::plugins {
 
-struct GradAccumulationSchedulerOptions {
-  /// epoch -> accumulate_grad_batches from that epoch on. Epochs before the first key use 1.
-  std::map<int64_t, int64_t> scheduling{{0, 1}};
+struct GradAccumulationSchedulerOptions : DeclaredOptions<GradAccumulationSchedulerOptions> {
+  FULGUR_OPTIONS_OF("grad_accumulation_scheduler");
+  using Scheduling = std::map<int64_t, int64_t>;
+  FULGUR_OPTION(Scheduling, scheduling, {},
+                "epoch:factor pairs (0:1/4:2): accumulate_grad_batches from that epoch on; epochs before the "
+                "first key use 1.",
+                required(), valid_scheduling);
 
-  PluginSpec spec() const {
-    std::string text;
+  /// Epochs from 0, factors from 1.
+  static std::string valid_scheduling(const Scheduling& scheduling) {
     for (const auto& [epoch, factor] : scheduling) {
-      text += (text.empty() ? "" : "/") + std::to_string(epoch) + ":" + std::to_string(factor);
+      if (epoch < 0 || factor < 1) {
+        return "needs epochs >= 0 and factors >= 1, got " + std::to_string(epoch) + ":" + std::to_string(factor);
+      }
     }
-    return {"grad_accumulation_scheduler", {{"scheduling", text}}};
+    return "";
   }
 };
 

@@ -9,33 +9,22 @@
 // tensors, never read on the host (LibTorch's clip_grad_norm_ returns a double, which syncs).
 #pragma once
 
-#include <sstream>
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::plugins {
 
-struct GradClipOptions {
-  /// The largest norm (algorithm "norm") or absolute value (algorithm "value") allowed.
-  double gradient_clip_val = 1.0;
-  /// "norm" scales all gradients together; "value" clamps each element.
-  std::string gradient_clip_algorithm = "norm";
-  /// The p of the p-norm for "norm" ("inf" for the largest absolute value).
-  double norm_type = 2.0;
+struct GradClipOptions : DeclaredOptions<GradClipOptions> {
+  FULGUR_OPTIONS_OF("grad_clip");
+  GradClipOptions() = default;
+  explicit GradClipOptions(double value) { gradient_clip_val(value); }
 
-  PluginSpec spec() const {
-    auto text = [](double value) {
-      std::ostringstream out;
-      out.precision(17);
-      out << value;
-      return out.str();
-    };
-    return {"grad_clip",
-            {{"gradient_clip_val", text(gradient_clip_val)},
-             {"gradient_clip_algorithm", gradient_clip_algorithm},
-             {"norm_type", text(norm_type)}}};
-  }
+  FULGUR_OPTION(double, gradient_clip_val, 1.0,
+                "The largest norm (algorithm norm) or absolute value (algorithm value) allowed; finite, > 0.");
+  FULGUR_OPTION(std::string, gradient_clip_algorithm, "norm",
+                "norm scales all gradients together; value clamps each element.", one_of({"norm", "value"}));
+  FULGUR_OPTION(double, norm_type, 2.0, "The p (> 0) of the p-norm for norm (inf for the largest absolute value).");
 };
 
 }  // namespace fulgur::plugins

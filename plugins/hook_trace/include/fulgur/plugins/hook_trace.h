@@ -7,24 +7,21 @@
 //
 // Options: path (default <default_root_dir>/hook_trace.txt).
 //   --plugin hook_trace:path=trace.txt
-//   trainer.add_plugin(fulgur::plugins::HookTraceOptions{"trace.txt"}.spec());
+//   trainer.add_plugin(fulgur::plugins::HookTraceOptions("trace.txt"));
 #pragma once
 
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::plugins {
 
-struct HookTraceOptions {
-  /// The trace file; empty means hook_trace.txt in the Trainer's default_root_dir.
-  std::string path;
+struct HookTraceOptions : DeclaredOptions<HookTraceOptions> {
+  FULGUR_OPTIONS_OF("hook_trace");
+  HookTraceOptions() = default;
+  explicit HookTraceOptions(std::string file) { path(std::move(file)); }
 
-  PluginSpec spec() const {
-    PluginSpec spec{"hook_trace", {}};
-    if (!path.empty()) spec.options["path"] = path;
-    return spec;
-  }
+  FULGUR_OPTION(std::string, path, "", "The trace file; empty: hook_trace.txt in the Trainer's default_root_dir.");
 };
 
 }  // namespace fulgur::plugins

@@ -9,17 +9,16 @@
 
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::plugins {
 
-struct LRMonitorOptions {
-  /// "step": every rate at the batches whose metrics go to the loggers; "epoch": every rate at
-  /// each epoch's start; "" (Lightning's None, the default): a scheduled optimizer at its
-  /// scheduler's interval, one without a scheduler at both.
-  std::string logging_interval;
-
-  PluginSpec spec() const { return {"lr_monitor", {{"logging_interval", logging_interval}}}; }
+struct LRMonitorOptions : DeclaredOptions<LRMonitorOptions> {
+  FULGUR_OPTIONS_OF("lr_monitor");
+  FULGUR_OPTION(std::string, logging_interval, "",
+                "step: every rate at the batches whose metrics go to the loggers; epoch: every rate at each "
+                "epoch's start; empty (Lightning's None, the default): a scheduled optimizer at its scheduler's "
+                "interval, one without a scheduler at both.");
 };
 
 }  // namespace fulgur::plugins

@@ -17,34 +17,31 @@
 
 #include <boost/config.hpp>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::plugins {
 
-struct LRSchedulerOptions {
-  /// step, multistep, exponential, cosine, cosine_warm_restarts, one_cycle, polynomial, plateau,
-  /// or constant (only a warmup); empty: only drive what configure_optimizers returned.
-  std::string schedule;
-  /// "epoch" or "step", and every how many of them the scheduler steps.
-  std::string interval = "epoch";
-  int64_t frequency = 1;
-  /// The metric a plateau schedule follows.
-  std::string monitor = "val_loss";
-  /// Steps (in the interval's unit) of linear warmup in front of the schedule; 0: none.
-  int64_t warmup = 0;
-  /// The schedule's own arguments, by PyTorch's names in lower case: step_size, gamma,
-  /// milestones (10/20/30), t_max, eta_min, t_0, t_mult, max_lr, total_steps, pct_start,
-  /// anneal_strategy, div_factor, final_div_factor, three_phase, total_iters, power, mode,
-  /// factor, patience, threshold, threshold_mode, cooldown, min_lr, warmup_start_factor.
+struct LRSchedulerOptions : DeclaredOptions<LRSchedulerOptions> {
+  FULGUR_OPTIONS_OF("lr_scheduler");
+  FULGUR_OPTION(std::string, schedule, "",
+                "step, multistep, exponential, cosine, cosine_warm_restarts, one_cycle, polynomial, plateau, or "
+                "constant (only a warmup); empty: only drive what configure_optimizers returned.");
+  FULGUR_OPTION(std::string, interval, "epoch", "epoch or step: the unit the scheduler steps in.",
+                one_of({"epoch", "step"}));
+  FULGUR_OPTION(int64_t, frequency, 1, "Step the scheduler every this many intervals.", at_least(1));
+  FULGUR_OPTION(std::string, monitor, "val_loss", "The metric a plateau schedule follows.");
+  FULGUR_OPTION(int64_t, warmup, 0, "Intervals of linear warmup in front of the schedule; 0: none.", at_least(0));
+  /// The schedule's own arguments, by PyTorch's names in lower case: step_size, gamma, milestones
+  /// (10/20/30), t_max, eta_min, t_0, t_mult, max_lr, total_steps, pct_start, anneal_strategy,
+  /// div_factor, final_div_factor, three_phase, total_iters, power, mode, factor, patience,
+  /// threshold, threshold_mode, cooldown, min_lr, warmup_start_factor. They travel in the spec
+  /// beside the options above.
   PluginOptions arguments;
 
+  /// The options above and the schedule's arguments, side by side as the command line writes them.
   PluginSpec spec() const {
-    PluginSpec spec{"lr_scheduler", arguments};
-    if (!schedule.empty()) spec.options["schedule"] = schedule;
-    spec.options["interval"] = interval;
-    spec.options["frequency"] = std::to_string(frequency);
-    spec.options["monitor"] = monitor;
-    spec.options["warmup"] = std::to_string(warmup);
+    PluginSpec spec = DeclaredOptions::spec();
+    for (const auto& [key, value] : arguments) spec.options[key] = value;
     return spec;
   }
 };

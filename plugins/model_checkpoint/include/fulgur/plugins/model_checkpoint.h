@@ -15,45 +15,30 @@
 #include <boost/config.hpp>
 
 #include "fulgur/checkpoint_keeper.h"
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::plugins {
 
-struct ModelCheckpointOptions {
-  /// Folder of the files; empty means Trainer::default_checkpoint_dir(): <log_dir>/checkpoints of
-  /// the first logger that writes a versioned folder, else <default_root_dir>/checkpoints.
-  std::string dirpath;
-  /// File name without ".ckpt": {epoch}, {step} and {metric[:format]} are filled in, each
-  /// prefixed with its name as Lightning does ("{epoch}-{val_loss:.2f}" -> "epoch=3-val_loss=0.12").
-  std::string filename = "{epoch}-{step}";
-  /// Metric that ranks checkpoints; empty keeps the most recent.
-  std::string monitor;
-  /// "min" or "max": which monitored values are better.
-  std::string mode = "min";
-  /// Files kept: k best, -1 all, 0 none (with save_last still writing last.ckpt).
-  int64_t save_top_k = 1;
-  /// Also write last.ckpt at every save.
-  bool save_last = false;
-  /// Save every n epochs (0: not by epochs).
-  int64_t every_n_epochs = 1;
-  /// Save every n optimizer steps (0: not by steps; setting it turns epoch saves off).
-  int64_t every_n_train_steps = 0;
-  /// Save at the training epoch's end ("true") or after validation ("false"); "auto" decides as
-  /// Lightning does: at the epoch's end when validation runs once per epoch, else after it.
-  std::string save_on_train_epoch_end = "auto";
-
-  PluginSpec spec() const {
-    return {"model_checkpoint",
-            {{"dirpath", dirpath},
-             {"filename", filename},
-             {"monitor", monitor},
-             {"mode", mode},
-             {"save_top_k", std::to_string(save_top_k)},
-             {"save_last", save_last ? "true" : "false"},
-             {"every_n_epochs", std::to_string(every_n_epochs)},
-             {"every_n_train_steps", std::to_string(every_n_train_steps)},
-             {"save_on_train_epoch_end", save_on_train_epoch_end}}};
-  }
+struct ModelCheckpointOptions : DeclaredOptions<ModelCheckpointOptions> {
+  FULGUR_OPTIONS_OF("model_checkpoint");
+  FULGUR_OPTION(std::string, dirpath, "",
+                "Folder of the files; empty: Trainer::default_checkpoint_dir(), <log_dir>/checkpoints of the first "
+                "logger that writes a versioned folder, else <default_root_dir>/checkpoints.");
+  FULGUR_OPTION(std::string, filename, "{epoch}-{step}",
+                "File name without .ckpt: {epoch}, {step} and {metric[:format]} are filled in, each prefixed with "
+                "its name as Lightning does ({epoch}-{val_loss:.2f} -> epoch=3-val_loss=0.12).");
+  FULGUR_OPTION(std::string, monitor, "", "Metric that ranks checkpoints; empty keeps the most recent.");
+  FULGUR_OPTION(std::string, mode, "min", "min or max: which monitored values are better.", one_of({"min", "max"}));
+  FULGUR_OPTION(int64_t, save_top_k, 1, "Files kept: k best, -1 all, 0 none (save_last still writes last.ckpt).",
+                at_least(-1));
+  FULGUR_OPTION(bool, save_last, false, "Also write last.ckpt at every save.");
+  FULGUR_OPTION(int64_t, every_n_epochs, 1, "Save every n epochs (0: not by epochs).");
+  FULGUR_OPTION(int64_t, every_n_train_steps, 0,
+                "Save every n optimizer steps (0: not by steps; setting it turns epoch saves off).");
+  FULGUR_OPTION(std::string, save_on_train_epoch_end, "auto",
+                "Save at the training epoch's end (true) or after validation (false); auto decides as Lightning "
+                "does: at the epoch's end when validation runs once per epoch, else after it.",
+                one_of({"auto", "true", "false"}));
 };
 
 /// What the plugin tells about its files:

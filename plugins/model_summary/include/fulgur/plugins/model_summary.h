@@ -13,21 +13,15 @@
 #include <cstdint>
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::plugins {
 
-struct ModelSummaryOptions {
-  /// Depth of nested modules listed; 0 lists none (totals only), -1 all.
-  int64_t max_depth = 1;
-  /// Also write the table to this file.
-  std::string path;
-
-  PluginSpec spec() const {
-    PluginSpec spec{"model_summary", {{"max_depth", std::to_string(max_depth)}}};
-    if (!path.empty()) spec.options["path"] = path;
-    return spec;
-  }
+struct ModelSummaryOptions : DeclaredOptions<ModelSummaryOptions> {
+  FULGUR_OPTIONS_OF("model_summary");
+  FULGUR_OPTION(int64_t, max_depth, 1, "Depth of nested modules listed; 0 lists none (totals only), -1 all.",
+                at_least(-1));
+  FULGUR_OPTION(std::string, path, "", "Also write the table to this file.");
 };
 
 }  // namespace fulgur::plugins

@@ -11,15 +11,13 @@
 
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::plugins {
 
-struct NanGuardOptions {
-  /// Also check every gradient after backward (one more sync per step).
-  bool check_gradients = false;
-
-  PluginSpec spec() const { return {"nan_guard", {{"check_gradients", check_gradients ? "true" : "false"}}}; }
+struct NanGuardOptions : DeclaredOptions<NanGuardOptions> {
+  FULGUR_OPTIONS_OF("nan_guard");
+  FULGUR_OPTION(bool, check_gradients, false, "Also check every gradient after backward (one more sync per step).");
 };
 
 }  // namespace fulgur::plugins

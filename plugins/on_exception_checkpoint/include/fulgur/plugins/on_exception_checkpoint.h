@@ -8,18 +8,16 @@
 
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::plugins {
 
-struct OnExceptionCheckpointOptions {
-  /// Folder of the file; empty means Trainer::default_checkpoint_dir() (the logger's version
-  /// folder when a logger writes one, else <default_root_dir>/checkpoints).
-  std::string dirpath;
-  /// File name without ".ckpt".
-  std::string filename = "on_exception";
-
-  PluginSpec spec() const { return {"on_exception_checkpoint", {{"dirpath", dirpath}, {"filename", filename}}}; }
+struct OnExceptionCheckpointOptions : DeclaredOptions<OnExceptionCheckpointOptions> {
+  FULGUR_OPTIONS_OF("on_exception_checkpoint");
+  FULGUR_OPTION(std::string, dirpath, "",
+                "Folder of the file; empty: Trainer::default_checkpoint_dir() (the logger's version folder when a "
+                "logger writes one, else <default_root_dir>/checkpoints).");
+  FULGUR_OPTION(std::string, filename, "on_exception", "File name without .ckpt.", required());
 };
 
 }  // namespace fulgur::plugins

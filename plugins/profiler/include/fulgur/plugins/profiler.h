@@ -9,17 +9,14 @@
 
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::plugins {
 
-struct ProfilerOptions {
-  /// Folder of the report files; empty means the Trainer's default_root_dir.
-  std::string dirpath;
-  /// Also print the table to stdout.
-  bool print = true;
-
-  PluginSpec spec() const { return {"profiler", {{"dirpath", dirpath}, {"print", print ? "true" : "false"}}}; }
+struct ProfilerOptions : DeclaredOptions<ProfilerOptions> {
+  FULGUR_OPTIONS_OF("profiler");
+  FULGUR_OPTION(std::string, dirpath, "", "Folder of the report files; empty: the Trainer's default_root_dir.");
+  FULGUR_OPTION(bool, print, true, "Also print the table to stdout.");
 };
 
 }  // namespace fulgur::plugins

@@ -11,22 +11,17 @@
 
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::plugins {
 
-struct ProgressBarOptions {
-  /// "auto" (a terminal when stdout is one), "true" or "false".
-  std::string tty = "auto";
-  /// Minimum seconds between redraws on a terminal.
-  double refresh_seconds = 0.1;
-  /// Minimum seconds between plain lines when not on a terminal (epoch ends always print).
-  double line_seconds = 10.0;
-
-  PluginSpec spec() const {
-    return {"progress_bar",
-            {{"tty", tty}, {"refresh_seconds", std::to_string(refresh_seconds)}, {"line_seconds", std::to_string(line_seconds)}}};
-  }
+struct ProgressBarOptions : DeclaredOptions<ProgressBarOptions> {
+  FULGUR_OPTIONS_OF("progress_bar");
+  FULGUR_OPTION(std::string, tty, "auto", "auto (a terminal when stdout is one), true or false.",
+                one_of({"auto", "true", "false"}));
+  FULGUR_OPTION(double, refresh_seconds, 0.1, "Minimum seconds between redraws on a terminal.");
+  FULGUR_OPTION(double, line_seconds, 10.0,
+                "Minimum seconds between plain lines when not on a terminal (epoch ends always print).");
 };
 
 }  // namespace fulgur::plugins

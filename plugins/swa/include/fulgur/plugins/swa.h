@@ -9,46 +9,43 @@
 // does.
 //
 //   --plugin swa:swa_lrs=0.05,swa_epoch_start=0.75
-//   trainer.add_plugin(fulgur::plugins::SwaOptions{}.with_swa_lrs(0.05).spec());
+//   trainer.add_plugin(fulgur::plugins::SwaOptions(0.05).swa_epoch_start(0.75));
 #pragma once
 
 #include <cstdint>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::plugins {
 
-struct SwaOptions {
-  /// The SWA learning rate: one for every param group, or one per group. Required, > 0.
-  std::vector<double> swa_lrs;
-  /// The first averaging epoch: a count (>= 1, 1-based as Lightning's int) or, when below 1, a
-  /// fraction of max_epochs (Lightning's float; int(fraction * max_epochs)).
-  double swa_epoch_start = 0.8;
-  /// Epochs over which the learning rate anneals to swa_lrs.
-  int64_t annealing_epochs = 10;
-  /// "cos" or "linear".
-  std::string annealing_strategy = "cos";
+struct SwaOptions : DeclaredOptions<SwaOptions> {
+  FULGUR_OPTIONS_OF("swa");
+  SwaOptions() = default;
+  explicit SwaOptions(double rate) { swa_lrs({rate}); }
 
-  SwaOptions& with_swa_lrs(double value) { swa_lrs = {value}; return *this; }
-  SwaOptions& with_swa_lrs(std::vector<double> values) { swa_lrs = std::move(values); return *this; }
-  SwaOptions& with_swa_epoch_start(double value) { swa_epoch_start = value; return *this; }
-  SwaOptions& with_annealing_epochs(int64_t value) { annealing_epochs = value; return *this; }
-  SwaOptions& with_annealing_strategy(std::string value) { annealing_strategy = std::move(value); return *this; }
+  FULGUR_OPTION(std::vector<double>, swa_lrs, {},
+                "The SWA learning rate: one for every param group, or one per group (0.05/0.01); each > 0.",
+                required());
+  FULGUR_OPTION(double, swa_epoch_start, 0.8,
+                "The first averaging epoch: a count (>= 1, 1-based as Lightning's int) or, when below 1, a "
+                "fraction of max_epochs (Lightning's float; int(fraction * max_epochs)).");
+  FULGUR_OPTION(int64_t, annealing_epochs, 10, "Epochs over which the learning rate anneals to swa_lrs.");
+  FULGUR_OPTION(std::string, annealing_strategy, "cos", "cos or linear.", one_of({"cos", "linear"}));
 
-  PluginSpec spec() const {
-    std::ostringstream lrs, start;
-    lrs.precision(17);
-    start.precision(17);
-    for (std::size_t i = 0; i < swa_lrs.size(); ++i) lrs << (i ? "/" : "") << swa_lrs[i];
-    start << swa_epoch_start;
-    return {"swa",
-            {{"swa_lrs", lrs.str()},
-             {"swa_epoch_start", start.str()},
-             {"annealing_epochs", std::to_string(annealing_epochs)},
-             {"annealing_strategy", annealing_strategy}}};
+  [[deprecated("write .swa_lrs({value})")]] SwaOptions& with_swa_lrs(double value) { return swa_lrs({value}); }
+  [[deprecated("write .swa_lrs(values)")]] SwaOptions& with_swa_lrs(std::vector<double> values) {
+    return swa_lrs(std::move(values));
+  }
+  [[deprecated("write .swa_epoch_start(value)")]] SwaOptions& with_swa_epoch_start(double value) {
+    return swa_epoch_start(value);
+  }
+  [[deprecated("write .annealing_epochs(value)")]] SwaOptions& with_annealing_epochs(int64_t value) {
+    return annealing_epochs(value);
+  }
+  [[deprecated("write .annealing_strategy(value)")]] SwaOptions& with_annealing_strategy(std::string value) {
+    return annealing_strategy(std::move(value));
   }
 };
 

@@ -4,13 +4,13 @@
 // at the end of each validation and test run. The training clock stops while validation runs.
 //
 //   --plugin throughput_monitor:window_size=50
-//   trainer.add_plugin(fulgur::plugins::ThroughputMonitorOptions{}.spec());
+//   trainer.add_plugin(fulgur::plugins::ThroughputMonitorOptions());
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::plugins {
 
@@ -22,15 +22,10 @@ class FlopsPerBatch {
   virtual double flops_per_batch() const = 0;
 };
 
-struct ThroughputMonitorOptions {
-  /// Batches in the rolling window (at least 2); rates appear once it is full.
-  int64_t window_size = 100;
-  /// Between the parts of a name: "train/device/samples_per_sec".
-  std::string separator = "/";
-
-  PluginSpec spec() const {
-    return {"throughput_monitor", {{"window_size", std::to_string(window_size)}, {"separator", separator}}};
-  }
+struct ThroughputMonitorOptions : DeclaredOptions<ThroughputMonitorOptions> {
+  FULGUR_OPTIONS_OF("throughput_monitor");
+  FULGUR_OPTION(int64_t, window_size, 100, "Batches in the rolling window (at least 2); rates appear once it is full.");
+  FULGUR_OPTION(std::string, separator, "/", "Between the parts of a name: train/device/samples_per_sec.");
 };
 
 }  // namespace fulgur::plugins

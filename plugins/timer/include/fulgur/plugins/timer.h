@@ -10,22 +10,21 @@
 #include <boost/config.hpp>
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 #include "fulgur/stage.h"
 
 namespace fulgur::plugins {
 
-struct TimerOptions {
-  /// "DD:HH:MM:SS" (shorter forms HH:MM:SS, MM:SS too) or seconds; empty: only measure.
-  std::string duration;
-  /// Check after every optimizer "step" or every "epoch".
-  std::string interval = "step";
-  /// Log when the time is up.
-  bool verbose = true;
+struct TimerOptions : DeclaredOptions<TimerOptions> {
+  FULGUR_OPTIONS_OF("timer");
+  TimerOptions() = default;
+  explicit TimerOptions(std::string limit) { duration(std::move(limit)); }
 
-  PluginSpec spec() const {
-    return {"timer", {{"duration", duration}, {"interval", interval}, {"verbose", verbose ? "true" : "false"}}};
-  }
+  FULGUR_OPTION(std::string, duration, "",
+                "DD:HH:MM:SS (shorter forms HH:MM:SS, MM:SS too) or seconds; empty: only measure.");
+  FULGUR_OPTION(std::string, interval, "step", "Check after every optimizer step or every epoch.",
+                one_of({"step", "epoch"}));
+  FULGUR_OPTION(bool, verbose, true, "Log when the time is up.");
 };
 
 /// Reading the timer from another plugin or the program:

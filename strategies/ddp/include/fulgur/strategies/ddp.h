@@ -18,37 +18,24 @@
 #include <cstdint>
 #include <string>
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::strategies {
 
-struct DDPOptions {
-  /// Processes per machine, and machines; the world size is their product.
-  int64_t devices = 2;
-  int64_t num_nodes = 1;
-  /// Seconds a collective (or the rendezvous) may wait for the other ranks.
-  double timeout = 60.0;
-  /// "gloo", "nccl" (CUDA builds compiled with NCCL), or "auto": nccl when the run is on CUDA
-  /// and this build has it, else gloo.
-  std::string backend = "auto";
-  /// The Trainer's accelerator, which "auto" follows.
-  std::string accelerator = "auto";
-  /// Gradient bucket size in MB (PyTorch DDP's default: fewer, larger collectives are cheaper).
-  double bucket_mb = 25.0;
-  /// Start each bucket's all-reduce during backward (PyTorch's Reducer); false reduces all
-  /// buckets at the optimizer step. Manual optimization always reduces at the step.
-  bool overlap = true;
-
-  PluginSpec spec() const {
-    return {"ddp",
-            {{"devices", std::to_string(devices)},
-             {"num_nodes", std::to_string(num_nodes)},
-             {"timeout", std::to_string(timeout)},
-             {"bucket_mb", std::to_string(bucket_mb)},
-             {"overlap", overlap ? "true" : "false"},
-             {"backend", backend},
-             {"accelerator", accelerator}}};
-  }
+struct DDPOptions : DeclaredOptions<DDPOptions> {
+  FULGUR_OPTIONS_OF("ddp");
+  FULGUR_OPTION(int64_t, devices, 2, "Processes per machine; the world size is devices x num_nodes.", at_least(1));
+  FULGUR_OPTION(int64_t, num_nodes, 1, "Machines taking part.", at_least(1));
+  FULGUR_OPTION(double, timeout, 60.0, "Seconds a collective (or the rendezvous) may wait for the other ranks.");
+  FULGUR_OPTION(std::string, backend, "auto",
+                "gloo, nccl (CUDA builds compiled with NCCL), or auto: nccl when the run is on CUDA and this build "
+                "has it, else gloo.");
+  FULGUR_OPTION(std::string, accelerator, "auto", "The Trainer's accelerator, which auto follows.");
+  FULGUR_OPTION(double, bucket_mb, 25.0,
+                "Gradient bucket size in MB (PyTorch DDP's default: fewer, larger collectives are cheaper).");
+  FULGUR_OPTION(bool, overlap, true,
+                "Start each bucket's all-reduce during backward (PyTorch's Reducer); false reduces all buckets at "
+                "the optimizer step. Manual optimization always reduces at the step.");
 };
 
 }  // namespace fulgur::strategies

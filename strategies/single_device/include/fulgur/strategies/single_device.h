@@ -3,12 +3,12 @@
 // gives plugins a Strategy to talk to whatever the run is (its collectives do nothing).
 #pragma once
 
-#include "fulgur/plugin_spec.h"
+#include "fulgur/options.h"
 
 namespace fulgur::strategies {
 
-struct SingleDeviceOptions {
-  PluginSpec spec() const { return {"single_device", {}}; }
+struct SingleDeviceOptions : DeclaredOptions<SingleDeviceOptions> {
+  FULGUR_OPTIONS_OF("single_device");
 };
 
 }  // namespace fulgur::strategies
