@@ -86,8 +86,8 @@ std::vector<int64_t> split_lengths(int64_t size, const std::vector<double>& leng
 Splits random_split(const std::shared_ptr<Dataset>& dataset, const std::vector<double>& lengths,
                     std::optional<uint64_t> seed) {
   if (!dataset) throw Error("random_split: no dataset given");
-  const std::vector<int64_t> counts = split_lengths(dataset->size(), lengths);
   const int64_t total = dataset->size();
+  const std::vector<int64_t> counts = split_lengths(total, lengths);
   // torch.randperm(n, generator=...) as PyTorch draws it: int64 on the CPU.
   c10::optional<at::Generator> generator;
   if (seed) generator = at::make_generator<at::CPUGeneratorImpl>(*seed);

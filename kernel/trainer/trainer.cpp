@@ -538,28 +538,26 @@ std::string Trainer::last_module_checkpoint(const char* run, const std::string& 
   return "best";
 }
 
+std::map<std::string, double> Trainer::evaluate_last_module(Stage stage, RunData data, const std::string& ckpt_path) {
+  const char* run = stage == Stage::Validate ? "validate" : "test";
+  Module& module = last_module(run);
+  return run_evaluate(module, module_overrides_, stage, std::move(data), last_module_checkpoint(run, ckpt_path));
+}
+
 std::map<std::string, double> Trainer::validate(DataModule& datamodule, const std::string& ckpt_path) {
-  Module& module = last_module("validate");
-  return run_evaluate(module, module_overrides_, Stage::Validate, RunData{nullptr, {}, &datamodule},
-                      last_module_checkpoint("validate", ckpt_path));
+  return evaluate_last_module(Stage::Validate, RunData{nullptr, {}, &datamodule}, ckpt_path);
 }
 
 std::map<std::string, double> Trainer::validate(LoaderRefs loaders, const std::string& ckpt_path) {
-  Module& module = last_module("validate");
-  return run_evaluate(module, module_overrides_, Stage::Validate, RunData{nullptr, loaders.pointers(), nullptr},
-                      last_module_checkpoint("validate", ckpt_path));
+  return evaluate_last_module(Stage::Validate, RunData{nullptr, loaders.pointers(), nullptr}, ckpt_path);
 }
 
 std::map<std::string, double> Trainer::test(DataModule& datamodule, const std::string& ckpt_path) {
-  Module& module = last_module("test");
-  return run_evaluate(module, module_overrides_, Stage::Test, RunData{nullptr, {}, &datamodule},
-                      last_module_checkpoint("test", ckpt_path));
+  return evaluate_last_module(Stage::Test, RunData{nullptr, {}, &datamodule}, ckpt_path);
 }
 
 std::map<std::string, double> Trainer::test(LoaderRefs loaders, const std::string& ckpt_path) {
-  Module& module = last_module("test");
-  return run_evaluate(module, module_overrides_, Stage::Test, RunData{nullptr, loaders.pointers(), nullptr},
-                      last_module_checkpoint("test", ckpt_path));
+  return evaluate_last_module(Stage::Test, RunData{nullptr, loaders.pointers(), nullptr}, ckpt_path);
 }
 
 std::vector<std::vector<torch::Tensor>> Trainer::predict(DataModule& datamodule, const std::string& ckpt_path) {

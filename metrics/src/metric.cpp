@@ -53,17 +53,14 @@ Metric::Metric(const Metric& other)
   if (other.persistent_) persistent(true);
 }
 
-std::shared_ptr<Metric> Metric::copy() const {
-  fail("cannot be copied: its class " + boost::core::demangle(typeid(*this).name()) +
-       " does not declare FULGUR_METRIC_COPY(" + boost::core::demangle(typeid(*this).name()) + ")");
-}
+std::shared_ptr<Metric> Metric::copy() const { return nullptr; }  // a class without FULGUR_METRIC_COPY
 
 std::shared_ptr<Metric> Metric::clone_metric() const {
   std::shared_ptr<Metric> copied = copy();
   // A subclass without its own FULGUR_METRIC_COPY would be copied as its base class.
   if (!copied || typeid(*copied) != typeid(*this)) {
-    fail("cannot be copied: its class " + boost::core::demangle(typeid(*this).name()) +
-         " does not declare FULGUR_METRIC_COPY(" + boost::core::demangle(typeid(*this).name()) + ")");
+    const std::string class_name = boost::core::demangle(typeid(*this).name());
+    fail("cannot be copied: its class " + class_name + " does not declare FULGUR_METRIC_COPY(" + class_name + ")");
   }
   return copied;
 }

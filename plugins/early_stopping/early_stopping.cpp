@@ -17,7 +17,6 @@ namespace {
 class EarlyStopping : public Plugin {
  public:
   explicit EarlyStopping(EarlyStoppingOptions options) : options_(std::move(options)) {
-    options_.check();
     options_.min_delta() = std::abs(options_.min_delta());
     best_ = minimizing() ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
   }

@@ -284,10 +284,10 @@ class LRSchedulerDriver : public Plugin, public LRSchedulerControl {
 std::unique_ptr<Plugin> make_lr_scheduler(const PluginOptions& options) {
   // The driver's declared options; everything else belongs to the schedule and is checked there.
   const LRSchedulerOptions declared;
+  const auto fields = declared.fields();
   PluginOptions driver;
   PluginOptions rest;
   for (const auto& [key, value] : options) {
-    const auto fields = declared.fields();
     const bool is_driver = std::any_of(fields.begin(), fields.end(), [&](const OptionField* f) { return key == f->name(); });
     (is_driver ? driver : rest)[key] = value;
   }

@@ -194,7 +194,6 @@ class ChildProcesses {
 class DDP : public Plugin, public Strategy {
  public:
   explicit DDP(DDPOptions options) : options_(options) {
-    if (options_.devices() < 1 || options_.num_nodes() < 1) throw PluginError("plugin 'ddp': devices and num_nodes must be >= 1");
     if (!(options_.timeout() > 0)) throw PluginError("plugin 'ddp': option 'timeout' must be > 0 seconds");
     if (!(options_.bucket_mb() > 0)) throw PluginError("plugin 'ddp': option 'bucket_mb' must be > 0");
     nccl_ = choose_nccl();

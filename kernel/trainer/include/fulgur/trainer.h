@@ -319,6 +319,8 @@ class Trainer {
   Module& last_module(const char* run) const;
   /// Lightning's choice of checkpoint for a run without a Module: "best" unless one is named.
   static std::string last_module_checkpoint(const char* run, const std::string& ckpt_path);
+  /// validate / test of the last run's Module (Stage::Validate or Stage::Test).
+  std::map<std::string, double> evaluate_last_module(Stage stage, RunData data, const std::string& ckpt_path);
   void restore_module(Checkpoint& checkpoint, const std::string& path);
   void restore_datamodule(Checkpoint& checkpoint, const std::string& path);
   // A Module or DataModule stays attached after its run (Lightning's model.trainer); the link

@@ -118,7 +118,8 @@ class BOOST_SYMBOL_VISIBLE Metric : public torch::nn::Module, public LoggableMet
   Metric(const Metric& other);
   Metric& operator=(const Metric&) = delete;
   /// A new object of the concrete class, copy-constructed from this one: each concrete metric
-  /// declares it with FULGUR_METRIC_COPY(ClassName) (the base's is an error naming the class).
+  /// declares it with FULGUR_METRIC_COPY(ClassName) (the base's returns nullptr, which clone_metric
+  /// turns into an error naming the class).
   virtual std::shared_ptr<Metric> copy() const;
 
   /// Registers a state; returns its index for state().
