@@ -35,7 +35,9 @@ int run(int argc, char** argv) {
   bool logger = true;
   app.add_flag("--logger,!--no-logger", logger,
                "Write CSV and TensorBoard logs to <default-root-dir>/lightning_logs (on by default)");
-  app.add_option("--ckpt-path", ckpt_path, "Resume training from this checkpoint");
+  app.add_option("--ckpt-path", ckpt_path,
+                 "Resume training from this checkpoint; last: the newest of this experiment (or start fresh); "
+                 "hpc: the newest preemption checkpoint");
   app.add_option("--data", data_path, "The digits CSV (gzip)");
   app.add_option("--batch-size", batch_size, "Samples per batch")
       ->check(fulgur::integer_in_range())

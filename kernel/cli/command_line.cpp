@@ -101,6 +101,10 @@ std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOpti
   group->add_option("--gradient-clip-algorithm", options.gradient_clip_algorithm(), "norm or value");
   group->add_option("--max-time", options.max_time(), "Stop training after this long: DD:HH:MM:SS or seconds");
   group->add_flag("--detect-anomaly", options.detect_anomaly(), "Stop on a NaN/inf training loss, naming the batch");
+  group->add_flag("--auto-requeue,!--no-auto-requeue", options.auto_requeue(),
+                  "After a SIGUSR1 checkpoint under SLURM, requeue the job (on by default)");
+  group->add_option("--requeue-command", options.requeue_command(),
+                    "The command that requeues the job; {job_id} becomes SLURM's job id");
   group->add_option("--plugin", state->plugins, "A plugin to load: NAME or NAME:key=value,... (repeatable)")
       ->take_all()->allow_extra_args(false);
   group->add_option("--plugin-dir", options.plugin_dirs(), "A folder searched for plugin .so files (repeatable)")

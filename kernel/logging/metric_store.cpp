@@ -123,6 +123,10 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
     if (accumulator.metric) {
       throw Error("log('" + name + "'): logged both as a metric object and as a value in one epoch");
     }
+    // An aggregate restored from a checkpoint is on the CPU; the values may live on a device.
+    if (accumulator.total.defined() && accumulator.total.device() != detached.device()) {
+      accumulator.total = accumulator.total.to(detached.device());
+    }
     if (!accumulator.total.defined()) {
       accumulator.reduce_fx = fx;
       accumulator.context = context_;
@@ -194,6 +198,35 @@ void MetricStore::end_epoch(LogContext context) {
     it = accumulators_.erase(it);
   }
   for (auto* metric : computed) metric->reset();
+}
+
+std::vector<MetricStore::EpochAggregate> MetricStore::epoch_aggregates(LogContext context) const {
+  std::vector<EpochAggregate> aggregates;
+  for (const auto& [key, accumulator] : accumulators_) {
+    if (accumulator.context != context || accumulator.metric || !accumulator.total.defined()) continue;
+    aggregates.push_back({key, accumulator.total.to(at::kCPU), accumulator.weight, accumulator.reduce_fx,
+                          accumulator.published_name});
+  }
+  return aggregates;
+}
+
+void MetricStore::restore_epoch_aggregates(const std::vector<EpochAggregate>& aggregates, LogContext context) {
+  for (const auto& aggregate : aggregates) {
+    const auto& fx = aggregate.reduce_fx;
+    if (fx != "mean" && fx != "sum" && fx != "max" && fx != "min") {
+      throw Error("the epoch aggregate of '" + aggregate.key + "' has reduce_fx '" + fx + "'; expected mean, sum, max or min");
+    }
+    if (!aggregate.total.defined() || aggregate.total.numel() != 1 || aggregate.weight < 0) {
+      throw Error("the epoch aggregate of '" + aggregate.key + "' is not a single value with a weight >= 0");
+    }
+    Accumulator& accumulator = accumulators_[aggregate.key];
+    accumulator = Accumulator{};
+    accumulator.total = aggregate.total.to(at::kDouble).reshape({});
+    accumulator.weight = aggregate.weight;
+    accumulator.reduce_fx = fx;
+    accumulator.published_name = aggregate.published_name.empty() ? aggregate.key : aggregate.published_name;
+    accumulator.context = context;
+  }
 }
 
 void MetricStore::reset(LogContext context) {

@@ -10,6 +10,7 @@ namespace fulgur::detail {
 namespace {
 
 volatile std::sig_atomic_t received = 0;
+volatile std::sig_atomic_t save_request_count = 0;
 
 void say(const char* text, std::size_t length) {
   const ssize_t ignored = ::write(STDERR_FILENO, text, length);
@@ -37,10 +38,21 @@ extern "C" void remember_signal(int signal) {
   say(text, sizeof text - 1);
 }
 
+extern "C" void count_save_request(int) {
+  save_request_count = save_request_count + 1;
+  static const char text[] = "\nfulgur: SIGUSR1 received: saving a checkpoint after the current step\n";
+  say(text, sizeof text - 1);
+}
+
 }  // namespace
 
 InterruptGuard::InterruptGuard() {
   received = 0;
+  save_request_count = 0;
+  struct sigaction request {};
+  request.sa_handler = count_save_request;
+  sigemptyset(&request.sa_mask);
+  sigaction(SIGUSR1, &request, &previous_usr1_);
   struct sigaction action {};
   action.sa_handler = remember_signal;
   sigemptyset(&action.sa_mask);
@@ -51,14 +63,19 @@ InterruptGuard::InterruptGuard() {
 InterruptGuard::~InterruptGuard() {
   sigaction(SIGINT, &previous_int_, nullptr);
   sigaction(SIGTERM, &previous_term_, nullptr);
+  sigaction(SIGUSR1, &previous_usr1_, nullptr);
 }
 
 int InterruptGuard::pending() { return received; }
+
+int64_t InterruptGuard::save_requests() { return save_request_count; }
 
 }  // namespace fulgur::detail
 
 namespace fulgur {
 
 int interrupt_received() { return detail::InterruptGuard::pending(); }
+
+int64_t save_requests_received() { return detail::InterruptGuard::save_requests(); }
 
 }  // namespace fulgur

@@ -570,7 +570,7 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, RunData data, con
   RunScope scope(*this, module, Stage::Fit, data.datamodule);
   module_overrides_ = overrides;
   const detail::InterruptGuard interrupts;
-  ckpt_path_ = ckpt_path;
+  ckpt_path_.clear();  // the file resolved from ckpt_path, once setup has run
   scope.run([&] {
     current_epoch_ = 0;
     global_step_ = 0;
@@ -580,6 +580,7 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, RunData data, con
     resume_batches_ = 0;
     resume_rng_state_ = torch::Tensor();
     stop_deferred_logged_ = false;
+    save_requests_handled_ = 0;
     accumulate_grad_batches_ = options_.accumulate_grad_batches();
     max_epochs_ = options_.max_epochs().value_or(options_.max_steps() == -1 ? 1000 : -1);
     module.train();
@@ -587,11 +588,14 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, RunData data, con
     emit_setup(Stage::Fit);
     // As Lightning: the weights and the DataModule's state come back before any loader is asked
     // for; optimizers, loops and plugin states once configure_optimizers has run.
+    // "last" and "hpc" are looked for once the loggers know their experiment's folders.
+    ckpt_path_ = resolve_fit_checkpoint(ckpt_path);
+    const std::string& resume_from = ckpt_path_;
     std::optional<Checkpoint> checkpoint;
-    if (!ckpt_path.empty()) {
-      checkpoint = read_checkpoint(ckpt_path);
-      restore_module(*checkpoint, ckpt_path);
-      restore_datamodule(*checkpoint, ckpt_path);
+    if (!resume_from.empty()) {
+      checkpoint = read_checkpoint(resume_from);
+      restore_module(*checkpoint, resume_from);
+      restore_datamodule(*checkpoint, resume_from);
     }
     // Asked for after setup, as Lightning does, so that setup may build the datasets.
     resolve_loaders(Stage::Fit, data);
@@ -601,10 +605,10 @@ void Trainer::run_fit(Module& module, StepOverrides overrides, RunData data, con
     const std::vector<DataLoader*>& val_loaders = data.eval;
     configure_optimizers(module);
     if (checkpoint) {
-      restore_training_state(*checkpoint, ckpt_path);
+      restore_training_state(*checkpoint, resume_from);
       if (max_epochs_ >= 0 && next_epoch_ >= max_epochs_) {
         spdlog::warn("checkpoint '{}' resumes at epoch {}, which max_epochs={} has reached: this fit trains nothing "
-                     "(raise max_epochs to train on)", ckpt_path, next_epoch_, max_epochs_);
+                     "(raise max_epochs to train on)", resume_from, next_epoch_, max_epochs_);
       }
     }
     RunHook run{*this};
@@ -890,6 +894,7 @@ void Trainer::training_epoch(DataLoader& train_loader, const std::vector<DataLoa
       if (signal != 0) throw Error(std::string("fit interrupted by ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") + where);
       throw Error("fit interrupted" + where + ": another rank received SIGINT or SIGTERM, and all ranks stop together");
     }
+    if (save_request_due()) save_for_preemption();
     if (steps_done) break;
     if (should_stop) {
       if (can_stop_early()) break;

@@ -59,6 +59,13 @@ torch::Tensor generator_state_entry(const Checkpoint& checkpoint, const std::str
   return state;
 }
 
+std::string text_entry(const StateDict& dict, const char* key, const std::string& path) {
+  if (!dict.contains(key) || !dict.at(key).isString()) {
+    throw Error("checkpoint '" + path + "': entry '" + key + "' is missing or not a string");
+  }
+  return dict.at(key).toStringRef();
+}
+
 StateDict dict_entry(const StateDict& dict, const char* key, const std::string& path) {
   if (!dict.contains(key) || !dict.at(key).isGenericDict()) {
     throw Error("checkpoint '" + path + "': entry '" + key + "' is missing or not a dictionary");
@@ -87,7 +94,32 @@ torch::Tensor optimizer_archive(const torch::optim::Optimizer& optimizer) {
 
 }  // namespace
 
-Checkpoint Trainer::dump_checkpoint() {
+// Checkpoints older than this entry have none: their epoch values restart, as before.
+void Trainer::restore_epoch_aggregates(const StateDict& fit_loop, const std::string& path) {
+  if (!fit_loop.contains("epoch_aggregates")) return;
+  std::vector<MetricStore::EpochAggregate> aggregates;
+  for (const c10::IValue& item : list_entry(fit_loop, "epoch_aggregates", path)) {
+    if (!item.isGenericDict()) throw Error("checkpoint '" + path + "': an entry of 'epoch_aggregates' is not a dictionary");
+    const StateDict entry = item.toGenericDict();
+    MetricStore::EpochAggregate aggregate;
+    aggregate.key = text_entry(entry, "key", path);
+    aggregate.reduce_fx = text_entry(entry, "reduce_fx", path);
+    aggregate.published_name = text_entry(entry, "published_name", path);
+    if (!entry.contains("total") || !entry.at("total").isTensor()) {
+      throw Error("checkpoint '" + path + "': the epoch aggregate of '" + aggregate.key + "' holds no tensor");
+    }
+    aggregate.total = entry.at("total").toTensor();
+    aggregate.weight = count_entry(entry, "weight", path);
+    aggregates.push_back(std::move(aggregate));
+  }
+  try {
+    metrics_.restore_epoch_aggregates(aggregates, LogContext::Training);
+  } catch (const Error& error) {
+    throw Error("checkpoint '" + path + "': " + error.what());
+  }
+}
+
+Checkpoint Trainer::dump_checkpoint(bool weights_only) {
   if (!module_) throw Error("save_checkpoint needs a Module: call it during or after fit");
   Checkpoint checkpoint = make_state_dict();
   checkpoint.insert("fulgur_version", std::string(kVersion));
@@ -125,6 +157,19 @@ Checkpoint Trainer::dump_checkpoint() {
   fit_loop.insert("next_epoch", next_epoch_);
   fit_loop.insert("next_batch", next_batch_);
   fit_loop.insert("train_batches_seen", train_batches_seen_);
+  // The training epoch's aggregates so far: a fit resumed mid-epoch publishes the same epoch
+  // values as one that was never stopped.
+  c10::impl::GenericList aggregates(c10::AnyType::get());
+  for (const auto& aggregate : metrics_.epoch_aggregates(LogContext::Training)) {
+    StateDict entry = make_state_dict();
+    entry.insert("key", aggregate.key);
+    entry.insert("total", aggregate.total);
+    entry.insert("weight", aggregate.weight);
+    entry.insert("reduce_fx", aggregate.reduce_fx);
+    entry.insert("published_name", aggregate.published_name);
+    aggregates.push_back(entry);
+  }
+  fit_loop.insert("epoch_aggregates", aggregates);
   StateDict loops = make_state_dict();
   loops.insert("fit_loop", fit_loop);
   checkpoint.insert("loops", loops);
@@ -148,11 +193,16 @@ Checkpoint Trainer::dump_checkpoint() {
   // After a run the Module's hooks are disconnected; its state belongs in the file all the same
   // (in the same place: after the plugins', as in Lightning).
   if (!running_) module_->on_save_checkpoint(checkpoint);
+  if (weights_only) {
+    // Lightning's weights-only file: the model, its hyper-parameters, the loop position and the
+    // DataModule's state; no training state to resume from.
+    for (const char* key : {"optimizer_states", "lr_schedulers", "callbacks"}) checkpoint.erase(key);
+  }
   return checkpoint;
 }
 
-void Trainer::save_checkpoint(const std::string& path) {
-  Checkpoint checkpoint = dump_checkpoint();
+void Trainer::save_checkpoint(const std::string& path, bool weights_only) {
+  Checkpoint checkpoint = dump_checkpoint(weights_only);
   // Every rank takes part (so each plugin's on_save_checkpoint ran everywhere); rank 0 writes,
   // and nobody goes on before the file is whole.
   if (strategy_) strategy_->barrier("before writing checkpoint " + path);
@@ -206,6 +256,11 @@ void Trainer::restore_datamodule(Checkpoint& checkpoint, const std::string& path
 }
 
 void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& path) {
+  if (!checkpoint.contains("optimizer_states")) {
+    throw Error("checkpoint '" + path + "' holds only the model (it was saved with weights_only, e.g. model_checkpoint's "
+                "save_weights_only), so a fit cannot resume from it; load it with load_from_checkpoint, or resume from "
+                "a full checkpoint");
+  }
   const auto optimizers = list_entry(checkpoint, "optimizer_states", path);
   if (optimizers.size() != optimizers_.size()) {
     throw Error("checkpoint '" + path + "' holds " + std::to_string(optimizers.size()) +
@@ -244,6 +299,7 @@ void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& 
   current_epoch_ = next_epoch_ = count_entry(fit_loop, "next_epoch", path);
   resume_batches_ = next_batch_ = count_entry(fit_loop, "next_batch", path);
   resume_rng_state_ = generator_state_entry(checkpoint, path);
+  restore_epoch_aggregates(fit_loop, path);
 
   // Plugins and the Module restore their state last, when the optimizers they may refer to
   // (schedulers, loss scalers) exist and hold their restored state.

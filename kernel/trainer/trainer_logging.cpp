@@ -33,15 +33,18 @@ void Trainer::connect_loggers() {
     if (loggers_.empty() || !module_ || !is_global_zero()) return;
     for (Logger* logger : loggers_) logger->log_hyperparams(module_->hparams());
   }));
-  keep(bus_.on_train_batch_end.connect(SlotGroup::Logger, [this](BatchEndHook&) {
+  // A step's and an epoch's rows reach the loggers before the monitors act (LoggerRows), so that
+  // a checkpoint a monitor saves in this hook comes after them: a fit resumed from it repeats
+  // none of them and misses none (csv_logger keeps the rows a checkpoint had seen).
+  keep(bus_.on_train_batch_end.connect(SlotGroup::LoggerRows, [this](BatchEndHook&) {
     // A step's values are for this step only, logged or not (as in Lightning).
     const bool stepped = global_step_ != last_logged_step_;
     if (!loggers_.empty() && stepped && (global_step_ % options_.log_every_n_steps() == 0 || should_stop)) {
       send_to_loggers(metrics_.step_metrics(), global_step_ - 1);
     }
     last_logged_step_ = global_step_;
-    metrics_.clear_step_metrics();
   }));
+  keep(bus_.on_train_batch_end.connect(SlotGroup::Logger, [this](BatchEndHook&) { metrics_.clear_step_metrics(); }));
   // Values a validation or test step logged with on_step reach the loggers at that batch (the
   // rows Lightning writes as "val_acc_step"), numbered by the loop's own batch count over the run,
   // without an epoch; the sanity check's are dropped.
@@ -64,9 +67,9 @@ void Trainer::connect_loggers() {
     if (!is_global_zero()) return;
     for (Logger* logger : loggers_) logger->save();
   };
-  keep(bus_.on_train_epoch_end.connect(SlotGroup::Logger, log_epoch));
-  keep(bus_.on_validation_epoch_end.connect(SlotGroup::Logger, log_epoch));
-  keep(bus_.on_test_epoch_end.connect(SlotGroup::Logger, log_epoch));
+  keep(bus_.on_train_epoch_end.connect(SlotGroup::LoggerRows, log_epoch));
+  keep(bus_.on_validation_epoch_end.connect(SlotGroup::LoggerRows, log_epoch));
+  keep(bus_.on_test_epoch_end.connect(SlotGroup::LoggerRows, log_epoch));
   keep(bus_.teardown.connect(SlotGroup::Logger, [this](StageHook&) {
     if (!is_global_zero()) return;
     for (Logger* logger : loggers_) {

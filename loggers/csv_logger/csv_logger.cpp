@@ -3,7 +3,9 @@
 
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -37,6 +39,25 @@ class CSVLogger : public FolderLoggerPlugin {
       : FolderLoggerPlugin(options.save_dir(), options.name()), options_(std::move(options)) {}
 
   std::string name() const override { return "csv_logger"; }
+
+  // A checkpoint records how many rows metrics.csv holds once the rows logged so far are written;
+  // a fit resumed from it drops the rows after those (logged by the run that went on past the
+  // checkpoint and was then killed), which it logs again: each step appears once.
+  void attach(HookBus& bus) override {
+    FolderLoggerPlugin::attach(bus);
+    connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
+      if (!started() || !hook.trainer.is_global_zero()) return;
+      save();
+      plugin_state(hook.checkpoint, name()).insert_or_assign("rows", rows_in_file_);
+    });
+    connect(bus.on_load_checkpoint, [this](CheckpointHook& hook) {
+      if (!has_plugin_state(hook.checkpoint, name())) return;
+      const auto state = plugin_state(hook.checkpoint, name());
+      if (state.contains("rows") && state.at("rows").isInt() && state.at("rows").toInt() >= 0) {
+        resumed_rows_ = state.at("rows").toInt();
+      }
+    });
+  }
   void log_hyperparams(const Hyperparameters& params) override {
     hparams_ = params;
     hparams_dirty_ = true;
@@ -68,11 +89,13 @@ class CSVLogger : public FolderLoggerPlugin {
     const std::string path = folder + "/metrics.csv";
     if (columns_ == written_columns_) {
       append_to_file(path, rows_text(pending_), "log file");
+      rows_in_file_ += static_cast<int64_t>(pending_.size());
     } else {
       std::vector<Row> rows = written_columns_.empty() ? std::vector<Row>{} : read_rows(path);
       rows.insert(rows.end(), pending_.begin(), pending_.end());
       write_file_atomically(path, header_text() + rows_text(rows), "log file", Durability::InPlace);
       written_columns_ = columns_;
+      rows_in_file_ = static_cast<int64_t>(rows.size());
     }
     pending_.clear();
   }
@@ -117,17 +140,29 @@ class CSVLogger : public FolderLoggerPlugin {
   }
 
   // At the first write: the folder, and the columns of the file a resumed run's earlier part
-  // wrote there (its rows stay in the file).
+  // wrote there. Its rows up to the checkpoint stay in the file; later ones go.
   std::string create_folder() {
     const bool first = !folder_created();
     const std::string folder = this->folder();
     if (first) {
-      std::ifstream existing(folder + "/metrics.csv");
+      const std::string path = folder + "/metrics.csv";
+      std::ifstream existing(path);
       std::string line;
       if (std::getline(existing, line)) {
         written_columns_ = split_csv_line(line);
         for (const auto& column : written_columns_) add_column(column);
+        existing.close();
+        std::vector<Row> rows = read_rows(path);
+        rows_in_file_ = static_cast<int64_t>(rows.size());
+        if (resumed_rows_ && *resumed_rows_ < rows_in_file_) {
+          rows.resize(static_cast<std::size_t>(*resumed_rows_));
+          const std::vector<std::string> columns = std::exchange(columns_, written_columns_);
+          write_file_atomically(path, header_text() + rows_text(rows), "log file", Durability::InPlace);
+          columns_ = columns;
+          rows_in_file_ = *resumed_rows_;
+        }
       }
+      resumed_rows_.reset();
     }
     return folder;
   }
@@ -145,6 +180,8 @@ class CSVLogger : public FolderLoggerPlugin {
   std::vector<std::string> written_columns_;  // the header of the file on disk (empty: no file yet)
   std::vector<Row> pending_;                  // rows logged since the last save
   int64_t rows_since_save_ = 0;
+  int64_t rows_in_file_ = 0;               // data rows of metrics.csv on disk
+  std::optional<int64_t> resumed_rows_;  // rows the checkpoint a fit resumed from had seen
   Hyperparameters hparams_;
   bool hparams_dirty_ = false;
 };

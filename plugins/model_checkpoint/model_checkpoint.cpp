@@ -1,6 +1,7 @@
 // The model_checkpoint plugin (see include/fulgur/plugins/model_checkpoint.h).
 #include "fulgur/plugins/model_checkpoint.h"
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -10,6 +11,8 @@
 #include <spdlog/spdlog.h>
 
 #include "fulgur/checkpoint.h"
+#include "fulgur/checkpoint_folder.h"
+#include "fulgur/duration.h"
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
 #include "fulgur/random_id.h"
@@ -22,7 +25,9 @@ namespace {
 namespace fs = std::filesystem;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
+using Clock = std::chrono::steady_clock;
+
+class ModelCheckpoint : public Plugin, public ModelCheckpointInfo, public CheckpointFolder {
  public:
   explicit ModelCheckpoint(ModelCheckpointOptions options) : options_(std::move(options)) {
     if (options_.monitor().empty() && options_.save_top_k() > 1) {
@@ -32,16 +37,31 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
     if (options_.every_n_epochs() < 0 || options_.every_n_train_steps() < 0) {
       throw PluginError("plugin 'model_checkpoint': every_n_epochs and every_n_train_steps must be >= 0");
     }
-    if (options_.every_n_train_steps() > 0) options_.every_n_epochs() = 0;
+    if (!options_.train_time_interval().empty()) {
+      interval_seconds_ = parse_duration(options_.train_time_interval(), "plugin 'model_checkpoint': train_time_interval");
+      if (!(interval_seconds_ > 0)) throw PluginError("plugin 'model_checkpoint': train_time_interval must be longer than 0");
+    }
+    // As Lightning: one cadence at a time. every_n_epochs keeps its default of 1 unless another
+    // one is chosen.
+    if (options_.every_n_train_steps() > 0 && interval_seconds_ > 0) {
+      throw PluginError("plugin 'model_checkpoint': every_n_train_steps=" + std::to_string(options_.every_n_train_steps()) +
+                        " and train_time_interval=" + options_.train_time_interval() +
+                        " should be mutually exclusive: choose one cadence");
+    }
+    if (options_.every_n_train_steps() > 0 || interval_seconds_ > 0) options_.every_n_epochs() = 0;
   }
 
   std::string name() const override { return "model_checkpoint"; }
+  std::string given_checkpoint_dir() const override { return options_.dirpath(); }
 
   void attach(HookBus& bus) override {
+    connect(bus.on_train_start, [this](RunHook&) { last_time_checked_ = Clock::now(); }, SlotGroup::Monitor);
     connect(bus.on_train_batch_end, [this](BatchEndHook& hook) {
       const auto step = hook.trainer.global_step();
-      if (options_.every_n_train_steps() > 0 && step > 0 && step % options_.every_n_train_steps() == 0 &&
-          step != last_saved_step_) {
+      if (step == last_saved_step_) return;
+      if (options_.every_n_train_steps() > 0 && step > 0 && step % options_.every_n_train_steps() == 0) {
+        save(hook.trainer);
+      } else if (interval_seconds_ > 0 && time_due(hook.trainer)) {
         save(hook.trainer);
       }
     }, SlotGroup::Monitor);
@@ -85,6 +105,16 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
     return trainer.options().validates_once_per_epoch();
   }
 
+  // Whether train_time_interval has passed since the last save by time; under several processes
+  // rank 0's clock decides (each rank must enter the same saves).
+  bool time_due(Trainer& trainer) {
+    const auto now = Clock::now();
+    const bool due = std::chrono::duration<double>(now - last_time_checked_).count() >= interval_seconds_;
+    if (!agreed(trainer, due)) return false;
+    last_time_checked_ = now;
+    return true;
+  }
+
   bool epoch_due(int64_t epoch) const {
     return options_.every_n_epochs() > 0 && (epoch + 1) % options_.every_n_epochs() == 0;
   }
@@ -120,7 +150,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
       const auto colon = field.find(':');
       const std::string key = field.substr(0, colon);
       const std::string spec = colon == std::string::npos ? "" : field.substr(colon + 1);
-      name += key + "=";
+      if (options_.auto_insert_metric_name()) name += key + "=";
       try {
         if (key == "epoch") {
           name += fmt::format(fmt::runtime("{:" + spec + "}"), trainer.current_epoch());
@@ -150,6 +180,8 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
   fs::path folder(const Trainer& trainer) const {
     return options_.dirpath().empty() ? fs::path(trainer.default_checkpoint_dir()) : fs::path(options_.dirpath());
   }
+
+  void write(Trainer& trainer, const std::string& path) { trainer.save_checkpoint(path, options_.save_weights_only()); }
 
   void save(Trainer& trainer) {
     if (trainer.options().fast_dev_run() > 0) return;  // Lightning: fast_dev_run writes no checkpoint
@@ -187,17 +219,50 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
       for (const auto& [candidate, value] : kept_) {
         if (!options_.monitor().empty() && better(value, kept_[best_path_])) best_path_ = candidate;
       }
-      trainer.save_checkpoint(path);
+      write(trainer, path);
+      report_saved(trainer, score, path);
       for (const auto& old : dropped) {
         if (!trainer.is_global_zero() || !may_remove(old, path, trainer)) continue;
         std::error_code ignored;  // another process may have removed it already
         fs::remove(old, ignored);
       }
       if (!options_.save_last()) last_path_ = path;
+    } else if (options_.verbose() && trainer.is_global_zero() && !options_.monitor().empty()) {
+      spdlog::info("Epoch {}, global step {}: '{}' was not in top {}", trainer.current_epoch(), trainer.global_step(),
+                   options_.monitor(), options_.save_top_k());
     }
     if (options_.save_last()) {
       last_path_ = unused_path(here, "last", last_path_);
-      trainer.save_checkpoint(last_path_);
+      if (options_.save_last().kind() == SaveLast::Kind::Link && keep) {
+        if (trainer.is_global_zero()) link_last(last_path_, kept_path_);
+      } else {
+        write(trainer, last_path_);
+      }
+    }
+  }
+
+  void report_saved(Trainer& trainer, double score, const std::string& path) {
+    kept_path_ = path;
+    if (!options_.verbose() || !trainer.is_global_zero()) return;
+    if (options_.monitor().empty()) {
+      spdlog::info("Epoch {}, global step {}: saving model to '{}'", trainer.current_epoch(), trainer.global_step(), path);
+    } else {
+      spdlog::info("Epoch {}, global step {}: '{}' reached {:.5f} (best {:.5f}), saving model to '{}' as top {}",
+                   trainer.current_epoch(), trainer.global_step(), options_.monitor(), score, best_score(), path,
+                   options_.save_top_k());
+    }
+  }
+
+  // last.ckpt as a relative symbolic link to the file just saved, replacing the old link (or
+  // file) in one rename, as atomic_write does for files.
+  static void link_last(const std::string& link, const std::string& target) {
+    const fs::path temporary = fs::path(link).string() + ".fulgur-link-" + random_id();
+    std::error_code error;
+    fs::create_symlink(fs::path(target).filename(), temporary, error);
+    if (!error) fs::rename(temporary, link, error);
+    if (error) {
+      fs::remove(temporary);
+      throw Error("plugin 'model_checkpoint': cannot link '" + link + "' to '" + target + "': " + error.message());
     }
   }
 
@@ -324,6 +389,7 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
   // sharing the folder) is never overwritten; "-v1", "-v2", ... are appended instead.
   std::string unused_path(const fs::path& folder, const std::string& stem, const std::string& ours) const {
     std::string path = (folder / (stem + ".ckpt")).string();
+    if (!options_.enable_version_counter()) return path;
     for (int version = 1; fs::exists(path) && path != ours && !kept_.count(path); ++version) {
       path = (folder / (stem + "-v" + std::to_string(version) + ".ckpt")).string();
     }
@@ -346,6 +412,9 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo {
   std::string best_path_;
   std::string last_path_;
   int64_t last_saved_step_ = -1;
+  std::string kept_path_;  // the file the last save kept (what save_last=link points to)
+  double interval_seconds_ = 0;  // train_time_interval; 0: not by time
+  Clock::time_point last_time_checked_ = Clock::now();
 };
 
 std::unique_ptr<Plugin> make_model_checkpoint(const PluginOptions& options) {

@@ -4,8 +4,13 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <sstream>
 #include <thread>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "fulgur/checkpoint.h"
 #include "fulgur/error.h"
 #include "fulgur/experiment_dir.h"
 #include "fulgur/plugins/model_checkpoint.h"
@@ -306,6 +311,109 @@ TEST(ModelCheckpoint, ConcurrentRunsNeverShareAVersionFolder) {
   for (auto& start : starts) start.join();
   std::sort(versions.begin(), versions.end());
   for (std::size_t i = 0; i < versions.size(); ++i) EXPECT_EQ(versions[i], static_cast<int64_t>(i));
+}
+
+// --- options for long jobs ----------------------------------------------------------------------
+
+TrainerOptions with_checkpoint(const RunFolder& setup, int64_t epochs, const std::string& spec) {
+  auto options = setup.options(epochs);
+  options.plugins({PluginSpec::parse(spec)});
+  return options;
+}
+
+TEST(ModelCheckpoint, SaveLastLinkPointsAtTheFileJustSaved) {
+  RunFolder setup("mc_link");
+  testing::TinyClassifier model;
+  Trainer trainer(with_checkpoint(setup, 2, "model_checkpoint:save_last=link"));
+  trainer.fit(model, setup.train);
+  const std::string folder = setup.dir + "/checkpoints";
+  EXPECT_EQ(files_in(folder), (std::vector<std::string>{"epoch=1-step=8.ckpt", "last.ckpt"}));
+  ASSERT_TRUE(fs::is_symlink(folder + "/last.ckpt"));
+  EXPECT_EQ(fs::read_symlink(folder + "/last.ckpt"), fs::path("epoch=1-step=8.ckpt"));
+  EXPECT_EQ(read_checkpoint(folder + "/last.ckpt").at("global_step").toInt(), 8);
+  EXPECT_EQ(info(trainer).last_model_path(), folder + "/last.ckpt");
+  // true writes a file of its own; a bad value is named.
+  RunFolder copy("mc_last_file");
+  Trainer second(with_checkpoint(copy, 1, "model_checkpoint:save_last=true"));
+  second.fit(model, copy.train);
+  EXPECT_FALSE(fs::is_symlink(copy.dir + "/checkpoints/last.ckpt"));
+  EXPECT_EQ(read_checkpoint(copy.dir + "/checkpoints/last.ckpt").at("global_step").toInt(), 4);
+  const std::string error = testing::error_of([&] { Trainer bad(with_checkpoint(copy, 1, "model_checkpoint:save_last=symlink")); });
+  EXPECT_NE(error.find("save_last"), std::string::npos) << error;
+  EXPECT_NE(error.find("true, false or link, got 'symlink'"), std::string::npos) << error;
+}
+
+TEST(ModelCheckpoint, SaveWeightsOnlyWritesTheModelWithoutTrainingState) {
+  RunFolder setup("mc_weights");
+  testing::TinyClassifier model;
+  Trainer trainer(with_checkpoint(setup, 1, "model_checkpoint:save_weights_only=true"));
+  trainer.fit(model, setup.train);
+  const Checkpoint saved = read_model_checkpoint(setup.dir + "/checkpoints/epoch=0-step=4.ckpt");
+  EXPECT_TRUE(saved.contains("state_dict"));
+  EXPECT_TRUE(saved.contains("hyper_parameters"));
+  EXPECT_FALSE(saved.contains("optimizer_states"));
+  EXPECT_FALSE(saved.contains("callbacks"));
+}
+
+TEST(ModelCheckpoint, FileNamesWithoutMetricNamesAndWithoutVersionCounter) {
+  RunFolder setup("mc_names");
+  testing::TinyClassifier model;
+  Trainer trainer(with_checkpoint(setup, 2, "model_checkpoint:auto_insert_metric_name=false"));
+  trainer.fit(model, setup.train);
+  EXPECT_EQ(files_in(setup.dir + "/checkpoints"), std::vector<std::string>{"1-8.ckpt"});
+
+  // Another run's file of the same name: kept with -v1 by default, overwritten without the counter.
+  RunFolder shared("mc_counter");
+  fs::create_directories(shared.dir + "/checkpoints");
+  std::ofstream(shared.dir + "/checkpoints/epoch=0-step=4.ckpt") << "another run's file";
+  Trainer counted(with_checkpoint(shared, 1, "model_checkpoint"));
+  counted.fit(model, shared.train);
+  EXPECT_EQ(files_in(shared.dir + "/checkpoints"),
+            (std::vector<std::string>{"epoch=0-step=4-v1.ckpt", "epoch=0-step=4.ckpt"}));
+  Trainer overwriting(with_checkpoint(shared, 1, "model_checkpoint:enable_version_counter=false"));
+  overwriting.fit(model, shared.train);
+  EXPECT_EQ(read_checkpoint(shared.dir + "/checkpoints/epoch=0-step=4.ckpt").at("global_step").toInt(), 4);
+}
+
+TEST(ModelCheckpoint, TrainTimeIntervalSavesByTrainingTime) {
+  RunFolder setup("mc_time");
+  testing::TinyClassifier model;
+  // A microsecond: every batch is due; epoch saves are off.
+  Trainer often(with_checkpoint(setup, 2, "model_checkpoint:train_time_interval=0.000001,save_top_k=-1"));
+  often.fit(model, setup.train);
+  EXPECT_EQ(files_in(setup.dir + "/checkpoints").size(), 8u);
+  EXPECT_TRUE(fs::exists(setup.dir + "/checkpoints/epoch=0-step=1.ckpt"));
+  // An hour: nothing in a short run.
+  RunFolder hour("mc_hour");
+  Trainer rarely(with_checkpoint(hour, 2, "model_checkpoint:train_time_interval=00:01:00:00"));
+  rarely.fit(model, hour.train);
+  EXPECT_TRUE(files_in(hour.dir + "/checkpoints").empty());
+  auto error = testing::error_of([&] { Trainer bad(with_checkpoint(hour, 1, "model_checkpoint:train_time_interval=soon")); });
+  EXPECT_NE(error.find("train_time_interval 'soon' is not DD:HH:MM:SS"), std::string::npos) << error;
+  error = testing::error_of(
+      [&] { Trainer bad(with_checkpoint(hour, 1, "model_checkpoint:train_time_interval=10,every_n_train_steps=2")); });
+  EXPECT_NE(error.find("should be mutually exclusive"), std::string::npos) << error;
+}
+
+TEST(ModelCheckpoint, VerboseSaysWhatItSaves) {
+  RunFolder setup("mc_verbose");
+  Scripted model;
+  model.scores = {0.5, 0.7, 0.2};
+  std::ostringstream said;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(said)));
+  {
+    Trainer trainer(with_checkpoint(setup, 3, "model_checkpoint:monitor=score,verbose=true"));
+    trainer.fit(model, setup.train, setup.val);
+  }
+  spdlog::set_default_logger(previous);
+  const std::string text = said.str();
+  EXPECT_NE(text.find("Epoch 0, global step 4: 'score' reached 0.50000 (best 0.50000), saving model to '" + setup.dir +
+                      "/checkpoints/epoch=0-step=4.ckpt' as top 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("Epoch 1, global step 8: 'score' was not in top 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("Epoch 2, global step 12: 'score' reached 0.20000 (best 0.20000)"), std::string::npos) << text;
 }
 
 }  // namespace

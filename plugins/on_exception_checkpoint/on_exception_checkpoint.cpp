@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "fulgur/checkpoint_folder.h"
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
 #include "fulgur/trainer.h"
@@ -12,11 +13,12 @@
 namespace fulgur::plugins {
 namespace {
 
-class OnExceptionCheckpoint : public Plugin {
+class OnExceptionCheckpoint : public Plugin, public CheckpointFolder {
  public:
   explicit OnExceptionCheckpoint(OnExceptionCheckpointOptions options) : options_(std::move(options)) {}
 
   std::string name() const override { return "on_exception_checkpoint"; }
+  std::string given_checkpoint_dir() const override { return options_.dirpath(); }
 
   void attach(HookBus& bus) override {
     connect(bus.on_train_start, [this](RunHook&) { training_ = true; });
@@ -35,7 +37,7 @@ class OnExceptionCheckpoint : public Plugin {
         return;
       }
       spdlog::warn("fit stopped ({}); saved {} at epoch {}, step {}. Resume with --ckpt-path {} "
-                   "(trainer.fit(model, train, val, \"{}\"))",
+                   "(trainer.fit(model, train, val, \"{}\")), or \"last\" to find it",
                    hook.error.what(), path, hook.trainer.current_epoch(), hook.trainer.global_step(), path, path);
     }, SlotGroup::Monitor);
   }

@@ -5,11 +5,10 @@
 #include <cmath>
 #include <limits>
 #include <map>
-#include <sstream>
-#include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "fulgur/duration.h"
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
 #include "fulgur/trainer.h"
@@ -19,32 +18,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// "DD:HH:MM:SS", "HH:MM:SS", "MM:SS" or plain seconds ("90", "1.5").
+// Empty: no limit, only measure.
 double parse_duration(const std::string& text) {
   if (text.empty()) return std::numeric_limits<double>::infinity();
-  std::vector<double> parts;
-  std::stringstream stream(text);
-  std::string part;
-  while (std::getline(stream, part, ':')) {
-    std::size_t used = 0;
-    double value = -1;
-    try {
-      value = std::stod(part, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (part.empty() || used != part.size() || value < 0) {
-      throw PluginError("plugin 'timer': duration '" + text + "' is not DD:HH:MM:SS or a number of seconds");
-    }
-    parts.push_back(value);
-  }
-  if (parts.empty() || parts.size() > 4) {
-    throw PluginError("plugin 'timer': duration '" + text + "' is not DD:HH:MM:SS or a number of seconds");
-  }
-  const double units[] = {1, 60, 3600, 86400};  // from the right: seconds, minutes, hours, days
-  double seconds = 0;
-  for (std::size_t i = 0; i < parts.size(); ++i) seconds += parts[parts.size() - 1 - i] * units[i];
-  return seconds;
+  return fulgur::parse_duration(text, "plugin 'timer': duration");
 }
 
 class Timer : public Plugin, public TimerInfo {

@@ -25,8 +25,8 @@ class BucketReducer::ReadyHook : public torch::autograd::FunctionPostHook {
 };
 
 BucketReducer::BucketReducer(const std::vector<at::Tensor>& parameters, int64_t bucket_bytes, Launch launch,
-                             std::function<double()> interrupt_flag, bool during_backward)
-    : launch_(std::move(launch)), interrupt_flag_(std::move(interrupt_flag)) {
+                             std::function<std::vector<double>()> flags, bool during_backward)
+    : launch_(std::move(launch)), flags_(std::move(flags)) {
   // Reverse order: the last layers' gradients are ready first.
   int64_t bytes = 0;
   for (auto it = parameters.rbegin(); it != parameters.rend(); ++it) {
@@ -88,7 +88,9 @@ void BucketReducer::start(std::size_t index) {
     flat_views.push_back(parameter.grad().reshape({-1}));
   }
   if (index + 1 == buckets_.size()) {
-    flat_views.push_back(torch::full({1}, interrupt_flag_(), flat_views.front().options()));
+    const std::vector<double> flags = flags_();
+    flag_count_ = static_cast<int64_t>(flags.size());
+    flat_views.push_back(torch::tensor(flags, torch::kDouble).to(flat_views.front().options()));
   }
   bucket.flat = torch::cat(flat_views);
   bucket.work = launch_(bucket.flat);
@@ -108,7 +110,7 @@ at::Tensor BucketReducer::finish(int64_t world_size, const Wait& wait) {
       grad.copy_(bucket.flat.narrow(0, offset, grad.numel()).view_as(grad));
       offset += grad.numel();
     }
-    if (b + 1 == buckets_.size()) flag = bucket.flat.narrow(0, offset, 1);
+    if (b + 1 == buckets_.size()) flag = bucket.flat.narrow(0, offset, flag_count_);
     bucket.flat = at::Tensor();
     bucket.work.reset();
   }

@@ -9,9 +9,9 @@
 // the others leave the hooks idle. At the optimizer step, buckets backward did not complete (a
 // parameter this rank's batch did not reach: its gradient is taken as zero) start then, every
 // bucket is waited for, and its average is copied back into the gradients. The last bucket
-// carries one extra value, the rank's interrupt flag (see Strategy::agreed_interrupt). Made with
-// during_backward=false, no hooks are added and every bucket starts at the step (manual
-// optimization, several optimizers, overlap=false).
+// carries a few extra values, the rank's flags (interrupt and checkpoint request: see
+// Strategy::agreed_interrupt). Made with during_backward=false, no hooks are added and every
+// bucket starts at the step (manual optimization, several optimizers, overlap=false).
 #pragma once
 
 #include <cstdint>
@@ -37,7 +37,7 @@ class BucketReducer {
   using Wait = std::function<void(const c10::intrusive_ptr<c10d::Work>&)>;
 
   BucketReducer(const std::vector<at::Tensor>& parameters, int64_t bucket_bytes, Launch launch,
-                std::function<double()> interrupt_flag, bool during_backward);
+                std::function<std::vector<double>()> flags, bool during_backward);
   ~BucketReducer();
   BucketReducer(const BucketReducer&) = delete;
   BucketReducer& operator=(const BucketReducer&) = delete;
@@ -45,8 +45,8 @@ class BucketReducer {
   /// Before each micro-batch's backward: whether this one ends the window (and so reduces).
   void begin_micro_batch(bool reduces);
   /// At the optimizer step: starts what backward did not, waits for all, averages the gradients
-  /// over `world_size` ranks. Returns the ranks' mean interrupt flag (a one-element tensor where
-  /// the last bucket was reduced: reading it from a GPU waits for the device).
+  /// over `world_size` ranks. Returns the ranks' mean of each flag (a tensor where the last
+  /// bucket was reduced: reading it from a GPU waits for the device).
   at::Tensor finish(int64_t world_size, const Wait& wait);
 
   int64_t buckets() const { return static_cast<int64_t>(buckets_.size()); }
@@ -67,8 +67,9 @@ class BucketReducer {
 
   std::vector<Bucket> buckets_;
   Launch launch_;
-  std::function<double()> interrupt_flag_;
+  std::function<std::vector<double>()> flags_;
   std::vector<std::pair<std::shared_ptr<torch::autograd::Node>, uintptr_t>> hooks_;
+  int64_t flag_count_ = 0;
   std::size_t next_to_start_ = 0;
   bool reducing_ = false;
   int64_t started_in_backward_ = 0;

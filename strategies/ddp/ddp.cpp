@@ -241,6 +241,7 @@ class DDP : public Plugin, public Strategy {
       torch::NoGradGuard no_grad;
       interrupt_reported_ = false;
       flag_exchanges_ = 0;
+      agreed_save_requests_ = save_requests_sent_ = save_requests_reported_ = 0;
       verify_same_options(training_options(hook.trainer));
       verify_same_model(*hook.trainer.module());
       for (auto& parameter : hook.trainer.module()->parameters()) broadcast(parameter, 0);
@@ -309,6 +310,7 @@ class DDP : public Plugin, public Strategy {
   // The flag rides on the last bucket of the next gradient all-reduce (see average_gradients):
   // no collective of its own, and every rank learns it after the same step.
   bool agreed_interrupt() override { return interrupt_reported_; }
+  int64_t agreed_save_requests() override { return agreed_save_requests_; }
   // NCCL's collectives run on the calling thread's streams; Gloo's on threads of its own.
   bool collectives_allow_inference_mode() const override { return nccl_; }
 
@@ -578,7 +580,13 @@ class DDP : public Plugin, public Strategy {
           std::vector<at::Tensor> tensors{flat};
           return group_->allreduce(tensors);
         },
-        [] { return interrupt_received() != 0 ? 1.0 : 0.0; }, during_backward);
+        [this] {
+          // A checkpoint request is reported until an exchange carrying it has been read.
+          save_requests_sent_ = save_requests_received();
+          return std::vector<double>{interrupt_received() != 0 ? 1.0 : 0.0,
+                                     save_requests_sent_ > save_requests_reported_ ? 1.0 : 0.0};
+        },
+        during_backward);
     return *(reducers_[&optimizer] = std::move(reducer));
   }
 
@@ -589,7 +597,7 @@ class DDP : public Plugin, public Strategy {
 
   // Gradients averaged over the ranks, a bucket of about bucket_mb at a time (one collective per
   // bucket): those backward started are waited for, the rest start now. The last bucket also
-  // carries this rank's interrupt flag (see agreed_interrupt).
+  // carries this rank's flags (see agreed_interrupt, agreed_save_requests).
   void average_gradients(torch::optim::Optimizer& optimizer) {
     if (where_.world_size == 1) return;
     strategies::BucketReducer* reducer = nullptr;
@@ -605,8 +613,13 @@ class DDP : public Plugin, public Strategy {
     // Reading the flag is free on the host; on a GPU it would wait for the device every step, so
     // there every kDeviceFlagReadEvery-th exchange is read (the same ones on every rank: the
     // signal stays set, so it is in each exchange until read).
-    if (flag.defined() && (flag.is_cpu() || ++flag_exchanges_ % kDeviceFlagReadEvery == 0) && flag.item<double>() > 0) {
-      interrupt_reported_ = true;
+    if (flag.defined() && (flag.is_cpu() || ++flag_exchanges_ % kDeviceFlagReadEvery == 0)) {
+      const at::Tensor flags = flag.to(torch::kCPU, torch::kDouble);
+      if (flags[0].item<double>() > 0) interrupt_reported_ = true;
+      if (flags[1].item<double>() > 0) {
+        ++agreed_save_requests_;
+        save_requests_reported_ = save_requests_sent_;
+      }
     }
   }
 
@@ -654,6 +667,9 @@ class DDP : public Plugin, public Strategy {
   static constexpr int64_t kDeviceFlagReadEvery = 32;
   bool interrupt_reported_ = false;  // some rank had, by the last gradient all-reduce read
   int64_t flag_exchanges_ = 0;
+  int64_t agreed_save_requests_ = 0;   // exchanges read in which some rank reported a SIGUSR1
+  int64_t save_requests_sent_ = 0;     // this rank's SIGUSR1 count in its last exchange
+  int64_t save_requests_reported_ = 0; // ... in the last exchange that was read
   RankEnvironment where_;
   std::string job_id_;  // rank 0's random id, in the store and in the environment of the ranks it starts
   ChildProcesses children_;  // declared before the group: waited for after it is gone

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "testing.h"
 
@@ -283,6 +284,41 @@ TEST_F(DDP, AStrangerRankIsRefusedAndRanksWithOtherOptionsFailTheJob) {
     named = named || line.find("runs with max_epochs=5") != std::string::npos;
   }
   EXPECT_TRUE(named);
+}
+
+// SLURM's warning before preemption (--signal=USR1@90) reaches one process: every rank saves the
+// same hpc_ckpt_1.ckpt after the same batch, rank 0 alone requeues the job (a stand-in scontrol
+// on PATH records its arguments), training goes on, and ckpt_path "hpc" resumes to the
+// uninterrupted weights.
+TEST_F(DDP, SigusrToOneRankSavesOnEveryRankAndRequeuesOnce) {
+  const std::string args = " --strategy ddp --devices 2 --batch-size 4 --max-epochs 3 --default-root-dir " + dir;
+  const auto whole = run(worker(args + " --out " + dir + "/whole.pt"));
+  ASSERT_EQ(whole.status, 0) << whole.output;
+  std::filesystem::create_directories(dir + "/bin");
+  {
+    std::ofstream scontrol(dir + "/bin/scontrol");
+    scontrol << "#!/bin/sh\necho \"$@\" >> " << dir << "/requeued.txt\n";
+  }
+  std::filesystem::permissions(dir + "/bin/scontrol", std::filesystem::perms::owner_all);
+  const auto warned = run("SLURM_JOB_ID=4242 PATH=" + dir + "/bin:$PATH " +
+                          worker(args + " --signal usr1 --signal-rank 1 --signal-at-step 5"));
+  ASSERT_EQ(warned.status, 0) << warned.output;
+  EXPECT_LT(warned.seconds, 30.0) << warned.output;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/hpc_ckpt_1.ckpt")) << warned.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/hpc_ckpt_2.ckpt")) << warned.output;
+  // Both ranks took part in the one save, after the same batch.
+  const auto saved_at = [&](int rank) {
+    const std::string mark = "rank " + std::to_string(rank) + ": checkpoint at step ";
+    const auto at = warned.output.find(mark);
+    return at == std::string::npos ? std::string("none") : warned.output.substr(at + mark.size(), 2);
+  };
+  EXPECT_NE(saved_at(0), "none") << warned.output;
+  EXPECT_EQ(saved_at(0), saved_at(1)) << warned.output;
+  EXPECT_EQ(testing::read_lines(dir + "/requeued.txt"), std::vector<std::string>{"requeue 4242"}) << warned.output;
+  EXPECT_NE(warned.output.find("Requeued SLURM job: 4242"), std::string::npos) << warned.output;
+  const auto resumed = run(worker(args + " --ckpt-path hpc --out " + dir + "/resumed.pt"));
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_TRUE(torch::equal(weights(dir + "/whole.pt"), weights(dir + "/resumed.pt")));
 }
 
 }  // namespace

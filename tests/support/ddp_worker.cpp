@@ -41,14 +41,28 @@ struct StopAt : fulgur::Plugin {
   }
 };
 
-// Sends SIGTERM to its own process on one rank at one step, as `kill PID` would.
+// Sends a signal (SIGTERM, or SIGUSR1 with --signal usr1) to its own process on one rank at one
+// step, as `kill PID` or a scheduler would.
 struct SignalAt : fulgur::Plugin {
   int64_t rank = -1;
   int64_t step = -1;
+  int signal = SIGTERM;
   std::string name() const override { return "signal_at"; }
   void attach(fulgur::HookBus& bus) override {
     connect(bus.on_train_batch_start, [this](fulgur::BatchStartHook& hook) {
-      if (hook.trainer.global_rank() == rank && hook.trainer.global_step() == step) ::raise(SIGTERM);
+      if (hook.trainer.global_rank() == rank && hook.trainer.global_step() == step) ::raise(signal);
+    });
+  }
+};
+
+// Says on every rank when a checkpoint is saved (only rank 0 writes the file).
+struct SaveReporter : fulgur::Plugin {
+  std::string name() const override { return "save_reporter"; }
+  void attach(fulgur::HookBus& bus) override {
+    connect(bus.on_save_checkpoint, [](fulgur::CheckpointHook& hook) {
+      std::printf("rank %lld: checkpoint at step %lld\n", static_cast<long long>(hook.trainer.global_rank()),
+                  static_cast<long long>(hook.trainer.global_step()));
+      std::fflush(stdout);
     });
   }
 };
@@ -115,6 +129,8 @@ int main(int argc, char** argv) {
   app.add_option("--stop-epoch", stop_epoch);
   app.add_option("--signal-rank", signal_rank);
   app.add_option("--signal-at-step", signal_at_step);
+  std::string signal_name = "term";
+  app.add_option("--signal", signal_name, "term or usr1")->check(CLI::IsMember({"term", "usr1"}));
   app.add_option("--wide-rank", wide_rank, "This rank builds a model of another shape");
   bool dict_batches = false;
   std::string prepare_log;
@@ -154,7 +170,9 @@ int main(int argc, char** argv) {
     auto signal = std::make_unique<SignalAt>();
     signal->rank = signal_rank;
     signal->step = signal_at_step;
+    signal->signal = signal_name == "usr1" ? SIGUSR1 : SIGTERM;
     trainer.add_plugin(std::move(signal));
+    trainer.add_plugin(std::make_unique<SaveReporter>());
     if (!prepare_log.empty()) {
       PreparingData data(prepare_log, loader);
       trainer.fit(model, data, ckpt_path);

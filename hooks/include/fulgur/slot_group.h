@@ -15,6 +15,7 @@ enum class SlotGroup : int {
   Callback = 50,      // the default for user plugins
   Module = 60,        // the Module's own hook methods run after the callbacks, as in Lightning
   EpochMetrics = 65,  // the kernel publishes epoch metrics in on_*_epoch_end, so that...
+  LoggerRows = 67,    // ...the loggers get this hook's rows before a checkpoint is saved, and...
   Monitor = 70,       // ...early stopping and checkpointing see this epoch's values
   Logger = 90,        // loggers and progress output see the final state
   Last = 1000,        // observers that must run after everything else (the profiler's end marks)

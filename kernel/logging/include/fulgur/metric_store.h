@@ -73,6 +73,20 @@ class MetricStore {
   /// Drops accumulators of `context` without publishing them, resetting the metric objects
   /// among them.
   void reset(LogContext context);
+  /// A value's epoch aggregate so far, as a checkpoint keeps it: a fit resumed in the middle of
+  /// an epoch goes on accumulating where the interrupted one was (Lightning keeps its
+  /// ResultCollection in the loop state the same way). Metric objects keep their own states.
+  struct EpochAggregate {
+    std::string key;
+    at::Tensor total;  // float64, on the CPU
+    int64_t weight = 0;
+    std::string reduce_fx;
+    std::string published_name;
+  };
+  std::vector<EpochAggregate> epoch_aggregates(LogContext context) const;
+  /// Puts aggregates back for `context`; throws fulgur::Error naming what does not fit.
+  void restore_epoch_aggregates(const std::vector<EpochAggregate>& aggregates, LogContext context);
+
   /// Resets every metric object logged on_epoch whose epoch has not ended (after the sanity
   /// check, whose values Lightning discards).
   void reset_metric_objects();

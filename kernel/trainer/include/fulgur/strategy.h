@@ -20,6 +20,9 @@ enum class ReduceOp { Sum, Mean, Max, Min };
 /// The SIGINT or SIGTERM this process received while a fit runs (the Trainer turns them into a
 /// flag), or 0: what a strategy reports to the other ranks (see Strategy::agreed_interrupt).
 int interrupt_received();
+/// How many SIGUSR1 this process received while a fit runs: each asks for a checkpoint
+/// (preemption, SLURM's --signal=USR1@90) at the next batch boundary, training going on.
+int64_t save_requests_received();
 
 class BOOST_SYMBOL_VISIBLE Strategy {
  public:
@@ -47,6 +50,10 @@ class BOOST_SYMBOL_VISIBLE Strategy {
   /// anyway and answers whether any rank had reported one by the last such exchange. Every rank
   /// gets the same answer at the same batch. One process: its own signal.
   virtual bool agreed_interrupt() { return interrupt_received() != 0; }
+  /// Checkpoint requests (SIGUSR1) the ranks have agreed on so far, carried the same way: the
+  /// count grows on every rank after the same batch, by one for each exchange in which some rank
+  /// reported a request it had not reported before. One process: its own count.
+  virtual int64_t agreed_save_requests() { return save_requests_received(); }
 
   /// Whether collectives may be called under c10::InferenceMode. Gloo runs them on threads of
   /// its own, where InferenceMode (thread-local) is off, and then fails to update the inference

@@ -235,9 +235,11 @@ class Trainer {
   // --- checkpoints -------------------------------------------------------------------------------
   /// Writes a checkpoint of the current (or last) run's Module, optimizers, schedulers, plugin
   /// states, RNG and loop position to `path`, atomically. Emits on_save_checkpoint first.
-  void save_checkpoint(const std::string& path);
+  /// `weights_only` (Lightning's) leaves out the optimizers, schedulers and plugin states: the
+  /// file loads a model (load_from_checkpoint, test) but cannot resume a fit.
+  void save_checkpoint(const std::string& path, bool weights_only = false);
   /// The checkpoint save_checkpoint would write, as a dictionary.
-  Checkpoint dump_checkpoint();
+  Checkpoint dump_checkpoint(bool weights_only = false);
   /// "best" and "last" as the checkpoint plugin (model_checkpoint) knows them; any other text is
   /// returned as it is. Throws fulgur::Error when no plugin has saved such a file.
   std::string resolve_checkpoint_path(const std::string& ckpt_path) const;
@@ -340,6 +342,7 @@ class Trainer {
   /// Where the batch size for log() comes from: the current batch, counted on first use.
   int64_t batch_size_for_log(std::string& problem);
   void restore_for_evaluation(const std::string& ckpt_path);
+  void restore_epoch_aggregates(const StateDict& fit_loop, const std::string& path);
   void remove_plugin(const std::string& name);
 
   class RunScope;
@@ -352,6 +355,12 @@ class Trainer {
   void shard(DataLoader& loader);
   void agree_on_should_stop();
   bool interrupt_due();
+  // Resuming on its own and preemption (trainer_resume.cpp).
+  std::string resolve_fit_checkpoint(const std::string& ckpt_path);
+  std::vector<std::string> resume_candidates() const;
+  bool save_request_due();
+  void save_for_preemption();
+  void requeue_job() const;
   void send_to_loggers(const MetricStore::Metrics& metrics, int64_t step, bool with_epoch = true);
   void configure_optimizers(Module& module);
 
@@ -437,6 +446,7 @@ class Trainer {
   torch::Tensor resume_rng_state_;     // applied just before training resumes
   bool stop_deferred_logged_ = false;
   bool interrupt_agreed_ = false;  // a rank reported a signal at the last should_stop agreement
+  int64_t save_requests_handled_ = 0;  // SIGUSR1 checkpoints saved in this fit
   int64_t accumulate_grad_batches_ = 1;
   int64_t dataloader_idx_ = 0;
   const Batch* current_batch_ = nullptr;

@@ -91,6 +91,14 @@ struct TrainerOptions : DeclaredOptions<TrainerOptions> {
   FULGUR_OPTION(std::string, max_time, "",
                 "Stop training after this much time (DD:HH:MM:SS, HH:MM:SS or seconds); attaches the timer plugin "
                 "with that duration unless plugins names timer.");
+  // Preemption (Lightning's SLURMEnvironment): SIGUSR1 saves <default_root_dir>/hpc_ckpt_<N>.ckpt
+  // at the next batch boundary; ckpt_path "hpc" (and "last") resumes from it.
+  FULGUR_OPTION(bool, auto_requeue, true,
+                "After a SIGUSR1 checkpoint under SLURM (SLURM_JOB_ID set), requeue the job with requeue_command.");
+  FULGUR_OPTION(std::string, requeue_command, "scontrol requeue {job_id}",
+                "The command that requeues the job; {job_id} becomes SLURM's job id (SLURM_ARRAY_JOB_ID_"
+                "SLURM_ARRAY_TASK_ID for an array task). Run by rank 0 only, through /bin/sh.",
+                required());
   // Lightning's default callbacks. Each attaches its plugin with default options unless `plugins`
   // names that plugin already (then the named one, with its options, is used).
   FULGUR_OPTION(bool, enable_progress_bar, true, "Attach progress_bar, the terminal progress bar.");
