@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-pthread
   libboost-dev libspdlog-dev libfmt-dev
-  libgtest-dev googletest libcli11-dev zlib1g-dev nlohmann-json3-dev libsqlite3-dev libgloo-dev
+  libgtest-dev googletest libcli11-dev zlib1g-dev nlohmann-json3-dev libsqlite3-dev libgloo-dev libyaml-cpp-dev
   python3-torch tmux
 )
 

@@ -3,6 +3,7 @@
 //   build/examples/digits/digits                       # trains, then reports test accuracy
 //   build/examples/digits/digits --max-epochs 3 --plugin hook_trace:path=trace.txt
 //   build/examples/digits/digits --ckpt-path checkpoints/epoch=29-step=1200.ckpt --max-epochs 40
+//   build/examples/digits/digits --config examples/digits/config.yaml   # LightningCLI's YAML
 //   build/examples/digits/digits --help                # every Trainer option
 #include <algorithm>
 #include <cstdio>
@@ -49,7 +50,9 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     return app.exit(error);
   }
-  fulgur::finish_trainer_options(*trainer_flags, options);
+  // --config files (LightningCLI's YAML) and --print_config come with the Trainer's options.
+  const fulgur::ConfigExtras config = fulgur::finish_trainer_options(*trainer_flags, options);
+  if (ckpt_path.empty() && config.ckpt_path) ckpt_path = *config.ckpt_path;
   // An error or Ctrl-C saves a checkpoint to resume from, unless the command line names the plugin.
   const bool named = std::any_of(options.plugins().begin(), options.plugins().end(),
                                  [](const auto& spec) { return spec.name == "on_exception_checkpoint"; });

@@ -1,7 +1,12 @@
 #include "fulgur/command_line.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,16 +34,51 @@ CLI::Validator integer_in_range() {
 
 class CommandLineState {
  public:
+  CLI::App* app = nullptr;
   std::string limit_train_batches, limit_val_batches, limit_test_batches, limit_predict_batches;
   std::string val_check_interval;
   std::string overfit_batches;
   std::string check_val_every_n_epoch;
   std::vector<std::string> plugins;
   int64_t seed = -1;
+  std::vector<std::string> config_files;
+  bool print_config = false;
+  std::map<std::string, std::string> dotted;  // --trainer.NAME VALUE, by option name
+  std::string seed_everything;
 };
+
+namespace {
+
+std::string kebab(std::string name) {
+  std::replace(name.begin(), name.end(), '_', '-');
+  return "--" + name;
+}
+
+// LightningCLI's spellings: --config FILE (repeatable), --print_config, and every Trainer option
+// as --trainer.NAME, read as the option's text.
+void add_lightning_cli_options(CLI::App& app, CommandLineState& state) {
+  app.add_option("--config", state.config_files,
+                 "A YAML config file (LightningCLI's): trainer options, seed_everything, ckpt_path; repeatable, "
+                 "later files win, the command line wins over files")
+      ->allow_extra_args(false);
+  app.add_flag("--print_config,--print-config", state.print_config,
+               "Print the resolved configuration as YAML (a valid --config file) and exit");
+  app.add_option("--seed_everything", state.seed_everything, "Seed every random generator: a number, or true (random)");
+  const TrainerOptions defaults;
+  for (const OptionField* field : defaults.fields()) {
+    if (!field->has_text() || std::string(field->name()) == "plugin_dirs") continue;
+    const std::string name = field->name();
+    app.add_option("--trainer." + name, state.dotted[name], std::string(field->help()) + " (" + field->type_name() + ")")
+        ->group("Trainer options, LightningCLI's way");
+  }
+}
+
+}  // namespace
 
 std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOptions& options) {
   auto state = std::make_shared<CommandLineState>();
+  state->app = &app;
+  add_lightning_cli_options(app, *state);
   auto* group = &app;
   auto add_limit = [&](const char* flag, std::string& target, const char* what) {
     group->add_option(flag, target, std::string(what) + ": a batch count (2) or a fraction of the epoch (0.5)");
@@ -112,7 +152,20 @@ std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOpti
   return state;
 }
 
-void finish_trainer_options(const CommandLineState& state, TrainerOptions& options) {
+ConfigExtras finish_trainer_options(const CommandLineState& state, TrainerOptions& options) {
+  // The files first, leaving what the command line gave (written into `options` already).
+  std::set<std::string> given;
+  for (const OptionField* field : options.fields()) {
+    const std::string name = field->name();
+    if (state.app && state.app->get_option_no_throw(kebab(name)) && state.app->count(kebab(name)) > 0) given.insert(name);
+    if (state.dotted.count(name) && !state.dotted.at(name).empty()) given.insert(name);
+  }
+  if (state.seed >= 0 || !state.seed_everything.empty()) given.insert("seed");
+  ConfigExtras extras;
+  for (const auto& file : state.config_files) {
+    const ConfigExtras found = apply_config_file(file, options, given);
+    if (found.ckpt_path) extras.ckpt_path = found.ckpt_path;
+  }
   auto limit = [](const std::string& text, BatchLimit& target, const char* option) {
     if (!text.empty()) target = BatchLimit::parse(text, option);
   };
@@ -138,8 +191,36 @@ void finish_trainer_options(const CommandLineState& state, TrainerOptions& optio
     }
   }
   if (state.seed >= 0) options.seed() = static_cast<uint64_t>(state.seed);
+  if (!state.seed_everything.empty()) {
+    if (state.seed_everything == "true") {
+      options.seed(std::random_device{}() % 4294967296ULL);
+    } else if (state.seed_everything == "false" || state.seed_everything == "null") {
+      options.seed(std::nullopt);
+    } else {
+      try {
+        options.seed(OptionText<uint64_t>::parse(state.seed_everything));
+      } catch (const std::invalid_argument& error) {
+        throw Error(std::string("--seed_everything: expected ") + error.what());
+      }
+    }
+  }
+  // --plugin adds to the plugins the files name.
   for (const auto& text : state.plugins) options.plugins().push_back(PluginSpec::parse(text));
+  for (OptionField* field : options.fields()) {
+    const auto found = state.dotted.find(field->name());
+    if (found == state.dotted.end() || found->second.empty()) continue;
+    try {
+      field->set_text(found->second);
+    } catch (const std::invalid_argument& error) {
+      throw Error("--trainer." + found->first + ": expected " + error.what());
+    }
+  }
   options.validate();
+  if (state.print_config) {
+    std::fputs(config_yaml(options, extras).c_str(), stdout);
+    std::exit(0);
+  }
+  return extras;
 }
 
 TrainerOptions parse_trainer_options(int argc, const char* const* argv) {

@@ -1,5 +1,8 @@
 // Trainer options on a command line, in kebab case: --max-epochs 3, --limit-train-batches 0.5,
-// --plugin hook_trace:path=trace.txt (repeatable), --plugin-dir DIR, --seed 7, ...
+// --plugin hook_trace:path=trace.txt (repeatable), --plugin-dir DIR, --seed 7, ...; and
+// LightningCLI's: --config run.yaml (repeatable; fulgur/config_file.h), --trainer.max_epochs 3
+// (every Trainer option, dotted), --seed_everything 7, --print_config. The command line wins over
+// the files: defaults < --config files in order < kebab and dotted options.
 //
 //   CLI::App app{"my trainer"};
 //   fulgur::TrainerOptions options;
@@ -11,6 +14,7 @@
 
 #include <memory>
 
+#include "fulgur/config_file.h"
 #include "fulgur/trainer_options.h"
 
 namespace CLI {
@@ -27,9 +31,12 @@ class CommandLineState;
 /// until finish_trainer_options.
 std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOptions& options);
 
-/// Converts what add_trainer_options parsed ("0.5" vs "2" limits, plugin specs) into `options`
-/// and validates them. Throws fulgur::Error naming the option on bad input.
-void finish_trainer_options(const CommandLineState& state, TrainerOptions& options);
+/// Applies the --config files, then converts what add_trainer_options parsed ("0.5" vs "2"
+/// limits, plugin specs, dotted options) into `options` and validates them. Throws fulgur::Error
+/// naming the option (and, for a file, its line) on bad input. With --print_config it prints the
+/// resolved configuration as YAML and ends the program with status 0, as LightningCLI does.
+/// Returns what the files say besides Trainer options (ckpt_path).
+ConfigExtras finish_trainer_options(const CommandLineState& state, TrainerOptions& options);
 
 /// A check for a program's own integer options (`->check(fulgur::integer_in_range())`): CLI11
 /// turns digits past int64's range silently into INT64_MAX; this refuses them, naming the option.

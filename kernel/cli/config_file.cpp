@@ -1,0 +1,345 @@
+#include "fulgur/config_file.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "fulgur/error.h"
+
+namespace fulgur {
+namespace {
+
+// Lightning's Trainer arguments that fulgur has no option for, with the values --print_config
+// writes for them by default: a file that leaves them there is accepted.
+const std::map<std::string, std::vector<std::string>>& lightning_only_keys() {
+  static const std::map<std::string, std::vector<std::string>> keys{
+      {"logger", {"", "null"}},          {"callbacks", {"", "null"}},     {"profiler", {"", "null"}},
+      {"sync_batchnorm", {"false"}},     {"barebones", {"false"}},        {"min_steps", {"", "null"}},
+      {"model_registry", {"", "null"}},  {"enable_autolog_hparams", {"true"}},
+  };
+  return keys;
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string nearest(const std::string& name, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+  for (const auto& candidate : candidates) {
+    const std::size_t distance = edit_distance(name, candidate);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+// Reading one file: every error names the file, the line and the key.
+class ConfigReader {
+ public:
+  ConfigReader(std::string path, TrainerOptions& options, const std::set<std::string>& given)
+      : path_(std::move(path)), options_(options), given_(given) {}
+
+  ConfigExtras read() {
+    YAML::Node root;
+    try {
+      root = YAML::LoadFile(path_);
+    } catch (const YAML::BadFile&) {
+      throw Error("config '" + path_ + "': cannot read the file");
+    } catch (const YAML::Exception& error) {
+      throw Error("config '" + path_ + "' line " + std::to_string(error.mark.line + 1) + ": not valid YAML: " + error.msg);
+    }
+    ConfigExtras extras;
+    if (root.IsNull()) return extras;  // an empty file
+    if (!root.IsMap()) fail(root, "", "the file should be a mapping of sections (trainer:, seed_everything:, ...)");
+    static const std::vector<std::string> sections{"trainer", "seed_everything", "ckpt_path"};
+    for (const auto& entry : root) {
+      const std::string key = entry.first.as<std::string>();
+      const YAML::Node& value = entry.second;
+      if (key == "trainer") {
+        read_trainer(value);
+      } else if (key == "seed_everything") {
+        read_seed(value, "seed_everything");
+      } else if (key == "ckpt_path") {
+        if (!value.IsNull()) {
+          if (!value.IsScalar()) fail(value, key, "expected a path, \"last\", \"hpc\" or null");
+          extras.ckpt_path = value.Scalar();
+        }
+      } else if (key == "model" || key == "data" || key == "optimizer" || key == "lr_scheduler") {
+        fail(entry.first, key,
+             "this program takes its model's and data's arguments on its own command line; only the trainer, "
+             "seed_everything and ckpt_path sections are read");
+      } else {
+        fail(entry.first, key, "unknown section; did you mean '" + nearest(key, sections) + "'?");
+      }
+    }
+    return extras;
+  }
+
+ private:
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& key, const std::string& what) const {
+    const auto mark = node.Mark();
+    const std::string line = mark.is_null() ? "" : " line " + std::to_string(mark.line + 1);
+    throw Error("config '" + path_ + "'" + line + ": " + (key.empty() ? "" : key + ": ") + what);
+  }
+
+  void read_trainer(const YAML::Node& section) {
+    if (section.IsNull()) return;
+    if (!section.IsMap()) fail(section, "trainer", "expected a mapping of Trainer options");
+    const TrainerOptions defaults;
+    std::vector<std::string> names;
+    for (const OptionField* field : options_.fields()) names.emplace_back(field->name());
+    for (const auto& entry : section) {
+      const std::string name = entry.first.as<std::string>();
+      const YAML::Node& value = entry.second;
+      const std::string key = "trainer." + name;
+      if (given_.count(name)) continue;  // the command line wins
+      if (name == "plugins") {
+        options_.plugins(read_plugins(value, key));
+        continue;
+      }
+      if (name == "plugin_dirs") {
+        options_.plugin_dirs(read_strings(value, key));
+        continue;
+      }
+      if (name == "seed") {
+        read_seed(value, key);
+        continue;
+      }
+      OptionField* field = find(name);
+      if (!field) {
+        const auto lightning = lightning_only_keys().find(name);
+        if (lightning != lightning_only_keys().end()) {
+          const std::string text = value.IsNull() ? "null" : value.IsScalar() ? value.Scalar() : "(a structure)";
+          const auto& accepted = lightning->second;
+          if (std::find(accepted.begin(), accepted.end(), value.IsNull() ? "null" : text) == accepted.end()) {
+            fail(entry.first, key, "Lightning's option has no counterpart in fulgur; only its default (" +
+                                       accepted.back() + ") is accepted, got " + text);
+          }
+          continue;
+        }
+        fail(entry.first, key, "unknown Trainer option; did you mean '" + nearest(name, names) + "'?");
+      }
+      if (!field->has_text()) fail(entry.first, key, "this option is set in code only");
+      set(*field, value, key, defaults);
+    }
+  }
+
+  OptionField* find(const std::string& name) {
+    for (OptionField* field : options_.fields()) {
+      if (name == field->name()) return field;
+    }
+    return nullptr;
+  }
+
+  // A scalar into an option: null is the default (or unset, for an option that may be unset);
+  // Lightning's own spellings of fast_dev_run (true/false) and devices (auto) are understood.
+  void set(OptionField& field, const YAML::Node& value, const std::string& key, const TrainerOptions& defaults) {
+    const std::string name = field.name();
+    std::string text;
+    if (value.IsNull()) {
+      // An option that may be unset is unset ("none" reads so); any other takes its default.
+      if (std::string(field.type_name()) != "string") {
+        try {
+          field.set_text("none");
+          return;
+        } catch (const std::invalid_argument&) {
+        }
+      }
+      for (const OptionField* original : defaults.fields()) {
+        if (name == original->name()) text = original->text();
+      }
+    } else if (value.IsScalar()) {
+      text = value.Scalar();
+      if (name == "fast_dev_run" && (text == "true" || text == "false")) text = text == "true" ? "1" : "0";
+      if (name == "devices" && text == "auto") text = "1";
+    } else {
+      fail(value, key, std::string("expected a single value (") + field.type_name() + "), got a " +
+                           (value.IsSequence() ? "list" : "mapping"));
+    }
+    try {
+      field.set_text(text);
+    } catch (const std::invalid_argument& error) {
+      fail(value, key, std::string("expected ") + error.what());
+    }
+    const std::string problem = field.problem();
+    if (!problem.empty()) fail(value, key, problem);
+  }
+
+  void read_seed(const YAML::Node& value, const std::string& key) {
+    if (given_.count("seed")) return;
+    if (value.IsNull() || (value.IsScalar() && value.Scalar() == "false")) {
+      options_.seed(std::nullopt);
+      return;
+    }
+    if (!value.IsScalar()) fail(value, key, "expected a number, true (a random seed) or false");
+    if (value.Scalar() == "true") {  // LightningCLI's default: a seed drawn now, and printed with the config
+      options_.seed(std::random_device{}() % 4294967296ULL);
+      return;
+    }
+    try {
+      options_.seed(OptionText<uint64_t>::parse(value.Scalar()));
+    } catch (const std::invalid_argument& error) {
+      fail(value, key, std::string("expected ") + error.what());
+    }
+  }
+
+  std::vector<std::string> read_strings(const YAML::Node& value, const std::string& key) {
+    std::vector<std::string> items;
+    if (value.IsNull()) return items;
+    if (value.IsScalar()) return {value.Scalar()};
+    if (!value.IsSequence()) fail(value, key, "expected a list of folders");
+    for (const auto& item : value) {
+      if (!item.IsScalar()) fail(item, key, "expected a folder name");
+      items.push_back(item.Scalar());
+    }
+    return items;
+  }
+
+  // A plugin option's value as the plugin's reader takes it: lists joined by '/', mappings as
+  // key:value pairs (OptionText's forms).
+  std::string option_text(const YAML::Node& value, const std::string& key) {
+    if (value.IsNull()) return "none";
+    if (value.IsScalar()) return value.Scalar();
+    std::string text;
+    if (value.IsSequence()) {
+      for (const auto& item : value) {
+        if (!item.IsScalar()) fail(item, key, "expected a list of single values");
+        text += (text.empty() ? "" : "/") + item.Scalar();
+      }
+      return text;
+    }
+    for (const auto& entry : value) {
+      if (!entry.second.IsScalar()) fail(entry.second, key, "expected key: value pairs of single values");
+      text += (text.empty() ? "" : "/") + entry.first.as<std::string>() + ":" + entry.second.Scalar();
+    }
+    return text;
+  }
+
+  PluginOptions plugin_options(const YAML::Node& args, const std::string& key) {
+    PluginOptions options;
+    if (!args.IsDefined() || args.IsNull()) return options;  // no init_args, or init_args: null
+    if (!args.IsMap()) fail(args, key, "expected the plugin's options as a mapping");
+    for (const auto& entry : args) {
+      const std::string name = entry.first.as<std::string>();
+      options[name] = option_text(entry.second, key + "." + name);
+    }
+    return options;
+  }
+
+  std::vector<PluginSpec> read_plugins(const YAML::Node& value, const std::string& key) {
+    std::vector<PluginSpec> plugins;
+    if (value.IsNull()) return plugins;
+    if (!value.IsSequence()) fail(value, key, "expected a list of plugins");
+    for (const auto& item : value) {
+      if (item.IsScalar()) {
+        try {
+          plugins.push_back(PluginSpec::parse(item.Scalar()));
+        } catch (const Error& error) {
+          fail(item, key, error.what());
+        }
+      } else if (item.IsMap() && item["class_path"]) {
+        const YAML::Node name = item["class_path"];
+        if (!name.IsScalar()) fail(name, key, "class_path should name a plugin");
+        for (const auto& entry : item) {
+          const std::string field = entry.first.as<std::string>();
+          if (field != "class_path" && field != "init_args") {
+            fail(entry.first, key, "a plugin given by class_path takes init_args, not '" + field + "'");
+          }
+        }
+        plugins.push_back({name.Scalar(), plugin_options(item["init_args"], key + "." + name.Scalar())});
+      } else if (item.IsMap() && item.size() == 1) {
+        const auto entry = *item.begin();
+        const std::string name = entry.first.as<std::string>();
+        plugins.push_back({name, plugin_options(entry.second, key + "." + name)});
+      } else {
+        fail(item, key, "each plugin is a name, {class_path: NAME, init_args: {...}} or {NAME: {...}}");
+      }
+    }
+    return plugins;
+  }
+
+  std::string path_;
+  TrainerOptions& options_;
+  const std::set<std::string>& given_;
+};
+
+void emit_text(YAML::Emitter& out, const std::string& text) {
+  if (text == "none") {
+    out << YAML::Null;
+  } else {
+    out << text;
+  }
+}
+
+}  // namespace
+
+ConfigExtras apply_config_file(const std::string& path, TrainerOptions& options, const std::set<std::string>& given) {
+  return ConfigReader(path, options, given).read();
+}
+
+std::string config_yaml(const TrainerOptions& options, const ConfigExtras& extras) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "seed_everything" << YAML::Value;
+  if (options.seed()) {
+    out << *options.seed();
+  } else {
+    out << YAML::Null;
+  }
+  out << YAML::Key << "trainer" << YAML::Value << YAML::BeginMap;
+  for (const OptionField* field : options.fields()) {
+    const std::string name = field->name();
+    if (name == "seed") continue;  // seed_everything, as LightningCLI writes it
+    out << YAML::Key << name << YAML::Value;
+    if (name == "plugins") {
+      out << YAML::BeginSeq;
+      for (const auto& spec : options.plugins()) {
+        out << YAML::BeginMap << YAML::Key << "class_path" << YAML::Value << spec.name;
+        if (!spec.options.empty()) {
+          out << YAML::Key << "init_args" << YAML::Value << YAML::BeginMap;
+          for (const auto& [key, value] : spec.options) out << YAML::Key << key << YAML::Value << value;
+          out << YAML::EndMap;
+        }
+        out << YAML::EndMap;
+      }
+      out << YAML::EndSeq;
+    } else if (name == "plugin_dirs") {
+      out << YAML::BeginSeq;
+      for (const auto& dir : options.plugin_dirs()) out << dir;
+      out << YAML::EndSeq;
+    } else {
+      emit_text(out, field->text());
+    }
+  }
+  out << YAML::EndMap;
+  out << YAML::Key << "ckpt_path" << YAML::Value;
+  if (extras.ckpt_path) {
+    out << *extras.ckpt_path;
+  } else {
+    out << YAML::Null;
+  }
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace fulgur

@@ -1,0 +1,44 @@
+// The Trainer's options from YAML files, LightningCLI's way:
+//
+//   trainer:
+//     max_epochs: 30
+//     limit_train_batches: 0.5          # a float is a fraction, an int a count
+//     plugins:
+//       - class_path: early_stopping    # Lightning's long form
+//         init_args: {monitor: val_loss, patience: 3}
+//       - model_checkpoint: {save_last: link}   # the short form
+//       - progress_bar                  # a name alone
+//   seed_everything: 7
+//   ckpt_path: last
+//
+// Files apply in order, a later file's keys winning (lists are replaced, not appended), as
+// LightningCLI's --config given twice. `null` leaves an option at its default (or unsets an
+// option that may be unset), as in the files Lightning's --print_config writes; Lightning's
+// trainer keys that fulgur has no counterpart for are accepted at their Lightning default.
+// yaml-cpp stays inside config_file.cpp.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+
+#include "fulgur/trainer_options.h"
+
+namespace fulgur {
+
+/// What a config file says besides the Trainer's options.
+struct ConfigExtras {
+  std::optional<std::string> ckpt_path;  // top-level ckpt_path
+};
+
+/// Sets the options `path` names (its `trainer:` section, `seed_everything`), leaving those in
+/// `given` (names of options given on the command line, which win) as they are. Throws
+/// fulgur::Error naming the file and line: an unknown key (with the nearest valid one), a value
+/// of the wrong type, a file that is missing or is not YAML.
+ConfigExtras apply_config_file(const std::string& path, TrainerOptions& options, const std::set<std::string>& given = {});
+
+/// The whole resolved configuration as YAML, every option included (unset ones as null): the
+/// output of --print_config, itself a valid config file.
+std::string config_yaml(const TrainerOptions& options, const ConfigExtras& extras = {});
+
+}  // namespace fulgur
