@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The comparison environment: a Python virtual environment with pinned PyTorch 2.x, Lightning,
-# torchmetrics, TensorBoard, safetensors, scikit-learn and pandas from PyPI, against which fulgur
+# torchmetrics, TensorBoard, safetensors, scikit-learn, pandas and jsonargparse (LightningCLI's
+# config files) from PyPI, against which fulgur
 # is tested (interop with real Lightning) and measured. Idempotent: quiet and instant when the
 # environment with these pins exists. Prints the environment's folder on its last line.
 #
@@ -21,6 +22,7 @@ pins=(
   safetensors==0.8.0
   scikit-learn==1.9.1
   pandas==3.1.1
+  "jsonargparse[signatures]==4.53.0"
 )
 hash=$(printf '%s\n' "${pins[@]}" | sha256sum | cut -c1-12)
 home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
@@ -53,7 +55,7 @@ for attempt in 1 2 3; do
   echo "fulgur parity: pip install failed; trying again" >&2
   sleep 5
 done
-"$dir/bin/python" -c 'import torch, lightning, torchmetrics, tensorboard, safetensors, sklearn, pandas' >&2
+"$dir/bin/python" -c 'import torch, lightning, torchmetrics, tensorboard, safetensors, sklearn, pandas, jsonargparse' >&2
 touch "$dir/.complete"
 echo "fulgur parity: ready in $(( $(date +%s) - start )) s, $(du -sh "$dir" | cut -f1) on disk" >&2
 echo "$dir"

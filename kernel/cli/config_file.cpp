@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
 #include "fulgur/error.h"
@@ -71,7 +72,7 @@ class ConfigReader {
     ConfigExtras extras;
     if (root.IsNull()) return extras;  // an empty file
     if (!root.IsMap()) fail(root, "", "the file should be a mapping of sections (trainer:, seed_everything:, ...)");
-    static const std::vector<std::string> sections{"trainer", "seed_everything", "ckpt_path"};
+    static const std::vector<std::string> sections{"trainer", "seed_everything", "ckpt_path", "model", "data"};
     for (const auto& entry : root) {
       const std::string key = entry.first.as<std::string>();
       const YAML::Node& value = entry.second;
@@ -84,10 +85,17 @@ class ConfigReader {
           if (!value.IsScalar()) fail(value, key, "expected a path, \"last\", \"hpc\" or null");
           extras.ckpt_path = value.Scalar();
         }
+      } else if (key == "weights_only") {
+        // Lightning's choice of torch.load's unpickler for ckpt_path; fulgur's reader is always
+        // the restricted one (README: what a crafted file can do).
+        if (!value.IsNull() && !value.IsScalar()) fail(value, key, "expected true, false or null");
       } else if (key == "model" || key == "data" || key == "optimizer" || key == "lr_scheduler") {
-        fail(entry.first, key,
-             "this program takes its model's and data's arguments on its own command line; only the trainer, "
-             "seed_everything and ckpt_path sections are read");
+        // LightningCLI's other sections: a file Lightning wrote is read for its trainer section.
+        if (!value.IsNull() && !(value.IsMap() && value.size() == 0)) {
+          spdlog::warn("config '{}' line {}: section '{}' is skipped: this program takes its model's, data's and "
+                       "optimizer's arguments on its own command line",
+                       path_, entry.first.Mark().line + 1, key);
+        }
       } else {
         fail(entry.first, key, "unknown section; did you mean '" + nearest(key, sections) + "'?");
       }
