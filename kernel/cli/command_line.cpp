@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -192,16 +191,10 @@ ConfigExtras finish_trainer_options(const CommandLineState& state, TrainerOption
   }
   if (state.seed >= 0) options.seed() = static_cast<uint64_t>(state.seed);
   if (!state.seed_everything.empty()) {
-    if (state.seed_everything == "true") {
-      options.seed(std::random_device{}() % 4294967296ULL);
-    } else if (state.seed_everything == "false" || state.seed_everything == "null") {
-      options.seed(std::nullopt);
-    } else {
-      try {
-        options.seed(OptionText<uint64_t>::parse(state.seed_everything));
-      } catch (const std::invalid_argument& error) {
-        throw Error(std::string("--seed_everything: expected ") + error.what());
-      }
+    try {
+      options.seed(seed_everything_value(state.seed_everything));
+    } catch (const std::invalid_argument& error) {
+      throw Error(std::string("--seed_everything: expected ") + error.what());
     }
   }
   // --plugin adds to the plugins the files name.

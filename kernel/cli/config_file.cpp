@@ -195,17 +195,9 @@ class ConfigReader {
 
   void read_seed(const YAML::Node& value, const std::string& key) {
     if (given_.count("seed")) return;
-    if (value.IsNull() || (value.IsScalar() && value.Scalar() == "false")) {
-      options_.seed(std::nullopt);
-      return;
-    }
-    if (!value.IsScalar()) fail(value, key, "expected a number, true (a random seed) or false");
-    if (value.Scalar() == "true") {  // LightningCLI's default: a seed drawn now, and printed with the config
-      options_.seed(std::random_device{}() % 4294967296ULL);
-      return;
-    }
+    if (!value.IsNull() && !value.IsScalar()) fail(value, key, "expected a number, true (a random seed) or false");
     try {
-      options_.seed(OptionText<uint64_t>::parse(value.Scalar()));
+      options_.seed(seed_everything_value(value.IsNull() ? "null" : value.Scalar()));
     } catch (const std::invalid_argument& error) {
       fail(value, key, std::string("expected ") + error.what());
     }
@@ -300,6 +292,13 @@ void emit_text(YAML::Emitter& out, const std::string& text) {
 }
 
 }  // namespace
+
+std::optional<uint64_t> seed_everything_value(const std::string& text) {
+  if (text == "false" || text == "null" || text == "~" || text.empty()) return std::nullopt;
+  // LightningCLI's default: a seed drawn now (--print_config then shows it).
+  if (text == "true") return std::random_device{}() % 4294967296ULL;
+  return OptionText<uint64_t>::parse(text);
+}
 
 ConfigExtras apply_config_file(const std::string& path, TrainerOptions& options, const std::set<std::string>& given) {
   return ConfigReader(path, options, given).read();

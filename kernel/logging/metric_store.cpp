@@ -7,6 +7,9 @@
 namespace fulgur {
 namespace {
 
+// The epoch reductions log() accepts (Lightning's reduce_fx).
+bool known_reduce_fx(const std::string& fx) { return fx == "mean" || fx == "sum" || fx == "max" || fx == "min"; }
+
 void check_name(const std::string& name) {
   if (name.empty()) throw Error("log: a metric needs a name");
   if (name.find_first_of(",\n\r") != std::string::npos) {
@@ -90,7 +93,7 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
                 c10::str(value.sizes()));
   }
   const auto& fx = options.reduce_fx();
-  if (fx != "mean" && fx != "sum" && fx != "max" && fx != "min") {
+  if (!known_reduce_fx(fx)) {
     throw Error("log: metric '" + name + "' has reduce_fx='" + fx + "'; expected mean, sum, max or min");
   }
   if (recording_) {
@@ -213,7 +216,7 @@ std::vector<MetricStore::EpochAggregate> MetricStore::epoch_aggregates(LogContex
 void MetricStore::restore_epoch_aggregates(const std::vector<EpochAggregate>& aggregates, LogContext context) {
   for (const auto& aggregate : aggregates) {
     const auto& fx = aggregate.reduce_fx;
-    if (fx != "mean" && fx != "sum" && fx != "max" && fx != "min") {
+    if (!known_reduce_fx(fx)) {
       throw Error("the epoch aggregate of '" + aggregate.key + "' has reduce_fx '" + fx + "'; expected mean, sum, max or min");
     }
     if (!aggregate.total.defined() || aggregate.total.numel() != 1 || aggregate.weight < 0) {

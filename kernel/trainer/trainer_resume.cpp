@@ -102,9 +102,7 @@ bool Trainer::save_request_due() {
 // position. Training goes on; the scheduler stops the job when it preempts it.
 void Trainer::save_for_preemption() {
   const std::string path = next_hpc_checkpoint(options_.default_root_dir());
-  std::error_code ignored;
-  fs::create_directories(options_.default_root_dir(), ignored);
-  save_checkpoint(path);
+  save_checkpoint(path);  // write_checkpoint creates the folder
   if (is_global_zero()) {
     spdlog::info("SIGUSR1: saved '{}' at global step {}; resume with ckpt_path \"hpc\" or \"last\"", path, global_step_);
     requeue_job();

@@ -25,7 +25,7 @@ class BucketReducer::ReadyHook : public torch::autograd::FunctionPostHook {
 };
 
 BucketReducer::BucketReducer(const std::vector<at::Tensor>& parameters, int64_t bucket_bytes, Launch launch,
-                             std::function<std::vector<double>()> flags, bool during_backward)
+                             std::function<Flags()> flags, bool during_backward)
     : launch_(std::move(launch)), flags_(std::move(flags)) {
   // Reverse order: the last layers' gradients are ready first.
   int64_t bytes = 0;
@@ -88,9 +88,8 @@ void BucketReducer::start(std::size_t index) {
     flat_views.push_back(parameter.grad().reshape({-1}));
   }
   if (index + 1 == buckets_.size()) {
-    const std::vector<double> flags = flags_();
-    flag_count_ = static_cast<int64_t>(flags.size());
-    flat_views.push_back(torch::tensor(flags, torch::kDouble).to(flat_views.front().options()));
+    // Filled where the gradients are: no host-to-device copy in the step.
+    for (const double value : flags_()) flat_views.push_back(torch::full({1}, value, flat_views.front().options()));
   }
   bucket.flat = torch::cat(flat_views);
   bucket.work = launch_(bucket.flat);
@@ -110,7 +109,7 @@ at::Tensor BucketReducer::finish(int64_t world_size, const Wait& wait) {
       grad.copy_(bucket.flat.narrow(0, offset, grad.numel()).view_as(grad));
       offset += grad.numel();
     }
-    if (b + 1 == buckets_.size()) flag = bucket.flat.narrow(0, offset, flag_count_);
+    if (b + 1 == buckets_.size()) flag = bucket.flat.narrow(0, offset, kFlagCount);
     bucket.flat = at::Tensor();
     bucket.work.reset();
   }

@@ -14,6 +14,7 @@
 // bucket starts at the step (manual optimization, several optimizers, overlap=false).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -30,6 +31,10 @@ namespace fulgur::strategies {
 
 class BucketReducer {
  public:
+  /// The values the last bucket carries besides gradients: this rank's interrupt flag and its
+  /// checkpoint-request flag (0 or 1 each); finish() returns their means over the ranks.
+  static constexpr int64_t kFlagCount = 2;
+  using Flags = std::array<double, kFlagCount>;
   /// Starts a sum all-reduce of `flat`; may replace it by the copy it reduces (a host copy for
   /// Gloo), which finish() then reads.
   using Launch = std::function<c10::intrusive_ptr<c10d::Work>(at::Tensor& flat)>;
@@ -37,7 +42,7 @@ class BucketReducer {
   using Wait = std::function<void(const c10::intrusive_ptr<c10d::Work>&)>;
 
   BucketReducer(const std::vector<at::Tensor>& parameters, int64_t bucket_bytes, Launch launch,
-                std::function<std::vector<double>()> flags, bool during_backward);
+                std::function<Flags()> flags, bool during_backward);
   ~BucketReducer();
   BucketReducer(const BucketReducer&) = delete;
   BucketReducer& operator=(const BucketReducer&) = delete;
@@ -67,9 +72,8 @@ class BucketReducer {
 
   std::vector<Bucket> buckets_;
   Launch launch_;
-  std::function<std::vector<double>()> flags_;
+  std::function<Flags()> flags_;
   std::vector<std::pair<std::shared_ptr<torch::autograd::Node>, uintptr_t>> hooks_;
-  int64_t flag_count_ = 0;
   std::size_t next_to_start_ = 0;
   bool reducing_ = false;
   int64_t started_in_backward_ = 0;

@@ -417,8 +417,8 @@ class DDP : public Plugin, public Strategy {
         [this] {
           // A checkpoint request is reported until an exchange carrying it has been read.
           save_requests_sent_ = save_requests_received();
-          return std::vector<double>{interrupt_received() != 0 ? 1.0 : 0.0,
-                                     save_requests_sent_ > save_requests_reported_ ? 1.0 : 0.0};
+          return strategies::BucketReducer::Flags{interrupt_received() != 0 ? 1.0 : 0.0,
+                                                  save_requests_sent_ > save_requests_reported_ ? 1.0 : 0.0};
         },
         during_backward);
     return *(reducers_[&optimizer] = std::move(reducer));

@@ -18,6 +18,7 @@
 // yaml-cpp stays inside config_file.cpp.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -36,6 +37,10 @@ struct ConfigExtras {
 /// fulgur::Error naming the file and line: an unknown key (with the nearest valid one), a value
 /// of the wrong type, a file that is missing or is not YAML.
 ConfigExtras apply_config_file(const std::string& path, TrainerOptions& options, const std::set<std::string>& given = {});
+
+/// LightningCLI's seed_everything as text: a number; true, a seed drawn now; false or null, none.
+/// Throws std::invalid_argument saying what was expected.
+std::optional<uint64_t> seed_everything_value(const std::string& text);
 
 /// The whole resolved configuration as YAML, every option included (unset ones as null): the
 /// output of --print_config, itself a valid config file.

@@ -22,7 +22,8 @@ std::vector<std::string> checkpoint_files(const std::string& folder, const std::
 
 /// Of `files`, the one a fit resumes from: readable, a full checkpoint (not weights only), and
 /// recording the highest global_step; of equal steps, the one written last. Files that cannot be
-/// read are skipped with a warning naming them and the reason. Every file is read whole.
+/// read are skipped with a warning naming them and the reason. Every file is read whole, one at a
+/// time and dropped (the fit then reads the chosen one again: memory for one checkpoint, not two).
 std::optional<FoundCheckpoint> newest_resumable_checkpoint(const std::vector<std::string>& files);
 
 /// <folder>/hpc_ckpt_<N>.ckpt with the highest N, or "" when the folder has none.
