@@ -38,7 +38,7 @@ if grep -q "$build/plugins" "$work.missing.log"; then
   echo "the installed library searched the build tree:"; cat "$work.missing.log"; exit 1
 fi
 # --help prints the options and exits 0.
-"$work/build/train" --help | grep -q -- "--max-epochs"
+"$work/build/train" --help | grep -c -- "--max-epochs" > /dev/null  # -c reads it all: -q would close the pipe early
 
 # A custom logger, built out of tree the same way, loaded from its folder by the program above.
 cmake -S "$source/examples/custom_logger" -B "$work/logger" "${generator[@]}" "${launcher[@]}" \
@@ -56,3 +56,25 @@ assert rows[-1][1] < rows[0][1], rows  # the loss went down
 print("sqlite_logger rows:", rows)
 PY
 
+
+# A user's own Module and DataModule in a module library (examples/custom_module), run by the
+# installed `fulgur` command: no main of their own, the optimizer named on the command line.
+cmake -S "$source/examples/custom_module" -B "$work/module" "${generator[@]}" "${launcher[@]}" \
+  -DCMAKE_PREFIX_PATH="$work/prefix" > "$work.module.configure.log" 2>&1 || { cat "$work.module.configure.log"; exit 1; }
+cmake --build "$work/module" > "$work.module.build.log" 2>&1 || { cat "$work.module.build.log"; exit 1; }
+quiet=(--no-enable-progress-bar --no-enable-model-summary)
+"$work/prefix/bin/fulgur" fit --plugin-dir "$work/module/plugins" --model SineNet --data SineData \
+  --optimizer Adam --optimizer.lr 0.01 --trainer.max_epochs 30 --seed_everything 1 --test_after_fit \
+  --trainer.default_root_dir "$work/sine" "${quiet[@]}" > "$work/sine.log" 2>&1 || { cat "$work/sine.log"; exit 1; }
+loss=$(grep '^test_loss:' "$work/sine.log" | cut -d' ' -f2)
+echo "installed fulgur, SineNet from the user's library: test_loss $loss"
+awk -v loss="$loss" 'BEGIN { exit !(loss != "" && loss < 0.01) }' || { cat "$work/sine.log"; exit 1; }
+test -s "$work/sine/lightning_logs/version_0/config.yaml"
+# The digits classes come with the SDK, in its plugin folder.
+"$work/prefix/bin/fulgur" fit --model DigitsNet --data DigitsDataModule --trainer.max_epochs 2 --test_after_fit \
+  --data.path "$source/examples/digits/data/digits.csv.gz" --trainer.default_root_dir "$work/digits" "${quiet[@]}" \
+  > "$work/digits.log" 2>&1 || { cat "$work/digits.log"; exit 1; }
+grep '^test_acc:' "$work/digits.log"
+"$work/prefix/bin/fulgur" --help | grep -c "sine::SineNet" > /dev/null && { echo "a library outside the plugin folders was listed"; exit 1; }
+"$work/prefix/bin/fulgur" --help --plugin-dir "$work/module/plugins" | grep -c "sine::SineNet" > /dev/null
+echo "fulgur command from the SDK ok"

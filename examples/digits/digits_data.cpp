@@ -40,6 +40,17 @@ void standardize(Dataset& data) {
   for (Split* split : {&data.train, &data.val, &data.test}) split->x = (split->x - mean) / std;
 }
 
+fulgur::HParamSpecs DigitsDataModule::declare_hparams() {
+  return {{"path", FULGUR_DIGITS_DATA, "The digits CSV (gzip): 64 pixel columns and the label"},
+          {"batch_size", 32, "Training samples per batch"}};
+}
+
+DigitsDataModule::DigitsDataModule(const fulgur::HParams& hparams)
+    : DigitsDataModule(hparams.get<std::string>("path"), hparams.get<int64_t>("batch_size"),
+                       at::detail::getDefaultCPUGenerator().current_seed()) {
+  if (batch_size_ <= 0) throw std::invalid_argument("data.batch_size: expected a positive number of samples");
+}
+
 void DigitsDataModule::prepare_data() {
   if (!std::filesystem::is_regular_file(path_)) throw std::runtime_error("the digits data '" + path_ + "' is missing");
 }

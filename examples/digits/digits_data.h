@@ -8,6 +8,7 @@
 #include <torch/types.h>
 
 #include "fulgur/data_module.h"
+#include "fulgur/hparam_spec.h"
 
 namespace digits {
 
@@ -35,6 +36,10 @@ class DigitsDataModule : public fulgur::DataModule {
  public:
   DigitsDataModule(std::string path, int64_t batch_size, uint64_t shuffle_seed)
       : path_(std::move(path)), batch_size_(batch_size), shuffle_seed_(shuffle_seed) {}
+  /// Its arguments, for fulgur::cli (--data.path, --batch-size, `data: {init_args: {...}}`).
+  static fulgur::HParamSpecs declare_hparams();
+  /// Built from them; the training batches are shuffled from the seed seed_everything set.
+  explicit DigitsDataModule(const fulgur::HParams& hparams);
 
   /// Checks that the file is there (a download would go here), once per machine.
   void prepare_data() override;

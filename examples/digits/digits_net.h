@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "fulgur/hparam_spec.h"
 #include "fulgur/metrics.h"
 #include "fulgur/module.h"
 
@@ -21,7 +22,12 @@ class DigitsNet : public fulgur::Module {
     save_hyperparameters({{"hidden", hidden}, {"lr", lr}});
   }
 
-  /// What load_from_checkpoint<DigitsNet> calls with the saved hyper-parameters.
+  /// Its arguments, for fulgur::cli (--hidden, --model.lr, `model: {init_args: {...}}`).
+  static fulgur::HParamSpecs declare_hparams() {
+    return {{"hidden", 128, "Hidden units"}, {"lr", 3e-3, "Adam's learning rate"}};
+  }
+
+  /// What load_from_checkpoint<DigitsNet> and fulgur::cli call with the hyper-parameters.
   explicit DigitsNet(const fulgur::HParams& hparams)
       : DigitsNet(hparams.get<int64_t>("hidden"), hparams.get<double>("lr")) {}
 

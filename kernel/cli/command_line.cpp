@@ -10,7 +10,9 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
+#include "command_line_state.h"
 #include "fulgur/error.h"
 
 namespace fulgur {
@@ -31,20 +33,6 @@ CLI::Validator integer_in_range() {
       "", "INTEGER");
 }
 
-class CommandLineState {
- public:
-  CLI::App* app = nullptr;
-  std::string limit_train_batches, limit_val_batches, limit_test_batches, limit_predict_batches;
-  std::string val_check_interval;
-  std::string overfit_batches;
-  std::string check_val_every_n_epoch;
-  std::vector<std::string> plugins;
-  int64_t seed = -1;
-  std::vector<std::string> config_files;
-  bool print_config = false;
-  std::map<std::string, std::string> dotted;  // --trainer.NAME VALUE, by option name
-  std::string seed_everything;
-};
 
 namespace {
 
@@ -161,9 +149,17 @@ ConfigExtras finish_trainer_options(const CommandLineState& state, TrainerOption
   }
   if (state.seed >= 0 || !state.seed_everything.empty()) given.insert("seed");
   ConfigExtras extras;
-  for (const auto& file : state.config_files) {
-    const ConfigExtras found = apply_config_file(file, options, given);
-    if (found.ckpt_path) extras.ckpt_path = found.ckpt_path;
+  for (const auto& file : state.config_files) extras.merge(apply_config_file(file, options, given));
+  if (!state.program_reads_components) {
+    for (const auto& [section, component] : extras.components) {
+      const auto found = component.origins.find("class_path");
+      const auto origin = found != component.origins.end() ? found->second
+                          : component.origins.empty()      ? std::string("config")
+                                                           : component.origins.begin()->second;
+      spdlog::warn("{}: section '{}' is skipped: this program takes its model's, data's and optimizer's arguments on "
+                   "its own command line (fulgur::cli::run reads them)",
+                   origin, section);
+    }
   }
   auto limit = [](const std::string& text, BatchLimit& target, const char* option) {
     if (!text.empty()) target = BatchLimit::parse(text, option);
@@ -209,7 +205,7 @@ ConfigExtras finish_trainer_options(const CommandLineState& state, TrainerOption
     }
   }
   options.validate();
-  if (state.print_config) {
+  if (state.print_config && !state.program_prints_config) {
     std::fputs(config_yaml(options, extras).c_str(), stdout);
     std::exit(0);
   }

@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "fulgur/error.h"
+#include "nearest_name.h"
 
 namespace fulgur {
 namespace {
@@ -19,39 +20,11 @@ namespace {
 // writes for them by default: a file that leaves them there is accepted.
 const std::map<std::string, std::vector<std::string>>& lightning_only_keys() {
   static const std::map<std::string, std::vector<std::string>> keys{
-      {"logger", {"", "null"}},          {"callbacks", {"", "null"}},     {"profiler", {"", "null"}},
+      {"callbacks", {"", "null"}},     {"profiler", {"", "null"}},
       {"sync_batchnorm", {"false"}},     {"barebones", {"false"}},        {"min_steps", {"", "null"}},
       {"model_registry", {"", "null"}},  {"enable_autolog_hparams", {"true"}},
   };
   return keys;
-}
-
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-std::string nearest(const std::string& name, const std::vector<std::string>& candidates) {
-  std::string best;
-  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-  for (const auto& candidate : candidates) {
-    const std::size_t distance = edit_distance(name, candidate);
-    if (distance < best_distance) {
-      best_distance = distance;
-      best = candidate;
-    }
-  }
-  return best;
 }
 
 // Reading one file: every error names the file, the line and the key.
@@ -72,12 +45,13 @@ class ConfigReader {
     ConfigExtras extras;
     if (root.IsNull()) return extras;  // an empty file
     if (!root.IsMap()) fail(root, "", "the file should be a mapping of sections (trainer:, seed_everything:, ...)");
-    static const std::vector<std::string> sections{"trainer", "seed_everything", "ckpt_path", "model", "data"};
+    static const std::vector<std::string> sections{"trainer",   "seed_everything", "ckpt_path",   "model",
+                                                   "data",      "optimizer",       "lr_scheduler", "weights_only",    "test_after_fit"};
     for (const auto& entry : root) {
       const std::string key = entry.first.as<std::string>();
       const YAML::Node& value = entry.second;
       if (key == "trainer") {
-        read_trainer(value);
+        read_trainer(value, extras);
       } else if (key == "seed_everything") {
         read_seed(value, "seed_everything");
       } else if (key == "ckpt_path") {
@@ -85,19 +59,23 @@ class ConfigReader {
           if (!value.IsScalar()) fail(value, key, "expected a path, \"last\", \"hpc\" or null");
           extras.ckpt_path = value.Scalar();
         }
+      } else if (key == "test_after_fit") {
+        if (!value.IsNull()) {
+          if (!value.IsScalar() || (value.Scalar() != "true" && value.Scalar() != "false")) {
+            fail(value, key, "expected true or false");
+          }
+          extras.test_after_fit = value.Scalar() == "true";
+        }
       } else if (key == "weights_only") {
         // Lightning's choice of torch.load's unpickler for ckpt_path; fulgur's reader is always
         // the restricted one (README: what a crafted file can do).
         if (!value.IsNull() && !value.IsScalar()) fail(value, key, "expected true, false or null");
       } else if (key == "model" || key == "data" || key == "optimizer" || key == "lr_scheduler") {
-        // LightningCLI's other sections: a file Lightning wrote is read for its trainer section.
-        if (!value.IsNull() && !(value.IsMap() && value.size() == 0)) {
-          spdlog::warn("config '{}' line {}: section '{}' is skipped: this program takes its model's, data's and "
-                       "optimizer's arguments on its own command line",
-                       path_, entry.first.Mark().line + 1, key);
-        }
+        // LightningCLI's class sections: kept for fulgur::cli::run, skipped with a warning by
+        // programs that take these arguments on their own command line.
+        if (!value.IsNull()) extras.components[key] = read_component(value, key);
       } else {
-        fail(entry.first, key, "unknown section; did you mean '" + nearest(key, sections) + "'?");
+        fail(entry.first, key, "unknown section; did you mean '" + nearest_name(key, sections) + "'?");
       }
     }
     return extras;
@@ -110,7 +88,48 @@ class ConfigReader {
     throw Error("config '" + path_ + "'" + line + ": " + (key.empty() ? "" : key + ": ") + what);
   }
 
-  void read_trainer(const YAML::Node& section) {
+  std::string where(const YAML::Node& node) const {
+    return "config '" + path_ + "' line " + std::to_string(node.Mark().line + 1);
+  }
+
+  // model: {class_path: X, init_args: {...}}, model: X, or model: {argument: value, ...}.
+  ComponentConfig read_component(const YAML::Node& value, const std::string& key) {
+    ComponentConfig component;
+    if (value.IsScalar()) {
+      component.class_path = value.Scalar();
+      component.origins["class_path"] = where(value);
+      return component;
+    }
+    if (!value.IsMap()) fail(value, key, "expected a class name, {class_path: NAME, init_args: {...}} or its arguments");
+    const bool long_form = value["class_path"] || value["init_args"];
+    if (long_form) {
+      if (const YAML::Node name = value["class_path"]) {
+        if (!name.IsScalar()) fail(name, key + ".class_path", "expected a class name");
+        component.class_path = name.Scalar();
+        component.origins["class_path"] = where(name);
+      }
+      for (const auto& entry : value) {
+        const std::string field = entry.first.as<std::string>();
+        if (field != "class_path" && field != "init_args") {
+          fail(entry.first, key, "a class given by class_path takes init_args, not '" + field + "'");
+        }
+      }
+    }
+    // yaml-cpp's Node assignment writes through to the node it refers to: a new handle, not `=`.
+    const YAML::Node arguments = long_form ? value["init_args"] : value;
+    if (!arguments || arguments.IsNull()) return component;
+    if (!arguments.IsMap()) fail(arguments, key + (long_form ? ".init_args" : ""), "expected the arguments as a mapping");
+    for (const auto& entry : arguments) {
+      const std::string name = entry.first.as<std::string>();
+      YAML::Emitter text;
+      text << YAML::Flow << entry.second;
+      component.init_args[name] = text.c_str();
+      component.origins[name] = where(entry.first);
+    }
+    return component;
+  }
+
+  void read_trainer(const YAML::Node& section, ConfigExtras& extras) {
     if (section.IsNull()) return;
     if (!section.IsMap()) fail(section, "trainer", "expected a mapping of Trainer options");
     const TrainerOptions defaults;
@@ -133,6 +152,15 @@ class ConfigReader {
         read_seed(value, key);
         continue;
       }
+      if (name == "logger") {
+        // Lightning's logger=True|False: the program's default loggers on or off (fulgur::cli).
+        if (value.IsNull()) continue;
+        if (!value.IsScalar() || (value.Scalar() != "true" && value.Scalar() != "false")) {
+          fail(value, key, "expected true (the program's default loggers), false (none) or null; loggers are plugins");
+        }
+        extras.logger = value.Scalar() == "true";
+        continue;
+      }
       OptionField* field = find(name);
       if (!field) {
         const auto lightning = lightning_only_keys().find(name);
@@ -145,7 +173,7 @@ class ConfigReader {
           }
           continue;
         }
-        fail(entry.first, key, "unknown Trainer option; did you mean '" + nearest(name, names) + "'?");
+        fail(entry.first, key, "unknown Trainer option; did you mean '" + nearest_name(name, names) + "'?");
       }
       if (!field->has_text()) fail(entry.first, key, "this option is set in code only");
       set(*field, value, key, defaults);
@@ -293,6 +321,22 @@ void emit_text(YAML::Emitter& out, const std::string& text) {
 
 }  // namespace
 
+void ComponentConfig::merge(const ComponentConfig& later) {
+  if (later.class_path && later.class_path != class_path) {
+    *this = later;
+    return;
+  }
+  for (const auto& [name, text] : later.init_args) init_args[name] = text;
+  for (const auto& [name, origin] : later.origins) origins[name] = origin;
+}
+
+void ConfigExtras::merge(const ConfigExtras& later) {
+  if (later.ckpt_path) ckpt_path = later.ckpt_path;
+  if (later.logger) logger = later.logger;
+  if (later.test_after_fit) test_after_fit = later.test_after_fit;
+  for (const auto& [section, component] : later.components) components[section].merge(component);
+}
+
 std::optional<uint64_t> seed_everything_value(const std::string& text) {
   if (text == "false" || text == "null" || text == "~" || text.empty()) return std::nullopt;
   // LightningCLI's default: a seed drawn now (--print_config then shows it).
@@ -314,6 +358,7 @@ std::string config_yaml(const TrainerOptions& options, const ConfigExtras& extra
     out << YAML::Null;
   }
   out << YAML::Key << "trainer" << YAML::Value << YAML::BeginMap;
+  if (extras.logger) out << YAML::Key << "logger" << YAML::Value << *extras.logger;
   for (const OptionField* field : options.fields()) {
     const std::string name = field->name();
     if (name == "seed") continue;  // seed_everything, as LightningCLI writes it

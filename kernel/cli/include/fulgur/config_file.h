@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -27,9 +28,35 @@
 
 namespace fulgur {
 
+/// A LightningCLI section that names a class and its arguments (model:, data:, optimizer:,
+/// lr_scheduler:), in any of its forms: `{class_path: DigitsNet, init_args: {hidden: 64}}`, a
+/// name alone (`optimizer: Adam`), or the arguments alone (`model: {hidden: 64}`, for a program
+/// whose class is fixed). fulgur/cli.h reads the arguments against the class's declaration.
+struct ComponentConfig {
+  std::optional<std::string> class_path;
+  /// Each argument's value as YAML text (`0.001`, `[64, 32]`, `relu`).
+  std::map<std::string, std::string> init_args;
+  /// Where each argument and the class_path were set ("config 'run.yaml' line 7", "--model.lr"),
+  /// for error messages; the class_path's under "class_path".
+  std::map<std::string, std::string> origins;
+
+  /// Adds `later` on top: a different class_path replaces this section, the same (or none)
+  /// replaces argument by argument, as LightningCLI merges --config files.
+  void merge(const ComponentConfig& later);
+};
+
 /// What a config file says besides the Trainer's options.
 struct ConfigExtras {
   std::optional<std::string> ckpt_path;  // top-level ckpt_path
+  /// fulgur's own: after fit, test the weights it ended on (as the digits example always did).
+  std::optional<bool> test_after_fit;
+  /// trainer.logger: Lightning's true (the program's default loggers) or false (none).
+  std::optional<bool> logger;
+  /// model:, data:, optimizer:, lr_scheduler:, by section name.
+  std::map<std::string, ComponentConfig> components;
+
+  /// Adds a later file's extras on top of these.
+  void merge(const ConfigExtras& later);
 };
 
 /// Sets the options `path` names (its `trainer:` section, `seed_everything`), leaving those in
