@@ -16,6 +16,7 @@
 #include "fulgur/cli.h"
 #include "fulgur/component_registry.h"
 #include "fulgur/data.h"
+#include "fulgur/error.h"
 #include "fulgur/hparam_spec.h"
 #include "fulgur/trainer.h"
 #include "testing.h"
@@ -314,6 +315,21 @@ TEST(ComponentRegistry, FindsAClassByItsFullDottedOrShortName) {
   EXPECT_EQ(registry.data_module("LineData", {}).hparams.size(), 2u);
   EXPECT_FALSE(registry.module("BareLine", {}).writes_configure_optimizers);
   EXPECT_TRUE(full->writes_configure_optimizers);
+}
+
+TEST(ComponentRegistry, AModuleLibraryBuiltForAnotherAbiIsSkippedBeforeAnyOfItsCodeRuns) {
+  // other_abi_modules.so aborts in its static initialiser: reaching the assertions proves it never
+  // ran. The plugins beside it are no module libraries and are left alone.
+  try {
+    cli::ComponentRegistry::instance().module("NoSuchNet", {FULGUR_BROKEN_PLUGIN_DIR});
+    FAIL() << "no error";
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("no Module named 'NoSuchNet'"), std::string::npos) << message;
+    EXPECT_NE(message.find("other_abi_modules.so: built for ABI 'fulgur-plugin-0;torch-0.4;cxx11abi-0'"),
+              std::string::npos)
+        << message;
+  }
 }
 
 TEST(CliRun, TheFulgurCommandBuildsNamedClassesWithTheirArguments) {
