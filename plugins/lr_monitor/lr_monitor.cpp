@@ -1,7 +1,15 @@
 // The lr_monitor plugin (see include/fulgur/plugins/lr_monitor.h).
 #include "fulgur/plugins/lr_monitor.h"
 
+#include <optional>
+
 #include <c10/util/Type.h>
+#include <spdlog/spdlog.h>
+#include <torch/optim/adagrad.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/adamw.h>
+#include <torch/optim/rmsprop.h>
+#include <torch/optim/sgd.h>
 
 #include "fulgur/error.h"
 #include "fulgur/logger.h"
@@ -17,6 +25,25 @@ std::string short_type_name(const torch::optim::Optimizer& optimizer) {
   const std::string full = c10::demangle(typeid(optimizer).name());
   const auto colon = full.rfind("::");
   return colon == std::string::npos ? full : full.substr(colon + 2);
+}
+
+// A group's momentum as Lightning reads it: betas[0] where the optimizer has betas, else its
+// momentum; nothing for an optimizer that has neither.
+std::optional<double> momentum_of(const torch::optim::OptimizerOptions& options) {
+  if (const auto* adam = dynamic_cast<const torch::optim::AdamOptions*>(&options)) return std::get<0>(adam->betas());
+  if (const auto* adamw = dynamic_cast<const torch::optim::AdamWOptions*>(&options)) return std::get<0>(adamw->betas());
+  if (const auto* sgd = dynamic_cast<const torch::optim::SGDOptions*>(&options)) return sgd->momentum();
+  if (const auto* rms = dynamic_cast<const torch::optim::RMSpropOptions*>(&options)) return rms->momentum();
+  return std::nullopt;
+}
+
+std::optional<double> weight_decay_of(const torch::optim::OptimizerOptions& options) {
+  if (const auto* adam = dynamic_cast<const torch::optim::AdamOptions*>(&options)) return adam->weight_decay();
+  if (const auto* adamw = dynamic_cast<const torch::optim::AdamWOptions*>(&options)) return adamw->weight_decay();
+  if (const auto* sgd = dynamic_cast<const torch::optim::SGDOptions*>(&options)) return sgd->weight_decay();
+  if (const auto* rms = dynamic_cast<const torch::optim::RMSpropOptions*>(&options)) return rms->weight_decay();
+  if (const auto* adagrad = dynamic_cast<const torch::optim::AdagradOptions*>(&options)) return adagrad->weight_decay();
+  return std::nullopt;
 }
 
 class LRMonitor : public Plugin {
@@ -81,7 +108,19 @@ class LRMonitor : public Plugin {
         std::string key = groups.size() > 1 ? base + "/pg" + std::to_string(g + 1) : base;
         // Two optimizers of one type get Lightning's "-1" suffix on the second.
         while (rates.count(key)) key += "-" + std::to_string(i);
-        rates[key] = groups[g].options().get_lr();
+        const auto& group_options = groups[g].options();
+        rates[key] = group_options.get_lr();
+        if (options_.log_momentum()) {
+          const auto momentum = momentum_of(group_options);
+          if (!momentum && !warned_momentum_) {
+            warned_momentum_ = true;
+            spdlog::warn("lr_monitor: log_momentum is set, but {} has no momentum: 0 is logged for it", key);
+          }
+          rates[key + "-momentum"] = momentum.value_or(0.0);
+        }
+        if (options_.log_weight_decay()) {
+          if (const auto decay = weight_decay_of(group_options)) rates[key + "-weight_decay"] = *decay;
+        }
       }
     }
     if (rates.empty()) return;
@@ -90,6 +129,7 @@ class LRMonitor : public Plugin {
   }
 
   LRMonitorOptions options_;
+  bool warned_momentum_ = false;
 };
 
 std::unique_ptr<Plugin> make_lr_monitor(const PluginOptions& options) {

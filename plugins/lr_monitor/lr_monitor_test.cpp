@@ -67,5 +67,52 @@ TEST(LRMonitor, NamesParamGroupsAndNeedsALogger) {
   EXPECT_NE(testing::error_of([&] { alone.fit(other, train); }).find("the Trainer has none"), std::string::npos);
 }
 
+TEST(LRMonitor, LogsMomentumAndWeightDecayAsLightningNamesThem) {
+  struct TwoOptimizers : testing::TinyClassifier {
+    OptimizerConfig configure_optimizers() override {
+      auto sgd = std::make_shared<torch::optim::SGD>(std::vector<torch::Tensor>{linear->weight},
+                                                     torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-4));
+      auto adam = std::make_shared<torch::optim::Adam>(
+          std::vector<torch::Tensor>{linear->bias},
+          torch::optim::AdamOptions(0.01).betas(std::make_tuple(0.8, 0.99)).weight_decay(0.05));
+      return std::vector<std::shared_ptr<torch::optim::Optimizer>>{sgd, adam};
+    }
+    torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
+      // Two optimizers: manual optimization, as in Lightning.
+      auto loss = testing::TinyClassifier::training_step(batch, batch_idx);
+      for (auto& optimizer : optimizers()) optimizer.zero_grad();
+      manual_backward(loss);
+      for (auto& optimizer : optimizers()) optimizer.step();
+      return loss;
+    }
+  };
+  auto data = testing::make_blobs(8);
+  auto train = testing::make_loader(data, 4);
+  TwoOptimizers model;
+  model.set_automatic_optimization(false);
+  auto options = quiet(1);
+  options.plugins().push_back(
+      plugins::LRMonitorOptions().logging_interval("epoch").log_momentum(true).log_weight_decay(true).spec());
+  Trainer trainer(options);
+  auto& recorder = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
+  trainer.fit(model, train);
+  ASSERT_FALSE(recorder.rows.empty());
+  const auto& row = recorder.rows[0].second;
+  EXPECT_DOUBLE_EQ(row.at("lr-SGD"), 0.1);
+  EXPECT_DOUBLE_EQ(row.at("lr-SGD-momentum"), 0.9);      // SGD's momentum
+  EXPECT_DOUBLE_EQ(row.at("lr-SGD-weight_decay"), 1e-4);
+  EXPECT_DOUBLE_EQ(row.at("lr-Adam-momentum"), 0.8);     // Adam's beta1
+  EXPECT_DOUBLE_EQ(row.at("lr-Adam-weight_decay"), 0.05);
+  // Off by default: only the rates.
+  TwoOptimizers plain;
+  plain.set_automatic_optimization(false);
+  auto defaults = quiet(1);
+  defaults.plugins().push_back(PluginSpec::parse("lr_monitor:logging_interval=epoch"));
+  Trainer other(defaults);
+  auto& rows = static_cast<testing::RecordingLogger&>(other.add_plugin(std::make_unique<testing::RecordingLogger>()));
+  other.fit(plain, train);
+  EXPECT_EQ(rows.rows[0].second.count("lr-SGD-momentum"), 0u);
+}
+
 }  // namespace
 }  // namespace fulgur
