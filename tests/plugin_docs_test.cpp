@@ -25,6 +25,7 @@
 #include "fulgur/plugins/on_exception_checkpoint.h"
 #include "fulgur/plugins/profiler.h"
 #include "fulgur/plugins/progress_bar.h"
+#include "fulgur/plugins/spike_detection.h"
 #include "fulgur/plugins/swa.h"
 #include "fulgur/plugins/throughput_monitor.h"
 #include "fulgur/plugins/timer.h"
@@ -64,6 +65,7 @@ TEST(PluginDocs, EveryDeclaredOptionIsInItsPluginsReadme) {
   expect_documented<plugins::OnExceptionCheckpointOptions>("plugins/on_exception_checkpoint");
   expect_documented<plugins::ProfilerOptions>("plugins/profiler");
   expect_documented<plugins::ProgressBarOptions>("plugins/progress_bar");
+  expect_documented<plugins::SpikeDetectionOptions>("plugins/spike_detection");
   expect_documented<plugins::SwaOptions>("plugins/swa");
   expect_documented<plugins::ThroughputMonitorOptions>("plugins/throughput_monitor");
   expect_documented<plugins::TimerOptions>("plugins/timer");
