@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Configures and builds fulgur (Release) into build/. Extra arguments go to CMake's configure.
-# FULGUR_BUILD_TARGET names one target to build (with what it needs) instead of everything:
-# the demo builds only `digits` (the kernel, the plugins and the example), not the tests.
+# FULGUR_BUILD_TARGET names the targets to build (with what they need) instead of everything:
+# the demo builds only `digits` and the `fulgur` command (the kernel, the plugins, the example and
+# its module library), not the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,5 +19,6 @@ elif [ $# -gt 0 ]; then
   cmake -S . -B build "$@"
 fi
 target=()
-if [ -n "${FULGUR_BUILD_TARGET:-}" ]; then target=(--target "$FULGUR_BUILD_TARGET"); fi
+# shellcheck disable=SC2206  # several targets, space-separated: "digits fulgur_command"
+if [ -n "${FULGUR_BUILD_TARGET:-}" ]; then target=(--target $FULGUR_BUILD_TARGET); fi
 cmake --build build --parallel "${FULGUR_BUILD_JOBS:-$(nproc)}" "${target[@]}"
