@@ -34,16 +34,6 @@ std::optional<Subcommand> subcommand_named(const std::string& name) {
   return std::nullopt;
 }
 
-const char* subcommand_name(Subcommand subcommand) {
-  switch (subcommand) {
-    case Subcommand::Fit: return "fit";
-    case Subcommand::Validate: return "validate";
-    case Subcommand::Test: return "test";
-    case Subcommand::Predict: return "predict";
-  }
-  return "";
-}
-
 // The values of `flag` among the arguments (--flag VALUE and --flag=VALUE), read before the
 // command line is parsed: which classes are chosen decides which options it has.
 std::vector<std::string> values_of(const std::vector<std::string>& args, const std::string& flag) {
@@ -214,23 +204,9 @@ class Runner {
       subcommands.push_back(Subcommand::Test);
     }
     if (!ckpt_path.empty()) extras.ckpt_path = ckpt_path;
-    // The command line on top of the files: a class named there, then its dotted arguments.
-    const std::map<std::string, std::string> named{
-        {"model", model_name}, {"data", data_name}, {"optimizer", optimizer_name_given}, {"lr_scheduler", scheduler_name_given}};
-    for (const char* section : kSections) {
-      ComponentConfig& config = extras.components[section];
-      if (!named.at(section).empty()) {
-        ComponentConfig chosen;
-        chosen.class_path = named.at(section);
-        chosen.origins["class_path"] = std::string("--") + section;
-        config.merge(chosen);
-      }
-      for (const auto& [name, text] : dotted[section]) {
-        if (text.empty()) continue;
-        config.init_args[name] = text;
-        config.origins[name] = std::string("--") + section + "." + name;
-      }
-    }
+    overlay_command_line(extras, {{"model", model_name}, {"data", data_name}, {"optimizer", optimizer_name_given},
+                                  {"lr_scheduler", scheduler_name_given}},
+                         dotted);
     const Resolved resolved = resolve(extras);
     const std::string yaml = config_text(options, extras, resolved);
     if (state->print_config) {
@@ -248,6 +224,25 @@ class Runner {
     HParams model_args, data_args;
     std::optional<NamedClass> optimizer, lr_scheduler;
   };
+
+  // The command line on top of the files: a class named there, then its dotted arguments.
+  static void overlay_command_line(ConfigExtras& extras, const std::map<std::string, std::string>& named,
+                                   const std::map<std::string, std::map<std::string, std::string>>& dotted) {
+    for (const char* section : kSections) {
+      ComponentConfig& config = extras.components[section];
+      if (!named.at(section).empty()) {
+        ComponentConfig chosen;
+        chosen.class_path = named.at(section);
+        chosen.origins["class_path"] = std::string("--") + section;
+        config.merge(chosen);
+      }
+      for (const auto& [name, text] : dotted.at(section)) {
+        if (text.empty()) continue;
+        config.init_args[name] = text;
+        config.origins[name] = std::string("--") + section + "." + name;
+      }
+    }
+  }
 
   static std::string plugin_list(const std::vector<PluginSpec>& plugins) {
     std::string list;
@@ -281,20 +276,23 @@ class Runner {
       return found != files.components.end() && found->second.class_path ? *found->second.class_path : "";
     };
     auto& registry = ComponentRegistry::instance();
-    if (fixed_) {
-      model_ = {fixed_model_, &registry.module(fixed_model_, {}).hparams};
-      if (!fixed_data_.empty()) data_ = {fixed_data_, &registry.data_module(fixed_data_, {}).hparams};
-    } else {
-      const std::string model = named("model");
-      if (!model.empty()) model_ = {registry.module(model, search_path_).name, &registry.module(model, search_path_).hparams};
-      const std::string data = named("data");
-      if (!data.empty()) data_ = {registry.data_module(data, search_path_).name, &registry.data_module(data, search_path_).hparams};
-      if (model.empty() && !help) {
-        std::string known;
-        for (const auto& name : registry.module_names()) known += " " + name;
-        throw Error("no Module chosen: give --model NAME or model: {class_path: NAME} in a config (registered:" +
-                    (known.empty() ? std::string(" none; module libraries are loaded from the plugin folders") : known) + ")");
-      }
+    const std::string model = fixed_ ? fixed_model_ : named("model");
+    const std::string data = fixed_ ? fixed_data_ : named("data");
+    // A fixed program's classes are its own: no library is searched for them.
+    const std::vector<std::string> libraries = fixed_ ? std::vector<std::string>{} : search_path_;
+    if (!model.empty()) {
+      model_class_ = &registry.module(model, libraries);
+      model_ = {model_class_->name, &model_class_->hparams};
+    }
+    if (!data.empty()) {
+      data_class_ = &registry.data_module(data, libraries);
+      data_ = {data_class_->name, &data_class_->hparams};
+    }
+    if (model.empty() && !help) {
+      std::string known;
+      for (const auto& name : registry.module_names()) known += " " + name;
+      throw Error("no Module chosen: give --model NAME or model: {class_path: NAME} in a config (registered:" +
+                  (known.empty() ? std::string(" none; module libraries are loaded from the plugin folders") : known) + ")");
     }
     const std::string optimizer = named("optimizer");
     if (!optimizer.empty()) optimizer_ = {optimizer_name(optimizer), &optimizer_hparams(optimizer)};
@@ -324,14 +322,15 @@ class Runner {
   Resolved resolve(ConfigExtras& extras) const {
     Resolved resolved;
     auto& registry = ComponentRegistry::instance();
+    // A fixed program's config may name its class (in any spelling), but no other.
     auto check_fixed = [&](const char* section, const std::string& fixed) {
       const auto& config = extras.components[section];
       if (!config.class_path || fixed.empty()) return;
       const std::string& asked = *config.class_path;
       bool same = false;
       try {  // a name the program does not know is not its class either
-        same = section == std::string("model") ? &registry.module(asked, {}) == &registry.module(fixed, {})
-                                               : &registry.data_module(asked, {}) == &registry.data_module(fixed, {});
+        same = section == std::string("model") ? &registry.module(asked, {}) == model_class_
+                                               : &registry.data_module(asked, {}) == data_class_;
       } catch (const Error&) {
       }
       if (!same) {
@@ -342,12 +341,12 @@ class Runner {
       check_fixed("model", fixed_model_);
       check_fixed("data", fixed_data_);
     }
-    if (model_.hparams) {
-      resolved.model = &registry.module(model_.name, search_path_);
+    if (model_class_) {
+      resolved.model = model_class_;
       resolved.model_args = resolve_arguments("model", model_.name, *model_.hparams, extras.components["model"]);
     }
-    if (data_.hparams) {
-      resolved.data = &registry.data_module(data_.name, search_path_);
+    if (data_class_) {
+      resolved.data = data_class_;
       resolved.data_args = resolve_arguments("data", data_.name, *data_.hparams, extras.components["data"]);
     } else if (!extras.components["data"].init_args.empty()) {
       const auto& config = extras.components["data"];
@@ -464,6 +463,8 @@ class Runner {
   bool fixed_;
   std::vector<std::string> search_path_;
   Choice model_, data_, optimizer_, scheduler_;
+  const ModuleClass* model_class_ = nullptr;
+  const DataModuleClass* data_class_ = nullptr;
 };
 
 int guarded(Runner runner, int argc, const char* const* argv) {

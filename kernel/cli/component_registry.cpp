@@ -36,7 +36,7 @@ std::vector<boost::dll::shared_library>& loaded_libraries() {
 }
 
 template <typename Class>
-std::vector<std::string> names_of(const std::vector<Class>& classes) {
+std::vector<std::string> names_of(const std::deque<Class>& classes) {
   std::vector<std::string> names;
   for (const auto& entry : classes) names.push_back(entry.name);
   return names;
@@ -54,7 +54,7 @@ namespace {
 
 // A second class by a name keeps the first, and is reported once libraries are loaded.
 template <typename Class>
-void add_unique(std::vector<Class>& classes, Class entry, std::vector<std::string>& duplicates) {
+void add_unique(std::deque<Class>& classes, Class entry, std::vector<std::string>& duplicates) {
   for (const auto& known : classes) {
     if (known.name == entry.name) {
       duplicates.push_back(entry.name);
@@ -73,7 +73,7 @@ void ComponentRegistry::add(DataModuleClass data_class) {
 }
 
 template <typename Class>
-const Class* ComponentRegistry::find(const std::vector<Class>& classes, const std::string& name) const {
+const Class* ComponentRegistry::find(const std::deque<Class>& classes, const std::string& name) const {
   for (const auto& entry : classes) {
     if (entry.name == name || dotted(entry.name) == dotted(name)) return &entry;
   }
@@ -133,7 +133,7 @@ void ComponentRegistry::load_libraries(const std::vector<std::string>& search_pa
 namespace {
 
 template <typename Class>
-[[noreturn]] void not_found(const char* what, const std::string& name, const std::vector<Class>& classes,
+[[noreturn]] void not_found(const char* what, const std::string& name, const std::deque<Class>& classes,
                             const std::vector<std::string>& search_path, const std::vector<std::string>& skipped) {
   std::vector<std::string> names = names_of(classes);
   std::string message = std::string("no ") + what + " named '" + name + "'";

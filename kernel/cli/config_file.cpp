@@ -60,12 +60,7 @@ class ConfigReader {
           extras.ckpt_path = value.Scalar();
         }
       } else if (key == "test_after_fit") {
-        if (!value.IsNull()) {
-          if (!value.IsScalar() || (value.Scalar() != "true" && value.Scalar() != "false")) {
-            fail(value, key, "expected true or false");
-          }
-          extras.test_after_fit = value.Scalar() == "true";
-        }
+        if (!value.IsNull()) extras.test_after_fit = read_bool(value, key, "expected true or false");
       } else if (key == "weights_only") {
         // Lightning's choice of torch.load's unpickler for ckpt_path; fulgur's reader is always
         // the restricted one (README: what a crafted file can do).
@@ -86,6 +81,11 @@ class ConfigReader {
     const auto mark = node.Mark();
     const std::string line = mark.is_null() ? "" : " line " + std::to_string(mark.line + 1);
     throw Error("config '" + path_ + "'" + line + ": " + (key.empty() ? "" : key + ": ") + what);
+  }
+
+  bool read_bool(const YAML::Node& value, const std::string& key, const std::string& expected) const {
+    if (!value.IsScalar() || (value.Scalar() != "true" && value.Scalar() != "false")) fail(value, key, expected);
+    return value.Scalar() == "true";
   }
 
   std::string where(const YAML::Node& node) const {
@@ -154,11 +154,10 @@ class ConfigReader {
       }
       if (name == "logger") {
         // Lightning's logger=True|False: the program's default loggers on or off (fulgur::cli).
-        if (value.IsNull()) continue;
-        if (!value.IsScalar() || (value.Scalar() != "true" && value.Scalar() != "false")) {
-          fail(value, key, "expected true (the program's default loggers), false (none) or null; loggers are plugins");
+        if (!value.IsNull()) {
+          extras.logger = read_bool(
+              value, key, "expected true (the program's default loggers), false (none) or null; loggers are plugins");
         }
-        extras.logger = value.Scalar() == "true";
         continue;
       }
       OptionField* field = find(name);

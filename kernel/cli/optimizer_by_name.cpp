@@ -171,18 +171,14 @@ LRSchedulerConfig make_scheduler(torch::optim::Optimizer& optimizer, const Named
 
 std::string optimizer_name(const std::string& name) { return canonical(name, optimizers(), "optimizer"); }
 std::string lr_scheduler_name(const std::string& name) { return canonical(name, schedulers(), "lr_scheduler"); }
-const HParamSpecs& optimizer_hparams(const std::string& canonical_name) {
-  return optimizers().at(optimizer_name(canonical_name));
-}
-const HParamSpecs& lr_scheduler_hparams(const std::string& canonical_name) {
-  return schedulers().at(lr_scheduler_name(canonical_name));
-}
+const HParamSpecs& optimizer_hparams(const std::string& name) { return optimizers().at(optimizer_name(name)); }
+const HParamSpecs& lr_scheduler_hparams(const std::string& name) { return schedulers().at(lr_scheduler_name(name)); }
 
 OptimizerConfig build_optimizers(Module& module, const NamedClass& optimizer,
                                  const std::optional<NamedClass>& lr_scheduler) {
-  auto built = make_optimizer(module, {optimizer_name(optimizer.name), optimizer.args});
+  auto built = make_optimizer(module, optimizer);
   OptimizerConfig config(built);
-  if (lr_scheduler) config.lr_schedulers.push_back(make_scheduler(*built, {lr_scheduler_name(lr_scheduler->name), lr_scheduler->args}));
+  if (lr_scheduler) config.lr_schedulers.push_back(make_scheduler(*built, *lr_scheduler));
   return config;
 }
 

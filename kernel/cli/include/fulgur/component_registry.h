@@ -18,6 +18,7 @@
 // does a plugin's, and loads it when a class is asked for that the program does not know.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <typeinfo>
@@ -99,10 +100,11 @@ class ComponentRegistry {
  private:
   ComponentRegistry() = default;
   template <typename Class>
-  const Class* find(const std::vector<Class>& classes, const std::string& name) const;
+  const Class* find(const std::deque<Class>& classes, const std::string& name) const;
 
-  std::vector<ModuleClass> modules_;
-  std::vector<DataModuleClass> data_modules_;
+  // Deques: a library loaded later adds classes without moving those a caller holds.
+  std::deque<ModuleClass> modules_;
+  std::deque<DataModuleClass> data_modules_;
   std::vector<std::string> duplicates_;
   std::vector<std::string> loaded_files_;
   std::vector<std::string> skipped_files_;  // "path: why"

@@ -36,12 +36,12 @@ struct NamedClass {
 /// the names there are and the nearest.
 std::string optimizer_name(const std::string& name);
 std::string lr_scheduler_name(const std::string& name);
-/// The arguments each takes, with PyTorch's defaults.
-const HParamSpecs& optimizer_hparams(const std::string& canonical_name);
-const HParamSpecs& lr_scheduler_hparams(const std::string& canonical_name);
+/// The arguments the class `name` (any spelling optimizer_name takes) takes, with PyTorch's defaults.
+const HParamSpecs& optimizer_hparams(const std::string& name);
+const HParamSpecs& lr_scheduler_hparams(const std::string& name);
 
 /// What configure_optimizers returns for `module`: the optimizer over its parameters and, when
-/// given, the scheduler driving it.
+/// given, the scheduler driving it (both named canonically, as optimizer_name gives them).
 OptimizerConfig build_optimizers(Module& module, const NamedClass& optimizer,
                                  const std::optional<NamedClass>& lr_scheduler);
 
