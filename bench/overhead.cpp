@@ -13,6 +13,8 @@
 #include <chrono>
 #include <filesystem>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
@@ -237,7 +239,15 @@ int main(int argc, char** argv) {
                                     {"profiler+log", false, false, true, true},
                                     {"all_plugins+log", true, true, true},
                                     {"clip+sched+loggers+log", false, false, true, false, true}};
-  const auto scratch = (std::filesystem::temp_directory_path() / "fulgur_bench").string();
+  // Logs, traces and checkpoints of the runs: a folder of this process's own, gone when it ends.
+  struct ScratchFolder {
+    std::string path;
+    ~ScratchFolder() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  } scratch_folder{(std::filesystem::temp_directory_path() / ("fulgur_bench_" + std::to_string(::getpid()))).string()};
+  const std::string& scratch = scratch_folder.path;
   std::filesystem::create_directories(scratch);
 
   // Results go to stderr: the progress bar and model summary of the "all_plugins" rows use stdout.
