@@ -355,7 +355,7 @@ class Trainer {
   void shard(DataLoader& loader);
   void agree_on_should_stop();
   bool interrupt_due();
-  // Resuming on its own and preemption (trainer_resume.cpp).
+  // Resuming on its own and preemption (connectors/resume_connector.cpp).
   std::string resolve_fit_checkpoint(const std::string& ckpt_path);
   std::vector<std::string> resume_candidates() const;
   bool save_request_due();
