@@ -13,72 +13,19 @@
 #include "fulgur/strategy.h"
 #include "fulgur/trainer.h"
 #include "checkpoint_archive.h"
+#include "checkpoint_entries.h"
 #include "hparams_ivalue.h"
 
 namespace fulgur {
 namespace {
 
+using detail::count_entry;
+using detail::dict_entry;
+using detail::list_entry;
+using detail::text_entry;
+
 constexpr const char* kVersion = "0.1.0";
 constexpr const char* kLightningFormat = "2.6.6";
-
-// Loop counters steer what runs next: a negative one would train epochs -3...2, so each is
-// checked against its range before it is used.
-int64_t count_entry(const StateDict& dict, const char* key, const std::string& path) {
-  if (!dict.contains(key) || !dict.at(key).isInt()) {
-    throw Error("checkpoint '" + path + "': entry '" + key + "' is missing or not an integer");
-  }
-  const int64_t value = dict.at(key).toInt();
-  if (value < 0) {
-    throw Error("checkpoint '" + path + "': entry '" + key + "' is " + std::to_string(value) +
-                ", but a count of epochs, batches or steps cannot be negative; the file was edited or damaged");
-  }
-  return value;
-}
-
-// The CPU generator's state as the checkpoint holds it, checked by a throwaway generator so a
-// wrong entry is named here rather than failing deep inside the loop.
-torch::Tensor generator_state_entry(const Checkpoint& checkpoint, const std::string& path) {
-  if (!checkpoint.contains("rng_states")) return {};
-  const auto& entry = checkpoint.at("rng_states");
-  if (!entry.isGenericDict()) throw Error("checkpoint '" + path + "': entry 'rng_states' is not a dictionary");
-  const auto rng = entry.toGenericDict();
-  if (!rng.contains("torch")) return {};
-  if (!rng.at("torch").isTensor()) {
-    throw Error("checkpoint '" + path + "': entry 'rng_states.torch' should be the CPU generator's state (a uint8 "
-                "tensor) but is a " + rng.at("torch").tagKind());
-  }
-  const auto state = rng.at("torch").toTensor();
-  try {
-    auto probe = at::make_generator<at::CPUGeneratorImpl>();
-    probe.set_state(state);
-  } catch (const c10::Error& error) {
-    throw Error("checkpoint '" + path + "': entry 'rng_states.torch' is not a CPU generator state (" +
-                std::string(state.scalar_type() == torch::kByte ? "uint8" : c10::toString(state.scalar_type())) + ", " +
-                std::to_string(state.numel()) + " elements): " + error.what_without_backtrace());
-  }
-  return state;
-}
-
-std::string text_entry(const StateDict& dict, const char* key, const std::string& path) {
-  if (!dict.contains(key) || !dict.at(key).isString()) {
-    throw Error("checkpoint '" + path + "': entry '" + key + "' is missing or not a string");
-  }
-  return dict.at(key).toStringRef();
-}
-
-StateDict dict_entry(const StateDict& dict, const char* key, const std::string& path) {
-  if (!dict.contains(key) || !dict.at(key).isGenericDict()) {
-    throw Error("checkpoint '" + path + "': entry '" + key + "' is missing or not a dictionary");
-  }
-  return dict.at(key).toGenericDict();
-}
-
-c10::List<c10::IValue> list_entry(const StateDict& dict, const char* key, const std::string& path) {
-  if (!dict.contains(key) || !dict.at(key).isList()) {
-    throw Error("checkpoint '" + path + "': entry '" + key + "' is missing or not a list");
-  }
-  return dict.at(key).toList();
-}
 
 // LibTorch's own optimizer serialisation is exact for every optimizer type; it travels as bytes.
 torch::Tensor optimizer_archive(const torch::optim::Optimizer& optimizer) {
@@ -90,6 +37,47 @@ torch::Tensor optimizer_archive(const torch::optim::Optimizer& optimizer) {
   auto tensor = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
   std::memcpy(tensor.data_ptr(), bytes.data(), bytes.size());
   return tensor;
+}
+
+// Each optimizer's learning rates (readable from Python) and LibTorch's own archive of it.
+c10::impl::GenericList optimizer_states_entry(const std::vector<std::shared_ptr<torch::optim::Optimizer>>& optimizers) {
+  c10::impl::GenericList states(c10::AnyType::get());
+  for (const auto& optimizer : optimizers) {
+    StateDict state = make_state_dict();
+    c10::impl::GenericList groups(c10::AnyType::get());
+    for (const auto& group : optimizer->param_groups()) {
+      StateDict readable = make_state_dict();
+      readable.insert("lr", group.options().get_lr());
+      groups.push_back(readable);
+    }
+    state.insert("param_groups", groups);
+    state.insert("fulgur_archive", optimizer_archive(*optimizer));
+    states.push_back(state);
+  }
+  return states;
+}
+
+c10::impl::GenericList epoch_aggregates_entry(const std::vector<MetricStore::EpochAggregate>& aggregates) {
+  c10::impl::GenericList entries(c10::AnyType::get());
+  for (const auto& aggregate : aggregates) {
+    StateDict entry = make_state_dict();
+    entry.insert("key", aggregate.key);
+    entry.insert("total", aggregate.total);
+    entry.insert("weight", aggregate.weight);
+    entry.insert("reduce_fx", aggregate.reduce_fx);
+    entry.insert("published_name", aggregate.published_name);
+    entries.push_back(entry);
+  }
+  return entries;
+}
+
+// The CPU generator's state, as Lightning's rng_states["torch"].
+StateDict rng_states_entry() {
+  StateDict rng = make_state_dict();
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  rng.insert("torch", generator.get_state());
+  return rng;
 }
 
 }  // namespace
@@ -125,62 +113,29 @@ Checkpoint Trainer::dump_checkpoint(bool weights_only) {
   checkpoint.insert("fulgur_version", std::string(kVersion));
   // The Lightning checkpoint format these keys follow: Lightning's load_from_checkpoint reads it.
   checkpoint.insert("pytorch-lightning_version", std::string(kLightningFormat));
-  checkpoint.insert("epoch", current_epoch_);
-  checkpoint.insert("global_step", global_step_);
+  checkpoint.insert("epoch", fit_.current_epoch);
+  checkpoint.insert("global_step", fit_.global_step);
 
   // Parameters and buffers under their dotted names, on the CPU, as Python's state_dict().
   checkpoint.insert("state_dict", state_dict(*module_));
   // Which class wrote it, for load_from_checkpoint's errors.
   checkpoint.insert("fulgur_module", boost::core::demangle(typeid(*module_).name()));
 
-  c10::impl::GenericList optimizers(c10::AnyType::get());
-  for (const auto& optimizer : optimizers_) {
-    StateDict state = make_state_dict();
-    c10::impl::GenericList groups(c10::AnyType::get());
-    for (const auto& group : optimizer->param_groups()) {
-      StateDict readable = make_state_dict();
-      readable.insert("lr", group.options().get_lr());
-      groups.push_back(readable);
-    }
-    state.insert("param_groups", groups);
-    state.insert("fulgur_archive", optimizer_archive(*optimizer));
-    optimizers.push_back(state);
-  }
-  checkpoint.insert("optimizer_states", optimizers);
+  checkpoint.insert("optimizer_states", optimizer_states_entry(optimizers_));
 
   // The lr_scheduler plugin fills this in with each scheduler's state_dict.
   checkpoint.insert("lr_schedulers", c10::impl::GenericList(c10::AnyType::get()));
 
   checkpoint.insert("hyper_parameters", detail::to_ivalue(module_->hparams()));
 
-  StateDict fit_loop = make_state_dict();
-  fit_loop.insert("next_epoch", next_epoch_);
-  fit_loop.insert("next_batch", next_batch_);
-  fit_loop.insert("train_batches_seen", train_batches_seen_);
+  StateDict fit_loop = fit_.fit_loop_entry();
   // The training epoch's aggregates so far: a fit resumed mid-epoch publishes the same epoch
   // values as one that was never stopped.
-  c10::impl::GenericList aggregates(c10::AnyType::get());
-  for (const auto& aggregate : metrics_.epoch_aggregates(LogContext::Training)) {
-    StateDict entry = make_state_dict();
-    entry.insert("key", aggregate.key);
-    entry.insert("total", aggregate.total);
-    entry.insert("weight", aggregate.weight);
-    entry.insert("reduce_fx", aggregate.reduce_fx);
-    entry.insert("published_name", aggregate.published_name);
-    aggregates.push_back(entry);
-  }
-  fit_loop.insert("epoch_aggregates", aggregates);
+  fit_loop.insert("epoch_aggregates", epoch_aggregates_entry(metrics_.epoch_aggregates(LogContext::Training)));
   StateDict loops = make_state_dict();
   loops.insert("fit_loop", fit_loop);
   checkpoint.insert("loops", loops);
-
-  StateDict rng = make_state_dict();
-  {
-    auto generator = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    rng.insert("torch", generator.get_state());
-  }
-  checkpoint.insert("rng_states", rng);
+  checkpoint.insert("rng_states", rng_states_entry());
   checkpoint.insert("callbacks", make_state_dict());
   // Lightning keeps a DataModule's state under its class name, when it has any.
   if (datamodule_) {
@@ -293,13 +248,8 @@ void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& 
     }
   }
 
-  const auto fit_loop = dict_entry(dict_entry(checkpoint, "loops", path), "fit_loop", path);
-  global_step_ = count_entry(checkpoint, "global_step", path);
-  train_batches_seen_ = count_entry(fit_loop, "train_batches_seen", path);
-  current_epoch_ = next_epoch_ = count_entry(fit_loop, "next_epoch", path);
-  resume_batches_ = next_batch_ = count_entry(fit_loop, "next_batch", path);
-  resume_rng_state_ = generator_state_entry(checkpoint, path);
-  restore_epoch_aggregates(fit_loop, path);
+  fit_ = FitPosition::resumed_from(checkpoint, fit_, path);
+  restore_epoch_aggregates(dict_entry(dict_entry(checkpoint, "loops", path), "fit_loop", path), path);
 
   // Plugins and the Module restore their state last, when the optimizers they may refer to
   // (schedulers, loss scalers) exist and hold their restored state.

@@ -38,11 +38,11 @@ void Trainer::connect_loggers() {
   // none of them and misses none (csv_logger keeps the rows a checkpoint had seen).
   keep(bus_.on_train_batch_end.connect(SlotGroup::LoggerRows, [this](BatchEndHook&) {
     // A step's values are for this step only, logged or not (as in Lightning).
-    const bool stepped = global_step_ != last_logged_step_;
-    if (!loggers_.empty() && stepped && (global_step_ % options_.log_every_n_steps() == 0 || should_stop)) {
-      send_to_loggers(metrics_.step_metrics(), global_step_ - 1);
+    const bool stepped = fit_.global_step != progress_.last_logged_step;
+    if (!loggers_.empty() && stepped && (fit_.global_step % options_.log_every_n_steps() == 0 || should_stop)) {
+      send_to_loggers(metrics_.step_metrics(), fit_.global_step - 1);
     }
-    last_logged_step_ = global_step_;
+    progress_.last_logged_step = fit_.global_step;
   }));
   keep(bus_.on_train_batch_end.connect(SlotGroup::Logger, [this](BatchEndHook&) { metrics_.clear_step_metrics(); }));
   // Values a validation or test step logged with on_step reach the loggers at that batch (the
@@ -50,8 +50,8 @@ void Trainer::connect_loggers() {
   // without an epoch; the sanity check's are dropped.
   auto log_eval_step = [this](BatchEndHook&) {
     const bool validating = stage_ == Stage::Fit || stage_ == Stage::Validate;
-    int64_t& logged = validating ? validation_steps_logged_ : test_steps_logged_;
-    if (!sanity_checking_) {
+    int64_t& logged = validating ? progress_.validation_steps_logged : progress_.test_steps_logged;
+    if (!progress_.sanity_checking) {
       if (!loggers_.empty() && !metrics_.step_metrics().empty()) {
         send_to_loggers(metrics_.step_metrics(), logged, /*with_epoch=*/false);
       }
@@ -62,8 +62,8 @@ void Trainer::connect_loggers() {
   keep(bus_.on_validation_batch_end.connect(SlotGroup::Logger, log_eval_step));
   keep(bus_.on_test_batch_end.connect(SlotGroup::Logger, log_eval_step));
   auto log_epoch = [this](EpochHook&) {
-    if (loggers_.empty() || sanity_checking_) return;
-    send_to_loggers(metrics_.epoch_metrics(), std::max<int64_t>(global_step_ - 1, 0));
+    if (loggers_.empty() || progress_.sanity_checking) return;
+    send_to_loggers(metrics_.epoch_metrics(), std::max<int64_t>(fit_.global_step - 1, 0));
     if (!is_global_zero()) return;
     for (Logger* logger : loggers_) logger->save();
   };
@@ -85,7 +85,7 @@ void Trainer::connect_loggers() {
 void Trainer::send_to_loggers(const MetricStore::Metrics& metrics, int64_t step, bool with_epoch) {
   if (metrics.empty() || !is_global_zero()) return;
   Logger::Metrics row = to_host(metrics);
-  if (with_epoch) row["epoch"] = static_cast<double>(current_epoch_);
+  if (with_epoch) row["epoch"] = static_cast<double>(fit_.current_epoch);
   log_to_loggers(row, step);
 }
 

@@ -93,8 +93,8 @@ std::string Trainer::resolve_fit_checkpoint(const std::string& ckpt_path) {
 bool Trainer::save_request_due() {
   const int64_t agreed = world_size() <= 1 || !strategy_ ? detail::InterruptGuard::save_requests()
                                                          : strategy_->agreed_save_requests();
-  if (agreed <= save_requests_handled_) return false;
-  save_requests_handled_ = agreed;
+  if (agreed <= fit_.save_requests_handled) return false;
+  fit_.save_requests_handled = agreed;
   return true;
 }
 
@@ -104,7 +104,7 @@ void Trainer::save_for_preemption() {
   const std::string path = next_hpc_checkpoint(options_.default_root_dir());
   save_checkpoint(path);  // write_checkpoint creates the folder
   if (is_global_zero()) {
-    spdlog::info("SIGUSR1: saved '{}' at global step {}; resume with ckpt_path \"hpc\" or \"last\"", path, global_step_);
+    spdlog::info("SIGUSR1: saved '{}' at global step {}; resume with ckpt_path \"hpc\" or \"last\"", path, fit_.global_step);
     requeue_job();
   }
 }

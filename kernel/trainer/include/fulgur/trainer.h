@@ -28,77 +28,18 @@
 #include "fulgur/data.h"
 #include "fulgur/hook_bus.h"
 #include "fulgur/logger.h"
+#include "fulgur/loop_state.h"
 #include "fulgur/metric_store.h"
 #include "fulgur/module.h"
 #include "fulgur/plugin_host.h"
 #include "fulgur/seed.h"
+#include "fulgur/step_overrides.h"
 #include "fulgur/trainer_options.h"
 
 namespace fulgur {
 
 class StepRunner;
 class Strategy;
-
-namespace detail {
-// The class that declares the step a member pointer names; deduction picks the overload of the
-// given arity, so a Module that declares neither form yields Module itself.
-template <typename C>
-C step_owner2(torch::Tensor (C::*)(const Batch&, int64_t));
-template <typename C>
-C step_owner3(torch::Tensor (C::*)(const Batch&, int64_t, int64_t));
-}  // namespace detail
-
-// Whether M (or a class between it and Module) declares its own `step`, in either form.
-#define FULGUR_DECLARES_STEP(step)                                                                           \
-  template <typename M, typename = void>                                                                     \
-  struct Declares2_##step : std::false_type {};                                                              \
-  template <typename M>                                                                                      \
-  struct Declares2_##step<M, std::void_t<decltype(detail::step_owner2(&M::step))>>                           \
-      : std::bool_constant<!std::is_same_v<decltype(detail::step_owner2(&M::step)), Module>> {};            \
-  template <typename M, typename = void>                                                                     \
-  struct Declares3_##step : std::false_type {};                                                              \
-  template <typename M>                                                                                      \
-  struct Declares3_##step<M, std::void_t<decltype(detail::step_owner3(&M::step))>>                           \
-      : std::bool_constant<!std::is_same_v<decltype(detail::step_owner3(&M::step)), Module>> {};            \
-  template <typename M>                                                                                      \
-  static constexpr bool declares_##step = Declares2_##step<M>::value || Declares3_##step<M>::value;
-
-/// Which optional steps a Module type overrides. Found at compile time from the Module's static
-/// type, so a Module without validation_step simply has no validation loop, as in Lightning.
-struct StepOverrides {
-  bool validation = true;
-  bool test = true;
-  bool predict = true;
-  /// The Module's forward(x), when it has one: Lightning's default predict_step calls it.
-  using Forward = torch::Tensor (*)(Module&, const torch::Tensor&);
-  Forward forward = nullptr;
-
-  template <typename M, typename = void>
-  struct HasForward : std::false_type {};
-  template <typename M>
-  struct HasForward<M, std::void_t<decltype(torch::Tensor(std::declval<M&>().forward(std::declval<const torch::Tensor&>())))>>
-      : std::true_type {};
-
-  FULGUR_DECLARES_STEP(validation_step)
-  FULGUR_DECLARES_STEP(test_step)
-  FULGUR_DECLARES_STEP(predict_step)
-
-  template <typename M>
-  static StepOverrides of() {
-    static_assert(std::is_base_of_v<Module, M>, "fulgur::Trainer runs fulgur::Module subclasses");
-    StepOverrides overrides;
-    if constexpr (!std::is_same_v<M, Module>) {
-      overrides.validation = declares_validation_step<M>;
-      overrides.test = declares_test_step<M>;
-      overrides.predict = declares_predict_step<M>;
-      if constexpr (HasForward<M>::value) {
-        overrides.forward = [](Module& module, const torch::Tensor& x) { return torch::Tensor(static_cast<M&>(module).forward(x)); };
-      }
-    }
-    return overrides;
-  }
-};
-#undef FULGUR_DECLARES_STEP
 
 class Trainer {
  public:
@@ -259,25 +200,25 @@ class Trainer {
 
   const TrainerOptions& options() const { return options_; }
   HookBus& hooks() { return bus_; }
-  int64_t current_epoch() const { return current_epoch_; }
+  int64_t current_epoch() const { return fit_.current_epoch; }
   /// Optimizer steps taken so far.
-  int64_t global_step() const { return global_step_; }
+  int64_t global_step() const { return fit_.global_step; }
   Stage stage() const { return stage_; }
-  bool sanity_checking() const { return sanity_checking_; }
+  bool sanity_checking() const { return progress_.sanity_checking; }
   /// Batches the current training epoch runs (-1 while the loader's length is unknown).
-  int64_t num_training_batches() const { return num_training_batches_; }
+  int64_t num_training_batches() const { return progress_.num_training_batches; }
   /// Batches the running validation / test / predict loop runs on its current loader (-1 while
   /// unknown).
-  int64_t num_eval_batches() const { return num_eval_batches_; }
+  int64_t num_eval_batches() const { return progress_.num_eval_batches; }
   /// The loader the running evaluation or predict loop reads (0 in training).
-  int64_t dataloader_idx() const { return dataloader_idx_; }
+  int64_t dataloader_idx() const { return progress_.dataloader_idx; }
   /// The DataModule of the running (or last) run, or nullptr (Lightning's trainer.datamodule).
   DataModule* datamodule() const { return datamodule_; }
   /// The running loop's current batch (valid inside the step and batch hooks).
   const Batch* current_batch() const { return current_batch_; }
   /// In on_train_epoch_end: true when the epoch ran all its batches, false when max_steps or
   /// should_stop ended it early (a resumed run finishes it). Epoch schedulers step only then.
-  bool train_epoch_complete() const { return next_batch_ == 0 && next_epoch_ == current_epoch_ + 1; }
+  bool train_epoch_complete() const { return fit_.epoch_complete(); }
   /// Lightning's estimated_stepping_batches: the optimizer steps this fit will take, from
   /// max_epochs, max_steps, the (sharded, limited) training loader and accumulate_grad_batches;
   /// the total a OneCycleLR needs in configure_optimizers. Known during fit.
@@ -285,13 +226,13 @@ class Trainer {
   /// The epochs this fit runs (-1: no limit): max_epochs, or 1000 when neither it nor max_steps
   /// is set. A plugin may change it during fit (SWA adds an epoch to recompute BatchNorm
   /// statistics, as Lightning's callback does).
-  int64_t max_epochs() const { return max_epochs_; }
+  int64_t max_epochs() const { return fit_.max_epochs; }
   /// Whether the evaluation loops run under c10::InferenceMode: the option, unless the strategy's
   /// collectives cannot take inference tensors (Gloo; then NoGradGuard, as Lightning decides).
   bool inference_mode() const;
   void set_max_epochs(int64_t epochs);
   /// Gradient accumulation in force; a plugin may change it at an epoch start.
-  int64_t accumulate_grad_batches() const { return accumulate_grad_batches_; }
+  int64_t accumulate_grad_batches() const { return fit_.accumulate_grad_batches; }
   void set_accumulate_grad_batches(int64_t batches);
   torch::Device device() const { return device_; }
   /// The Module of the current run, or of the last one (nullptr before the first).
@@ -346,7 +287,9 @@ class Trainer {
   void remove_plugin(const std::string& name);
 
   class RunScope;
-  class LogForbidden;
+  struct ValidationSchedule;
+  /// Loads the plugins the options name and imply (connectors/plugin_connector.cpp).
+  void load_plugins();
   Plugin& add_loaded_plugin(LoadedPlugin loaded);
   void begin_run(Module& module, Stage stage, DataModule* datamodule);
   void end_run();
@@ -364,6 +307,10 @@ class Trainer {
   void send_to_loggers(const MetricStore::Metrics& metrics, int64_t step, bool with_epoch = true);
   void configure_optimizers(Module& module);
 
+  // The fit loop (loops/fit_loop.cpp).
+  std::optional<Checkpoint> restore_before_loaders(const std::string& ckpt_path);
+  void restore_after_optimizers(Checkpoint& checkpoint);
+  void run_fit_loops(RunData& data, const StepOverrides& overrides);
   void sanity_check(const std::vector<DataLoader*>& val_loaders);
   void fit_loop(RunData& data, bool validation_enabled);
   /// Shards a fit's loaders and, under overfit_batches, turns their shuffling off.
@@ -372,13 +319,24 @@ class Trainer {
   void reload_loaders_if_due(RunData& data);
   /// fast_dev_run and overfit_batches set the batch limits they imply (Lightning's debugging flags).
   void apply_debugging_flags();
+  // The training epoch loop (loops/training_epoch_loop.cpp).
   void training_epoch(DataLoader& train_loader, const std::vector<DataLoader*>& val_loaders, bool validation_enabled);
+  ValidationSchedule validation_schedule(const std::vector<DataLoader*>& val_loaders, bool validation_enabled) const;
+  int64_t first_training_batch(DataLoader& train_loader);
+  /// Validates when due, then says whether the epoch stops after batch `batch_idx`.
+  bool epoch_ends_after(int64_t batch_idx, bool is_last_batch, const std::vector<DataLoader*>& val_loaders,
+                        const ValidationSchedule& validation);
+  // One training batch (loops/optimization.cpp).
   void training_batch(Batch& batch, int64_t batch_idx, bool is_last_batch);
   /// The automatic step of one batch: training_step, zero_grad, backward, optimizer step.
   torch::Tensor eager_step(const Batch& batch, int64_t batch_idx, bool is_last_batch, bool zero_grad_in_place = false);
+  void check_training_loss(const torch::Tensor& loss, int64_t batch_idx) const;
+  // The evaluation and prediction loops (loops/evaluation_loop.cpp, loops/prediction_loop.cpp).
   /// Runs the loop over each loader, at most max_batches[i] batches of loader i (-1: all).
   void evaluation_loop(Stage stage, const std::vector<DataLoader*>& loaders, const std::vector<int64_t>& max_batches);
   std::vector<int64_t> eval_limits(Stage stage, const std::vector<DataLoader*>& loaders) const;
+  torch::Tensor predict_batch(Module& module, const StepOverrides& overrides, const Batch& batch, int64_t batch_idx,
+                              int64_t dataloader_idx);
   /// Reads each loader in turn (at most limits[i] batches of loader i), moving each batch to the
   /// device and calling body(batch, batch_idx, dataloader_idx): the evaluation and predict loops.
   template <typename Body>
@@ -407,10 +365,6 @@ class Trainer {
   std::vector<Logger*> loggers_;
   Strategy* strategy_ = nullptr;
   StepRunner* step_runner_ = nullptr;  // a plugin that runs the automatic step itself (step_runner.h)
-  int64_t last_logged_step_ = 0;
-  // Validation and test batches run so far in this run: the step of their "*_step" logger rows.
-  int64_t validation_steps_logged_ = 0;
-  int64_t test_steps_logged_ = 0;
 
   Module* module_ = nullptr;  // stays set after a run, so save_checkpoint works after fit
   StepOverrides module_overrides_;  // module_'s steps, for the runs given no Module
@@ -420,7 +374,6 @@ class Trainer {
   DataLoaders owned_train_loader_;
   bool train_from_hooks_ = false;  // this fit's loaders came from *_dataloader() hooks
   bool val_from_hooks_ = false;
-  int64_t last_reload_epoch_ = 0;
   std::string ckpt_path_;
   bool running_ = false;
   torch::Device device_{torch::kCPU};
@@ -431,24 +384,8 @@ class Trainer {
   std::vector<LoggableMetric*> module_metrics_;
 
   Stage stage_ = Stage::Fit;
-  bool sanity_checking_ = false;
-  int64_t max_epochs_ = 1000;
-  int64_t current_epoch_ = 0;
-  int64_t global_step_ = 0;
-  int64_t num_training_batches_ = 0;
-  int64_t num_eval_batches_ = 0;
-  int64_t train_batches_seen_ = 0;
-  // Where training would go on: batch `next_batch_` of epoch `next_epoch_`. Checkpoints store it,
-  // so that a resumed fit runs exactly the batches the interrupted one had not.
-  int64_t next_epoch_ = 0;
-  int64_t next_batch_ = 0;
-  int64_t resume_batches_ = 0;         // batches of the first epoch a resumed fit skips
-  torch::Tensor resume_rng_state_;     // applied just before training resumes
-  bool stop_deferred_logged_ = false;
-  bool interrupt_agreed_ = false;  // a rank reported a signal at the last should_stop agreement
-  int64_t save_requests_handled_ = 0;  // SIGUSR1 checkpoints saved in this fit
-  int64_t accumulate_grad_batches_ = 1;
-  int64_t dataloader_idx_ = 0;
+  FitPosition fit_;          // where the fit stands (loop_state.h): reset by each fit, checkpointed
+  LoopProgress progress_;    // what the running loop is doing: reset by each run
   const Batch* current_batch_ = nullptr;
   std::optional<int64_t> current_batch_size_;  // counted on first use by log()
   std::string batch_size_problem_;
