@@ -4,8 +4,6 @@
 
 #include <boost/core/demangle.hpp>
 
-#include "fulgur/trainer.h"
-
 namespace fulgur {
 
 std::string DataModule::name() const {
@@ -16,8 +14,7 @@ std::string DataModule::name() const {
   return last_colon == std::string::npos ? full : full.substr(last_colon + 2);
 }
 
-DataModule::~DataModule() {
-  if (trainer_) trainer_->forget(*this);
-}
+// DataModule's destructor lets go of its Trainer beside Trainer::attach and forget, in the
+// trainer's area (connectors/run_connector.cpp): the data area does not know the Trainer.
 
 }  // namespace fulgur

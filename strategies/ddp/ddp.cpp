@@ -13,7 +13,6 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
-#include "fulgur/compat.h"
 #include "fulgur/error.h"
 #include "fulgur/plugin_export.h"
 #include "fulgur/random_id.h"
@@ -21,6 +20,7 @@
 #include "fulgur/trainer.h"
 #include "bucket_reducer.h"
 #include "launcher.h"
+#include "process_group_backend.h"
 
 namespace fulgur::strategies {
 namespace {

@@ -94,6 +94,10 @@ void Trainer::forget(const DataModule& datamodule) {
   if (datamodule_ == &datamodule) datamodule_ = nullptr;
 }
 
+DataModule::~DataModule() {
+  if (trainer_) trainer_->forget(*this);
+}
+
 void Trainer::attach(Module& module, DataModule* datamodule) {
   // What this Trainer ran last lets go; what another (idle) Trainer ran last leaves it.
   if (module_ && module_ != &module && module_->trainer_ == this) module_->trainer_ = nullptr;

@@ -1,4 +1,5 @@
-// The few places where LibTorch 1.13 (Debian) and LibTorch 2.x differ, in one header.
+// The few places where LibTorch 1.13 (Debian) and LibTorch 2.x differ, in one header (the
+// distributed one is the ddp strategy's: strategies/ddp/process_group_backend.h).
 #pragma once
 
 #include <torch/optim/optimizer.h>
@@ -7,21 +8,8 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/ops/_foreach_mul.h>
 #include <ATen/ops/_foreach_norm.h>
-#if TORCH_VERSION_MAJOR >= 2
-#include <torch/csrc/distributed/c10d/Backend.hpp>
-#else
-#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
-#endif
 
 namespace fulgur::compat {
-
-/// What a c10d process group implementation (Gloo, NCCL) derives from: LibTorch 2.x moved the
-/// collectives from ProcessGroup into Backend, which a ProcessGroup now wraps.
-#if TORCH_VERSION_MAJOR >= 2
-using ProcessGroupBackend = c10d::Backend;
-#else
-using ProcessGroupBackend = c10d::ProcessGroup;
-#endif
 
 /// Drops every gradient (set_to_none), which is what Lightning does and saves a memset per
 /// parameter. LibTorch 1.13's Optimizer::zero_grad() only zeroes in place.
