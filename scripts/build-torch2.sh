@@ -2,7 +2,7 @@
 # The second build: the same sources against the comparison environment's LibTorch 2.x (PyPI's
 # torch wheel, CUDA-enabled: it configures here because the CUDA toolkit is installed, and the
 # CUDA code paths — amp's fused kernels, NCCL — compile). Into build-torch2/. Differences between
-# LibTorch 1.13 and 2.x stay in kernel/trainer/include/fulgur/compat.h.
+# LibTorch 1.13 and 2.x stay in kernel/core/include/fulgur/compat.h (and strategies/ddp/process_group_backend.h).
 #
 #   scripts/build-torch2.sh          # scripts/test.sh runs it and the whole suite on it
 set -euo pipefail
