@@ -40,7 +40,7 @@ void Trainer::read_loaders(const std::vector<DataLoader*>& loaders, const std::v
     const auto dataloader_idx = static_cast<int64_t>(idx);
     progress_.dataloader_idx = dataloader_idx;
     // Lightning names values per loader only when the loop reads several.
-    metrics_.set_dataloader_suffix(loaders.size() > 1 ? "/progress_.dataloader_idx" + std::to_string(idx) : "");
+    metrics_.set_dataloader_suffix(loaders.size() > 1 ? "/dataloader_idx_" + std::to_string(idx) : "");
     progress_.num_eval_batches = batches_to_run(loader, limit);
     if (limit == 0) continue;
     loader.start_epoch(0);
