@@ -62,11 +62,10 @@ void add_lightning_cli_options(CLI::App& app, CommandLineState& state) {
 
 }  // namespace
 
-std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOptions& options) {
-  auto state = std::make_shared<CommandLineState>();
-  state->app = &app;
-  add_lightning_cli_options(app, *state);
-  auto* group = &app;
+namespace {
+
+// The loops' options: epochs, steps, batch limits, validation cadence, accumulation, logging.
+void add_loop_options(CLI::App* group, TrainerOptions& options, CommandLineState& state) {
   auto add_limit = [&](const char* flag, std::string& target, const char* what) {
     group->add_option(flag, target, std::string(what) + ": a batch count (2) or a fraction of the epoch (0.5)");
   };
@@ -76,18 +75,18 @@ std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOpti
   group->add_option("--max-steps", options.max_steps(), "Stop after this many optimizer steps (-1: no limit)")
       ->check(integer_in_range());
   group->add_option("--min-epochs", options.min_epochs(), "Run at least this many epochs")->check(integer_in_range());
-  add_limit("--limit-train-batches", state->limit_train_batches, "Training batches per epoch");
-  add_limit("--limit-val-batches", state->limit_val_batches, "Validation batches per run");
-  add_limit("--limit-test-batches", state->limit_test_batches, "Test batches");
-  add_limit("--limit-predict-batches", state->limit_predict_batches, "Predict batches");
+  add_limit("--limit-train-batches", state.limit_train_batches, "Training batches per epoch");
+  add_limit("--limit-val-batches", state.limit_val_batches, "Validation batches per run");
+  add_limit("--limit-test-batches", state.limit_test_batches, "Test batches");
+  add_limit("--limit-predict-batches", state.limit_predict_batches, "Predict batches");
   group->add_option("--num-sanity-val-steps", options.num_sanity_val_steps(),
                     "Validation batches run before training (-1: all)")
       ->check(integer_in_range());
-  add_limit("--val-check-interval", state->val_check_interval, "Validate every");
+  add_limit("--val-check-interval", state.val_check_interval, "Validate every");
   group->add_option("--fast-dev-run", options.fast_dev_run(),
                     "Run this many batches of every loop, without checkpoints or logs (1: Lightning's True)")
       ->check(integer_in_range());
-  add_limit("--overfit-batches", state->overfit_batches, "Train and validate on the same first batches every epoch");
+  add_limit("--overfit-batches", state.overfit_batches, "Train and validate on the same first batches every epoch");
   group->add_flag("--inference-mode,!--no-inference-mode", options.inference_mode(),
                   "Evaluation loops under InferenceMode (on by default; off: NoGradGuard)");
   group->add_flag_function("--benchmark,!--no-benchmark", [&options](int64_t count) { options.benchmark() = count > 0; },
@@ -95,13 +94,17 @@ std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOpti
   group->add_option("--reload-dataloaders-every-n-epochs", options.reload_dataloaders_every_n_epochs(),
                     "Ask the *_dataloader() hooks for new loaders every n epochs (0: never)")
       ->check(integer_in_range());
-  group->add_option("--check-val-every-n-epoch", state->check_val_every_n_epoch,
+  group->add_option("--check-val-every-n-epoch", state.check_val_every_n_epoch,
                     "Validate every n epochs ('none': only by --val-check-interval)");
   group->add_option("--accumulate-grad-batches", options.accumulate_grad_batches(),
                     "Batches whose gradients are summed before each optimizer step")
       ->check(integer_in_range());
   group->add_option("--log-every-n-steps", options.log_every_n_steps(), "How often loggers receive step metrics")
       ->check(integer_in_range());
+}
+
+// Where a run writes, what it runs on, and how processes share it.
+void add_hardware_options(CLI::App* group, TrainerOptions& options) {
   group->add_option("--default-root-dir", options.default_root_dir(), "Where logs and checkpoints go");
   group->add_option("--accelerator", options.accelerator(), "cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "gpu", "auto"}));
@@ -112,8 +115,12 @@ std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOpti
   group->add_option("--num-nodes", options.num_nodes(), "Machines taking part under ddp")->check(integer_in_range());
   group->add_flag("--use-distributed-sampler,!--no-use-distributed-sampler", options.use_distributed_sampler(),
                   "Under ddp, give each process its share of the data (on by default)");
+}
+
+// Determinism, seeds, the default plugins, precision, clipping, time, requeueing, plugins.
+void add_run_options(CLI::App* group, TrainerOptions& options, CommandLineState& state) {
   group->add_flag("--deterministic", options.deterministic(), "Use deterministic algorithms only");
-  group->add_option("--seed", state->seed, "Seed every random generator (Lightning's seed_everything)")
+  group->add_option("--seed", state.seed, "Seed every random generator (Lightning's seed_everything)")
       ->check(integer_in_range())
       ->check(CLI::NonNegativeNumber);
   group->add_flag("--enable-checkpointing,!--no-enable-checkpointing", options.enable_checkpointing(),
@@ -132,35 +139,14 @@ std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOpti
                   "After a SIGUSR1 checkpoint under SLURM, requeue the job (on by default)");
   group->add_option("--requeue-command", options.requeue_command(),
                     "The command that requeues the job; {job_id} becomes SLURM's job id");
-  group->add_option("--plugin", state->plugins, "A plugin to load: NAME or NAME:key=value,... (repeatable)")
+  group->add_option("--plugin", state.plugins, "A plugin to load: NAME or NAME:key=value,... (repeatable)")
       ->take_all()->allow_extra_args(false);
   group->add_option("--plugin-dir", options.plugin_dirs(), "A folder searched for plugin .so files (repeatable)")
       ->allow_extra_args(false);
-  return state;
 }
 
-ConfigExtras finish_trainer_options(const CommandLineState& state, TrainerOptions& options) {
-  // The files first, leaving what the command line gave (written into `options` already).
-  std::set<std::string> given;
-  for (const OptionField* field : options.fields()) {
-    const std::string name = field->name();
-    if (state.app && state.app->get_option_no_throw(kebab(name)) && state.app->count(kebab(name)) > 0) given.insert(name);
-    if (state.dotted.count(name) && !state.dotted.at(name).empty()) given.insert(name);
-  }
-  if (state.seed >= 0 || !state.seed_everything.empty()) given.insert("seed");
-  ConfigExtras extras;
-  for (const auto& file : state.config_files) extras.merge(apply_config_file(file, options, given));
-  if (!state.program_reads_components) {
-    for (const auto& [section, component] : extras.components) {
-      const auto found = component.origins.find("class_path");
-      const auto origin = found != component.origins.end() ? found->second
-                          : component.origins.empty()      ? std::string("config")
-                                                           : component.origins.begin()->second;
-      spdlog::warn("{}: section '{}' is skipped: this program takes its model's, data's and optimizer's arguments on "
-                   "its own command line (fulgur::cli::run reads them)",
-                   origin, section);
-    }
-  }
+// The options given as text for types CLI11 does not read (batch limits, "none", seeds).
+void apply_option_texts(const CommandLineState& state, TrainerOptions& options) {
   auto limit = [](const std::string& text, BatchLimit& target, const char* option) {
     if (!text.empty()) target = BatchLimit::parse(text, option);
   };
@@ -193,7 +179,10 @@ ConfigExtras finish_trainer_options(const CommandLineState& state, TrainerOption
       throw Error(std::string("--seed_everything: expected ") + error.what());
     }
   }
-  // --plugin adds to the plugins the files name.
+}
+
+// --plugin adds to the plugins the files name; --trainer.NAME sets any declared option.
+void apply_dotted_options(const CommandLineState& state, TrainerOptions& options) {
   for (const auto& text : state.plugins) options.plugins().push_back(PluginSpec::parse(text));
   for (OptionField* field : options.fields()) {
     const auto found = state.dotted.find(field->name());
@@ -204,6 +193,44 @@ ConfigExtras finish_trainer_options(const CommandLineState& state, TrainerOption
       throw Error("--trainer." + found->first + ": expected " + error.what());
     }
   }
+}
+
+}  // namespace
+
+std::shared_ptr<CommandLineState> add_trainer_options(CLI::App& app, TrainerOptions& options) {
+  auto state = std::make_shared<CommandLineState>();
+  state->app = &app;
+  add_lightning_cli_options(app, *state);
+  add_loop_options(&app, options, *state);
+  add_hardware_options(&app, options);
+  add_run_options(&app, options, *state);
+  return state;
+}
+
+ConfigExtras finish_trainer_options(const CommandLineState& state, TrainerOptions& options) {
+  // The files first, leaving what the command line gave (written into `options` already).
+  std::set<std::string> given;
+  for (const OptionField* field : options.fields()) {
+    const std::string name = field->name();
+    if (state.app && state.app->get_option_no_throw(kebab(name)) && state.app->count(kebab(name)) > 0) given.insert(name);
+    if (state.dotted.count(name) && !state.dotted.at(name).empty()) given.insert(name);
+  }
+  if (state.seed >= 0 || !state.seed_everything.empty()) given.insert("seed");
+  ConfigExtras extras;
+  for (const auto& file : state.config_files) extras.merge(apply_config_file(file, options, given));
+  if (!state.program_reads_components) {
+    for (const auto& [section, component] : extras.components) {
+      const auto found = component.origins.find("class_path");
+      const auto origin = found != component.origins.end() ? found->second
+                          : component.origins.empty()      ? std::string("config")
+                                                           : component.origins.begin()->second;
+      spdlog::warn("{}: section '{}' is skipped: this program takes its model's, data's and optimizer's arguments on "
+                   "its own command line (fulgur::cli::run reads them)",
+                   origin, section);
+    }
+  }
+  apply_option_texts(state, options);
+  apply_dotted_options(state, options);
   options.validate();
   if (state.print_config && !state.program_prints_config) {
     std::fputs(config_yaml(options, extras).c_str(), stdout);

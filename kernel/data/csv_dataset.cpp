@@ -105,6 +105,34 @@ double number_in(const std::string& raw, const std::string& path, std::size_t li
   return value;
 }
 
+// The column a CsvColumn names: by index (within the table's width) or by header name.
+std::size_t resolve_column(const CsvColumn& column, const char* role, const std::vector<std::string>& names,
+                           bool header, const std::string& path) {
+  const std::size_t width = names.size();
+  if (column.index >= 0) {
+    if (static_cast<std::size_t>(column.index) >= width) {
+      throw Error("CsvDataset: " + std::string(role) + " column " + std::to_string(column.index) + " of '" + path +
+                  "', which has " + std::to_string(width) + " columns (0 to " + std::to_string(width - 1) + ")");
+    }
+    return static_cast<std::size_t>(column.index);
+  }
+  if (!header) {
+    throw Error("CsvDataset: " + std::string(role) + " column '" + column.name + "' named, but '" + path +
+                "' is read without a header (header=false): name columns by index");
+  }
+  const auto found = std::find(names.begin(), names.end(), column.name);
+  if (found == names.end()) {
+    std::string known;
+    for (const auto& name : names) known += (known.empty() ? "'" : ", '") + name + "'";
+    throw Error("CsvDataset: '" + path + "' has no column '" + column.name + "' (" + role + "); its columns are " + known);
+  }
+  return static_cast<std::size_t>(found - names.begin());
+}
+
+bool contains(const std::vector<std::size_t>& columns, std::size_t column) {
+  return std::find(columns.begin(), columns.end(), column) != columns.end();
+}
+
 }  // namespace
 
 CsvDataset::CsvDataset(const std::string& path, CsvDatasetOptions options) {
@@ -127,57 +155,49 @@ CsvDataset::CsvDataset(const std::string& path, CsvDatasetOptions options) {
     for (std::size_t c = 0; c < width; ++c) names.push_back(std::to_string(c));
   }
 
-  const auto resolve = [&](const CsvColumn& column, const char* role) -> std::size_t {
-    if (column.index >= 0) {
-      if (static_cast<std::size_t>(column.index) >= width) {
-        throw Error("CsvDataset: " + std::string(role) + " column " + std::to_string(column.index) + " of '" + path +
-                    "', which has " + std::to_string(width) + " columns (0 to " + std::to_string(width - 1) + ")");
-      }
-      return static_cast<std::size_t>(column.index);
-    }
-    if (!options.header_) {
-      throw Error("CsvDataset: " + std::string(role) + " column '" + column.name + "' named, but '" + path +
-                  "' is read without a header (header=false): name columns by index");
-    }
-    const auto found = std::find(names.begin(), names.end(), column.name);
-    if (found == names.end()) {
-      std::string known;
-      for (const auto& name : names) known += (known.empty() ? "'" : ", '") + name + "'";
-      throw Error("CsvDataset: '" + path + "' has no column '" + column.name + "' (" + role + "); its columns are " + known);
-    }
-    return static_cast<std::size_t>(found - names.begin());
-  };
   std::vector<std::size_t> target_columns, feature_columns;
-  for (const auto& column : options.targets_) target_columns.push_back(resolve(column, "target"));
-  for (const auto& column : options.features_) feature_columns.push_back(resolve(column, "feature"));
+  for (const auto& column : options.targets_) {
+    target_columns.push_back(resolve_column(column, "target", names, options.header_, path));
+  }
+  for (const auto& column : options.features_) {
+    feature_columns.push_back(resolve_column(column, "feature", names, options.header_, path));
+  }
   if (options.features_.empty()) {
     for (std::size_t c = 0; c < width; ++c) {
-      if (std::find(target_columns.begin(), target_columns.end(), c) == target_columns.end()) feature_columns.push_back(c);
+      if (!contains(target_columns, c)) feature_columns.push_back(c);
     }
   }
   if (feature_columns.empty()) throw Error("CsvDataset: '" + path + "' leaves no feature column");
   for (auto c : feature_columns) feature_names_.push_back(names[c]);
   for (auto c : target_columns) target_names_.push_back(names[c]);
+  read_rows(lines, first_data, delimiter, width, feature_columns, target_columns, path);
+  features_ = features_.to(options.feature_dtype_);
+  targets_ = targets_.to(options.target_dtype_);
+  if (target_columns.size() == 1) targets_ = targets_.squeeze(1);
+  if (target_columns.empty()) targets_ = at::Tensor();
+}
 
+// Every non-blank line from `first_data` on, its feature and target cells read as numbers.
+void CsvDataset::read_rows(const std::vector<std::string>& lines, std::size_t first_data, char delimiter,
+                           std::size_t width, const std::vector<std::size_t>& feature_columns,
+                           const std::vector<std::size_t>& target_columns, const std::string& path) {
   std::vector<std::size_t> rows;
   for (std::size_t l = first_data; l < lines.size(); ++l) {
     if (!trimmed(lines[l]).empty()) rows.push_back(l);
   }
   if (rows.empty()) throw Error("CsvDataset: '" + path + "' has a header but no data rows");
   const auto n = static_cast<int64_t>(rows.size());
-  auto features = at::empty({n, static_cast<int64_t>(feature_columns.size())}, at::TensorOptions().dtype(at::kDouble));
-  auto targets = at::empty({n, static_cast<int64_t>(target_columns.size())}, at::TensorOptions().dtype(at::kDouble));
-  double* f = features.data_ptr<double>();
-  double* t = targets.data_ptr<double>();
+  features_ = at::empty({n, static_cast<int64_t>(feature_columns.size())}, at::TensorOptions().dtype(at::kDouble));
+  targets_ = at::empty({n, static_cast<int64_t>(target_columns.size())}, at::TensorOptions().dtype(at::kDouble));
+  double* f = features_.data_ptr<double>();
+  double* t = targets_.data_ptr<double>();
   for (std::size_t r = 0; r < rows.size(); ++r) {
     const auto fields = split(lines[rows[r]], delimiter);
     const std::size_t line = rows[r] + 1;
     if (fields.size() != width) {
       // A word where a number belongs is the likelier slip: named first, in reading order.
       for (std::size_t c = 0; c < fields.size(); ++c) {
-        const bool used = std::find(feature_columns.begin(), feature_columns.end(), c) != feature_columns.end() ||
-                          std::find(target_columns.begin(), target_columns.end(), c) != target_columns.end();
-        if (used) number_in(fields[c], path, line, c + 1);
+        if (contains(feature_columns, c) || contains(target_columns, c)) number_in(fields[c], path, line, c + 1);
       }
       throw Error(path + ": line " + std::to_string(line) + " has " + std::to_string(fields.size()) +
                   " fields, expected " + std::to_string(width));
@@ -185,10 +205,6 @@ CsvDataset::CsvDataset(const std::string& path, CsvDatasetOptions options) {
     for (auto c : feature_columns) *f++ = number_in(fields[c], path, line, c + 1);
     for (auto c : target_columns) *t++ = number_in(fields[c], path, line, c + 1);
   }
-  features_ = features.to(options.feature_dtype_);
-  targets_ = targets.to(options.target_dtype_);
-  if (target_columns.size() == 1) targets_ = targets_.squeeze(1);
-  if (target_columns.empty()) targets_ = at::Tensor();
 }
 
 Batch CsvDataset::get(int64_t index) {

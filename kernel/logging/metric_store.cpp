@@ -122,32 +122,39 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
       throw Error("log('" + name + "'): the epoch mean weighs each value by its batch size, and " + why_unknown +
                   "; pass it: log(..., LogOptions().batch_size(n))");
     }
-    auto& accumulator = accumulators_[key];
-    if (accumulator.metric) {
-      throw Error("log('" + name + "'): logged both as a metric object and as a value in one epoch");
-    }
-    // An aggregate restored from a checkpoint is on the CPU; the values may live on a device.
-    if (accumulator.total.defined() && accumulator.total.device() != detached.device()) {
-      accumulator.total = accumulator.total.to(detached.device());
-    }
-    if (!accumulator.total.defined()) {
-      accumulator.reduce_fx = fx;
-      accumulator.context = context_;
-      accumulator.published_name = on_step ? name + "_epoch" + suffix : key;
-      // float64 accumulation keeps long epochs exact enough; one small kernel per call.
-      accumulator.total = fx == "mean" ? detached.to(at::kDouble) * static_cast<double>(weight)
-                                       : detached.to(at::kDouble).clone();
-    } else if (fx == "mean") {
-      accumulator.total.add_(detached, static_cast<double>(weight));
-    } else if (fx == "sum") {
-      accumulator.total.add_(detached);
-    } else if (fx == "max") {
-      accumulator.total = at::maximum(accumulator.total, detached.to(at::kDouble));
-    } else {
-      accumulator.total = at::minimum(accumulator.total, detached.to(at::kDouble));
-    }
-    accumulator.weight += weight;
+    accumulate_for_epoch(name, on_step ? name + "_epoch" + suffix : key, key, detached, fx, weight);
   }
+}
+
+// The epoch value under `key`: a weighted mean (in float64), a sum, a max or a min.
+void MetricStore::accumulate_for_epoch(const std::string& name, const std::string& published_name,
+                                       const std::string& key, const at::Tensor& detached, const std::string& fx,
+                                       int64_t weight) {
+  auto& accumulator = accumulators_[key];
+  if (accumulator.metric) {
+    throw Error("log('" + name + "'): logged both as a metric object and as a value in one epoch");
+  }
+  // An aggregate restored from a checkpoint is on the CPU; the values may live on a device.
+  if (accumulator.total.defined() && accumulator.total.device() != detached.device()) {
+    accumulator.total = accumulator.total.to(detached.device());
+  }
+  if (!accumulator.total.defined()) {
+    accumulator.reduce_fx = fx;
+    accumulator.context = context_;
+    accumulator.published_name = published_name;
+    // float64 accumulation keeps long epochs exact enough; one small kernel per call.
+    accumulator.total = fx == "mean" ? detached.to(at::kDouble) * static_cast<double>(weight)
+                                     : detached.to(at::kDouble).clone();
+  } else if (fx == "mean") {
+    accumulator.total.add_(detached, static_cast<double>(weight));
+  } else if (fx == "sum") {
+    accumulator.total.add_(detached);
+  } else if (fx == "max") {
+    accumulator.total = at::maximum(accumulator.total, detached.to(at::kDouble));
+  } else {
+    accumulator.total = at::minimum(accumulator.total, detached.to(at::kDouble));
+  }
+  accumulator.weight += weight;
 }
 
 void MetricStore::log_recorded(const LoggedValue& logged) {

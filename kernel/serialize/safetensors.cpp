@@ -1,5 +1,6 @@
 #include "safetensors.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <functional>
@@ -44,28 +45,17 @@ struct Entry {
   uint64_t end = 0;
 };
 
-uint64_t unsigned_integer(const nlohmann::json& value, const std::function<Error(const std::string&)>& bad,
-                          const std::string& what) {
+using Bad = std::function<Error(const std::string&)>;
+
+uint64_t unsigned_integer(const nlohmann::json& value, const Bad& bad, const std::string& what) {
   if (value.is_number_unsigned()) return value.get<uint64_t>();
   if (value.is_number_integer()) throw bad(what + " is negative: " + value.dump());
   throw bad(what + " is not a whole number: " + value.dump());
 }
 
-}  // namespace
-
-StateDict read_safetensors(const std::vector<char>& bytes, const std::string& path) {
-  const std::function<Error(const std::string&)> bad = [&path](const std::string& what) {
-    return Error("safetensors file '" + path + "' is malformed: " + what);
-  };
-  if (bytes.size() < 8) throw bad("shorter than its 8-byte header length");
-  uint64_t header_size = 0;
-  for (int i = 0; i < 8; ++i) header_size |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
-  if (header_size > bytes.size() - 8) throw bad("its header length " + std::to_string(header_size) + " runs past the file");
-  if (header_size > kMaxHeaderBytes) throw bad("its header of " + std::to_string(header_size) + " bytes is over 100 MB");
-
-  // The header is checked whole before any tensor is made: names once each, dtypes known,
-  // shapes of whole non-negative numbers, byte ranges that tile the data exactly (as Python's
-  // safetensors requires: no overlap, no gap, nothing past the end).
+// The JSON header after the 8-byte length: a tensor named twice, or nesting deeper than a
+// safetensors header has, is refused while it parses.
+nlohmann::json parse_header(const std::vector<char>& bytes, uint64_t header_size, const Bad& bad) {
   std::set<std::string> names;
   nlohmann::json header;
   try {
@@ -84,55 +74,60 @@ StateDict read_safetensors(const std::vector<char>& bytes, const std::string& pa
     throw bad(std::string("its JSON header does not parse: ") + error.what());
   }
   if (!header.is_object()) throw bad("its header is not a JSON object");
-  const std::size_t data_start = 8 + header_size;
-  const uint64_t data_size = bytes.size() - data_start;
+  return header;
+}
 
-  std::vector<Entry> entries;
-  for (const auto& [name, entry] : header.items()) {
-    if (name == "__metadata__") {
-      if (!entry.is_object()) throw bad("__metadata__ is not a JSON object");
-      for (const auto& [key, value] : entry.items()) {
-        if (!value.is_string()) throw bad("__metadata__ entry '" + key + "' is not a string");
-      }
-      continue;
-    }
-    if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets")) {
-      throw bad("tensor '" + name + "' is not an object with dtype, shape and data_offsets");
-    }
-    if (!entry.at("dtype").is_string()) throw bad("tensor '" + name + "' has a dtype that is not a string");
-    const std::string dtype = entry.at("dtype").get<std::string>();
-    const auto found = dtypes().find(dtype);
-    if (found == dtypes().end()) throw bad("tensor '" + name + "' has dtype " + dtype + ", which fulgur does not read");
-    Entry parsed{name, found->second};
-    const auto& shape = entry.at("shape");
-    if (!shape.is_array()) throw bad("tensor '" + name + "' has a shape that is not a list");
-    uint64_t numel = 1;
-    for (const auto& size : shape) {
-      const uint64_t dim = unsigned_integer(size, bad, "tensor '" + name + "' size");
-      if (dim > static_cast<uint64_t>(INT64_MAX) || (dim != 0 && numel > static_cast<uint64_t>(INT64_MAX) / dim)) {
-        throw bad("tensor '" + name + "' has shape " + shape.dump() + ", more elements than any file holds");
-      }
-      numel *= dim;
-      parsed.shape.push_back(static_cast<int64_t>(dim));
-    }
-    const auto itemsize = static_cast<uint64_t>(c10::elementSize(parsed.dtype));
-    if (numel > static_cast<uint64_t>(INT64_MAX) / itemsize) {
-      throw bad("tensor '" + name + "' has shape " + shape.dump() + ", more bytes than any file holds");
-    }
-    const auto& offsets = entry.at("data_offsets");
-    if (!offsets.is_array() || offsets.size() != 2) throw bad("tensor '" + name + "' has data_offsets that are not [begin, end]");
-    parsed.begin = unsigned_integer(offsets[0], bad, "tensor '" + name + "' data_offsets");
-    parsed.end = unsigned_integer(offsets[1], bad, "tensor '" + name + "' data_offsets");
-    if (parsed.begin > parsed.end || parsed.end > data_size) {
-      throw bad("tensor '" + name + "' has byte range [" + std::to_string(parsed.begin) + ", " + std::to_string(parsed.end) +
-                ") outside the " + std::to_string(data_size) + " bytes of data");
-    }
-    if (parsed.end - parsed.begin != numel * itemsize) {
-      throw bad("tensor '" + name + "' holds " + std::to_string(parsed.end - parsed.begin) + " bytes but " + dtype + " " +
-                shape.dump() + " needs " + std::to_string(numel * itemsize));
-    }
-    entries.push_back(std::move(parsed));
+void check_metadata(const nlohmann::json& entry, const Bad& bad) {
+  if (!entry.is_object()) throw bad("__metadata__ is not a JSON object");
+  for (const auto& [key, value] : entry.items()) {
+    if (!value.is_string()) throw bad("__metadata__ entry '" + key + "' is not a string");
   }
+}
+
+// One tensor's entry: a known dtype, a shape of whole non-negative numbers whose bytes fit in
+// int64, and a byte range inside the data that holds exactly those bytes.
+Entry parse_entry(const std::string& name, const nlohmann::json& entry, uint64_t data_size, const Bad& bad) {
+  if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets")) {
+    throw bad("tensor '" + name + "' is not an object with dtype, shape and data_offsets");
+  }
+  if (!entry.at("dtype").is_string()) throw bad("tensor '" + name + "' has a dtype that is not a string");
+  const std::string dtype = entry.at("dtype").get<std::string>();
+  const auto found = dtypes().find(dtype);
+  if (found == dtypes().end()) throw bad("tensor '" + name + "' has dtype " + dtype + ", which fulgur does not read");
+  Entry parsed{name, found->second};
+  const auto& shape = entry.at("shape");
+  if (!shape.is_array()) throw bad("tensor '" + name + "' has a shape that is not a list");
+  uint64_t numel = 1;
+  for (const auto& size : shape) {
+    const uint64_t dim = unsigned_integer(size, bad, "tensor '" + name + "' size");
+    if (dim > static_cast<uint64_t>(INT64_MAX) || (dim != 0 && numel > static_cast<uint64_t>(INT64_MAX) / dim)) {
+      throw bad("tensor '" + name + "' has shape " + shape.dump() + ", more elements than any file holds");
+    }
+    numel *= dim;
+    parsed.shape.push_back(static_cast<int64_t>(dim));
+  }
+  const auto itemsize = static_cast<uint64_t>(c10::elementSize(parsed.dtype));
+  if (numel > static_cast<uint64_t>(INT64_MAX) / itemsize) {
+    throw bad("tensor '" + name + "' has shape " + shape.dump() + ", more bytes than any file holds");
+  }
+  const auto& offsets = entry.at("data_offsets");
+  if (!offsets.is_array() || offsets.size() != 2) throw bad("tensor '" + name + "' has data_offsets that are not [begin, end]");
+  parsed.begin = unsigned_integer(offsets[0], bad, "tensor '" + name + "' data_offsets");
+  parsed.end = unsigned_integer(offsets[1], bad, "tensor '" + name + "' data_offsets");
+  if (parsed.begin > parsed.end || parsed.end > data_size) {
+    throw bad("tensor '" + name + "' has byte range [" + std::to_string(parsed.begin) + ", " + std::to_string(parsed.end) +
+              ") outside the " + std::to_string(data_size) + " bytes of data");
+  }
+  if (parsed.end - parsed.begin != numel * itemsize) {
+    throw bad("tensor '" + name + "' holds " + std::to_string(parsed.end - parsed.begin) + " bytes but " + dtype + " " +
+              shape.dump() + " needs " + std::to_string(numel * itemsize));
+  }
+  return parsed;
+}
+
+// The byte ranges tile the data exactly, as Python's safetensors requires: no overlap, no gap,
+// nothing left over.
+void check_tiling(const std::vector<Entry>& entries, uint64_t data_size, const Bad& bad) {
   std::vector<const Entry*> by_offset;
   for (const auto& entry : entries) by_offset.push_back(&entry);
   std::stable_sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) {
@@ -149,6 +144,31 @@ StateDict read_safetensors(const std::vector<char>& bytes, const std::string& pa
   if (covered != data_size) {
     throw bad("its last " + std::to_string(data_size - covered) + " bytes of data belong to no tensor");
   }
+}
+
+}  // namespace
+
+StateDict read_safetensors(const std::vector<char>& bytes, const std::string& path) {
+  const Bad bad = [&path](const std::string& what) { return Error("safetensors file '" + path + "' is malformed: " + what); };
+  if (bytes.size() < 8) throw bad("shorter than its 8-byte header length");
+  uint64_t header_size = 0;
+  for (int i = 0; i < 8; ++i) header_size |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  if (header_size > bytes.size() - 8) throw bad("its header length " + std::to_string(header_size) + " runs past the file");
+  if (header_size > kMaxHeaderBytes) throw bad("its header of " + std::to_string(header_size) + " bytes is over 100 MB");
+
+  // The header is checked whole before any tensor is made.
+  const nlohmann::json header = parse_header(bytes, header_size, bad);
+  const std::size_t data_start = 8 + header_size;
+  const uint64_t data_size = bytes.size() - data_start;
+  std::vector<Entry> entries;
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") {
+      check_metadata(entry, bad);
+    } else {
+      entries.push_back(parse_entry(name, entry, data_size, bad));
+    }
+  }
+  check_tiling(entries, data_size, bad);
 
   StateDict tensors = make_state_dict();
   for (const auto& entry : entries) {

@@ -59,6 +59,10 @@ class CsvDataset : public Dataset {
   const std::vector<std::string>& target_names() const { return target_names_; }
 
  private:
+  void read_rows(const std::vector<std::string>& lines, std::size_t first_data, char delimiter, std::size_t width,
+                 const std::vector<std::size_t>& feature_columns, const std::vector<std::size_t>& target_columns,
+                 const std::string& path);
+
   at::Tensor features_;
   at::Tensor targets_;
   std::vector<std::string> feature_names_;

@@ -124,6 +124,8 @@ class MetricStore {
 
   void check_name_and_place(const std::string& name) const;
   void record_step(const std::string& name, const std::string& key, const at::Tensor& value, bool on_epoch);
+  void accumulate_for_epoch(const std::string& name, const std::string& published_name, const std::string& key,
+                            const at::Tensor& detached, const std::string& fx, int64_t weight);
 
   LogContext context_ = LogContext::None;
   const char* forbidden_in_ = nullptr;
