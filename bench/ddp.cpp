@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
   app.add_option("--hidden", hidden);
   app.add_option("--samples", samples, "Samples per epoch, shared by the processes");
   app.add_option("--batch-size", batch_size, "Per process");
-  app.add_option("--bucket-mb", bucket_mb, "ddp's gradient bucket size in the comparison (the MLP has ~5 MB of gradients)");
+  app.add_option("--bucket-mb", bucket_mb,
+                 "ddp's gradient bucket size in the comparison (the MLP has ~5 MB of gradients)");
   CLI11_PARSE(app, argc, argv);
   fulgur::finish_trainer_options(*flags, options);
 
@@ -101,11 +102,12 @@ int main(int argc, char** argv) {
     std::string label = options.strategy();
     for (const auto& spec : options.plugins()) {
       if (spec.name == "ddp" && spec.options.count("overlap")) {
-        label += spec.options.at("overlap") == "true" ? " (all-reduce overlapped with backward)" : " (all-reduce at the step)";
+        label += spec.options.at("overlap") == "true" ? " (all-reduce overlapped with backward)"
+                                                      : " (all-reduce at the step)";
       }
     }
-    std::printf("throughput %-44s %lld process(es): %9.0f samples/s (%lld steps per process, %.2f s)\n",
-                label.c_str(), static_cast<long long>(trainer.world_size()), total / seconds,
+    std::printf("throughput %-44s %lld process(es): %9.0f samples/s (%lld steps per process, %.2f s)\n", label.c_str(),
+                static_cast<long long>(trainer.world_size()), total / seconds,
                 static_cast<long long>(trainer.global_step()), seconds);
   }
   return 0;

@@ -89,13 +89,15 @@ double hand_loop_us_per_step(torch::nn::Sequential& net, torch::optim::Optimizer
       if (cosine) {
         cosine->step();
         if (steps % 50 == 0) {
-          std::fprintf(csv, "%lld,%.6f,%.8f\n", static_cast<long long>(steps), loss.item<double>(), cosine->last_lrs()[0]);
+          std::fprintf(csv, "%lld,%.6f,%.8f\n", static_cast<long long>(steps), loss.item<double>(),
+                       cosine->last_lrs()[0]);
           std::fflush(csv);
         }
       }
     }
   }
-  const double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count() / static_cast<double>(steps);
+  const double us =
+      std::chrono::duration<double, std::micro>(Clock::now() - start).count() / static_cast<double>(steps);
   if (csv) std::fclose(csv);
   return us;
 }
@@ -108,8 +110,10 @@ class LoopClock : public fulgur::Plugin {
  public:
   std::string name() const override { return "loop_clock"; }
   void attach(fulgur::HookBus& bus) override {
-    connect(bus.on_train_start, [this](fulgur::RunHook&) { start = Clock::now(); }, fulgur::SlotGroup::Trace);
-    connect(bus.on_train_end, [this](fulgur::RunHook&) { end = Clock::now(); }, fulgur::SlotGroup::Last);
+    connect(
+        bus.on_train_start, [this](fulgur::RunHook&) { start = Clock::now(); }, fulgur::SlotGroup::Trace);
+    connect(
+        bus.on_train_end, [this](fulgur::RunHook&) { end = Clock::now(); }, fulgur::SlotGroup::Last);
   }
   Clock::time_point start, end;
 };
@@ -169,16 +173,17 @@ void run(const ModelShape& shape, const Config& config, int rounds, int64_t epoc
   options.enable_progress_bar(false);  // the bar's own cost is in the "all_plugins" row
   options.enable_model_summary(config.checkpointing);
   if (config.checkpointing) {
-    for (const char* plugin : {"on_exception_checkpoint", "progress_bar:tty=false,line_seconds=3600", "timer",
-                               "early_stopping:monitor=train_loss,patience=1000000", "nan_guard", "profiler:print=false"}) {
+    for (const char* plugin :
+         {"on_exception_checkpoint", "progress_bar:tty=false,line_seconds=3600", "timer",
+          "early_stopping:monitor=train_loss,patience=1000000", "nan_guard", "profiler:print=false"}) {
       options.plugins().push_back(fulgur::PluginSpec::parse(plugin));
     }
   }
   if (config.optimization_plugins) {
     // Issue 4's plugins and two loggers: clipping does real work the hand loop skips.
     options.gradient_clip_val(1.0);
-    for (const char* plugin : {"lr_scheduler:schedule=cosine,interval=step,t_max=100000", "lr_monitor",
-                               "csv_logger", "tensorboard_logger"}) {
+    for (const char* plugin : {"lr_scheduler:schedule=cosine,interval=step,t_max=100000", "lr_monitor", "csv_logger",
+                               "tensorboard_logger"}) {
       options.plugins().push_back(fulgur::PluginSpec::parse(plugin));
     }
   }
@@ -233,12 +238,10 @@ int main(int argc, char** argv) {
   torch::set_num_threads(threads);
 
   const std::vector<ModelShape> shapes{{"small", 64, 128, 10, 32, 2048}, {"medium", 256, 512, 10, 128, 8192}};
-  const std::vector<Config> configs{{"kernel", false, false, false},
-                                    {"kernel+log", false, false, true},
-                                    {"hook_trace+log", true, false, true},
-                                    {"profiler+log", false, false, true, true},
-                                    {"all_plugins+log", true, true, true},
-                                    {"clip+sched+loggers+log", false, false, true, false, true}};
+  const std::vector<Config> configs{
+      {"kernel", false, false, false},       {"kernel+log", false, false, true},
+      {"hook_trace+log", true, false, true}, {"profiler+log", false, false, true, true},
+      {"all_plugins+log", true, true, true}, {"clip+sched+loggers+log", false, false, true, false, true}};
   // Logs, traces and checkpoints of the runs: a folder of this process's own, gone when it ends.
   struct ScratchFolder {
     std::string path;
@@ -252,9 +255,9 @@ int main(int argc, char** argv) {
 
   // Results go to stderr: the progress bar and model summary of the "all_plugins" rows use stdout.
   std::fprintf(stderr, "LibTorch %s, %d thread(s), %d rounds x %lld epochs; us per training step (median)\n",
-              TORCH_VERSION, threads, rounds, static_cast<long long>(epochs));
-  std::fprintf(stderr, "%-8s %-22s %10s %10s %8s %8s %9s\n", "model", "config", "hand_us", "fulgur_us", "ratio", "paired",
-               "setup_ms");
+               TORCH_VERSION, threads, rounds, static_cast<long long>(epochs));
+  std::fprintf(stderr, "%-8s %-22s %10s %10s %8s %8s %9s\n", "model", "config", "hand_us", "fulgur_us", "ratio",
+               "paired", "setup_ms");
   for (const auto& shape : shapes) {
     if (std::find(models.begin(), models.end(), shape.name) == models.end()) continue;
     for (const auto& config : configs) {

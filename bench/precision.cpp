@@ -18,14 +18,16 @@ namespace F = torch::nn::functional;
 using Clock = std::chrono::steady_clock;
 
 torch::nn::Sequential make_mlp(int64_t features, int64_t hidden, int64_t classes) {
-  return torch::nn::Sequential(torch::nn::Linear(features, hidden), torch::nn::ReLU(), torch::nn::Linear(hidden, hidden),
-                               torch::nn::ReLU(), torch::nn::Linear(hidden, hidden), torch::nn::ReLU(),
-                               torch::nn::Linear(hidden, classes));
+  return torch::nn::Sequential(torch::nn::Linear(features, hidden), torch::nn::ReLU(),
+                               torch::nn::Linear(hidden, hidden), torch::nn::ReLU(), torch::nn::Linear(hidden, hidden),
+                               torch::nn::ReLU(), torch::nn::Linear(hidden, classes));
 }
 
 class Net : public fulgur::Module {
  public:
-  Net(int64_t features, int64_t hidden, int64_t classes) { net = register_module("net", make_mlp(features, hidden, classes)); }
+  Net(int64_t features, int64_t hidden, int64_t classes) {
+    net = register_module("net", make_mlp(features, hidden, classes));
+  }
   torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
     return F::cross_entropy(net->forward(batch[0]), batch[1]);
   }

@@ -231,8 +231,9 @@ TEST(AutoResume, KilledFiveTimesAndStartedAgainEndsOnTheUninterruptedRun) {
   const std::string whole_dir = testing::temp_dir("killed_whole");
   const std::string dir = testing::temp_dir("killed");
   const std::string worker = FULGUR_TRAIN_WORKER;
-  ASSERT_EQ(std::system((worker + args + " --default-root-dir " + whole_dir + " --out " + whole_dir +
-                         "/weights.pt > " + whole_dir + "/log.txt 2>&1").c_str()),
+  ASSERT_EQ(std::system((worker + args + " --default-root-dir " + whole_dir + " --out " + whole_dir + "/weights.pt > " +
+                         whole_dir + "/log.txt 2>&1")
+                            .c_str()),
             0)
       << file_text(whole_dir + "/log.txt");
 
@@ -255,7 +256,8 @@ TEST(AutoResume, KilledFiveTimesAndStartedAgainEndsOnTheUninterruptedRun) {
   }
   const std::string final_log = dir + "/final.txt";
   ASSERT_EQ(std::system((worker + args + " --default-root-dir " + dir + " --out " + dir + "/weights.pt > " + final_log +
-                         " 2>&1").c_str()),
+                         " 2>&1")
+                            .c_str()),
             0)
       << story << file_text(final_log);
 

@@ -72,15 +72,15 @@ TEST(BadInput, SeveralOptimizersUnderAutomaticOptimization) {
   struct Two : TinyClassifier {
     OptimizerConfig configure_optimizers() override {
       return std::vector<std::shared_ptr<torch::optim::Optimizer>>{
-          std::make_shared<torch::optim::SGD>(parameters(), 0.1), std::make_shared<torch::optim::SGD>(parameters(), 0.1)};
+          std::make_shared<torch::optim::SGD>(parameters(), 0.1),
+          std::make_shared<torch::optim::SGD>(parameters(), 0.1)};
     }
   };
   auto data = testing::make_blobs(8);
   auto train = testing::make_loader(data, 4);
   Two model;
   Trainer trainer(one_epoch());
-  EXPECT_NE(error_of([&] { trainer.fit(model, train); }).find("set_automatic_optimization(false)"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { trainer.fit(model, train); }).find("set_automatic_optimization(false)"), std::string::npos);
 }
 
 TEST(BadInput, BatchOnTheWrongDevice) {
@@ -168,8 +168,16 @@ TEST(BadInput, WrongTrainerOptionsNameTheOption) {
   EXPECT_NE(message_for([](TrainerOptions& o) { o.devices() = 2; }).find("ddp"), std::string::npos);
   EXPECT_NE(message_for([](TrainerOptions& o) { o.check_val_every_n_epoch() = 0; }).find("check_val_every_n_epoch"),
             std::string::npos);
-  EXPECT_NE(error_of([] { TrainerOptions o; o.limit_train_batches() = 1.5; }).find("[0.0, 1.0]"), std::string::npos);
-  EXPECT_NE(error_of([] { TrainerOptions o; o.limit_train_batches() = -1; }).find(">= 0"), std::string::npos);
+  EXPECT_NE(error_of([] {
+              TrainerOptions o;
+              o.limit_train_batches() = 1.5;
+            }).find("[0.0, 1.0]"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              TrainerOptions o;
+              o.limit_train_batches() = -1;
+            }).find(">= 0"),
+            std::string::npos);
 }
 
 TEST(BadInput, CudaAcceleratorWithoutCudaIsAClearError) {
@@ -207,7 +215,9 @@ TEST(BadInput, LoggingOutsideARun) {
 }
 
 TEST(BadInput, DataLoaderWithMismatchedTargets) {
-  EXPECT_NE(error_of([] { TensorDataLoader(torch::zeros({4, 2}), torch::zeros({3})); }).find("4 samples"),
+  EXPECT_NE(error_of([] {
+              TensorDataLoader(torch::zeros({4, 2}), torch::zeros({3}));
+            }).find("4 samples"),
             std::string::npos);
 }
 

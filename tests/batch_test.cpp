@@ -34,7 +34,8 @@ TEST(Batch, DictsKeepTheirOrderAndNameMissingKeys) {
 TEST(Batch, WrongIndexOrArityNamesWhatTheBatchHolds) {
   const Batch batch = Batch::list({torch::ones({2, 5}), torch::zeros({2}, torch::kLong)});
   const auto index = error_of([&] { (void)batch[2]; });
-  EXPECT_NE(index.find("the batch has 2 entries: list[tensor[2, 5] Float, tensor[2] Long]"), std::string::npos) << index;
+  EXPECT_NE(index.find("the batch has 2 entries: list[tensor[2, 5] Float, tensor[2] Long]"), std::string::npos)
+      << index;
   const auto arity = error_of([&] { (void)batch.unpack<3>(); });
   EXPECT_NE(arity.find("expected a list of 3 tensors"), std::string::npos) << arity;
   const Batch tensor = torch::ones({3});
@@ -62,7 +63,8 @@ TEST(Batch, BatchSizeIsTheFirstTensorsFirstDimensionAndAmbiguityIsNamed) {
   EXPECT_EQ(Batch::dict({{"path", "x"}, {"x", torch::ones({3, 1})}}).batch_size(), 3);
   std::string problem;
   EXPECT_FALSE(Batch::list({torch::ones({5, 2}), torch::ones({4})}).batch_size(&problem));
-  EXPECT_NE(problem.find("disagree on the number of samples (tensor[5, 2] Float and tensor[4] Float)"), std::string::npos)
+  EXPECT_NE(problem.find("disagree on the number of samples (tensor[5, 2] Float and tensor[4] Float)"),
+            std::string::npos)
       << problem;
   EXPECT_FALSE(Batch::list({"a", 1}).batch_size(&problem));
   EXPECT_NE(problem.find("no tensor"), std::string::npos);
@@ -95,8 +97,9 @@ TEST(DefaultCollate, StacksTensorsAndTurnsNumbersAndStringsIntoColumns) {
 TEST(DefaultCollate, MismatchedShapesNameBothSamplesAndTheirShapes) {
   std::vector<Batch> samples{Batch::list({torch::ones({3}), int64_t{0}}), Batch::list({torch::ones({4}), int64_t{1}})};
   const auto message = error_of([&] { default_collate(samples, {17, 42}); });
-  EXPECT_NE(message.find("samples 17 and 42 cannot be stacked into one batch: tensors of different shapes at sample[0]"),
-            std::string::npos)
+  EXPECT_NE(
+      message.find("samples 17 and 42 cannot be stacked into one batch: tensors of different shapes at sample[0]"),
+      std::string::npos)
       << message;
   EXPECT_NE(message.find("sample 17: tensor[3] Float; sample 42: tensor[4] Float"), std::string::npos) << message;
   std::vector<Batch> keys{Batch::dict({{"a", 1}}), Batch::dict({{"b", 1}})};

@@ -58,7 +58,8 @@ TEST(BrokenPlugin, EmptyTextAndTruncatedFiles) {
   const auto real = PluginHost().find("hook_trace");
   std::vector<char> bytes(std::filesystem::file_size(real) / 2);
   std::ifstream(real, std::ios::binary).read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  std::ofstream(dir + "/truncated.so", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(dir + "/truncated.so", std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 
   EXPECT_MENTIONS(load_error("empty", dir), "the file is empty or truncated (0 bytes)");
   EXPECT_MENTIONS(load_error("text", dir), "not an ELF shared library");
@@ -86,8 +87,8 @@ TEST(BrokenPlugin, BuiltForAnotherCpuIsNamedNotAMissingFile) {
 
 TEST(BrokenPlugin, ASharedLibraryThatIsNoPlugin) {
   const auto dir = testing::temp_dir("not_a_plugin");
-  std::filesystem::copy_file(std::filesystem::path(FULGUR_BROKEN_PLUGIN_DIR).parent_path().parent_path() / "libfulgur.so",
-                             dir + "/kernel.so");
+  std::filesystem::copy_file(
+      std::filesystem::path(FULGUR_BROKEN_PLUGIN_DIR).parent_path().parent_path() / "libfulgur.so", dir + "/kernel.so");
   EXPECT_MENTIONS(load_error("kernel", dir), "is not a fulgur plugin");
 }
 

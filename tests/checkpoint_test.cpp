@@ -140,11 +140,11 @@ class CountingPlugin : public Plugin {
   std::string name() const override { return "counting"; }
   void attach(HookBus& bus) override {
     connect(bus.on_train_batch_end, [this](BatchEndHook&) { ++batches; });
-    connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
-      plugin_state(hook.checkpoint, name()).insert("batches", batches);
-    });
+    connect(bus.on_save_checkpoint,
+            [this](CheckpointHook& hook) { plugin_state(hook.checkpoint, name()).insert("batches", batches); });
     connect(bus.on_load_checkpoint, [this](CheckpointHook& hook) {
-      if (has_plugin_state(hook.checkpoint, name())) batches = plugin_state(hook.checkpoint, name()).at("batches").toInt();
+      if (has_plugin_state(hook.checkpoint, name()))
+        batches = plugin_state(hook.checkpoint, name()).at("batches").toInt();
     });
   }
   int64_t batches = 0;
@@ -158,7 +158,8 @@ TEST(Checkpoint, PluginStateTravelsUnderThePluginsName) {
   first.add_plugin(std::make_unique<CountingPlugin>());
   first.fit(model, run.loader);
   first.save_checkpoint(path);
-  EXPECT_EQ(read_checkpoint(path).at("callbacks").toGenericDict().at("counting").toGenericDict().at("batches").toInt(), 4);
+  EXPECT_EQ(read_checkpoint(path).at("callbacks").toGenericDict().at("counting").toGenericDict().at("batches").toInt(),
+            4);
 
   Trainer second(quiet(2));
   auto& counter = static_cast<CountingPlugin&>(second.add_plugin(std::make_unique<CountingPlugin>()));
@@ -190,8 +191,8 @@ TEST(Checkpoint, CorruptTruncatedMissingAndMismatchedAreClearErrors) {
   EXPECT_NE(resume_error(same, "missing.ckpt").find("cannot read checkpoint"), std::string::npos);
   ResumableNet wider(32);
   const auto shape = resume_error(wider, "good.ckpt");
-  EXPECT_NE(shape.find("'hidden.weight' has shape [16, 4] in the file but [32, 4] in the model"),
-            std::string::npos) << shape;
+  EXPECT_NE(shape.find("'hidden.weight' has shape [16, 4] in the file but [32, 4] in the model"), std::string::npos)
+      << shape;
 }
 
 // The file of a 2-epoch run and a way to change one entry of it and write it back.
@@ -237,7 +238,8 @@ TEST(Checkpoint, AByteChangedInsideATensorIsDetected) {
   const auto found = std::search(bytes.begin(), bytes.end(), pattern, pattern + sizeof value);
   ASSERT_NE(found, bytes.end());
   found[1] = static_cast<char>(found[1] ^ 0x01);  // a weight of 1234.5 becomes another number
-  std::ofstream(dir + "/flipped.ckpt", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(dir + "/flipped.ckpt", std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 
   const auto message = error_of([&] { read_checkpoint(dir + "/flipped.ckpt"); });
   EXPECT_NE(message.find("is damaged: record '"), std::string::npos) << message;
@@ -254,9 +256,8 @@ TEST(Checkpoint, NegativeLoopCountersAreRefused) {
   EXPECT_NE(message.find("entry 'next_epoch' is -3, but a count of epochs, batches or steps cannot be negative"),
             std::string::npos)
       << message;
-  const auto steps = saved.edited("steps.ckpt", [](Checkpoint& checkpoint) {
-    checkpoint.insert_or_assign("global_step", int64_t{-1});
-  });
+  const auto steps = saved.edited(
+      "steps.ckpt", [](Checkpoint& checkpoint) { checkpoint.insert_or_assign("global_step", int64_t{-1}); });
   EXPECT_NE(saved.resume_error(steps).find("entry 'global_step' is -1"), std::string::npos);
 }
 
@@ -273,7 +274,8 @@ TEST(Checkpoint, AWrongRngStateIsNamed) {
     checkpoint.at("rng_states").toGenericDict().insert_or_assign("torch", torch::zeros({7}, torch::kByte));
   });
   message = saved.resume_error(short_state);
-  EXPECT_NE(message.find("entry 'rng_states.torch' is not a CPU generator state (uint8, 7 elements)"), std::string::npos)
+  EXPECT_NE(message.find("entry 'rng_states.torch' is not a CPU generator state (uint8, 7 elements)"),
+            std::string::npos)
       << message;
 }
 
@@ -302,8 +304,9 @@ TEST(Checkpoint, AFolderGivenAsTheCheckpointIsNamed) {
 TEST(Checkpoint, ACheckpointResavedByPythonResumes) {
   SavedRun saved("python_resave");
   const std::string resaved = saved.dir + "/resaved.ckpt";
-  const std::string command = "/usr/bin/python3 -c \"import sys, torch; torch.save(torch.load(sys.argv[1]), sys.argv[2])\" " +
-                              saved.path + " " + resaved + " 2>&1";
+  const std::string command =
+      "/usr/bin/python3 -c \"import sys, torch; torch.save(torch.load(sys.argv[1]), sys.argv[2])\" " + saved.path +
+      " " + resaved + " 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0);
   const auto original = read_checkpoint(saved.path);
   const auto loaded = read_checkpoint(resaved);
@@ -313,7 +316,8 @@ TEST(Checkpoint, ACheckpointResavedByPythonResumes) {
   for (const auto& entry : a) EXPECT_TRUE(torch::equal(entry.value().toTensor(), b.at(entry.key()).toTensor()));
 
   torch::Tensor from_original, from_resaved;
-  for (const auto& [file, out] : {std::pair<std::string, torch::Tensor*>{saved.path, &from_original}, {resaved, &from_resaved}}) {
+  for (const auto& [file, out] :
+       {std::pair<std::string, torch::Tensor*>{saved.path, &from_original}, {resaved, &from_resaved}}) {
     ResumableNet model;
     Trainer trainer(quiet(3));
     trainer.fit(model, saved.run.loader, nullptr, file);
@@ -335,7 +339,9 @@ TEST(Checkpoint, MissingAndUnexpectedWeightsAreNamed) {
   trainer.save_checkpoint(path);
   Extra extra;
   Trainer resumed(quiet(2));
-  EXPECT_NE(error_of([&] { resumed.fit(extra, run.loader, nullptr, path); }).find("missing (in the model, not in the file): 'extra.weight', 'extra.bias'"),
+  EXPECT_NE(error_of([&] {
+              resumed.fit(extra, run.loader, nullptr, path);
+            }).find("missing (in the model, not in the file): 'extra.weight', 'extra.bias'"),
             std::string::npos);
 }
 
@@ -449,7 +455,8 @@ TEST(Checkpoint, TemporaryFilesOfKilledWritersAreRemovedAndNothingElse) {
   small.insert("w", torch::ones({2}));
   write_checkpoint(small, dir + "/new.ckpt");
   EXPECT_FALSE(std::filesystem::exists(stale));
-  for (const auto& kept : {live, elsewhere, users, dir + "/new.ckpt"}) EXPECT_TRUE(std::filesystem::exists(kept)) << kept;
+  for (const auto& kept : {live, elsewhere, users, dir + "/new.ckpt"})
+    EXPECT_TRUE(std::filesystem::exists(kept)) << kept;
 }
 
 TEST(Checkpoint, UnwritableFolderIsAClearError) {
@@ -470,10 +477,11 @@ TEST(Checkpoint, KillNineDuringWritesNeverLeavesATornFile) {
     const char* argv[] = {FULGUR_CHECKPOINT_WRITER, path.c_str(), nullptr};
     ASSERT_EQ(posix_spawn(&child, argv[0], nullptr, nullptr, const_cast<char**>(argv), environ), 0);
     // Let it start and write at least once more, then kill it at a random moment.
-    const auto first_write = std::filesystem::exists(path) ? std::filesystem::last_write_time(path)
-                                                             : std::filesystem::file_time_type::min();
-    for (int wait = 0; wait < 600 && (!std::filesystem::exists(path) ||
-                                      std::filesystem::last_write_time(path) == first_write); ++wait) {
+    const auto first_write =
+        std::filesystem::exists(path) ? std::filesystem::last_write_time(path) : std::filesystem::file_time_type::min();
+    for (int wait = 0;
+         wait < 600 && (!std::filesystem::exists(path) || std::filesystem::last_write_time(path) == first_write);
+         ++wait) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 60)(random)));

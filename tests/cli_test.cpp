@@ -185,16 +185,16 @@ TEST(CliRun, ArgumentsComeFromDefaultsThenFilesThenFlags) {
   ASSERT_EQ((run_cli<Line, LineData>({"fit", "--config", config, "--data.samples", "32", "--model.note", "flag"},
                                      quiet(dir))),
             0);
-  EXPECT_EQ(last_run().hparams.get<double>("lr"), 0.05);          // the file's
+  EXPECT_EQ(last_run().hparams.get<double>("lr"), 0.05);           // the file's
   EXPECT_EQ(last_run().hparams.get<std::string>("note"), "flag");  // the flag wins over the file
-  EXPECT_EQ(last_run().global_step, 3 * 32 / 8);                  // samples from the flag, batch size from the file
+  EXPECT_EQ(last_run().global_step, 3 * 32 / 8);                   // samples from the flag, batch size from the file
 }
 
 TEST(CliRun, ConfigYamlInTheLogFolderRunsTheSameRunAgain) {
   const std::string dir = testing::temp_dir("cli_rerun");
-  ASSERT_EQ((run_cli<Line, LineData>({"fit", "--seed_everything", "5", "--model.lr", "0.2", "--max-epochs", "2",
-                                      "--plugin", "csv_logger"},
-                                     quiet(dir + "/first"))),
+  ASSERT_EQ((run_cli<Line, LineData>(
+                {"fit", "--seed_everything", "5", "--model.lr", "0.2", "--max-epochs", "2", "--plugin", "csv_logger"},
+                quiet(dir + "/first"))),
             0);
   const torch::Tensor first = last_run().weights;
   const std::string saved = dir + "/first/lightning_logs/version_0/config.yaml";
@@ -213,13 +213,13 @@ TEST(CliRun, ConfigYamlInTheLogFolderRunsTheSameRunAgain) {
 TEST(CliRun, PrintConfigIsAValidConfigThatPrintsTheSame) {
   const std::string dir = testing::temp_dir("cli_print");
   ::testing::internal::CaptureStdout();
-  ASSERT_EQ((run_cli<Line, LineData>({"fit", "--model.lr", "0.25", "--batch-size", "4", "--optimizer", "adamw",
-                                      "--print_config"},
-                                     {}, [] {
-                                       cli::Settings settings;
-                                       settings.kebab_aliases = true;
-                                       return settings;
-                                     }())),
+  ASSERT_EQ((run_cli<Line, LineData>(
+                {"fit", "--model.lr", "0.25", "--batch-size", "4", "--optimizer", "adamw", "--print_config"}, {},
+                [] {
+                  cli::Settings settings;
+                  settings.kebab_aliases = true;
+                  return settings;
+                }())),
             0);
   const std::string printed = ::testing::internal::GetCapturedStdout();
   for (const char* expected : {"class_path: fulgur::cli_test::Line", "lr: 0.25", "batch_size: 4", "samples: 64",
@@ -234,28 +234,29 @@ TEST(CliRun, PrintConfigIsAValidConfigThatPrintsTheSame) {
 
 TEST(CliRun, OptimizerByNameEqualsTheHandWrittenOne) {
   const std::string dir = testing::temp_dir("cli_adam");
-  ASSERT_EQ((run_cli<BareLine, LineData>({"fit", "--seed_everything", "1", "--max-epochs", "3", "--optimizer",
-                                          "torch.optim.Adam", "--optimizer.lr", "0.05", "--optimizer.betas",
-                                          "[0.8, 0.99]"},
-                                         quiet(dir + "/cli"))),
-            0);
+  ASSERT_EQ(
+      (run_cli<BareLine, LineData>({"fit", "--seed_everything", "1", "--max-epochs", "3", "--optimizer",
+                                    "torch.optim.Adam", "--optimizer.lr", "0.05", "--optimizer.betas", "[0.8, 0.99]"},
+                                   quiet(dir + "/cli"))),
+      0);
   const torch::Tensor configured = last_run().weights;
   // By hand: the same seed before the same construction order (data, then model).
   seed_everything(1);
   LineData data({{"samples", 64}, {"batch_size", 16}});
   HandAdamLine model({{"lr", 0.1}, {"note", "none"}});
-  Trainer trainer(TrainerOptions().max_epochs(3).seed(1).enable_progress_bar(false).enable_model_summary(false)
-                      .default_root_dir(dir + "/hand"));
+  Trainer trainer(
+      TrainerOptions().max_epochs(3).seed(1).enable_progress_bar(false).enable_model_summary(false).default_root_dir(
+          dir + "/hand"));
   trainer.fit(model, data);
   EXPECT_TRUE(torch::equal(configured, last_run().weights)) << configured << last_run().weights;
 }
 
 TEST(CliRun, SchedulerByNameStepsOncePerEpoch) {
   const std::string dir = testing::temp_dir("cli_steplr");
-  ASSERT_EQ((run_cli<BareLine, LineData>({"fit", "--max-epochs", "3", "--optimizer", "SGD", "--optimizer.lr", "0.1",
-                                          "--lr_scheduler", "StepLR", "--lr_scheduler.step_size", "1",
-                                          "--lr_scheduler.gamma", "0.5"},
-                                         quiet(dir))),
+  ASSERT_EQ((run_cli<BareLine, LineData>(
+                {"fit", "--max-epochs", "3", "--optimizer", "SGD", "--optimizer.lr", "0.1", "--lr_scheduler", "StepLR",
+                 "--lr_scheduler.step_size", "1", "--lr_scheduler.gamma", "0.5"},
+                quiet(dir))),
             0);
   EXPECT_NEAR(last_run().lr, 0.1 * 0.5 * 0.5 * 0.5, 1e-12);
 }
@@ -274,34 +275,45 @@ TEST(CliRun, TestAfterFitRunsTheTestLoopOnTheWeightsFitEndedOn) {
 TEST(CliRun, BadInputIsNamedWithTheNearestValidName) {
   const std::string dir = testing::temp_dir("cli_errors");
   const std::string typo = write(dir + "/typo.yaml", "model:\n  init_args:\n    lrr: 0.1\n");
-  EXPECT_NE(error_of_run([&] { return run_cli<Line, LineData>({"fit", "--config", typo}); })
-                .find("config '" + typo + "' line 3: model.lrr: fulgur::cli_test::Line has no argument 'lrr'; did you "
+  EXPECT_NE(error_of_run([&] {
+              return run_cli<Line, LineData>({"fit", "--config", typo});
+            })
+                .find("config '" + typo +
+                      "' line 3: model.lrr: fulgur::cli_test::Line has no argument 'lrr'; did you "
                       "mean 'lr'?"),
             std::string::npos);
-  EXPECT_NE(error_of_run([&] { return run_cli<Line, LineData>({"fit", "--model.lr", "fast"}); })
-                .find("--model.lr: model.lr: expected a double, got 'fast' (a string)"),
+  EXPECT_NE(error_of_run([&] {
+              return run_cli<Line, LineData>({"fit", "--model.lr", "fast"});
+            }).find("--model.lr: model.lr: expected a double, got 'fast' (a string)"),
             std::string::npos);
-  EXPECT_NE(error_of_run([&] { return run_cli<Line, LineData>({"--max-epochs", "1"}); })
-                .find("expected a subcommand first: fit, validate, test or predict (got '--max-epochs')"),
+  EXPECT_NE(error_of_run([&] {
+              return run_cli<Line, LineData>({"--max-epochs", "1"});
+            }).find("expected a subcommand first: fit, validate, test or predict (got '--max-epochs')"),
             std::string::npos);
-  EXPECT_NE(error_of_run([&] { return run_cli<BareLine, LineData>({"fit", "--optimizer", "Adamm"}); })
-                .find("unknown optimizer 'Adamm'; did you mean 'Adam'?"),
+  EXPECT_NE(error_of_run([&] {
+              return run_cli<BareLine, LineData>({"fit", "--optimizer", "Adamm"});
+            }).find("unknown optimizer 'Adamm'; did you mean 'Adam'?"),
             std::string::npos);
-  EXPECT_NE(error_of_run([&] { return run_cli<BareLine, LineData>({"fit"}); })
-                .find("fulgur::cli_test::BareLine writes no configure_optimizers: give it an optimizer"),
+  EXPECT_NE(error_of_run([&] {
+              return run_cli<BareLine, LineData>({"fit"});
+            }).find("fulgur::cli_test::BareLine writes no configure_optimizers: give it an optimizer"),
             std::string::npos);
-  EXPECT_NE(error_of_run([&] { return run_cli<Line, LineData>({"fit", "--lr_scheduler", "StepLR"}); })
-                .find("lr_scheduler: a scheduler needs an optimizer"),
+  EXPECT_NE(error_of_run([&] {
+              return run_cli<Line, LineData>({"fit", "--lr_scheduler", "StepLR"});
+            }).find("lr_scheduler: a scheduler needs an optimizer"),
             std::string::npos);
-  EXPECT_NE(error_of_run([&] { return run_cli<BareLine, LineData>({"fit", "--optimizer", "SGD", "--lr_scheduler", "StepLR"}); })
-                .find("lr_scheduler.step_size: StepLR needs it"),
+  EXPECT_NE(error_of_run([&] {
+              return run_cli<BareLine, LineData>({"fit", "--optimizer", "SGD", "--lr_scheduler", "StepLR"});
+            }).find("lr_scheduler.step_size: StepLR needs it"),
             std::string::npos);
   const std::string other = write(dir + "/other.yaml", "model:\n  class_path: fulgur::cli_test::BareLine\n");
-  EXPECT_NE(error_of_run([&] { return run_cli<Line, LineData>({"fit", "--config", other}); })
-                .find("line 2: model: this program runs fulgur::cli_test::Line, not fulgur::cli_test::BareLine"),
+  EXPECT_NE(error_of_run([&] {
+              return run_cli<Line, LineData>({"fit", "--config", other});
+            }).find("line 2: model: this program runs fulgur::cli_test::Line, not fulgur::cli_test::BareLine"),
             std::string::npos);
-  EXPECT_NE(error_of_run([&] { return run_by_name({"fit", "--model", "Lin"}); })
-                .find("no Module named 'Lin'; did you mean 'Line'?"),
+  EXPECT_NE(error_of_run([&] {
+              return run_by_name({"fit", "--model", "Lin"});
+            }).find("no Module named 'Lin'; did you mean 'Line'?"),
             std::string::npos);
   EXPECT_NE(error_of_run([&] { return run_by_name({"fit"}); }).find("no Module chosen: give --model NAME"),
             std::string::npos);

@@ -22,12 +22,39 @@ std::string error_for(std::vector<const char*> args) {
 }
 
 TEST(CommandLine, ParsesTrainerOptionsInKebabCase) {
-  const auto options = parse({"--max-epochs", "3", "--limit-train-batches", "2", "--limit-val-batches", "0.5",
-                              "--accumulate-grad-batches", "2", "--seed", "7", "--default-root-dir", "/tmp/x",
-                              "--accelerator", "cpu", "--val-check-interval", "0.25", "--num-sanity-val-steps", "0",
-                              "--plugin", "hook_trace:path=t.txt", "--plugin", "other", "--plugin-dir", "/p",
-                              "--check-val-every-n-epoch", "2", "--deterministic", "--max-steps", "100",
-                              "--gradient-clip-val", "0.5", "--gradient-clip-algorithm", "value"});
+  const auto options = parse({"--max-epochs",
+                              "3",
+                              "--limit-train-batches",
+                              "2",
+                              "--limit-val-batches",
+                              "0.5",
+                              "--accumulate-grad-batches",
+                              "2",
+                              "--seed",
+                              "7",
+                              "--default-root-dir",
+                              "/tmp/x",
+                              "--accelerator",
+                              "cpu",
+                              "--val-check-interval",
+                              "0.25",
+                              "--num-sanity-val-steps",
+                              "0",
+                              "--plugin",
+                              "hook_trace:path=t.txt",
+                              "--plugin",
+                              "other",
+                              "--plugin-dir",
+                              "/p",
+                              "--check-val-every-n-epoch",
+                              "2",
+                              "--deterministic",
+                              "--max-steps",
+                              "100",
+                              "--gradient-clip-val",
+                              "0.5",
+                              "--gradient-clip-algorithm",
+                              "value"});
   EXPECT_EQ(options.max_epochs(), 3);
   EXPECT_TRUE(options.limit_train_batches().is_count());
   EXPECT_EQ(options.limit_train_batches().count(), 2);
@@ -81,7 +108,8 @@ TEST(CommandLine, BadValuesNameTheOption) {
 // CLI11 turns digits past int64's range into INT64_MAX without a word; fulgur refuses them.
 TEST(CommandLine, IntegersOutOfRangeAreRefusedNotSaturated) {
   auto message = error_for({"--accumulate-grad-batches", "99999999999999999999"});
-  EXPECT_NE(message.find("--accumulate-grad-batches: 99999999999999999999 is out of range"), std::string::npos) << message;
+  EXPECT_NE(message.find("--accumulate-grad-batches: 99999999999999999999 is out of range"), std::string::npos)
+      << message;
   message = error_for({"--max-epochs", "-99999999999999999999"});
   EXPECT_NE(message.find("--max-epochs: -99999999999999999999 is out of range"), std::string::npos) << message;
   message = error_for({"--seed", "18446744073709551616"});

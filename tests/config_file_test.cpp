@@ -147,10 +147,20 @@ TEST(ConfigFile, PrintedConfigReadsBackToTheSameOptions) {
 // files apply in order, kebab and dotted options on the command line win.
 TEST(ConfigFile, TheCommandLineWinsOverFilesAndPrintConfigRoundTrips) {
   const std::string dir = testing::temp_dir("config_cli");
-  const std::string first = write(dir, "a.yaml", "trainer:\n  max_epochs: 5\n  log_every_n_steps: 7\n  min_epochs: 1\n");
+  const std::string first =
+      write(dir, "a.yaml", "trainer:\n  max_epochs: 5\n  log_every_n_steps: 7\n  min_epochs: 1\n");
   const std::string second = write(dir, "b.yaml", "trainer:\n  max_epochs: 6\n  plugins: [progress_bar]\n");
-  const char* argv[] = {"prog", "--config", first.c_str(), "--config", second.c_str(), "--min-epochs", "3",
-                        "--trainer.log_every_n_steps", "9", "--plugin", "model_summary"};
+  const char* argv[] = {"prog",
+                        "--config",
+                        first.c_str(),
+                        "--config",
+                        second.c_str(),
+                        "--min-epochs",
+                        "3",
+                        "--trainer.log_every_n_steps",
+                        "9",
+                        "--plugin",
+                        "model_summary"};
   const TrainerOptions options = parse_trainer_options(static_cast<int>(std::size(argv)), argv);
   EXPECT_EQ(options.max_epochs(), 6);         // the later file
   EXPECT_EQ(options.min_epochs(), 3);         // the kebab option
@@ -180,26 +190,32 @@ TEST(ConfigFile, BadFilesAreNamedWithTheirLine) {
     return error_of([&] { from(write(dir, name, text)); });
   };
   EXPECT_NE(error("typo.yaml", "trainer:\n  max_epochs: 3\n  max_epoch: 4\n")
-                .find("config '" + dir + "/typo.yaml' line 3: trainer.max_epoch: unknown Trainer option; did you mean "
+                .find("config '" + dir +
+                      "/typo.yaml' line 3: trainer.max_epoch: unknown Trainer option; did you mean "
                       "'max_epochs'?"),
             std::string::npos);
-  EXPECT_NE(error("type.yaml", "trainer:\n  max_steps: many\n").find("line 2: trainer.max_steps: expected an integer, got 'many'"),
+  EXPECT_NE(error("type.yaml", "trainer:\n  max_steps: many\n")
+                .find("line 2: trainer.max_steps: expected an integer, got 'many'"),
             std::string::npos);
   EXPECT_NE(error("list.yaml", "trainer:\n  max_steps: [1, 2]\n").find("expected a single value (int), got a list"),
             std::string::npos);
-  EXPECT_NE(error("section.yaml", "trainr:\n  max_epochs: 3\n").find("line 1: trainr: unknown section; did you mean 'trainer'?"),
+  EXPECT_NE(error("section.yaml", "trainr:\n  max_epochs: 3\n")
+                .find("line 1: trainr: unknown section; did you mean 'trainer'?"),
             std::string::npos);
   EXPECT_EQ(error("model.yaml", "model:\n  lr: 0.1\ntrainer:\n  max_epochs: 2\n"), "");  // skipped, with a warning
   EXPECT_NE(error("yaml.yaml", "trainer: [1, 2\n").find("/yaml.yaml' line "), std::string::npos)
       << error("yaml.yaml", "trainer: [1, 2\n");
-  EXPECT_NE(error("plugin.yaml", "trainer:\n  plugins:\n    - {a: 1, b: 2}\n").find("line 3: trainer.plugins: each plugin is a name"),
+  EXPECT_NE(error("plugin.yaml", "trainer:\n  plugins:\n    - {a: 1, b: 2}\n")
+                .find("line 3: trainer.plugins: each plugin is a name"),
             std::string::npos);
-  EXPECT_NE(error("lightning.yaml", "trainer:\n  sync_batchnorm: true\n")
-                .find("trainer.sync_batchnorm: Lightning's option has no counterpart in fulgur; only its default (false) "
-                      "is accepted, got true"),
-            std::string::npos);
-  EXPECT_NE(error_of([&] { from(dir + "/missing.yaml"); }).find("config '" + dir + "/missing.yaml': cannot read the file"),
-            std::string::npos);
+  EXPECT_NE(
+      error("lightning.yaml", "trainer:\n  sync_batchnorm: true\n")
+          .find("trainer.sync_batchnorm: Lightning's option has no counterpart in fulgur; only its default (false) "
+                "is accepted, got true"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of([&] { from(dir + "/missing.yaml"); }).find("config '" + dir + "/missing.yaml': cannot read the file"),
+      std::string::npos);
 }
 
 // The trainer section as Lightning's --print_config writes it by default (Lightning 2.6's Trainer

@@ -87,7 +87,8 @@ TEST(TensorDataLoader, ShardsLikeDistributedSampler) {
   std::vector<std::vector<int64_t>> shares{rows_of(0, true), rows_of(1, true), rows_of(2, true)};
   for (int64_t i = 0; i < 12; ++i) EXPECT_EQ(shares[i % 3][i / 3], order[i % 10].item<int64_t>()) << i;
   TensorDataLoader tiny(data.narrow(0, 0, 2), torch::Tensor());
-  EXPECT_NE(testing::error_of([&] { tiny.shard(0, 3); }).find("2 samples cannot be shared by 3 processes"), std::string::npos);
+  EXPECT_NE(testing::error_of([&] { tiny.shard(0, 3); }).find("2 samples cannot be shared by 3 processes"),
+            std::string::npos);
 }
 
 TEST(TorchDataLoader, LibTorchLoaderTrainsThroughTheTrainer) {
@@ -110,7 +111,8 @@ TEST(TorchDataLoader, LibTorchLoaderTrainsThroughTheTrainer) {
 
   // A stacked loader (Stack<> transform) yields Example<> directly.
   auto stacked = wrap(torch::data::make_data_loader<torch::data::samplers::SequentialSampler>(
-      testing::BlobExamples(blobs).map(torch::data::transforms::Stack<>()), torch::data::DataLoaderOptions().batch_size(32)));
+      testing::BlobExamples(blobs).map(torch::data::transforms::Stack<>()),
+      torch::data::DataLoaderOptions().batch_size(32)));
   const auto results = trainer.test(model, *stacked);
   EXPECT_GT(results.at("test_acc"), 0.9);
 }

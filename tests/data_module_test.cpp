@@ -14,10 +14,14 @@ TrainerOptions quiet(int64_t epochs = 1) { return testing::quiet_options(epochs)
 
 const char* stage_name(Stage stage) {
   switch (stage) {
-    case Stage::Fit: return "fit";
-    case Stage::Validate: return "validate";
-    case Stage::Test: return "test";
-    case Stage::Predict: return "predict";
+    case Stage::Fit:
+      return "fit";
+    case Stage::Validate:
+      return "validate";
+    case Stage::Test:
+      return "test";
+    case Stage::Predict:
+      return "predict";
   }
   return "?";
 }
@@ -45,7 +49,9 @@ class Blobs : public DataModule {
     return DataLoaders::of(std::make_unique<TensorDataLoader>(testing::make_loader(data_, 32)),
                            std::make_unique<TensorDataLoader>(testing::make_loader(data_, 48)));
   }
-  DataLoaders predict_dataloader() override { return std::make_unique<TensorDataLoader>(testing::make_loader(data_, 32)); }
+  DataLoaders predict_dataloader() override {
+    return std::make_unique<TensorDataLoader>(testing::make_loader(data_, 32));
+  }
   StateDict state_dict() override {
     StateDict state = make_state_dict();
     state.insert("batch_size", batch_size);
@@ -65,7 +71,8 @@ struct SetupRecorder : Plugin {
   explicit SetupRecorder(std::vector<std::string>& calls) : calls_(calls) {}
   std::string name() const override { return "setup_recorder"; }
   void attach(HookBus& bus) override {
-    connect(bus.setup, [this](StageHook& hook) { calls_.push_back(std::string("plugin setup ") + stage_name(hook.stage)); });
+    connect(bus.setup,
+            [this](StageHook& hook) { calls_.push_back(std::string("plugin setup ") + stage_name(hook.stage)); });
     connect(bus.on_fit_start, [this](RunHook&) { calls_.push_back("on_fit_start"); });
   }
   std::vector<std::string>& calls_;

@@ -31,8 +31,9 @@ TEST(TensorDataset, SampleIsTheRowOfEveryTensor) {
 }
 
 TEST(TensorDataset, BadTensorsAreClearErrors) {
-  EXPECT_NE(error_of([] { TensorDataset(torch::zeros({4, 2}), torch::zeros({3})); })
-                .find("size mismatch between tensors: tensor 0 has 4 samples, tensor 1 has 3"),
+  EXPECT_NE(error_of([] {
+              TensorDataset(torch::zeros({4, 2}), torch::zeros({3}));
+            }).find("size mismatch between tensors: tensor 0 has 4 samples, tensor 1 has 3"),
             std::string::npos);
   EXPECT_NE(error_of([] { TensorDataset(torch::tensor(1.0)); }).find("tensor 0 is a scalar"), std::string::npos);
   EXPECT_NE(error_of([] { TensorDataset(std::vector<at::Tensor>{}); }).find("at least one tensor"), std::string::npos);
@@ -46,7 +47,9 @@ TEST(RandomSplit, FractionsRoundAsPyTorchDoes) {
   EXPECT_EQ(split_lengths(10, {0.8, 0.2}), (std::vector<int64_t>{8, 2}));
   EXPECT_EQ(split_lengths(7, {0.5, 0.5}), (std::vector<int64_t>{4, 3}));
   EXPECT_EQ(split_lengths(10, {6, 4}), (std::vector<int64_t>{6, 4}));
-  EXPECT_NE(error_of([] { split_lengths(10, {6, 3}); }).find("the lengths sum to 9, the dataset has 10 samples"),
+  EXPECT_NE(error_of([] {
+              split_lengths(10, {6, 3});
+            }).find("the lengths sum to 9, the dataset has 10 samples"),
             std::string::npos);
   EXPECT_NE(error_of([] { split_lengths(10, {2.5, 7.5}); }).find("not a whole number"), std::string::npos);
   EXPECT_NE(error_of([] { split_lengths(10, {-0.5, 1.5}); }).find("length at index 0 is -0.5"), std::string::npos);
@@ -80,7 +83,9 @@ TEST(Subset, ReadsTheChosenSamplesInOrder) {
   EXPECT_EQ(subset.size(), 3);
   EXPECT_EQ(subset.get(0)[0].item<int64_t>(), 70);
   EXPECT_EQ(subset.get(2)[0].item<int64_t>(), 20);
-  EXPECT_NE(error_of([&] { Subset(data, {1, 10}); }).find("index 10 (position 1) is out of range for a dataset of 10"),
+  EXPECT_NE(error_of([&] {
+              Subset(data, {1, 10});
+            }).find("index 10 (position 1) is out of range for a dataset of 10"),
             std::string::npos);
   EXPECT_NE(error_of([&] { subset.get(3); }).find("index 3 is out of range for 3 samples"), std::string::npos);
 }

@@ -91,16 +91,19 @@ TEST(DatasetLoader, AnEpochStoppedEarlyNeverPoisonsTheNextOne) {
 }
 
 TEST(DatasetLoader, PersistentWorkersServeEveryEpoch) {
-  DatasetLoader loader(numbered(30), DatasetLoaderOptions().batch_size(5).num_workers(2).persistent_workers(true).shuffle(true));
+  DatasetLoader loader(numbered(30),
+                       DatasetLoaderOptions().batch_size(5).num_workers(2).persistent_workers(true).shuffle(true));
   DatasetLoader single(numbered(30), DatasetLoaderOptions().batch_size(5).shuffle(true));
-  for (int64_t epoch = 0; epoch < 4; ++epoch) EXPECT_EQ(pass(loader, epoch, epoch == 1 ? 2 : -1), pass(single, epoch, epoch == 1 ? 2 : -1));
+  for (int64_t epoch = 0; epoch < 4; ++epoch)
+    EXPECT_EQ(pass(loader, epoch, epoch == 1 ? 2 : -1), pass(single, epoch, epoch == 1 ? 2 : -1));
 }
 
 TEST(DatasetLoader, SkipResumesMidEpochWithoutReadingTheSkippedSamples) {
   std::atomic<int> calls{0};
   DatasetLoader loader(numbered(30, &calls), DatasetLoaderOptions().batch_size(4).num_workers(2).shuffle(true).seed(9));
   const auto full = pass(loader, 2);
-  DatasetLoader resumed(numbered(30, &calls), DatasetLoaderOptions().batch_size(4).num_workers(2).shuffle(true).seed(9));
+  DatasetLoader resumed(numbered(30, &calls),
+                        DatasetLoaderOptions().batch_size(4).num_workers(2).shuffle(true).seed(9));
   resumed.start_epoch(2);
   EXPECT_EQ(resumed.skip(3), 3);
   std::vector<int64_t> rest;
@@ -142,16 +145,25 @@ TEST(DatasetLoader, SamplesOfMismatchedShapesNameTheIndexAndBothShapes) {
 
 TEST(DatasetLoader, BadArgumentsAreNamed) {
   EXPECT_NE(error_of([] { DatasetLoader(numbered(0)); }).find("the dataset is empty"), std::string::npos);
-  EXPECT_NE(error_of([] { DatasetLoader(numbered(4), DatasetLoaderOptions().batch_size(0)); }).find("batch_size must be >= 1, got 0"),
+  EXPECT_NE(error_of([] {
+              DatasetLoader(numbered(4), DatasetLoaderOptions().batch_size(0));
+            }).find("batch_size must be >= 1, got 0"),
             std::string::npos);
-  EXPECT_NE(error_of([] { DatasetLoader(numbered(4), DatasetLoaderOptions().num_workers(-1)); }).find("num_workers must be >= 0"),
+  EXPECT_NE(error_of([] {
+              DatasetLoader(numbered(4), DatasetLoaderOptions().num_workers(-1));
+            }).find("num_workers must be >= 0"),
             std::string::npos);
   EXPECT_NE(error_of([] { DatasetLoader(std::shared_ptr<Dataset>()); }).find("no dataset given"), std::string::npos);
   TensorDataLoaderOptions zero;
   zero.batch_size(0);
-  EXPECT_NE(error_of([&] { TensorDataLoader(torch::zeros({4, 1}), torch::Tensor(), zero); }).find("batch_size must be >= 1"),
+  EXPECT_NE(error_of([&] {
+              TensorDataLoader(torch::zeros({4, 1}), torch::Tensor(), zero);
+            }).find("batch_size must be >= 1"),
             std::string::npos);
-  EXPECT_NE(error_of([] { TensorDataLoader(torch::zeros({0, 1}), torch::Tensor()); }).find("no samples"), std::string::npos);
+  EXPECT_NE(error_of([] {
+              TensorDataLoader(torch::zeros({0, 1}), torch::Tensor());
+            }).find("no samples"),
+            std::string::npos);
 }
 
 TEST(DatasetLoader, ShardsLikeDistributedSampler) {
@@ -232,8 +244,8 @@ TEST(TorchDataLoader, TensorDatasetWithoutTargetsAndWorkersSurvivesUnfinishedPas
 TEST(TorchDataLoader, AWorkerLoaderTrainsWithTheDefaultSanityCheckAndBatchLimits) {
   auto blobs = testing::make_blobs(96);
   auto train = wrap_dataset(testing::BlobExamples(blobs), torch::data::DataLoaderOptions().batch_size(8).workers(2));
-  auto val = wrap_dataset<torch::data::samplers::SequentialSampler>(testing::BlobExamples(blobs),
-                                                                    torch::data::DataLoaderOptions().batch_size(8).workers(2));
+  auto val = wrap_dataset<torch::data::samplers::SequentialSampler>(
+      testing::BlobExamples(blobs), torch::data::DataLoaderOptions().batch_size(8).workers(2));
   testing::TinyClassifier model;
   TrainerOptions options = testing::quiet_options(3);
   options.limit_train_batches(0.5);  // a known length makes fractions work
@@ -256,7 +268,9 @@ namespace {
 TEST(DatasetLoader, AFitResumedMidEpochWithWorkersMatchesTheUninterruptedOne) {
   const auto dir = testing::temp_dir("dataset_loader_resume");
   auto blobs = testing::make_blobs(80, 4, 6);
-  auto dataset = std::make_shared<LambdaDataset>(80, [blobs](int64_t i) { return Batch::list({blobs.x[i], blobs.y[i]}); });
+  auto dataset = std::make_shared<LambdaDataset>(80, [blobs](int64_t i) {
+    return Batch::list({blobs.x[i], blobs.y[i]});
+  });
   const auto options_for = [](int64_t max_steps) {
     TrainerOptions options = testing::quiet_options(3);
     options.max_steps(max_steps);

@@ -21,7 +21,8 @@ std::string write_file(const std::string& path, const std::string& text) {
 
 TEST(CsvDataset, FeatureAndTargetColumnsByNameOrIndex) {
   const auto dir = testing::temp_dir("csv_columns");
-  const auto path = write_file(dir + "/houses.csv", "rooms,area,\"city, code\",price\n3,70.5,1,200\n4,90,2,310.5\n\n2,40,1,120\n");
+  const auto path =
+      write_file(dir + "/houses.csv", "rooms,area,\"city, code\",price\n3,70.5,1,200\n4,90,2,310.5\n\n2,40,1,120\n");
   CsvDataset table(path, CsvDatasetOptions().targets({"price"}));
   EXPECT_EQ(table.size(), 3);
   EXPECT_EQ(table.feature_names(), (std::vector<std::string>{"rooms", "area", "city, code"}));
@@ -48,7 +49,8 @@ TEST(CsvDataset, TsvGzipAndHeaderlessFilesWithWorkers) {
     }
     gzclose(file);
   }
-  auto table = std::make_shared<CsvDataset>(path, CsvDatasetOptions().header(false).targets({2}).target_dtype(torch::kLong));
+  auto table =
+      std::make_shared<CsvDataset>(path, CsvDatasetOptions().header(false).targets({2}).target_dtype(torch::kLong));
   DatasetLoader loader(table, DatasetLoaderOptions().batch_size(8).num_workers(2).shuffle(true));
   loader.start_epoch(0);
   int64_t rows = 0;
@@ -67,7 +69,8 @@ TEST(CsvDataset, BadFilesAreNamedWithLineAndColumn) {
             std::string::npos);
   const auto good = write_file(dir + "/good.csv", "a,b,label\n1,2,0\n");
   const auto missing = error_of([&] { CsvDataset unused(good, CsvDatasetOptions().targets({"target"})); });
-  EXPECT_NE(missing.find("has no column 'target' (target); its columns are 'a', 'b', 'label'"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("has no column 'target' (target); its columns are 'a', 'b', 'label'"), std::string::npos)
+      << missing;
   EXPECT_NE(error_of([&] { CsvDataset unused(good, CsvDatasetOptions().features({7})); }).find("feature column 7"),
             std::string::npos);
   const auto word = write_file(dir + "/word.csv", "a,b\n1,2\n3,three\n");
@@ -77,7 +80,8 @@ TEST(CsvDataset, BadFilesAreNamedWithLineAndColumn) {
   EXPECT_NE(error_of([&] { CsvDataset unused(short_row); }).find("line 3 has 1 fields, expected 2"), std::string::npos);
   const auto header_only = write_file(dir + "/header.csv", "a,b\n");
   EXPECT_NE(error_of([&] { CsvDataset unused(header_only); }).find("no data rows"), std::string::npos);
-  EXPECT_NE(error_of([&] { CsvDataset unused(write_file(dir + "/empty.csv", "")); }).find("holds no rows"), std::string::npos);
+  EXPECT_NE(error_of([&] { CsvDataset unused(write_file(dir + "/empty.csv", "")); }).find("holds no rows"),
+            std::string::npos);
 }
 
 TEST(FileDataset, ReadsTensorFilesLazilyWithClassesFromFolders) {
@@ -90,7 +94,8 @@ TEST(FileDataset, ReadsTensorFilesLazilyWithClassesFromFolders) {
       sample.insert("pixels", torch::full({2, 2}, value));
       sample.insert("mask", torch::ones({2}));
       const auto bytes = torch::pickle_save(sample);
-      std::ofstream(root + "/" + cls + "/" + std::to_string(i) + ".pt", std::ios::binary).write(bytes.data(), bytes.size());
+      std::ofstream(root + "/" + cls + "/" + std::to_string(i) + ".pt", std::ios::binary)
+          .write(bytes.data(), bytes.size());
     }
   }
   auto dataset = std::make_shared<FileDataset>(root, FileDatasetOptions().label_from_folder(true));
@@ -113,8 +118,9 @@ TEST(FileDataset, ReadsTensorFilesLazilyWithClassesFromFolders) {
   const auto message = error_of([&] { reread.get(6); });
   EXPECT_NE(message.find("dog/0.pt"), std::string::npos) << message;
   EXPECT_NE(error_of([&] { FileDataset unused(root + "/none"); }).find("is not a folder"), std::string::npos);
-  EXPECT_NE(error_of([&] { FileDataset unused(root, FileDatasetOptions().extensions({".npy"})); }).find("no .npy files"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { FileDataset unused(root, FileDatasetOptions().extensions({".npy"})); }).find("no .npy files"),
+      std::string::npos);
 }
 
 }  // namespace

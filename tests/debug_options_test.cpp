@@ -30,7 +30,8 @@ TEST(FastDevRun, RunsNBatchesOfEveryLoopWithoutCheckpointsOrLogs) {
   options.plugins().push_back(PluginSpec::parse("model_checkpoint:dirpath=" + dir + "/ckpt"));
   Trainer trainer(options);
   auto& recorder = static_cast<testing::HookRecorder&>(trainer.add_plugin(std::make_unique<testing::HookRecorder>()));
-  auto& logger = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
+  auto& logger =
+      static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   testing::TinyClassifier model;
   trainer.fit(model, train, val);
 
@@ -235,7 +236,9 @@ TEST(TruePrecision, WeightsInputsAndNewTensorsTakeTheDtype) {
   auto train = testing::make_loader(data, 8);
   auto val = testing::make_loader(data, 8);
   for (const std::string precision : {"bf16-true", "16-true", "64-true"}) {
-    const auto dtype = precision == "bf16-true" ? torch::kBFloat16 : precision == "16-true" ? torch::kHalf : torch::kDouble;
+    const auto dtype = precision == "bf16-true" ? torch::kBFloat16
+                       : precision == "16-true" ? torch::kHalf
+                                                : torch::kDouble;
     TrainerOptions options = testing::quiet_options(2);
     options.precision(precision);
     Trainer trainer(options);
@@ -259,8 +262,9 @@ TEST(TruePrecision, WeightsInputsAndNewTensorsTakeTheDtype) {
 }
 
 TEST(CommandLine, ParsesTheDebuggingOptions) {
-  std::vector<const char*> args = {"prog", "--fast-dev-run", "3", "--overfit-batches", "0.5", "--no-inference-mode",
-                                   "--benchmark", "--reload-dataloaders-every-n-epochs", "2", "--precision", "bf16-true"};
+  std::vector<const char*> args = {"prog", "--fast-dev-run",      "3",           "--overfit-batches",
+                                   "0.5",  "--no-inference-mode", "--benchmark", "--reload-dataloaders-every-n-epochs",
+                                   "2",    "--precision",         "bf16-true"};
   const auto options = parse_trainer_options(static_cast<int>(args.size()), args.data());
   EXPECT_EQ(options.fast_dev_run(), 3);
   EXPECT_DOUBLE_EQ(options.overfit_batches().fraction(), 0.5);

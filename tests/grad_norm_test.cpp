@@ -21,7 +21,8 @@ TEST(GradNorm, NormsOfEachGradientAndOfAllTogether) {
   const auto largest = grad_norm(*linear, std::numeric_limits<double>::infinity(), ".");
   EXPECT_NEAR(largest.at("grad_inf_norm_total").item<double>(), 12.0, 1e-6);
   EXPECT_TRUE(largest.count("grad_inf_norm.weight"));
-  EXPECT_NEAR(grad_norm(*linear, 1.5).at("grad_1.5_norm/weight").item<double>(), std::pow(std::pow(3.0, 1.5) + 8.0, 1 / 1.5), 1e-5);
+  EXPECT_NEAR(grad_norm(*linear, 1.5).at("grad_1.5_norm/weight").item<double>(),
+              std::pow(std::pow(3.0, 1.5) + 8.0, 1 / 1.5), 1e-5);
 }
 
 TEST(GradNorm, NoGradientsNoNormsAndABadNormTypeIsNamed) {

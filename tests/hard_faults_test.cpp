@@ -167,7 +167,8 @@ TEST(HardFaults, LoggersUnderAFileSizeLimitFailWithAReasonInsteadOfDying) {
   auto options = testing::quiet_options(40);
   options.default_root_dir(root);
   options.log_every_n_steps(1);
-  options.plugins({PluginSpec{"csv_logger", {{"flush_logs_every_n_steps", "1"}}}, PluginSpec{"tensorboard_logger", {}}});
+  options.plugins(
+      {PluginSpec{"csv_logger", {{"flush_logs_every_n_steps", "1"}}}, PluginSpec{"tensorboard_logger", {}}});
   Trainer trainer(options);
   std::string message;
   {
@@ -241,7 +242,8 @@ TEST(HardFaults, OutOfMemoryWhileACheckpointIsBuiltIsAnErrorNotAnAbort) {
   // Under an address-space limit the archive cannot be built; LibTorch 1.13's writer used to
   // throw again from its destructor and end the process in std::terminate.
   std::string output;
-  FILE* pipe = ::popen((std::string(FULGUR_OOM_CHECKPOINT) + " " + testing::temp_dir("oom") + "/big.ckpt 2>&1").c_str(), "r");
+  FILE* pipe =
+      ::popen((std::string(FULGUR_OOM_CHECKPOINT) + " " + testing::temp_dir("oom") + "/big.ckpt 2>&1").c_str(), "r");
   char buffer[4096];
   while (pipe && std::fgets(buffer, sizeof buffer, pipe)) output += buffer;
   const int status = pipe ? ::pclose(pipe) : -1;

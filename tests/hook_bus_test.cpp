@@ -31,8 +31,10 @@ struct Counter : Plugin {
   std::string name() const override { return "counter"; }
   void attach(HookBus& bus) override {
     connect(bus.on_train_batch_start, [this](BatchStartHook&) { ++calls; });
-    connect(bus.on_before_backward, [this](BeforeBackwardHook&) { ++calls; }, SlotGroup::Precision);
-    connect(bus.on_before_backward, [this](BeforeBackwardHook&) { ++calls; }, SlotGroup::Logger);
+    connect(
+        bus.on_before_backward, [this](BeforeBackwardHook&) { ++calls; }, SlotGroup::Precision);
+    connect(
+        bus.on_before_backward, [this](BeforeBackwardHook&) { ++calls; }, SlotGroup::Logger);
   }
 };
 

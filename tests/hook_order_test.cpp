@@ -13,8 +13,9 @@ using testing::TinyClassifier;
 
 std::vector<std::string> train_batch(int batch) {
   const std::string b = " batch=" + std::to_string(batch);
-  return {"on_after_batch_transfer", "on_train_batch_start" + b,  "on_before_zero_grad optimizer=0",      "on_before_backward",
-          "on_after_backward",         "on_before_optimizer_step optimizer=0", "on_train_batch_end" + b};
+  return {"on_after_batch_transfer", "on_train_batch_start" + b, "on_before_zero_grad optimizer=0",
+          "on_before_backward",      "on_after_backward",        "on_before_optimizer_step optimizer=0",
+          "on_train_batch_end" + b};
 }
 
 std::vector<std::string> eval_epoch(const std::string& kind, int epoch, int batches) {
@@ -58,8 +59,8 @@ TEST(HookOrder, FitWithSanityCheckTwoTrainBatchesOneValBatch) {
   append(expected, train_batch(1));
   append(expected, eval_epoch("validation", 0, 1));
   // The default model_checkpoint saves at the epoch's end, after the callbacks saw it.
-  append(expected, {"on_train_epoch_end epoch=0", "on_save_checkpoint", "on_train_end", "on_fit_end",
-                    "teardown stage=fit"});
+  append(expected,
+         {"on_train_epoch_end epoch=0", "on_save_checkpoint", "on_train_end", "on_fit_end", "teardown stage=fit"});
   EXPECT_EQ(recorder.calls, expected);
 }
 
@@ -112,13 +113,26 @@ TEST(HookOrder, AccumulationZeroesOnFirstAndStepsOnLastMicroBatch) {
   Trainer trainer(options);
   auto& recorder = static_cast<HookRecorder&>(trainer.add_plugin(std::make_unique<HookRecorder>()));
   trainer.fit(f.model, f.train);
-  const std::vector<std::string> expected{
-      "setup stage=fit", "on_fit_start", "on_train_start", "on_train_epoch_start epoch=0",
-      "on_after_batch_transfer", "on_train_batch_start batch=0", "on_before_zero_grad optimizer=0",
-      "on_before_backward", "on_after_backward", "on_train_batch_end batch=0", "on_after_batch_transfer",
-      "on_train_batch_start batch=1", "on_before_backward", "on_after_backward",
-      "on_before_optimizer_step optimizer=0", "on_train_batch_end batch=1", "on_train_epoch_end epoch=0",
-      "on_train_end", "on_fit_end", "teardown stage=fit"};
+  const std::vector<std::string> expected{"setup stage=fit",
+                                          "on_fit_start",
+                                          "on_train_start",
+                                          "on_train_epoch_start epoch=0",
+                                          "on_after_batch_transfer",
+                                          "on_train_batch_start batch=0",
+                                          "on_before_zero_grad optimizer=0",
+                                          "on_before_backward",
+                                          "on_after_backward",
+                                          "on_train_batch_end batch=0",
+                                          "on_after_batch_transfer",
+                                          "on_train_batch_start batch=1",
+                                          "on_before_backward",
+                                          "on_after_backward",
+                                          "on_before_optimizer_step optimizer=0",
+                                          "on_train_batch_end batch=1",
+                                          "on_train_epoch_end epoch=0",
+                                          "on_train_end",
+                                          "on_fit_end",
+                                          "teardown stage=fit"};
   EXPECT_EQ(recorder.calls, expected);
   EXPECT_EQ(trainer.global_step(), 1);
 }
@@ -166,7 +180,9 @@ TEST(HookOrder, EveryModuleHookRunsRightAfterThePluginsSlots) {
     void on_validation_start() override { note("on_validation_start"); }
     void on_validation_end() override { note("on_validation_end"); }
     void on_validation_batch_start(const Batch&, int64_t) override { note("on_validation_batch_start"); }
-    void on_validation_batch_end(const torch::Tensor&, const Batch&, int64_t) override { note("on_validation_batch_end"); }
+    void on_validation_batch_end(const torch::Tensor&, const Batch&, int64_t) override {
+      note("on_validation_batch_end");
+    }
     void on_test_start() override { note("on_test_start"); }
     void on_test_end() override { note("on_test_end"); }
     void on_test_batch_start(const Batch&, int64_t) override { note("on_test_batch_start"); }
@@ -245,7 +261,8 @@ TEST(HookOrder, SlotGroupsOrderPluginsOnOneHook) {
     std::vector<std::string>* log;
     std::string name() const override { return name_; }
     void attach(HookBus& bus) override {
-      connect(bus.on_after_backward, [this](AfterBackwardHook&) { log->push_back(name_); }, group);
+      connect(
+          bus.on_after_backward, [this](AfterBackwardHook&) { log->push_back(name_); }, group);
     }
   };
   std::vector<std::string> log;

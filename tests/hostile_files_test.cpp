@@ -90,7 +90,8 @@ TEST(HostileFiles, AHugeDeclaredStringIsRefusedBeforeAnythingIsAllocated) {
 
 TEST(HostileFiles, AMemoIndexFarBeyondThePicklesSizeIsRefused) {
   const auto pickle = PickleBuilder().op('N').put(0xfffffff0u).stop();  // LibTorch would fill 2^32 entries
-  EXPECT_MENTIONS(read_error(crafted("memo.pt", testing::torch_archive(pickle, {}))), "memo index 4294967280 is beyond what a pickle of");
+  EXPECT_MENTIONS(read_error(crafted("memo.pt", testing::torch_archive(pickle, {}))),
+                  "memo index 4294967280 is beyond what a pickle of");
   // Python's pickler leaves gaps between memo indices (Lightning's checkpoints have them): small ones load.
   const auto gap = PickleBuilder().mark().string("a").put(5).get(5).tuple().stop();
   EXPECT_NO_THROW(read_tensor_file(crafted("gap.pt", testing::torch_archive(gap, {}))));
@@ -182,13 +183,16 @@ TEST(HostileFiles, ACheckpointWithACutWeightRecordDoesNotResume) {
 TEST(HostileFiles, ABadSampleFailsTheLoaderWithItsNameAlsoInWorkers) {
   const std::string folder = testing::temp_dir("hostile_samples");
   for (int i = 0; i < 4; ++i) {
-    testing::write_bytes(folder + "/" + std::to_string(i) + ".pt",
-                         testing::torch_archive(PickleBuilder().tensor("0", 4, {4}, {1}).stop(), {{"0", testing::float_bytes(4)}}));
+    testing::write_bytes(
+        folder + "/" + std::to_string(i) + ".pt",
+        testing::torch_archive(PickleBuilder().tensor("0", 4, {4}, {1}).stop(), {{"0", testing::float_bytes(4)}}));
   }
-  testing::write_bytes(folder + "/2.pt", testing::torch_archive(PickleBuilder().tensor("0", 4, {4}, {1}, int64_t{1} << 40).stop(),
-                                                              {{"0", testing::float_bytes(4)}}));
+  testing::write_bytes(folder + "/2.pt",
+                       testing::torch_archive(PickleBuilder().tensor("0", 4, {4}, {1}, int64_t{1} << 40).stop(),
+                                              {{"0", testing::float_bytes(4)}}));
   for (const int64_t workers : {0, 2}) {
-    DatasetLoader loader(std::make_shared<FileDataset>(folder), DatasetLoaderOptions().batch_size(2).num_workers(workers));
+    DatasetLoader loader(std::make_shared<FileDataset>(folder),
+                         DatasetLoaderOptions().batch_size(2).num_workers(workers));
     const auto message = error_of([&] {
       loader.start_epoch(0);
       while (loader.next()) {
@@ -216,9 +220,11 @@ TEST(HostileFiles, SafetensorsHeadersAreCheckedWholeBeforeAnyTensorIsMade) {
     const char* named;
   };
   const Case cases[] = {
-      {"overlap", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+      {"overlap",
+       R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
        "overlaps the bytes of another tensor"},
-      {"twice", R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+      {"twice",
+       R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
        "tensor 'a' is named twice"},
       {"negative", R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", "size is negative"},
       {"float", R"({"a":{"dtype":"F32","shape":[1e300],"data_offsets":[0,8]}})", "is not a whole number"},
@@ -229,12 +235,15 @@ TEST(HostileFiles, SafetensorsHeadersAreCheckedWholeBeforeAnyTensorIsMade) {
       {"deep", R"({"a":{"dtype":"F32","shape":[[[[1]]]],"data_offsets":[0,4]}})", "nests deeper"},
   };
   for (const auto& c : cases) {
-    EXPECT_MENTIONS(safetensors_error(std::string(c.name) + ".safetensors", c.header, testing::float_bytes(2)), c.named);
+    EXPECT_MENTIONS(safetensors_error(std::string(c.name) + ".safetensors", c.header, testing::float_bytes(2)),
+                    c.named);
   }
   // The honest file loads.
-  const auto path = crafted("honest.safetensors",
-                            testing::safetensors_file(R"({"weight":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"bias":{"dtype":"F32","shape":[2],"data_offsets":[16,24]}})",
-                                                      testing::float_bytes(6)));
+  const auto path = crafted(
+      "honest.safetensors",
+      testing::safetensors_file(
+          R"({"weight":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"bias":{"dtype":"F32","shape":[2],"data_offsets":[16,24]}})",
+          testing::float_bytes(6)));
   torch::nn::Linear layer(2, 2);
   load_weights(*layer, path);
   EXPECT_TRUE(layer->bias.equal(torch::tensor({4.f, 5.f})));

@@ -89,7 +89,8 @@ TEST(LightningShapes, LibTorchsOwnStepLRGoesInTheSchedulerConfig) {
   model.make = [](Scheduled& m) {
     auto sgd = std::make_shared<torch::optim::SGD>(m.parameters(), 0.4);
     OptimizerConfig config(sgd);
-    config.lr_schedulers.push_back({std::make_shared<torch::optim::StepLR>(*sgd, /*step_size=*/1, /*gamma=*/0.5), "step"});
+    config.lr_schedulers.push_back(
+        {std::make_shared<torch::optim::StepLR>(*sgd, /*step_size=*/1, /*gamma=*/0.5), "step"});
     return config;
   };
   Trainer trainer(testing::quiet_options(1));
@@ -119,8 +120,9 @@ TEST(LightningShapes, FitTakesALoaderByUniquePointer) {
                                                      DatasetLoaderOptions().batch_size(16).shuffle(true)));
   auto test_loader = testing::make_loader(data, 64);
   EXPECT_GT(trainer.test(model, test_loader).at("test_acc"), 0.9);
-  EXPECT_NE(error_of([&] { trainer.fit(model, std::unique_ptr<DatasetLoader>()); }).find("the training loader given is null"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { trainer.fit(model, std::unique_ptr<DatasetLoader>()); }).find("the training loader given is null"),
+      std::string::npos);
 }
 
 class BlobsData : public DataModule {
@@ -183,7 +185,10 @@ TEST(LightningShapes, HyperparametersReadAsTheirTypeAndUpdateLikePythons) {
   const std::string act = model.hparams().at("act");
   EXPECT_EQ(hidden, 8);
   EXPECT_EQ(act, "relu");
-  EXPECT_NE(error_of([&] { const double wrong = model.hparams().at("act"); (void)wrong; }).find("string"),
+  EXPECT_NE(error_of([&] {
+              const double wrong = model.hparams().at("act");
+              (void)wrong;
+            }).find("string"),
             std::string::npos);
   model.hparams().set("lr", 0.2);  // self.hparams.lr = 0.2
   const auto data = testing::make_blobs(16);

@@ -85,7 +85,8 @@ TEST(Metrics, TrainingStepLogsOnStepByDefault) {
   options.max_epochs(1);
   options.log_every_n_steps(1);
   Trainer trainer(options);
-  auto& logger = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
+  auto& logger =
+      static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(model, train);
   ASSERT_EQ(logger.rows.size(), 2u);  // one row per step, none for the epoch
   for (const auto& [step, row] : logger.rows) EXPECT_TRUE(row.count("train_loss"));

@@ -66,7 +66,8 @@ TrainerOptions quiet(int64_t epochs, const std::string& root) {
 std::string run_python(const std::string& dir, const std::string& script, const std::string& arguments) {
   std::ofstream(dir + "/script.py") << script;
   const std::string out = dir + "/python.txt";
-  const int status = std::system(("/usr/bin/python3 " + dir + "/script.py " + arguments + " > " + out + " 2>&1").c_str());
+  const int status =
+      std::system(("/usr/bin/python3 " + dir + "/script.py " + arguments + " > " + out + " 2>&1").c_str());
   std::ifstream file(out);
   std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   EXPECT_EQ(status, 0) << text;
@@ -76,8 +77,8 @@ std::string run_python(const std::string& dir, const std::string& script, const 
 // --- hyper-parameters ----------------------------------------------------------------------------
 
 TEST(HParams, ValuesKeepTheirTypesAndErrorsNameTheKey) {
-  const HParams hparams{{"lr", 1e-7},   {"hidden", 128},          {"layers", {64, 32}}, {"act", "relu"},
-                        {"flag", true}, {"opt", HParams{{"beta", 0.9}}}};
+  const HParams hparams{{"lr", 1e-7},    {"hidden", 128}, {"layers", {64, 32}},
+                        {"act", "relu"}, {"flag", true},  {"opt", HParams{{"beta", 0.9}}}};
   EXPECT_EQ(hparams.get<double>("lr"), 1e-7);
   EXPECT_EQ(hparams.get<int64_t>("hidden"), 128);
   EXPECT_EQ(hparams.get<double>("hidden"), 128.0);  // an int reads as a double, as in Python
@@ -93,10 +94,12 @@ TEST(HParams, ValuesKeepTheirTypesAndErrorsNameTheKey) {
   EXPECT_NE(message.find("no hyper-parameter 'lrr'; saved are: act, flag, hidden, layers, lr, opt"), std::string::npos)
       << message;
   message = error_of([&] { hparams.get<int64_t>("lr"); });
-  EXPECT_NE(message.find("hyper-parameter 'lr': asked for an integer but it holds the double 1.0e-07"), std::string::npos)
+  EXPECT_NE(message.find("hyper-parameter 'lr': asked for an integer but it holds the double 1.0e-07"),
+            std::string::npos)
       << message;
   message = error_of([&] { hparams.get<double>("act"); });
-  EXPECT_NE(message.find("hyper-parameter 'act': asked for a number but it holds the string \"relu\""), std::string::npos)
+  EXPECT_NE(message.find("hyper-parameter 'act': asked for a number but it holds the string \"relu\""),
+            std::string::npos)
       << message;
 }
 
@@ -190,7 +193,8 @@ TEST(LoadFromCheckpoint, BuildsTheModuleFromItsHyperparametersInEvalMode) {
   EXPECT_TRUE(torch::equal(model->forward(trained.data.x), trained.outputs));
   EXPECT_EQ(model->restored_note, "kept by on_save_checkpoint");
 
-  const auto changed = load_from_checkpoint<Net>(trained.dir + "/after_fit.ckpt", {{"lr", 0.5}}, torch::Device(torch::kCPU));
+  const auto changed =
+      load_from_checkpoint<Net>(trained.dir + "/after_fit.ckpt", {{"lr", 0.5}}, torch::Device(torch::kCPU));
   EXPECT_EQ(changed->lr, 0.5);
   EXPECT_TRUE(torch::equal(changed->forward(trained.data.x), trained.outputs));
 }
@@ -203,13 +207,16 @@ TEST(LoadFromCheckpoint, AModelThatDoesNotFitIsNamed) {
       << message;
 
   struct Other : Module {
-    explicit Other(const HParams& hparams) { body = register_module("body", torch::nn::Linear(4, hparams.get<int64_t>("hidden"))); }
+    explicit Other(const HParams& hparams) {
+      body = register_module("body", torch::nn::Linear(4, hparams.get<int64_t>("hidden")));
+    }
     torch::Tensor training_step(const Batch&, int64_t) override { return {}; }
     OptimizerConfig configure_optimizers() override { return {}; }
     torch::nn::Linear body{nullptr};
   };
   message = error_of([&] { load_from_checkpoint<Other>(path); });
-  EXPECT_NE(message.find("missing (in the model, not in the file): 'body.weight', 'body.bias'"), std::string::npos) << message;
+  EXPECT_NE(message.find("missing (in the model, not in the file): 'body.weight', 'body.bias'"), std::string::npos)
+      << message;
   EXPECT_NE(message.find("unexpected (in the file, not in the model): 'hidden.bias'"), std::string::npos) << message;
   EXPECT_NE(message.find("(it was saved from a fulgur::(anonymous namespace)::Net"), std::string::npos) << message;
 
@@ -217,15 +224,17 @@ TEST(LoadFromCheckpoint, AModelThatDoesNotFitIsNamed) {
     explicit NeedsDepth(const HParams& hparams) : Net(hparams) { hparams.get<int64_t>("depth"); }
   };
   message = error_of([&] { load_from_checkpoint<NeedsDepth>(path); });
-  EXPECT_NE(message.find("the constructor failed with the saved hyper-parameters {hidden, lr}: no hyper-parameter 'depth'"),
-            std::string::npos)
+  EXPECT_NE(
+      message.find("the constructor failed with the saved hyper-parameters {hidden, lr}: no hyper-parameter 'depth'"),
+      std::string::npos)
       << message;
 }
 
 // Lightning's intro model: built from modules it does not save (save_hyperparameters(ignore=...)),
 // which load_from_checkpoint gets again as constructor arguments.
 struct LitAutoEncoder : Module {
-  LitAutoEncoder(torch::nn::Sequential encoder_, torch::nn::Sequential decoder_, const HParams& hparams = {{"lr", 0.05}})
+  LitAutoEncoder(torch::nn::Sequential encoder_, torch::nn::Sequential decoder_,
+                 const HParams& hparams = {{"lr", 0.05}})
       : encoder(register_module("encoder", encoder_)), decoder(register_module("decoder", decoder_)) {
     save_hyperparameters(hparams);
   }
@@ -261,12 +270,13 @@ TEST(LoadFromCheckpoint, ModulesTheModelWasBuiltFromComeAsConstructorArguments) 
   const auto expected = model.decoder->forward(model.encoder->forward(data.x)).detach();
 
   // Fresh (untrained) modules, as Lightning's load_from_checkpoint(path, encoder=..., decoder=...).
-  const auto loaded = load_from_checkpoint<LitAutoEncoder>(dir + "/ae.ckpt", constructor_args(make_encoder(), make_decoder()));
+  const auto loaded =
+      load_from_checkpoint<LitAutoEncoder>(dir + "/ae.ckpt", constructor_args(make_encoder(), make_decoder()));
   EXPECT_EQ(loaded->hparams(), (HParams{{"lr", 0.02}}));
   EXPECT_FALSE(loaded->is_training());
   EXPECT_TRUE(torch::allclose(loaded->decoder->forward(loaded->encoder->forward(data.x)), expected));
-  const auto overridden = load_from_checkpoint<LitAutoEncoder>(dir + "/ae.ckpt", constructor_args(make_encoder(), make_decoder()),
-                                                               {{"lr", 0.5}});
+  const auto overridden = load_from_checkpoint<LitAutoEncoder>(
+      dir + "/ae.ckpt", constructor_args(make_encoder(), make_decoder()), {{"lr", 0.5}});
   EXPECT_EQ(overridden->hparams().get<double>("lr"), 0.5);
 
   // A constructor without hyper-parameters gets the arguments alone.
@@ -274,13 +284,14 @@ TEST(LoadFromCheckpoint, ModulesTheModelWasBuiltFromComeAsConstructorArguments) 
   Trainer other(quiet(1, dir + "/plain"));
   other.fit(plain, loader);
   other.save_checkpoint(dir + "/plain.ckpt");
-  const auto restored = load_from_checkpoint<WithoutHparams>(dir + "/plain.ckpt", constructor_args(torch::nn::Linear(4, 1)));
+  const auto restored =
+      load_from_checkpoint<WithoutHparams>(dir + "/plain.ckpt", constructor_args(torch::nn::Linear(4, 1)));
   EXPECT_TRUE(torch::equal(restored->layer->weight, plain.layer->weight));
   // The wrong modules are named like any model that does not fit.
-  const auto message = error_of([&] {
-    load_from_checkpoint<WithoutHparams>(dir + "/plain.ckpt", constructor_args(torch::nn::Linear(4, 3)));
-  });
-  EXPECT_NE(message.find("'layer.weight' has shape [1, 4] in the file but [3, 4] in the model"), std::string::npos) << message;
+  const auto message = error_of(
+      [&] { load_from_checkpoint<WithoutHparams>(dir + "/plain.ckpt", constructor_args(torch::nn::Linear(4, 3))); });
+  EXPECT_NE(message.find("'layer.weight' has shape [1, 4] in the file but [3, 4] in the model"), std::string::npos)
+      << message;
 }
 
 // --- save_checkpoint at any time; test / validate / predict from a checkpoint ----------------------
@@ -318,7 +329,8 @@ TEST(TrainerCkptPath, TestValidateAndPredictLoadBestLastOrAFile) {
   EXPECT_TRUE(torch::allclose(torch::cat(predictions), outputs));  // the default predict_step: forward
 
   Trainer fresh(quiet(1, dir + "/fresh"));
-  EXPECT_NE(error_of([&] { fresh.test(model, loader, "best"); }).find("has saved no checkpoint yet"), std::string::npos);
+  EXPECT_NE(error_of([&] { fresh.test(model, loader, "best"); }).find("has saved no checkpoint yet"),
+            std::string::npos);
 }
 
 // --- weights to and from Python -----------------------------------------------------------------------
@@ -502,7 +514,8 @@ TEST(ModuleApi, LogWhereLightningForbidsItIsAnErrorNotLost) {
   LogsInSetup model;
   Trainer trainer(quiet(1, testing::temp_dir("log_in_setup")));
   const auto message = error_of([&] { trainer.fit(model, loader); });
-  EXPECT_NE(message.find("log('too_early') in setup: Lightning's rules allow log in the step methods"), std::string::npos)
+  EXPECT_NE(message.find("log('too_early') in setup: Lightning's rules allow log in the step methods"),
+            std::string::npos)
       << message;
 }
 
@@ -529,8 +542,10 @@ TEST(ModuleApi, ConfigureCallbacksAndSeveralOptimizersFromABraceList) {
       return loss;
     }
     OptimizerConfig configure_optimizers() override {
-      auto weights = std::make_shared<torch::optim::SGD>(std::vector<torch::Tensor>{linear->weight}, torch::optim::SGDOptions(0.1));
-      auto bias = std::make_shared<torch::optim::Adam>(std::vector<torch::Tensor>{linear->bias}, torch::optim::AdamOptions(0.01));
+      auto weights = std::make_shared<torch::optim::SGD>(std::vector<torch::Tensor>{linear->weight},
+                                                         torch::optim::SGDOptions(0.1));
+      auto bias = std::make_shared<torch::optim::Adam>(std::vector<torch::Tensor>{linear->bias},
+                                                       torch::optim::AdamOptions(0.01));
       return {weights, bias};
     }
   };

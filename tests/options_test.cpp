@@ -88,17 +88,27 @@ TEST(DeclaredOptions, TheLastReleasesSpellingsOfTheLibrarysOptionsStillCompile) 
   EXPECT_TRUE(loader.shuffle());
   EXPECT_EQ(config.interval(), "epoch");
   // The Trainer's options read from text too, with the Trainer named in errors.
-  const auto parsed = TrainerOptions::parse({{"max_epochs", "3"}, {"limit_val_batches", "2"}, {"precision", "bf16-mixed"}});
+  const auto parsed =
+      TrainerOptions::parse({{"max_epochs", "3"}, {"limit_val_batches", "2"}, {"precision", "bf16-mixed"}});
   EXPECT_EQ(parsed.max_epochs(), 3);
   EXPECT_TRUE(parsed.limit_val_batches().is_count());
-  EXPECT_EQ(error_of([] { TrainerOptions::parse({{"max_epochs", "many"}}); }),
+  EXPECT_EQ(error_of([] {
+              TrainerOptions::parse({{"max_epochs", "many"}});
+            }),
             "Trainer: option 'max_epochs' expects an integer, got 'many'");
-  EXPECT_NE(error_of([] { TrainerOptions::parse({{"limit_val_batches", "x"}}); }).find("a batch count"), std::string::npos);
+  EXPECT_NE(error_of([] {
+              TrainerOptions::parse({{"limit_val_batches", "x"}});
+            }).find("a batch count"),
+            std::string::npos);
 }
 
 TEST(DeclaredOptions, TextReadsEveryTypeAndPrintsBackTheSame) {
-  const auto options = WatchOptions::parse({{"monitor", "acc"}, {"patience", "0"}, {"threshold", "0.1"},
-                                            {"verbose", "yes"}, {"every", "none"}, {"rates", "0.05/1e-3"},
+  const auto options = WatchOptions::parse({{"monitor", "acc"},
+                                            {"patience", "0"},
+                                            {"threshold", "0.1"},
+                                            {"verbose", "yes"},
+                                            {"every", "none"},
+                                            {"rates", "0.05/1e-3"},
                                             {"schedule", "0:1/4:2"}});
   EXPECT_EQ(options.patience(), 0);
   EXPECT_EQ(options.threshold(), 0.1);
@@ -116,23 +126,40 @@ TEST(DeclaredOptions, TextReadsEveryTypeAndPrintsBackTheSame) {
 }
 
 TEST(DeclaredOptions, BadTextAndFailedChecksNameThePluginAndOption) {
-  EXPECT_EQ(error_of([] { WatchOptions::parse({{"monitor", "a"}, {"patience", "x"}}); }),
+  EXPECT_EQ(error_of([] {
+              WatchOptions::parse({{"monitor", "a"}, {"patience", "x"}});
+            }),
             "plugin 'watch': option 'patience' expects an integer, got 'x'");
-  EXPECT_EQ(error_of([] { WatchOptions::parse({{"monitor", "a"}, {"patience", "-1"}}); }),
+  EXPECT_EQ(error_of([] {
+              WatchOptions::parse({{"monitor", "a"}, {"patience", "-1"}});
+            }),
             "plugin 'watch': option 'patience' must be >= 0, got -1");
-  EXPECT_EQ(error_of([] { WatchOptions::parse({{"monitor", "a"}, {"mode", "mid"}}); }),
+  EXPECT_EQ(error_of([] {
+              WatchOptions::parse({{"monitor", "a"}, {"mode", "mid"}});
+            }),
             "plugin 'watch': option 'mode' expects min or max, got 'mid'");
   EXPECT_EQ(error_of([] { WatchOptions::parse({}); }), "plugin 'watch': option 'monitor' is required");
-  EXPECT_EQ(error_of([] { WatchOptions::parse({{"monitor", "a"}, {"every", "0"}}); }),
+  EXPECT_EQ(error_of([] {
+              WatchOptions::parse({{"monitor", "a"}, {"every", "0"}});
+            }),
             "plugin 'watch': option 'every' must be > 0, got 0");
-  EXPECT_EQ(error_of([] { WatchOptions::parse({{"monitor", "a"}, {"verbose", "maybe"}}); }),
+  EXPECT_EQ(error_of([] {
+              WatchOptions::parse({{"monitor", "a"}, {"verbose", "maybe"}});
+            }),
             "plugin 'watch': option 'verbose' expects true or false, got 'maybe'");
-  EXPECT_EQ(error_of([] { WatchOptions::parse({{"monitor", "a"}, {"schedule", "4"}}); }),
+  EXPECT_EQ(error_of([] {
+              WatchOptions::parse({{"monitor", "a"}, {"schedule", "4"}});
+            }),
             "plugin 'watch': option 'schedule' expects key:value pairs separated by '/', got '4'");
-  EXPECT_EQ(error_of([] { WatchOptions::parse({{"monitor", "a"}, {"paitence", "3"}}); }),
+  EXPECT_EQ(error_of([] {
+              WatchOptions::parse({{"monitor", "a"}, {"paitence", "3"}});
+            }),
             "plugin 'watch': unknown option 'paitence'; accepted options: every, mode, monitor, patience, rates, "
             "schedule, threshold, verbose");
-  EXPECT_NE(error_of([] { WatchOptions::parse({{"callback", "x"}}); }).find("unknown option 'callback'"), std::string::npos);
+  EXPECT_NE(error_of([] {
+              WatchOptions::parse({{"callback", "x"}});
+            }).find("unknown option 'callback'"),
+            std::string::npos);
 }
 
 TEST(DeclaredOptions, TheHelpTableListsEveryOptionWithItsDefault) {

@@ -158,7 +158,8 @@ class Miscounting : public Delegating {
 TEST(StepRunner, TwoRunnersOrANegativeCountAreNamed) {
   Trainer trainer(testing::quiet_options(1));
   trainer.add_plugin(std::make_unique<Delegating>());
-  EXPECT_NE(error_of([&] { trainer.add_plugin(std::make_unique<Twice>()); }).find("two step runners"), std::string::npos);
+  EXPECT_NE(error_of([&] { trainer.add_plugin(std::make_unique<Twice>()); }).find("two step runners"),
+            std::string::npos);
 
   const auto data = testing::make_blobs(16);
   auto train = testing::make_loader(data, 8);

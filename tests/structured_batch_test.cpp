@@ -146,7 +146,8 @@ TEST(SeveralLoaders, StepsGetTheLoaderIndexAndMetricsAreNamedPerLoader) {
   EXPECT_TRUE(metrics.count("val_loss/dataloader_idx_0"));
   EXPECT_TRUE(metrics.count("val_loss/dataloader_idx_1"));
   EXPECT_FALSE(metrics.count("val_loss"));
-  EXPECT_NE(metrics.at("val_loss/dataloader_idx_0").item<double>(), metrics.at("val_loss/dataloader_idx_1").item<double>());
+  EXPECT_NE(metrics.at("val_loss/dataloader_idx_0").item<double>(),
+            metrics.at("val_loss/dataloader_idx_1").item<double>());
 
   const auto results = trainer.test(model, {val_a, val_b});
   EXPECT_TRUE(results.count("test_acc/dataloader_idx_0") && results.count("test_acc/dataloader_idx_1"));
@@ -190,7 +191,8 @@ TEST(StructuredBatches, AnAmbiguousBatchAsksForBatchSizeWhenAnEpochMeanNeedsIt) 
   Trainer again(quiet());
   const auto message = error_of([&] { again.fit(model, loader); });
   EXPECT_NE(message.find("log('ambiguous')"), std::string::npos) << message;
-  EXPECT_NE(message.find("disagree on the number of samples (tensor[8, 4] Float and tensor[3] Float)"), std::string::npos)
+  EXPECT_NE(message.find("disagree on the number of samples (tensor[8, 4] Float and tensor[3] Float)"),
+            std::string::npos)
       << message;
   EXPECT_NE(message.find("LogOptions().batch_size(n)"), std::string::npos) << message;
 }
@@ -203,9 +205,10 @@ TEST(StructuredBatches, AMissingKeyInAStepNamesTheStepAndTheKeys) {
   WrongKey model;
   Trainer trainer(quiet());
   const auto message = error_of([&] { trainer.fit(model, train); });
-  EXPECT_NE(message.find("training_step failed at epoch 0, batch 0: batch[\"image\"]: the batch has no such key; its keys "
-                         "are 'left', 'right', 'label', 'file'"),
-            std::string::npos)
+  EXPECT_NE(
+      message.find("training_step failed at epoch 0, batch 0: batch[\"image\"]: the batch has no such key; its keys "
+                   "are 'left', 'right', 'label', 'file'"),
+      std::string::npos)
       << message;
 }
 
@@ -213,8 +216,11 @@ TEST(StructuredBatches, BatchTransferHooksRunInLightningsOrder) {
   struct Hooked : TwoInputs {
     Batch on_before_batch_transfer(Batch batch, int64_t) override {
       order.push_back("before");
-      return Batch::dict({{"left", batch["left"]}, {"right", batch["right"]}, {"label", batch["label"]},
-                          {"file", batch.at("file")}, {"extra", 1}});
+      return Batch::dict({{"left", batch["left"]},
+                          {"right", batch["right"]},
+                          {"label", batch["label"]},
+                          {"file", batch.at("file")},
+                          {"extra", 1}});
     }
     Batch transfer_batch_to_device(const Batch& batch, const torch::Device& device) override {
       order.push_back("transfer");

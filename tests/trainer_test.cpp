@@ -262,7 +262,8 @@ class TwoOptimizers : public Module {
   torch::Tensor training_step(const Batch& batch, int64_t) override {
     auto opts = optimizers();
     auto fake = generator(torch::randn_like(batch[0]));
-    auto d_loss = torch::softplus(-discriminator(batch[0])).mean() + torch::softplus(discriminator(fake.detach())).mean();
+    auto d_loss =
+        torch::softplus(-discriminator(batch[0])).mean() + torch::softplus(discriminator(fake.detach())).mean();
     opts[1].zero_grad();
     manual_backward(d_loss);
     opts[1].step();

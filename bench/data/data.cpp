@@ -68,7 +68,8 @@ double samples_per_second(int64_t samples, int rounds, Pass&& pass) {
     const auto start = Clock::now();
     const int64_t seen = pass();
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    if (seen != samples) throw std::runtime_error("a pass saw " + std::to_string(seen) + " samples, not " + std::to_string(samples));
+    if (seen != samples)
+      throw std::runtime_error("a pass saw " + std::to_string(seen) + " samples, not " + std::to_string(samples));
     best = std::max(best, samples / seconds);
   }
   return best;
@@ -104,9 +105,9 @@ int main(int argc, char** argv) {
   const double cost = per_sample_us(n);
   const Work work(n);
   const int64_t samples = batches * batch_size;
-  std::printf("work: sin and sort of %lld values per sample, %.0f us; %lld samples of batch %lld per pass; best of %d\n",
-              static_cast<long long>(n), cost, static_cast<long long>(samples),
-              static_cast<long long>(batch_size), rounds);
+  std::printf(
+      "work: sin and sort of %lld values per sample, %.0f us; %lld samples of batch %lld per pass; best of %d\n",
+      static_cast<long long>(n), cost, static_cast<long long>(samples), static_cast<long long>(batch_size), rounds);
   std::printf("size %lld\n", static_cast<long long>(n));
 
   // Rounds alternate between the two loaders, so that a machine that slows down or speeds up
@@ -114,29 +115,31 @@ int main(int argc, char** argv) {
   double fulgur_zero = 0;
   for (int64_t workers : {0, 1, 2}) {
     auto dataset = std::make_shared<FulgurWork>(work, samples);
-    fulgur::DatasetLoader ours(dataset, fulgur::DatasetLoaderOptions().batch_size(batch_size).shuffle(true).num_workers(workers));
-    auto theirs = torch::data::make_data_loader(TorchWork(work, samples).map(torch::data::transforms::Stack<>()),
-                                                torch::data::DataLoaderOptions().batch_size(batch_size).workers(workers));
+    fulgur::DatasetLoader ours(
+        dataset, fulgur::DatasetLoaderOptions().batch_size(batch_size).shuffle(true).num_workers(workers));
+    auto theirs =
+        torch::data::make_data_loader(TorchWork(work, samples).map(torch::data::transforms::Stack<>()),
+                                      torch::data::DataLoaderOptions().batch_size(batch_size).workers(workers));
     int64_t epoch = 0;
     double best_ours = 0, best_theirs = 0;
     for (int r = 0; r < rounds; ++r) {
       best_ours = std::max(best_ours, samples_per_second(samples, 1, [&] {
-        ours.start_epoch(epoch++);
-        int64_t seen = 0;
-        while (auto batch = ours.next()) {
-          (*batch)[0].sum();
-          seen += (*batch)[0].size(0);
-        }
-        return seen;
-      }));
+                             ours.start_epoch(epoch++);
+                             int64_t seen = 0;
+                             while (auto batch = ours.next()) {
+                               (*batch)[0].sum();
+                               seen += (*batch)[0].size(0);
+                             }
+                             return seen;
+                           }));
       best_theirs = std::max(best_theirs, samples_per_second(samples, 1, [&] {
-        int64_t seen = 0;
-        for (auto& batch : *theirs) {
-          batch.data.sum();
-          seen += batch.data.size(0);
-        }
-        return seen;
-      }));
+                               int64_t seen = 0;
+                               for (auto& batch : *theirs) {
+                                 batch.data.sum();
+                                 seen += batch.data.size(0);
+                               }
+                               return seen;
+                             }));
     }
     if (workers == 0) fulgur_zero = best_ours;
     std::printf("fulgur DatasetLoader   workers %lld  %8.0f samples/s  (%.2fx its 0-worker rate, %.2fx LibTorch's)\n",

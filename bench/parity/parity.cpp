@@ -79,9 +79,9 @@ fulgur::TensorDataLoader make_data(const Shape& shape, int64_t steps, torch::Dev
   torch::manual_seed(0);
   fulgur::TensorDataLoaderOptions options;
   options.batch_size(shape.batch_size);
-  return fulgur::TensorDataLoader(torch::randn({steps * shape.batch_size, shape.widths.front()}).to(device),
-                                  torch::randint(0, shape.widths.back(), {steps * shape.batch_size}, torch::kLong).to(device),
-                                  options);
+  return fulgur::TensorDataLoader(
+      torch::randn({steps * shape.batch_size, shape.widths.front()}).to(device),
+      torch::randint(0, shape.widths.back(), {steps * shape.batch_size}, torch::kLong).to(device), options);
 }
 
 // Timing a GPU means waiting for its queue: at the start and the end of the timed window only.
@@ -177,12 +177,17 @@ class StepClock : public fulgur::Plugin {
       start_ = Clock::now();
     });
     connect(bus.on_train_batch_end, [this](fulgur::BatchEndHook& hook) { steps_ = hook.batch_idx + 1 - warmup_; });
-    connect(bus.on_train_epoch_end, [this](fulgur::EpochHook&) {
-      wait_for(device_);
-      end_ = Clock::now();
-    }, fulgur::SlotGroup::Trace);
+    connect(
+        bus.on_train_epoch_end,
+        [this](fulgur::EpochHook&) {
+          wait_for(device_);
+          end_ = Clock::now();
+        },
+        fulgur::SlotGroup::Trace);
   }
-  double us_per_step() const { return std::chrono::duration<double, std::micro>(end_ - start_).count() / static_cast<double>(steps_); }
+  double us_per_step() const {
+    return std::chrono::duration<double, std::micro>(end_ - start_).count() / static_cast<double>(steps_);
+  }
 
  private:
   int64_t warmup_;
@@ -239,7 +244,8 @@ int main(int argc, char** argv) {
     const auto shape = shape_of(model);
     const torch::Device device(accelerator == "cuda" ? torch::kCUDA : torch::kCPU);
     auto loader = make_data(shape, steps, device);
-    const auto root = (std::filesystem::temp_directory_path() / ("fulgur_bench_parity_" + std::to_string(::getpid()))).string();
+    const auto root =
+        (std::filesystem::temp_directory_path() / ("fulgur_bench_parity_" + std::to_string(::getpid()))).string();
     // Rounds alternate the variants, so each sees the machine in the same states; the median is
     // printed.
     std::vector<double> hand, kernel, plugins, hand_graph, fulgur_graph;

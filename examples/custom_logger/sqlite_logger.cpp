@@ -12,7 +12,8 @@ class SqliteLogger : public fulgur::LoggerPlugin {
   explicit SqliteLogger(const std::string& path) {
     if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) fail("cannot open " + path);
     exec("CREATE TABLE IF NOT EXISTS metrics(step INTEGER, name TEXT, value REAL)");
-    if (sqlite3_prepare_v2(db_, "INSERT INTO metrics VALUES(?, ?, ?)", -1, &insert_, nullptr) != SQLITE_OK) fail("prepare");
+    if (sqlite3_prepare_v2(db_, "INSERT INTO metrics VALUES(?, ?, ?)", -1, &insert_, nullptr) != SQLITE_OK)
+      fail("prepare");
   }
   ~SqliteLogger() override {
     sqlite3_finalize(insert_);

@@ -17,9 +17,9 @@ class SineNet : public fulgur::Module {
 
   explicit SineNet(const fulgur::HParams& hparams) {
     const int64_t hidden = hparams.get<int64_t>("hidden");
-    net_ = register_module("net", torch::nn::Sequential(torch::nn::Linear(1, hidden), torch::nn::Tanh(),
-                                                        torch::nn::Linear(hidden, hidden), torch::nn::Tanh(),
-                                                        torch::nn::Linear(hidden, 1)));
+    net_ = register_module(
+        "net", torch::nn::Sequential(torch::nn::Linear(1, hidden), torch::nn::Tanh(), torch::nn::Linear(hidden, hidden),
+                                     torch::nn::Tanh(), torch::nn::Linear(hidden, 1)));
   }
 
   torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
@@ -61,8 +61,8 @@ class SineData : public fulgur::DataModule {
 
  private:
   fulgur::DataLoaders loader(const torch::Tensor& x, bool shuffle) const {
-    return std::make_unique<fulgur::TensorDataLoader>(x, torch::sin(x),
-                                                      fulgur::TensorDataLoaderOptions().batch_size(batch_size_).shuffle(shuffle));
+    return std::make_unique<fulgur::TensorDataLoader>(
+        x, torch::sin(x), fulgur::TensorDataLoaderOptions().batch_size(batch_size_).shuffle(shuffle));
   }
 
   int64_t samples_, batch_size_;

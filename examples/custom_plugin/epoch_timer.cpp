@@ -25,11 +25,14 @@ class EpochTimer : public fulgur::Plugin {
 
   void attach(fulgur::HookBus& bus) override {
     connect(bus.on_train_epoch_start, [this](fulgur::EpochHook&) { start_ = Clock::now(); });
-    connect(bus.on_train_epoch_end, [this](fulgur::EpochHook& hook) {
-      const std::chrono::duration<double, std::milli> took = Clock::now() - start_;
-      std::printf("epoch_timer: epoch %lld took %.3f %s\n", static_cast<long long>(hook.epoch),
-                  seconds_ ? took.count() / 1000.0 : took.count(), seconds_ ? "s" : "ms");
-    }, fulgur::SlotGroup::Logger);
+    connect(
+        bus.on_train_epoch_end,
+        [this](fulgur::EpochHook& hook) {
+          const std::chrono::duration<double, std::milli> took = Clock::now() - start_;
+          std::printf("epoch_timer: epoch %lld took %.3f %s\n", static_cast<long long>(hook.epoch),
+                      seconds_ ? took.count() / 1000.0 : took.count(), seconds_ ? "s" : "ms");
+        },
+        fulgur::SlotGroup::Logger);
   }
 
  private:

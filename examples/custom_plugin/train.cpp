@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
     trainer.fit(model, loader);
     std::printf("plugins: ");
     for (const auto& name : trainer.plugin_names()) std::printf("%s ", name.c_str());
-    std::printf("\nslope %.3f intercept %.3f\n", model.linear->weight.item<double>(), model.linear->bias.item<double>());
+    std::printf("\nslope %.3f intercept %.3f\n", model.linear->weight.item<double>(),
+                model.linear->bias.item<double>());
     return 0;
   } catch (const std::exception& error) {
     std::fprintf(stderr, "error: %s\n", error.what());

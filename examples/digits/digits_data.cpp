@@ -14,7 +14,8 @@ namespace digits {
 
 Dataset load(const std::string& path, uint64_t split_seed) {
   // 64 pixel columns and the label, no header; errors name the line and column of a bad cell.
-  const fulgur::CsvDataset table(path, fulgur::CsvDatasetOptions().header(false).targets({64}).target_dtype(torch::kLong));
+  const fulgur::CsvDataset table(path,
+                                 fulgur::CsvDatasetOptions().header(false).targets({64}).target_dtype(torch::kLong));
   if (table.features().size(1) != 64) {
     throw std::runtime_error(path + ": " + std::to_string(table.features().size(1) + 1) +
                              " columns, expected 65 (64 pixels and a label)");

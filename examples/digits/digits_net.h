@@ -72,7 +72,8 @@ class DigitsNet : public fulgur::Module {
     const auto ten_classes = metrics::ClassificationOptions().task("multiclass").num_classes(10);
     auto collection = std::make_shared<metrics::MetricCollection>(prefix);
     collection->add("acc", std::make_shared<metrics::Accuracy>(ten_classes));
-    collection->add("f1", std::make_shared<metrics::F1Score>(metrics::ClassificationOptions(ten_classes).average("macro")));
+    collection->add("f1",
+                    std::make_shared<metrics::F1Score>(metrics::ClassificationOptions(ten_classes).average("macro")));
     return collection;
   }
 

@@ -36,8 +36,8 @@ int main(int argc, char** argv) {
     std::printf("test_acc: %.4f\n", accuracy.item<double>());
     if (!export_path.empty()) {
       fulgur::StateDict splits = fulgur::make_state_dict();
-      for (const auto& [name, split] : {std::pair<const char*, digits::Split*>{"train", &data.train}, {"val", &data.val},
-                                        {"test", &data.test}}) {
+      for (const auto& [name, split] :
+           {std::pair<const char*, digits::Split*>{"train", &data.train}, {"val", &data.val}, {"test", &data.test}}) {
         splits.insert(std::string(name) + "_x", split->x);
         splits.insert(std::string(name) + "_y", split->y);
       }

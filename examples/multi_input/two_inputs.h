@@ -64,8 +64,8 @@ class DigitHalves : public fulgur::DataModule {
 
  private:
   fulgur::DataLoaders in_order(std::shared_ptr<Halves> data) const {
-    return std::make_unique<fulgur::DatasetLoader>(std::move(data),
-                                                   fulgur::DatasetLoaderOptions().batch_size(256).num_workers(num_workers_));
+    return std::make_unique<fulgur::DatasetLoader>(
+        std::move(data), fulgur::DatasetLoaderOptions().batch_size(256).num_workers(num_workers_));
   }
 
   std::string path_;

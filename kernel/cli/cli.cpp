@@ -70,7 +70,8 @@ HParams resolve_arguments(const std::string& section, const std::string& class_n
       std::string takes;
       for (const auto& known : names) takes += (takes.empty() ? "" : ", ") + known;
       throw Error(origin + section + "." + name + ": " + class_name + " has no argument '" + name + "'" +
-                  (names.empty() ? " (it takes none)" : "; did you mean '" + nearest_name(name, names) + "'? (it takes " + takes + ")"));
+                  (names.empty() ? " (it takes none)"
+                                 : "; did you mean '" + nearest_name(name, names) + "'? (it takes " + takes + ")"));
     }
     try {
       values.set(name, spec->parse(text));
@@ -81,8 +82,9 @@ HParams resolve_arguments(const std::string& section, const std::string& class_n
   for (const auto& spec : specs) {
     if (values.contains(spec.name)) continue;
     if (spec.is_required) {
-      throw Error(section + "." + spec.name + ": " + class_name + " needs it (" + spec.help + ", a " + spec.type_name() +
-                  "): give --" + section + "." + spec.name + " or " + section + ": {init_args: {" + spec.name + ": ...}}");
+      throw Error(section + "." + spec.name + ": " + class_name + " needs it (" + spec.help + ", a " +
+                  spec.type_name() + "): give --" + section + "." + spec.name + " or " + section + ": {init_args: {" +
+                  spec.name + ": ...}}");
     }
     values.set(spec.name, spec.default_value);
   }
@@ -109,10 +111,18 @@ class SaveConfig : public Plugin {
   void attach(HookBus& bus) override {
     auto write = [this](RunHook& hook) { save(hook.trainer); };
     switch (subcommand_) {
-      case Subcommand::Fit: connect(bus.on_fit_start, write); break;
-      case Subcommand::Validate: connect(bus.on_validation_start, write); break;
-      case Subcommand::Test: connect(bus.on_test_start, write); break;
-      case Subcommand::Predict: connect(bus.on_predict_start, write); break;
+      case Subcommand::Fit:
+        connect(bus.on_fit_start, write);
+        break;
+      case Subcommand::Validate:
+        connect(bus.on_validation_start, write);
+        break;
+      case Subcommand::Test:
+        connect(bus.on_test_start, write);
+        break;
+      case Subcommand::Predict:
+        connect(bus.on_predict_start, write);
+        break;
     }
   }
 
@@ -153,7 +163,8 @@ class Runner {
     const bool help = std::any_of(args.begin(), args.end(), [](const auto& a) { return a == "--help" || a == "-h"; });
     if (subcommands.empty() && !help) {
       const std::string first = args.empty() ? std::string("nothing") : "'" + args.front() + "'";
-      throw Error("expected a subcommand first: fit, validate, test or predict (got " + first + "); --help lists the options");
+      throw Error("expected a subcommand first: fit, validate, test or predict (got " + first +
+                  "); --help lists the options");
     }
     choose_classes(args, help);
 
@@ -171,8 +182,9 @@ class Runner {
       app.add_option("--model", model_name, "The Module class, by its registered name");
       app.add_option("--data", data_name, "The DataModule class, by its registered name");
     }
-    app.add_option("--optimizer", optimizer_name_given, "An optimizer by name (Adam, AdamW, SGD, RMSprop, Adagrad), for a "
-                                                        "Module without configure_optimizers");
+    app.add_option("--optimizer", optimizer_name_given,
+                   "An optimizer by name (Adam, AdamW, SGD, RMSprop, Adagrad), for a "
+                   "Module without configure_optimizers");
     app.add_option("--lr_scheduler", scheduler_name_given,
                    "A scheduler by name (StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, PolynomialLR, "
                    "ReduceLROnPlateau)");
@@ -204,8 +216,11 @@ class Runner {
       subcommands.push_back(Subcommand::Test);
     }
     if (!ckpt_path.empty()) extras.ckpt_path = ckpt_path;
-    overlay_command_line(extras, {{"model", model_name}, {"data", data_name}, {"optimizer", optimizer_name_given},
-                                  {"lr_scheduler", scheduler_name_given}},
+    overlay_command_line(extras,
+                         {{"model", model_name},
+                          {"data", data_name},
+                          {"optimizer", optimizer_name_given},
+                          {"lr_scheduler", scheduler_name_given}},
                          dotted);
     const Resolved resolved = resolve(extras);
     const std::string yaml = config_text(options, extras, resolved);
@@ -292,7 +307,8 @@ class Runner {
       std::string known;
       for (const auto& name : registry.module_names()) known += " " + name;
       throw Error("no Module chosen: give --model NAME or model: {class_path: NAME} in a config (registered:" +
-                  (known.empty() ? std::string(" none; module libraries are loaded from the plugin folders") : known) + ")");
+                  (known.empty() ? std::string(" none; module libraries are loaded from the plugin folders") : known) +
+                  ")");
     }
     const std::string optimizer = named("optimizer");
     if (!optimizer.empty()) optimizer_ = {optimizer_name(optimizer), &optimizer_hparams(optimizer)};
@@ -301,7 +317,10 @@ class Runner {
   }
 
   void add_argument_options(CLI::App& app, const std::string& section, std::map<std::string, std::string>& texts) {
-    const Choice& choice = section == "model" ? model_ : section == "data" ? data_ : section == "optimizer" ? optimizer_ : scheduler_;
+    const Choice& choice = section == "model"       ? model_
+                           : section == "data"      ? data_
+                           : section == "optimizer" ? optimizer_
+                                                    : scheduler_;
     if (!choice.hparams) return;
     for (const auto& spec : *choice.hparams) {
       std::string names = "--" + section + "." + spec.name;
@@ -334,7 +353,8 @@ class Runner {
       } catch (const Error&) {
       }
       if (!same) {
-        throw Error(config.origins.at("class_path") + ": " + section + ": this program runs " + fixed + ", not " + asked);
+        throw Error(config.origins.at("class_path") + ": " + section + ": this program runs " + fixed + ", not " +
+                    asked);
       }
     };
     if (fixed_) {
@@ -353,17 +373,21 @@ class Runner {
       throw Error(config.origins.begin()->second + ": data: arguments given but no DataModule chosen");
     }
     if (optimizer_.hparams) {
-      resolved.optimizer = NamedClass{optimizer_.name, resolve_arguments("optimizer", optimizer_.name, *optimizer_.hparams,
-                                                                         extras.components["optimizer"])};
+      resolved.optimizer = NamedClass{
+          optimizer_.name,
+          resolve_arguments("optimizer", optimizer_.name, *optimizer_.hparams, extras.components["optimizer"])};
     }
     if (scheduler_.hparams) {
-      if (!optimizer_.hparams) throw Error("lr_scheduler: a scheduler needs an optimizer: section (or --optimizer) to drive");
-      resolved.lr_scheduler = NamedClass{scheduler_.name, resolve_arguments("lr_scheduler", scheduler_.name,
-                                                                            *scheduler_.hparams, extras.components["lr_scheduler"])};
+      if (!optimizer_.hparams)
+        throw Error("lr_scheduler: a scheduler needs an optimizer: section (or --optimizer) to drive");
+      resolved.lr_scheduler = NamedClass{
+          scheduler_.name,
+          resolve_arguments("lr_scheduler", scheduler_.name, *scheduler_.hparams, extras.components["lr_scheduler"])};
     }
     if (resolved.model && !resolved.model->writes_configure_optimizers && !resolved.optimizer) {
-      throw Error(resolved.model->name + " writes no configure_optimizers: give it an optimizer (--optimizer Adam, or an "
-                                         "optimizer: section)");
+      throw Error(resolved.model->name +
+                  " writes no configure_optimizers: give it an optimizer (--optimizer Adam, or an "
+                  "optimizer: section)");
     }
     return resolved;
   }
@@ -376,7 +400,8 @@ class Runner {
     if (resolved.model) root["model"] = section_node(resolved.model->name, resolved.model_args);
     if (resolved.data) root["data"] = section_node(resolved.data->name, resolved.data_args);
     if (resolved.optimizer) root["optimizer"] = section_node(resolved.optimizer->name, resolved.optimizer->args);
-    if (resolved.lr_scheduler) root["lr_scheduler"] = section_node(resolved.lr_scheduler->name, resolved.lr_scheduler->args);
+    if (resolved.lr_scheduler)
+      root["lr_scheduler"] = section_node(resolved.lr_scheduler->name, resolved.lr_scheduler->args);
     if (extras.test_after_fit) root["test_after_fit"] = *extras.test_after_fit;
     root["ckpt_path"] = trainer_part["ckpt_path"];
     YAML::Emitter out;
@@ -386,7 +411,8 @@ class Runner {
 
   void add_defaults(TrainerOptions& options, bool loggers) const {
     auto named = [&](const std::string& name) {
-      return std::any_of(options.plugins().begin(), options.plugins().end(), [&](const auto& spec) { return spec.name == name; });
+      return std::any_of(options.plugins().begin(), options.plugins().end(),
+                         [&](const auto& spec) { return spec.name == name; });
     };
     for (const auto& spec : settings_.default_plugins) {
       if (!named(spec.name)) options.plugins().push_back(spec);

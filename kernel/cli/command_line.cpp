@@ -33,7 +33,6 @@ CLI::Validator integer_in_range() {
       "", "INTEGER");
 }
 
-
 namespace {
 
 std::string kebab(std::string name) {
@@ -55,7 +54,8 @@ void add_lightning_cli_options(CLI::App& app, CommandLineState& state) {
   for (const OptionField* field : defaults.fields()) {
     if (!field->has_text() || std::string(field->name()) == "plugin_dirs") continue;
     const std::string name = field->name();
-    app.add_option("--trainer." + name, state.dotted[name], std::string(field->help()) + " (" + field->type_name() + ")")
+    app.add_option("--trainer." + name, state.dotted[name],
+                   std::string(field->help()) + " (" + field->type_name() + ")")
         ->group("Trainer options, LightningCLI's way");
   }
 }
@@ -69,8 +69,10 @@ void add_loop_options(CLI::App* group, TrainerOptions& options, CommandLineState
   auto add_limit = [&](const char* flag, std::string& target, const char* what) {
     group->add_option(flag, target, std::string(what) + ": a batch count (2) or a fraction of the epoch (0.5)");
   };
-  group->add_option_function<int64_t>("--max-epochs", [&options](const int64_t& value) { options.max_epochs() = value; },
-                                      "Stop after this many epochs (default 1000 unless --max-steps is given)")
+  group
+      ->add_option_function<int64_t>(
+          "--max-epochs", [&options](const int64_t& value) { options.max_epochs() = value; },
+          "Stop after this many epochs (default 1000 unless --max-steps is given)")
       ->check(integer_in_range());
   group->add_option("--max-steps", options.max_steps(), "Stop after this many optimizer steps (-1: no limit)")
       ->check(integer_in_range());
@@ -79,25 +81,30 @@ void add_loop_options(CLI::App* group, TrainerOptions& options, CommandLineState
   add_limit("--limit-val-batches", state.limit_val_batches, "Validation batches per run");
   add_limit("--limit-test-batches", state.limit_test_batches, "Test batches");
   add_limit("--limit-predict-batches", state.limit_predict_batches, "Predict batches");
-  group->add_option("--num-sanity-val-steps", options.num_sanity_val_steps(),
-                    "Validation batches run before training (-1: all)")
+  group
+      ->add_option("--num-sanity-val-steps", options.num_sanity_val_steps(),
+                   "Validation batches run before training (-1: all)")
       ->check(integer_in_range());
   add_limit("--val-check-interval", state.val_check_interval, "Validate every");
-  group->add_option("--fast-dev-run", options.fast_dev_run(),
-                    "Run this many batches of every loop, without checkpoints or logs (1: Lightning's True)")
+  group
+      ->add_option("--fast-dev-run", options.fast_dev_run(),
+                   "Run this many batches of every loop, without checkpoints or logs (1: Lightning's True)")
       ->check(integer_in_range());
   add_limit("--overfit-batches", state.overfit_batches, "Train and validate on the same first batches every epoch");
   group->add_flag("--inference-mode,!--no-inference-mode", options.inference_mode(),
                   "Evaluation loops under InferenceMode (on by default; off: NoGradGuard)");
-  group->add_flag_function("--benchmark,!--no-benchmark", [&options](int64_t count) { options.benchmark() = count > 0; },
-                           "cuDNN's autotuner on (or off); unset leaves LibTorch's setting");
-  group->add_option("--reload-dataloaders-every-n-epochs", options.reload_dataloaders_every_n_epochs(),
-                    "Ask the *_dataloader() hooks for new loaders every n epochs (0: never)")
+  group->add_flag_function(
+      "--benchmark,!--no-benchmark", [&options](int64_t count) { options.benchmark() = count > 0; },
+      "cuDNN's autotuner on (or off); unset leaves LibTorch's setting");
+  group
+      ->add_option("--reload-dataloaders-every-n-epochs", options.reload_dataloaders_every_n_epochs(),
+                   "Ask the *_dataloader() hooks for new loaders every n epochs (0: never)")
       ->check(integer_in_range());
   group->add_option("--check-val-every-n-epoch", state.check_val_every_n_epoch,
                     "Validate every n epochs ('none': only by --val-check-interval)");
-  group->add_option("--accumulate-grad-batches", options.accumulate_grad_batches(),
-                    "Batches whose gradients are summed before each optimizer step")
+  group
+      ->add_option("--accumulate-grad-batches", options.accumulate_grad_batches(),
+                   "Batches whose gradients are summed before each optimizer step")
       ->check(integer_in_range());
   group->add_option("--log-every-n-steps", options.log_every_n_steps(), "How often loggers receive step metrics")
       ->check(integer_in_range());
@@ -108,7 +115,9 @@ void add_hardware_options(CLI::App* group, TrainerOptions& options) {
   group->add_option("--default-root-dir", options.default_root_dir(), "Where logs and checkpoints go");
   group->add_option("--accelerator", options.accelerator(), "cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "gpu", "auto"}));
-  group->add_option("--devices", options.devices(), "Processes (devices) per machine; more than one needs --strategy ddp")
+  group
+      ->add_option("--devices", options.devices(),
+                   "Processes (devices) per machine; more than one needs --strategy ddp")
       ->check(integer_in_range());
   group->add_option("--strategy", options.strategy(), "auto, single_device or ddp")
       ->check(CLI::IsMember({"auto", "single_device", "ddp"}));
@@ -130,8 +139,9 @@ void add_run_options(CLI::App* group, TrainerOptions& options, CommandLineState&
   group->add_flag("--enable-model-summary,!--no-enable-model-summary", options.enable_model_summary(),
                   "Attach model_summary with its defaults (on by default)");
   group->add_option("--precision", options.precision(), "32-true, 64-true, bf16-mixed, 16-mixed, bf16-true or 16-true");
-  group->add_option_function<double>("--gradient-clip-val", [&options](const double& value) { options.gradient_clip_val() = value; },
-                                     "Clip gradients to this norm (or value) before each step");
+  group->add_option_function<double>(
+      "--gradient-clip-val", [&options](const double& value) { options.gradient_clip_val() = value; },
+      "Clip gradients to this norm (or value) before each step");
   group->add_option("--gradient-clip-algorithm", options.gradient_clip_algorithm(), "norm or value");
   group->add_option("--max-time", options.max_time(), "Stop training after this long: DD:HH:MM:SS or seconds");
   group->add_flag("--detect-anomaly", options.detect_anomaly(), "Stop on a NaN/inf training loss, naming the batch");
@@ -140,7 +150,8 @@ void add_run_options(CLI::App* group, TrainerOptions& options, CommandLineState&
   group->add_option("--requeue-command", options.requeue_command(),
                     "The command that requeues the job; {job_id} becomes SLURM's job id");
   group->add_option("--plugin", state.plugins, "A plugin to load: NAME or NAME:key=value,... (repeatable)")
-      ->take_all()->allow_extra_args(false);
+      ->take_all()
+      ->allow_extra_args(false);
   group->add_option("--plugin-dir", options.plugin_dirs(), "A folder searched for plugin .so files (repeatable)")
       ->allow_extra_args(false);
 }
@@ -212,7 +223,8 @@ ConfigExtras finish_trainer_options(const CommandLineState& state, TrainerOption
   std::set<std::string> given;
   for (const OptionField* field : options.fields()) {
     const std::string name = field->name();
-    if (state.app && state.app->get_option_no_throw(kebab(name)) && state.app->count(kebab(name)) > 0) given.insert(name);
+    if (state.app && state.app->get_option_no_throw(kebab(name)) && state.app->count(kebab(name)) > 0)
+      given.insert(name);
     if (state.dotted.count(name) && !state.dotted.at(name).empty()) given.insert(name);
   }
   if (state.seed >= 0 || !state.seed_everything.empty()) given.insert("seed");
@@ -224,9 +236,10 @@ ConfigExtras finish_trainer_options(const CommandLineState& state, TrainerOption
       const auto origin = found != component.origins.end() ? found->second
                           : component.origins.empty()      ? std::string("config")
                                                            : component.origins.begin()->second;
-      spdlog::warn("{}: section '{}' is skipped: this program takes its model's, data's and optimizer's arguments on "
-                   "its own command line (fulgur::cli::run reads them)",
-                   origin, section);
+      spdlog::warn(
+          "{}: section '{}' is skipped: this program takes its model's, data's and optimizer's arguments on "
+          "its own command line (fulgur::cli::run reads them)",
+          origin, section);
     }
   }
   apply_option_texts(state, options);

@@ -19,7 +19,8 @@ namespace fs = std::filesystem;
 
 // "digits::DigitsNet" is also "digits.DigitsNet" (Python's spelling) and "DigitsNet".
 std::string dotted(std::string name) {
-  for (std::size_t at = name.find("::"); at != std::string::npos; at = name.find("::", at + 1)) name.replace(at, 2, ".");
+  for (std::size_t at = name.find("::"); at != std::string::npos; at = name.find("::", at + 1))
+    name.replace(at, 2, ".");
   return name;
 }
 
@@ -111,7 +112,8 @@ void ComponentRegistry::load_libraries(const std::vector<std::string>& search_pa
       if (!tag) continue;
       loaded_files_.push_back(path);
       if (*tag != PluginHost::abi_tag()) {
-        skipped_files_.push_back(path + ": built for ABI '" + *tag + "', this fulgur is '" + PluginHost::abi_tag() + "'");
+        skipped_files_.push_back(path + ": built for ABI '" + *tag + "', this fulgur is '" + PluginHost::abi_tag() +
+                                 "'");
         spdlog::warn("module library '{}' skipped: built for ABI '{}', this fulgur is '{}'", path, *tag,
                      PluginHost::abi_tag());
         continue;
@@ -125,7 +127,8 @@ void ComponentRegistry::load_libraries(const std::vector<std::string>& search_pa
     }
   }
   for (const auto& name : duplicates_) {
-    spdlog::warn("the class '{}' is registered twice (in the program and a module library?): the first one is used", name);
+    spdlog::warn("the class '{}' is registered twice (in the program and a module library?): the first one is used",
+                 name);
   }
   duplicates_.clear();
 }

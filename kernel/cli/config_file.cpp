@@ -20,9 +20,10 @@ namespace {
 // writes for them by default: a file that leaves them there is accepted.
 const std::map<std::string, std::vector<std::string>>& lightning_only_keys() {
   static const std::map<std::string, std::vector<std::string>> keys{
-      {"callbacks", {"", "null"}},     {"profiler", {"", "null"}},
-      {"sync_batchnorm", {"false"}},     {"barebones", {"false"}},        {"min_steps", {"", "null"}},
-      {"model_registry", {"", "null"}},  {"enable_autolog_hparams", {"true"}},
+      {"callbacks", {"", "null"}},          {"profiler", {"", "null"}},
+      {"sync_batchnorm", {"false"}},        {"barebones", {"false"}},
+      {"min_steps", {"", "null"}},          {"model_registry", {"", "null"}},
+      {"enable_autolog_hparams", {"true"}},
   };
   return keys;
 }
@@ -40,13 +41,15 @@ class ConfigReader {
     } catch (const YAML::BadFile&) {
       throw Error("config '" + path_ + "': cannot read the file");
     } catch (const YAML::Exception& error) {
-      throw Error("config '" + path_ + "' line " + std::to_string(error.mark.line + 1) + ": not valid YAML: " + error.msg);
+      throw Error("config '" + path_ + "' line " + std::to_string(error.mark.line + 1) +
+                  ": not valid YAML: " + error.msg);
     }
     ConfigExtras extras;
     if (root.IsNull()) return extras;  // an empty file
     if (!root.IsMap()) fail(root, "", "the file should be a mapping of sections (trainer:, seed_everything:, ...)");
-    static const std::vector<std::string> sections{"trainer",   "seed_everything", "ckpt_path",   "model",
-                                                   "data",      "optimizer",       "lr_scheduler", "weights_only",    "test_after_fit"};
+    static const std::vector<std::string> sections{"trainer",       "seed_everything", "ckpt_path",    "model",
+                                                   "data",          "optimizer",       "lr_scheduler", "weights_only",
+                                                   "test_after_fit"};
     for (const auto& entry : root) {
       const std::string key = entry.first.as<std::string>();
       const YAML::Node& value = entry.second;
@@ -100,7 +103,8 @@ class ConfigReader {
       component.origins["class_path"] = where(value);
       return component;
     }
-    if (!value.IsMap()) fail(value, key, "expected a class name, {class_path: NAME, init_args: {...}} or its arguments");
+    if (!value.IsMap())
+      fail(value, key, "expected a class name, {class_path: NAME, init_args: {...}} or its arguments");
     const bool long_form = value["class_path"] || value["init_args"];
     if (long_form) {
       if (const YAML::Node name = value["class_path"]) {
@@ -118,7 +122,8 @@ class ConfigReader {
     // yaml-cpp's Node assignment writes through to the node it refers to: a new handle, not `=`.
     const YAML::Node arguments = long_form ? value["init_args"] : value;
     if (!arguments || arguments.IsNull()) return component;
-    if (!arguments.IsMap()) fail(arguments, key + (long_form ? ".init_args" : ""), "expected the arguments as a mapping");
+    if (!arguments.IsMap())
+      fail(arguments, key + (long_form ? ".init_args" : ""), "expected the arguments as a mapping");
     for (const auto& entry : arguments) {
       const std::string name = entry.first.as<std::string>();
       YAML::Emitter text;
@@ -167,8 +172,9 @@ class ConfigReader {
           const std::string text = value.IsNull() ? "null" : value.IsScalar() ? value.Scalar() : "(a structure)";
           const auto& accepted = lightning->second;
           if (std::find(accepted.begin(), accepted.end(), value.IsNull() ? "null" : text) == accepted.end()) {
-            fail(entry.first, key, "Lightning's option has no counterpart in fulgur; only its default (" +
-                                       accepted.back() + ") is accepted, got " + text);
+            fail(entry.first, key,
+                 "Lightning's option has no counterpart in fulgur; only its default (" + accepted.back() +
+                     ") is accepted, got " + text);
           }
           continue;
         }
@@ -208,8 +214,9 @@ class ConfigReader {
       if (name == "fast_dev_run" && (text == "true" || text == "false")) text = text == "true" ? "1" : "0";
       if (name == "devices" && text == "auto") text = "1";
     } else {
-      fail(value, key, std::string("expected a single value (") + field.type_name() + "), got a " +
-                           (value.IsSequence() ? "list" : "mapping"));
+      fail(value, key,
+           std::string("expected a single value (") + field.type_name() + "), got a " +
+               (value.IsSequence() ? "list" : "mapping"));
     }
     try {
       field.set_text(text);

@@ -11,13 +11,20 @@ namespace {
 
 const char* kind_name(HParamValue::Kind kind) {
   switch (kind) {
-    case HParamValue::Kind::Null: return "null";
-    case HParamValue::Kind::Bool: return "bool";
-    case HParamValue::Kind::Int: return "int";
-    case HParamValue::Kind::Double: return "double";
-    case HParamValue::Kind::String: return "string";
-    case HParamValue::Kind::List: return "list";
-    case HParamValue::Kind::Map: return "map";
+    case HParamValue::Kind::Null:
+      return "null";
+    case HParamValue::Kind::Bool:
+      return "bool";
+    case HParamValue::Kind::Int:
+      return "int";
+    case HParamValue::Kind::Double:
+      return "double";
+    case HParamValue::Kind::String:
+      return "string";
+    case HParamValue::Kind::List:
+      return "list";
+    case HParamValue::Kind::Map:
+      return "map";
   }
   return "value";
 }

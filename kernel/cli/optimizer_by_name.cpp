@@ -98,8 +98,8 @@ std::string canonical(const std::string& name, const std::map<std::string, HPara
   }
   std::string list;
   for (const auto& known : names) list += (list.empty() ? "" : ", ") + known;
-  throw Error(std::string("unknown ") + what + " '" + name + "'; did you mean '" + nearest_name(name, names) +
-              "'? (" + what + "s: " + list + ")");
+  throw Error(std::string("unknown ") + what + " '" + name + "'; did you mean '" + nearest_name(name, names) + "'? (" +
+              what + "s: " + list + ")");
 }
 
 std::tuple<double, double> betas(const HParams& args) {
@@ -113,31 +113,40 @@ std::shared_ptr<torch::optim::Optimizer> make_optimizer(Module& module, const Na
   const auto parameters = module.parameters();
   const double lr = a.get<double>("lr");
   if (chosen.name == "Adam") {
-    return std::make_shared<torch::optim::Adam>(
-        parameters, torch::optim::AdamOptions(lr).betas(betas(a)).eps(a.get<double>("eps"))
-                        .weight_decay(a.get<double>("weight_decay")).amsgrad(a.get<bool>("amsgrad")));
+    return std::make_shared<torch::optim::Adam>(parameters, torch::optim::AdamOptions(lr)
+                                                                .betas(betas(a))
+                                                                .eps(a.get<double>("eps"))
+                                                                .weight_decay(a.get<double>("weight_decay"))
+                                                                .amsgrad(a.get<bool>("amsgrad")));
   }
   if (chosen.name == "AdamW") {
-    return std::make_shared<torch::optim::AdamW>(
-        parameters, torch::optim::AdamWOptions(lr).betas(betas(a)).eps(a.get<double>("eps"))
-                        .weight_decay(a.get<double>("weight_decay")).amsgrad(a.get<bool>("amsgrad")));
+    return std::make_shared<torch::optim::AdamW>(parameters, torch::optim::AdamWOptions(lr)
+                                                                 .betas(betas(a))
+                                                                 .eps(a.get<double>("eps"))
+                                                                 .weight_decay(a.get<double>("weight_decay"))
+                                                                 .amsgrad(a.get<bool>("amsgrad")));
   }
   if (chosen.name == "SGD") {
-    return std::make_shared<torch::optim::SGD>(
-        parameters, torch::optim::SGDOptions(lr).momentum(a.get<double>("momentum"))
-                        .dampening(a.get<double>("dampening")).weight_decay(a.get<double>("weight_decay"))
-                        .nesterov(a.get<bool>("nesterov")));
+    return std::make_shared<torch::optim::SGD>(parameters, torch::optim::SGDOptions(lr)
+                                                               .momentum(a.get<double>("momentum"))
+                                                               .dampening(a.get<double>("dampening"))
+                                                               .weight_decay(a.get<double>("weight_decay"))
+                                                               .nesterov(a.get<bool>("nesterov")));
   }
   if (chosen.name == "RMSprop") {
-    return std::make_shared<torch::optim::RMSprop>(
-        parameters, torch::optim::RMSpropOptions(lr).alpha(a.get<double>("alpha")).eps(a.get<double>("eps"))
-                        .weight_decay(a.get<double>("weight_decay")).momentum(a.get<double>("momentum"))
-                        .centered(a.get<bool>("centered")));
+    return std::make_shared<torch::optim::RMSprop>(parameters, torch::optim::RMSpropOptions(lr)
+                                                                   .alpha(a.get<double>("alpha"))
+                                                                   .eps(a.get<double>("eps"))
+                                                                   .weight_decay(a.get<double>("weight_decay"))
+                                                                   .momentum(a.get<double>("momentum"))
+                                                                   .centered(a.get<bool>("centered")));
   }
   return std::make_shared<torch::optim::Adagrad>(
-      parameters, torch::optim::AdagradOptions(lr).lr_decay(a.get<double>("lr_decay"))
+      parameters, torch::optim::AdagradOptions(lr)
+                      .lr_decay(a.get<double>("lr_decay"))
                       .weight_decay(a.get<double>("weight_decay"))
-                      .initial_accumulator_value(a.get<double>("initial_accumulator_value")).eps(a.get<double>("eps")));
+                      .initial_accumulator_value(a.get<double>("initial_accumulator_value"))
+                      .eps(a.get<double>("eps")));
 }
 
 LRSchedulerConfig make_scheduler(torch::optim::Optimizer& optimizer, const NamedClass& chosen) {
@@ -146,7 +155,8 @@ LRSchedulerConfig make_scheduler(torch::optim::Optimizer& optimizer, const Named
     return {std::make_shared<StepLR>(optimizer, a.get<int64_t>("step_size"), a.get<double>("gamma"))};
   }
   if (chosen.name == "MultiStepLR") {
-    return {std::make_shared<MultiStepLR>(optimizer, a.get<std::vector<int64_t>>("milestones"), a.get<double>("gamma"))};
+    return {
+        std::make_shared<MultiStepLR>(optimizer, a.get<std::vector<int64_t>>("milestones"), a.get<double>("gamma"))};
   }
   if (chosen.name == "ExponentialLR") return {std::make_shared<ExponentialLR>(optimizer, a.get<double>("gamma"))};
   if (chosen.name == "CosineAnnealingLR") {

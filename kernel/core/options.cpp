@@ -60,7 +60,8 @@ std::vector<std::string> split_text(const std::string& text, char separator) {
 
 void read_option_fields(const std::vector<OptionField*>& fields, const std::string& owner, const PluginOptions& text) {
   for (const auto& [key, value] : text) {
-    const auto found = std::find_if(fields.begin(), fields.end(), [&](const OptionField* f) { return key == f->name(); });
+    const auto found =
+        std::find_if(fields.begin(), fields.end(), [&](const OptionField* f) { return key == f->name(); });
     if (found == fields.end() || !(*found)->has_text()) {
       std::set<std::string> accepted;
       for (const OptionField* field : fields) {

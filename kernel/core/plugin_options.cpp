@@ -51,8 +51,8 @@ void OptionReader::finish() const {
     if (known_.count(key)) continue;
     std::string accepted;
     for (const auto& name : known_) accepted += (accepted.empty() ? "" : ", ") + name;
-    throw PluginError("plugin '" + plugin_ + "': unknown option '" + key + "'; accepted options: " +
-                      (accepted.empty() ? "none" : accepted));
+    throw PluginError("plugin '" + plugin_ + "': unknown option '" + key +
+                      "'; accepted options: " + (accepted.empty() ? "none" : accepted));
   }
 }
 

@@ -27,7 +27,8 @@ PluginSpec PluginSpec::parse(const std::string& text) {
   const auto colon = text.find(':');
   spec.name = trim(text.substr(0, colon));
   if (!is_valid_name(spec.name)) {
-    throw Error("plugin spec '" + text + "': expected NAME or NAME:key=value,... where NAME uses letters, digits, '_' or '-'");
+    throw Error("plugin spec '" + text +
+                "': expected NAME or NAME:key=value,... where NAME uses letters, digits, '_' or '-'");
   }
   if (colon == std::string::npos) return spec;
   const std::string rest = text.substr(colon + 1);

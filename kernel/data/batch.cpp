@@ -31,7 +31,8 @@ Batch Batch::list(List items) {
 Batch Batch::dict(Dict entries) {
   for (std::size_t i = 0; i < entries.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {
-      if (entries[i].first == entries[j].first) throw Error("Batch::dict: the key '" + entries[i].first + "' appears twice");
+      if (entries[i].first == entries[j].first)
+        throw Error("Batch::dict: the key '" + entries[i].first + "' appears twice");
     }
   }
   Batch batch;
@@ -100,8 +101,8 @@ Batch& Batch::at(std::size_t index) {
   } else {
     throw Error("batch[" + std::to_string(index) + "]: the batch is " + describe() + ", which has no positions");
   }
-  throw Error("batch[" + std::to_string(index) + "]: the batch has " + std::to_string(size()) + " entries: " +
-              describe());
+  throw Error("batch[" + std::to_string(index) + "]: the batch has " + std::to_string(size()) +
+              " entries: " + describe());
 }
 
 const Batch& Batch::at(const std::string& key) const { return const_cast<Batch*>(this)->at(key); }
@@ -153,14 +154,17 @@ void Batch::check_unpack(std::size_t n) const {
 
 void Batch::for_each_tensor(const std::function<void(const at::Tensor&)>& visit) const {
   switch (kind()) {
-    case Kind::Tensor: visit(std::get<at::Tensor>(value_)); break;
+    case Kind::Tensor:
+      visit(std::get<at::Tensor>(value_));
+      break;
     case Kind::List:
       for (const auto& item : std::get<List>(value_)) item.for_each_tensor(visit);
       break;
     case Kind::Dict:
       for (const auto& entry : std::get<Dict>(value_)) entry.second.for_each_tensor(visit);
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -183,7 +187,8 @@ void Batch::apply_to_tensors(const std::function<at::Tensor(const at::Tensor&)>&
     case Kind::Dict:
       for (auto& entry : std::get<Dict>(value_)) entry.second.apply_to_tensors(fn);
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -219,15 +224,19 @@ std::optional<int64_t> Batch::batch_size(std::string* problem) const {
 
 std::string Batch::describe() const {
   switch (kind()) {
-    case Kind::None: return "None";
-    case Kind::Tensor: return describe_tensor(std::get<at::Tensor>(value_));
-    case Kind::Int: return "int " + std::to_string(std::get<int64_t>(value_));
+    case Kind::None:
+      return "None";
+    case Kind::Tensor:
+      return describe_tensor(std::get<at::Tensor>(value_));
+    case Kind::Int:
+      return "int " + std::to_string(std::get<int64_t>(value_));
     case Kind::Double: {
       std::ostringstream out;
       out << "double " << std::get<double>(value_);
       return out.str();
     }
-    case Kind::Bool: return std::get<bool>(value_) ? "bool true" : "bool false";
+    case Kind::Bool:
+      return std::get<bool>(value_) ? "bool true" : "bool false";
     case Kind::String: {
       const auto& text = std::get<std::string>(value_);
       return "string '" + (text.size() > 40 ? text.substr(0, 37) + "..." : text) + "'";

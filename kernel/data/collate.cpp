@@ -26,7 +26,8 @@ class Collator {
           const auto& tensor = nodes[i]->tensor();
           if (!tensor.defined()) mismatch(nodes, i, where, "an undefined tensor");
           if (tensor.sizes() != first.tensor().sizes()) mismatch(nodes, i, where, "tensors of different shapes");
-          if (tensor.scalar_type() != first.tensor().scalar_type()) mismatch(nodes, i, where, "tensors of different dtypes");
+          if (tensor.scalar_type() != first.tensor().scalar_type())
+            mismatch(nodes, i, where, "tensors of different dtypes");
           tensors.push_back(tensor);
         }
         return at::stack(tensors);
@@ -70,7 +71,8 @@ class Collator {
         std::vector<const Batch*> column(nodes.size());
         for (const auto& [key, value] : first.entries()) {
           for (std::size_t i = 0; i < nodes.size(); ++i) {
-            if (!nodes[i]->contains(key)) mismatch(nodes, i, where, "dicts with different keys ('" + key + "' missing)");
+            if (!nodes[i]->contains(key))
+              mismatch(nodes, i, where, "dicts with different keys ('" + key + "' missing)");
             column[i] = &nodes[i]->at(key);
           }
           entries.emplace_back(key, collate(column, where + "[\"" + key + "\"]"));
@@ -95,9 +97,9 @@ class Collator {
 
   [[noreturn]] void mismatch(const std::vector<const Batch*>& nodes, std::size_t i, const std::string& where,
                              const std::string& what) const {
-    throw Error("default_collate: samples " + name(0) + " and " + name(i) + " cannot be stacked into one batch: " +
-                what + at_place(where) + " (sample " + name(0) + ": " + nodes[0]->describe() + "; sample " + name(i) +
-                ": " + nodes[i]->describe() + ")");
+    throw Error("default_collate: samples " + name(0) + " and " + name(i) +
+                " cannot be stacked into one batch: " + what + at_place(where) + " (sample " + name(0) + ": " +
+                nodes[0]->describe() + "; sample " + name(i) + ": " + nodes[i]->describe() + ")");
   }
 
   const std::vector<int64_t>& indices_;

@@ -77,7 +77,8 @@ std::vector<std::string> read_lines(const std::string& path, char delimiter) {
   }
   int code = Z_OK;
   const char* message = gzerror(file.get(), &code);
-  if (got < 0 || (code != Z_OK && code != Z_STREAM_END)) throw Error("CsvDataset: '" + path + "' cannot be read: " + message);
+  if (got < 0 || (code != Z_OK && code != Z_STREAM_END))
+    throw Error("CsvDataset: '" + path + "' cannot be read: " + message);
   if (!current.empty()) lines.push_back(std::move(current));
   return lines;
 }
@@ -124,7 +125,8 @@ std::size_t resolve_column(const CsvColumn& column, const char* role, const std:
   if (found == names.end()) {
     std::string known;
     for (const auto& name : names) known += (known.empty() ? "'" : ", '") + name + "'";
-    throw Error("CsvDataset: '" + path + "' has no column '" + column.name + "' (" + role + "); its columns are " + known);
+    throw Error("CsvDataset: '" + path + "' has no column '" + column.name + "' (" + role + "); its columns are " +
+                known);
   }
   return static_cast<std::size_t>(found - names.begin());
 }
@@ -138,8 +140,8 @@ bool contains(const std::vector<std::size_t>& columns, std::size_t column) {
 CsvDataset::CsvDataset(const std::string& path, CsvDatasetOptions options) {
   char delimiter = options.delimiter_;
   if (delimiter == 0) {
-    const bool tabs = ends_with(path, ".tsv") || ends_with(path, ".tab") || ends_with(path, ".tsv.gz") ||
-                      ends_with(path, ".tab.gz");
+    const bool tabs =
+        ends_with(path, ".tsv") || ends_with(path, ".tab") || ends_with(path, ".tsv.gz") || ends_with(path, ".tab.gz");
     delimiter = tabs ? '\t' : ',';
   }
   const auto lines = read_lines(path, delimiter);

@@ -34,8 +34,8 @@ DatasetLoader::DatasetLoader(std::shared_ptr<Dataset> dataset, DatasetLoaderOpti
   const int64_t samples = dataset_->size();
   if (samples <= 0) throw Error("DatasetLoader: the dataset is empty (its size() is " + std::to_string(samples) + ")");
   if (options_.drop_last_ && samples < options_.batch_size_) {
-    throw Error("DatasetLoader: drop_last with batch_size " + std::to_string(options_.batch_size_) + " leaves no batch of the " +
-                std::to_string(samples) + " samples");
+    throw Error("DatasetLoader: drop_last with batch_size " + std::to_string(options_.batch_size_) +
+                " leaves no batch of the " + std::to_string(samples) + " samples");
   }
 }
 
@@ -59,7 +59,9 @@ void DatasetLoader::validate_options() const {
   }
   if (options_.pin_memory_ && !torch::cuda::is_available()) {
     static std::once_flag warned;
-    std::call_once(warned, [] { spdlog::warn("DatasetLoader: pin_memory is set but no CUDA device is available; batches are not pinned"); });
+    std::call_once(warned, [] {
+      spdlog::warn("DatasetLoader: pin_memory is set but no CUDA device is available; batches are not pinned");
+    });
   }
 }
 
@@ -147,7 +149,8 @@ void DatasetLoader::start_epoch(int64_t epoch) {
       for (int64_t i = 0; i < total; ++i) pass->order[static_cast<std::size_t>(i)] = i;
     }
     pass->batch_size = options_.batch_size_;
-    pass->num_batches = detail::batches_in(static_cast<int64_t>(pass->order.size()), pass->batch_size, options_.drop_last_);
+    pass->num_batches =
+        detail::batches_in(static_cast<int64_t>(pass->order.size()), pass->batch_size, options_.drop_last_);
     {
       const std::lock_guard<std::mutex> lock(mutex_);
       ++generation_;
@@ -226,7 +229,8 @@ void DatasetLoader::stream_worker(int64_t worker_id) {
   std::unique_ptr<SampleStream> stream;
   int64_t drawn = 0;
   try {
-    stream = iterable_->stream(StreamShard{rank_ * workers + worker_id, world_size_ * workers, worker_id, workers, epoch_});
+    stream =
+        iterable_->stream(StreamShard{rank_ * workers + worker_id, world_size_ * workers, worker_id, workers, epoch_});
     if (!stream) throw Error("IterableDataset::stream returned no stream");
   } catch (...) {
     Prepared failed;

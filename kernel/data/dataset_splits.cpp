@@ -22,8 +22,8 @@ Subset::Subset(std::shared_ptr<Dataset> dataset, std::vector<int64_t> indices)
   const int64_t size = dataset_->size();
   for (std::size_t i = 0; i < indices_.size(); ++i) {
     if (indices_[i] < 0 || indices_[i] >= size) {
-      throw Error(fmt::format("Subset: index {} (position {}) is out of range for a dataset of {} samples",
-                              indices_[i], i, size));
+      throw Error(fmt::format("Subset: index {} (position {}) is out of range for a dataset of {} samples", indices_[i],
+                              i, size));
     }
   }
 }
@@ -48,8 +48,8 @@ std::vector<int64_t> split_lengths(int64_t size, const std::vector<double>& leng
   if (lengths.empty()) throw Error("random_split: give at least one length");
   for (std::size_t i = 0; i < lengths.size(); ++i) {
     if (!std::isfinite(lengths[i]) || lengths[i] < 0) {
-      throw Error(fmt::format("random_split: length at index {} is {}; lengths are counts or fractions >= 0", i,
-                              lengths[i]));
+      throw Error(
+          fmt::format("random_split: length at index {} is {}; lengths are counts or fractions >= 0", i, lengths[i]));
     }
   }
   const double total = std::accumulate(lengths.begin(), lengths.end(), 0.0);
@@ -69,16 +69,20 @@ std::vector<int64_t> split_lengths(int64_t size, const std::vector<double>& leng
   } else {
     for (std::size_t i = 0; i < lengths.size(); ++i) {
       if (lengths[i] != std::floor(lengths[i])) {
-        throw Error(fmt::format("random_split: lengths sum to {}, so they are counts, and the length at index {} "
-                                "({}) is not a whole number; fractions must sum to 1", total, i, lengths[i]));
+        throw Error(
+            fmt::format("random_split: lengths sum to {}, so they are counts, and the length at index {} "
+                        "({}) is not a whole number; fractions must sum to 1",
+                        total, i, lengths[i]));
       }
       counts.push_back(static_cast<int64_t>(lengths[i]));
     }
   }
   const int64_t sum = std::accumulate(counts.begin(), counts.end(), int64_t{0});
   if (sum != size) {
-    throw Error(fmt::format("random_split: the lengths sum to {}, the dataset has {} samples; counts must sum to "
-                            "the dataset's size, fractions to 1", sum, size));
+    throw Error(
+        fmt::format("random_split: the lengths sum to {}, the dataset has {} samples; counts must sum to "
+                    "the dataset's size, fractions to 1",
+                    sum, size));
   }
   return counts;
 }
@@ -96,7 +100,8 @@ Splits random_split(const std::shared_ptr<Dataset>& dataset, const std::vector<d
   Splits splits;
   int64_t offset = 0;
   for (const int64_t count : counts) {
-    splits.subsets.push_back(std::make_shared<Subset>(dataset, std::vector<int64_t>(order + offset, order + offset + count)));
+    splits.subsets.push_back(
+        std::make_shared<Subset>(dataset, std::vector<int64_t>(order + offset, order + offset + count)));
     offset += count;
   }
   return splits;

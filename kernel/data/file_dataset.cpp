@@ -72,7 +72,8 @@ FileDataset::FileDataset(const std::string& root, FileDatasetOptions options) : 
       if (entry.is_directory()) classes_.push_back(entry.path().filename().string());
     }
     std::sort(classes_.begin(), classes_.end());
-    if (classes_.empty()) throw Error("FileDataset: label_from_folder, but '" + root + "' has no sub-folders (one per class)");
+    if (classes_.empty())
+      throw Error("FileDataset: label_from_folder, but '" + root + "' has no sub-folders (one per class)");
   }
   std::vector<std::pair<std::string, int64_t>> found;
   for (const auto& entry : fs::recursive_directory_iterator(root)) {

@@ -30,7 +30,8 @@ void TensorDataLoader::start_epoch(int64_t epoch) {
 
 void TensorDataLoader::shard(int64_t rank, int64_t world_size) {
   if (world_size < 1 || rank < 0 || rank >= world_size) {
-    throw Error("TensorDataLoader::shard: rank " + std::to_string(rank) + " of world size " + std::to_string(world_size));
+    throw Error("TensorDataLoader::shard: rank " + std::to_string(rank) + " of world size " +
+                std::to_string(world_size));
   }
   if (world_size > data_.size(0)) {
     throw Error("TensorDataLoader: " + std::to_string(data_.size(0)) + " samples cannot be shared by " +

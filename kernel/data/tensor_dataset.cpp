@@ -14,7 +14,8 @@ TensorDataset::TensorDataset(std::vector<at::Tensor> tensors) : tensors_(std::mo
     const at::Tensor& tensor = tensors_[i];
     if (!tensor.defined()) throw Error("TensorDataset: tensor " + std::to_string(i) + " is undefined");
     if (tensor.dim() == 0) {
-      throw Error("TensorDataset: tensor " + std::to_string(i) + " is a scalar; each tensor needs a first "
+      throw Error("TensorDataset: tensor " + std::to_string(i) +
+                  " is a scalar; each tensor needs a first "
                   "dimension that indexes the samples");
     }
     if (tensor.size(0) != tensors_.front().size(0)) {

@@ -69,7 +69,8 @@ bool ExperimentDir::share(const std::string& log_dir) {
 }
 
 void ExperimentDir::use_version(int64_t version) {
-  if (version < 0) throw Error("logger folder: a checkpoint names version_" + std::to_string(version) + ", which cannot be");
+  if (version < 0)
+    throw Error("logger folder: a checkpoint names version_" + std::to_string(version) + ", which cannot be");
   if (version == version_) return;
   if (created_) {
     throw Error("logger folder " + path() + " is already written; cannot switch to version_" + std::to_string(version));

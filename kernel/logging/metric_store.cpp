@@ -25,14 +25,15 @@ bool default_on_epoch(LogContext context) { return context != LogContext::Traini
 void MetricStore::check_name_and_place(const std::string& name) const {
   check_name(name);
   if (forbidden_in_) {
-    throw Error("log('" + name + "') in " + forbidden_in_ + ": Lightning's rules allow log in the step methods and in "
+    throw Error("log('" + name + "') in " + forbidden_in_ +
+                ": Lightning's rules allow log in the step methods and in "
                 "the training, validation and test batch and epoch hooks (and on_train_start, on_before_backward, "
-                "on_after_backward, on_before_optimizer_step, on_before_zero_grad), not in " + forbidden_in_);
+                "on_after_backward, on_before_optimizer_step, on_before_zero_grad), not in " +
+                forbidden_in_);
   }
 }
 
-void MetricStore::record_step(const std::string& name, const std::string& key, const at::Tensor& value,
-                              bool on_epoch) {
+void MetricStore::record_step(const std::string& name, const std::string& key, const at::Tensor& value, bool on_epoch) {
   // key is name + the loader's suffix.
   const std::string step_name = on_epoch ? name + "_step" + key.substr(name.size()) : key;
   step_metrics_[step_name] = value;
@@ -47,7 +48,8 @@ void MetricStore::record_step(const std::string& name, const std::string& key, c
 void MetricStore::log(const std::string& name, LoggableMetric& metric, const LogOptions& options) {
   check_name_and_place(name);
   if (recording_) {
-    throw Error("log('" + name + "', " + metric.metric_name() + ") in a step that " + recorder_ + " captures: a "
+    throw Error("log('" + name + "', " + metric.metric_name() + ") in a step that " + recorder_ +
+                " captures: a "
                 "metric object's states change outside the captured work; log its value tensor instead, or update "
                 "the metric outside training_step");
   }
@@ -60,7 +62,8 @@ void MetricStore::log(const std::string& name, LoggableMetric& metric, const Log
   if (on_step) {
     const at::Tensor value = metric.batch_value();
     if (!value.defined()) {
-      throw Error("log('" + name + "', " + metric.metric_name() + ") with on_step=true logs this batch's value, which "
+      throw Error("log('" + name + "', " + metric.metric_name() +
+                  ") with on_step=true logs this batch's value, which "
                   "only calling the metric on the batch gives (metric(preds, target) / forward); update() alone "
                   "gives none. Call it, or log with on_step=false");
     }
@@ -84,13 +87,12 @@ void MetricStore::log(const std::string& name, LoggableMetric& metric, const Log
   }
 }
 
-void MetricStore::log(const std::string& name, const at::Tensor& value, const LogOptions& options,
-                      int64_t batch_size, const std::string& why_unknown) {
+void MetricStore::log(const std::string& name, const at::Tensor& value, const LogOptions& options, int64_t batch_size,
+                      const std::string& why_unknown) {
   check_name_and_place(name);
   if (!value.defined()) throw Error("log: metric '" + name + "' is an undefined tensor");
   if (value.numel() != 1) {
-    throw Error("log: metric '" + name + "' must be a single value, got a tensor of shape " +
-                c10::str(value.sizes()));
+    throw Error("log: metric '" + name + "' must be a single value, got a tensor of shape " + c10::str(value.sizes()));
   }
   const auto& fx = options.reduce_fx();
   if (!known_reduce_fx(fx)) {
@@ -143,8 +145,8 @@ void MetricStore::accumulate_for_epoch(const std::string& name, const std::strin
     accumulator.context = context_;
     accumulator.published_name = published_name;
     // float64 accumulation keeps long epochs exact enough; one small kernel per call.
-    accumulator.total = fx == "mean" ? detached.to(at::kDouble) * static_cast<double>(weight)
-                                     : detached.to(at::kDouble).clone();
+    accumulator.total =
+        fx == "mean" ? detached.to(at::kDouble) * static_cast<double>(weight) : detached.to(at::kDouble).clone();
   } else if (fx == "mean") {
     accumulator.total.add_(detached, static_cast<double>(weight));
   } else if (fx == "sum") {
@@ -214,8 +216,8 @@ std::vector<MetricStore::EpochAggregate> MetricStore::epoch_aggregates(LogContex
   std::vector<EpochAggregate> aggregates;
   for (const auto& [key, accumulator] : accumulators_) {
     if (accumulator.context != context || accumulator.metric || !accumulator.total.defined()) continue;
-    aggregates.push_back({key, accumulator.total.to(at::kCPU), accumulator.weight, accumulator.reduce_fx,
-                          accumulator.published_name});
+    aggregates.push_back(
+        {key, accumulator.total.to(at::kCPU), accumulator.weight, accumulator.reduce_fx, accumulator.published_name});
   }
   return aggregates;
 }
@@ -224,7 +226,8 @@ void MetricStore::restore_epoch_aggregates(const std::vector<EpochAggregate>& ag
   for (const auto& aggregate : aggregates) {
     const auto& fx = aggregate.reduce_fx;
     if (!known_reduce_fx(fx)) {
-      throw Error("the epoch aggregate of '" + aggregate.key + "' has reduce_fx '" + fx + "'; expected mean, sum, max or min");
+      throw Error("the epoch aggregate of '" + aggregate.key + "' has reduce_fx '" + fx +
+                  "'; expected mean, sum, max or min");
     }
     if (!aggregate.total.defined() || aggregate.total.numel() != 1 || aggregate.weight < 0) {
       throw Error("the epoch aggregate of '" + aggregate.key + "' is not a single value with a weight >= 0");

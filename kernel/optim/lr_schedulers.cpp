@@ -42,7 +42,8 @@ int64_t int_of(const StateDict& state, const char* key, const std::string& kind)
   }
   const int64_t value = state.at(key).toInt();
   if (value < 0) {  // step and epoch counters: a negative one would replay a schedule from before its start
-    throw Error("lr scheduler '" + kind + "': its saved '" + key + "' is " + std::to_string(value) + "; it cannot be negative");
+    throw Error("lr scheduler '" + kind + "': its saved '" + key + "' is " + std::to_string(value) +
+                "; it cannot be negative");
   }
   return value;
 }
@@ -50,7 +51,8 @@ int64_t int_of(const StateDict& state, const char* key, const std::string& kind)
 // A saved state belongs to one kind of scheduler; restoring it into another is an error.
 void require_kind(const StateDict& state, const std::string& kind) {
   const std::string saved = state.contains("kind") && state.at("kind").isString() ? state.at("kind").toStringRef() : "";
-  require(saved == kind, "lr scheduler: the checkpoint holds a '" + saved + "' scheduler where the run has a '" + kind + "' one");
+  require(saved == kind,
+          "lr scheduler: the checkpoint holds a '" + saved + "' scheduler where the run has a '" + kind + "' one");
 }
 
 void require_warmup(int64_t warmup_steps, double start_factor) {
@@ -162,8 +164,8 @@ double CosineAnnealingLR::lr_at(int64_t step, double base_lr) const {
   return cosine_between(base_lr, eta_min_, static_cast<double>(step) / static_cast<double>(t_max_));
 }
 
-CosineAnnealingWarmRestarts::CosineAnnealingWarmRestarts(torch::optim::Optimizer& optimizer, int64_t t_0, int64_t t_mult,
-                                                         double eta_min)
+CosineAnnealingWarmRestarts::CosineAnnealingWarmRestarts(torch::optim::Optimizer& optimizer, int64_t t_0,
+                                                         int64_t t_mult, double eta_min)
     : LRScheduler(optimizer), t_0_(t_0), t_mult_(t_mult), eta_min_(eta_min) {
   require(t_0 > 0, "CosineAnnealingWarmRestarts: t_0 must be > 0, got " + std::to_string(t_0));
   require(t_mult >= 1, "CosineAnnealingWarmRestarts: t_mult must be >= 1, got " + std::to_string(t_mult));
@@ -223,7 +225,8 @@ OneCycleLR::OneCycleLR(torch::optim::Optimizer& optimizer, double max_lr, int64_
   const double up_end = pct_start * static_cast<double>(total_steps) - 1.0;
   const double last = static_cast<double>(total_steps) - 1.0;
   if (three_phase) {
-    phases_ = {{up_end, initial, max_lr}, {2.0 * pct_start * static_cast<double>(total_steps) - 2.0, max_lr, initial},
+    phases_ = {{up_end, initial, max_lr},
+               {2.0 * pct_start * static_cast<double>(total_steps) - 2.0, max_lr, initial},
                {last, initial, minimum}};
   } else {
     phases_ = {{up_end, initial, max_lr}, {last, max_lr, minimum}};
@@ -272,7 +275,8 @@ ReduceLROnPlateau::ReduceLROnPlateau(torch::optim::Optimizer& optimizer, Options
     : LRScheduler(optimizer), options_(std::move(options)) {
   options_.check();
   require(options_.factor() > 0 && options_.factor() < 1, "ReduceLROnPlateau: factor must be in (0, 1)");
-  require(options_.patience() >= 0 && options_.cooldown() >= 0, "ReduceLROnPlateau: patience and cooldown must be >= 0");
+  require(options_.patience() >= 0 && options_.cooldown() >= 0,
+          "ReduceLROnPlateau: patience and cooldown must be >= 0");
   best_ = options_.mode() == "min" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
 }
 
@@ -286,7 +290,8 @@ double ReduceLROnPlateau::lr_at(int64_t /*step*/, double base_lr) const {
 
 bool ReduceLROnPlateau::is_better(double value) const {
   const bool relative = options_.threshold_mode() == "rel";
-  if (options_.mode() == "min") return value < (relative ? best_ * (1.0 - options_.threshold()) : best_ - options_.threshold());
+  if (options_.mode() == "min")
+    return value < (relative ? best_ * (1.0 - options_.threshold()) : best_ - options_.threshold());
   return value > (relative ? best_ * (1.0 + options_.threshold()) : best_ + options_.threshold());
 }
 
@@ -324,7 +329,8 @@ StateDict ReduceLROnPlateau::state_dict() const {
 
 void ReduceLROnPlateau::load_state_dict(const StateDict& state) {
   require_kind(state, kind());
-  require(state.contains("best") && state.at("best").isDouble(), "lr scheduler 'plateau': its saved state has no 'best'");
+  require(state.contains("best") && state.at("best").isDouble(),
+          "lr scheduler 'plateau': its saved state has no 'best'");
   base_lrs_ = doubles_of(state, "base_lrs", kind());
   steps_ = int_of(state, "last_epoch", kind());
   best_ = state.at("best").toDouble();
@@ -368,8 +374,9 @@ void LibTorchScheduler::advance(std::optional<double> /*metric*/) {
 void LibTorchScheduler::load_state_dict(const StateDict& state) {
   require_kind(state, kind());
   steps_ = int_of(state, "last_epoch", kind());
-  require(steps_ <= static_cast<int64_t>(std::numeric_limits<unsigned>::max()),
-          "lr scheduler 'libtorch': its saved last_epoch " + std::to_string(steps_) + " is beyond LibTorch's step counter");
+  require(
+      steps_ <= static_cast<int64_t>(std::numeric_limits<unsigned>::max()),
+      "lr scheduler 'libtorch': its saved last_epoch " + std::to_string(steps_) + " is beyond LibTorch's step counter");
   LibTorchStepCount::of(*scheduler_) = static_cast<unsigned>(steps_);
   // LibTorch's rates are not a formula fulgur can evaluate: the saved ones are set as they were.
   set_lrs(doubles_of(state, "_last_lr", kind()));

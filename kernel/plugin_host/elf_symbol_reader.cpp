@@ -35,14 +35,22 @@ constexpr unsigned char kThisByteOrder = ELFDATA2MSB;
 
 std::string machine_name(uint16_t machine) {
   switch (machine) {
-    case EM_X86_64: return "x86-64";
-    case EM_AARCH64: return "aarch64 (64-bit Arm)";
-    case EM_386: return "x86 (32-bit)";
-    case EM_ARM: return "32-bit Arm";
-    case EM_PPC64: return "ppc64";
-    case EM_RISCV: return "riscv";
-    case EM_S390: return "s390x";
-    default: return "another CPU (ELF machine " + std::to_string(machine) + ")";
+    case EM_X86_64:
+      return "x86-64";
+    case EM_AARCH64:
+      return "aarch64 (64-bit Arm)";
+    case EM_386:
+      return "x86 (32-bit)";
+    case EM_ARM:
+      return "32-bit Arm";
+    case EM_PPC64:
+      return "ppc64";
+    case EM_RISCV:
+      return "riscv";
+    case EM_S390:
+      return "s390x";
+    default:
+      return "another CPU (ELF machine " + std::to_string(machine) + ")";
   }
 }
 
@@ -70,8 +78,9 @@ class ElfFile {
     // dlopen would refuse another CPU's library with a misleading "No such file or directory".
     if (header_.e_machine != kThisMachine || header_.e_ident[EI_DATA] != kThisByteOrder) {
       throw PluginError("cannot load plugin '" + path + "': it was built for " + machine_name(header_.e_machine) +
-                        (header_.e_ident[EI_DATA] != kThisByteOrder ? " (other byte order)" : "") + ", but this process runs on " +
-                        machine_name(kThisMachine) + "; rebuild the plugin for this machine");
+                        (header_.e_ident[EI_DATA] != kThisByteOrder ? " (other byte order)" : "") +
+                        ", but this process runs on " + machine_name(kThisMachine) +
+                        "; rebuild the plugin for this machine");
     }
   }
 
@@ -88,8 +97,8 @@ class ElfFile {
 
   Elf64_Shdr section(std::size_t index) const {
     if (index >= header_.e_shnum) {
-      throw PluginError("cannot load plugin '" + path_ + "': malformed ELF (section " + std::to_string(index) +
-                        " of " + std::to_string(header_.e_shnum) + ")");
+      throw PluginError("cannot load plugin '" + path_ + "': malformed ELF (section " + std::to_string(index) + " of " +
+                        std::to_string(header_.e_shnum) + ")");
     }
     return at<Elf64_Shdr>(header_.e_shoff + index * sizeof(Elf64_Shdr), "section table");
   }

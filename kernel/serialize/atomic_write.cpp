@@ -106,13 +106,15 @@ void write_file_atomically(const std::string& path, std::string_view bytes, cons
   while (written < bytes.size()) {
     const ssize_t result = ::write(file.fd(), bytes.data() + written, bytes.size() - written);
     if (result < 0 && errno == EINTR) continue;
-    if (result <= 0) fail_write(kind, path, "writing " + std::to_string(bytes.size()) + " bytes failed", result < 0 ? errno : ENOSPC);
+    if (result <= 0)
+      fail_write(kind, path, "writing " + std::to_string(bytes.size()) + " bytes failed", result < 0 ? errno : ENOSPC);
     written += static_cast<std::size_t>(result);
   }
   const bool on_disk = durability == Durability::OnDisk;
   if (on_disk && ::fsync(file.fd()) != 0) fail_write(kind, path, "flushing to disk failed", errno);
   if (file.close() != 0) fail_write(kind, path, "closing failed", errno);
-  if (::rename(temporary.c_str(), path.c_str()) != 0) fail_write(kind, path, "renaming the new file into place failed", errno);
+  if (::rename(temporary.c_str(), path.c_str()) != 0)
+    fail_write(kind, path, "renaming the new file into place failed", errno);
   file.commit();
   if (!on_disk) return;
   // The rename itself must reach the disk too.

@@ -29,7 +29,8 @@ void write_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
   try {
     bytes = detail::write_pickle_archive(c10::IValue(checkpoint));
   } catch (const std::bad_alloc&) {
-    throw Error("cannot write checkpoint '" + path + "': out of memory while building it (the previous checkpoint "
+    throw Error("cannot write checkpoint '" + path +
+                "': out of memory while building it (the previous checkpoint "
                 "there is kept)");
   }
   write_file_atomically(path, std::string_view(bytes.data(), bytes.size()), "checkpoint");
@@ -37,7 +38,8 @@ void write_checkpoint(const Checkpoint& checkpoint, const std::string& path) {
 
 Checkpoint read_model_checkpoint(const std::string& path) {
   const c10::IValue value = detail::read_pickle_archive(path, "checkpoint");
-  if (!value.isGenericDict()) throw Error("checkpoint '" + path + "' holds a " + value.tagKind() + ", not a dictionary");
+  if (!value.isGenericDict())
+    throw Error("checkpoint '" + path + "' holds a " + value.tagKind() + ", not a dictionary");
   auto checkpoint = value.toGenericDict();
   if (!checkpoint.contains("state_dict") || !checkpoint.at("state_dict").isGenericDict()) {
     throw Error("checkpoint '" + path + "' has no 'state_dict' dictionary of weights");

@@ -17,7 +17,6 @@
 
 namespace fulgur::detail {
 
-
 namespace {
 
 // The archive's records by their name below its root folder ("data/0"), as LibTorch's reader
@@ -118,7 +117,8 @@ c10::IValue unpickle_archive(const std::vector<char>& bytes, const std::string& 
   if (problem) throw Error(what + " '" + path + "' is refused: " + *problem + "; it is not loaded");
   throw Error(what + " '" + path + "' cannot be unpickled (" + std::to_string(bytes.size()) +
               " bytes; its zip records are intact, so it was written by something other than fulgur or "
-              "torch.save, or holds objects LibTorch cannot rebuild): " + failure);
+              "torch.save, or holds objects LibTorch cannot rebuild): " +
+              failure);
 }
 
 c10::IValue read_pickle_archive(const std::string& path, const std::string& what) {

@@ -30,8 +30,10 @@ at::Tensor generator_state_entry(const Checkpoint& checkpoint, const std::string
   const auto rng = entry.toGenericDict();
   if (!rng.contains("torch")) return {};
   if (!rng.at("torch").isTensor()) {
-    throw Error("checkpoint '" + path + "': entry 'rng_states.torch' should be the CPU generator's state (a uint8 "
-                "tensor) but is a " + rng.at("torch").tagKind());
+    throw Error("checkpoint '" + path +
+                "': entry 'rng_states.torch' should be the CPU generator's state (a uint8 "
+                "tensor) but is a " +
+                rng.at("torch").tagKind());
   }
   const auto state = rng.at("torch").toTensor();
   try {

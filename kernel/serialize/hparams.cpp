@@ -31,14 +31,15 @@ std::string exact_double(double value) {
 
 // A YAML scalar for a string: plain where YAML reads it back as that string, else double-quoted.
 std::string yaml_string(const std::string& text) {
-  static const char* const kReserved[] = {"", "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False",
-                                          "FALSE", "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off",
-                                          "Off", "OFF", "y", "Y", "n", "N"};
+  static const char* const kReserved[] = {"",      "~",     "null", "Null", "NULL", "true", "True", "TRUE", "false",
+                                          "False", "FALSE", "yes",  "Yes",  "YES",  "no",   "No",   "NO",   "on",
+                                          "On",    "ON",    "off",  "Off",  "OFF",  "y",    "Y",    "n",    "N"};
   bool plain = true;
   for (const char* word : kReserved) plain = plain && text != word;
   if (plain) {
     const char first = text[0];
-    plain = !std::isspace(static_cast<unsigned char>(first)) && !std::isspace(static_cast<unsigned char>(text.back())) &&
+    plain = !std::isspace(static_cast<unsigned char>(first)) &&
+            !std::isspace(static_cast<unsigned char>(text.back())) &&
             std::string("-?:,[]{}#&*!|>'\"%@`.+0123456789").find(first) == std::string::npos;
     for (const char c : text) {
       if (c == ':' || c == '#' || c == ',' || c == '[' || c == ']' || c == '{' || c == '}' || c == '"' || c == '\'' ||
@@ -51,11 +52,21 @@ std::string yaml_string(const std::string& text) {
   std::string out = "\"";
   for (const char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char escaped[8];
@@ -105,18 +116,25 @@ const HParamValue::Map& HParamValue::map() const {
 
 std::string HParamValue::to_string() const {
   switch (kind()) {
-    case Kind::String: return "\"" + std::get<std::string>(value_) + "\"";
-    default: return to_yaml();
+    case Kind::String:
+      return "\"" + std::get<std::string>(value_) + "\"";
+    default:
+      return to_yaml();
   }
 }
 
 std::string HParamValue::to_yaml() const {
   switch (kind()) {
-    case Kind::Null: return "null";
-    case Kind::Bool: return std::get<bool>(value_) ? "true" : "false";
-    case Kind::Int: return std::to_string(std::get<int64_t>(value_));
-    case Kind::Double: return exact_double(std::get<double>(value_));
-    case Kind::String: return yaml_string(std::get<std::string>(value_));
+    case Kind::Null:
+      return "null";
+    case Kind::Bool:
+      return std::get<bool>(value_) ? "true" : "false";
+    case Kind::Int:
+      return std::to_string(std::get<int64_t>(value_));
+    case Kind::Double:
+      return exact_double(std::get<double>(value_));
+    case Kind::String:
+      return yaml_string(std::get<std::string>(value_));
     case Kind::List: {
       std::string out = "[";
       for (const auto& element : std::get<List>(value_)) out += (out.size() > 1 ? ", " : "") + element.to_yaml();

@@ -8,11 +8,16 @@ namespace fulgur::detail {
 c10::IValue to_ivalue(const HParamValue& value) {
   using Kind = HParamValue::Kind;
   switch (value.kind()) {
-    case Kind::Null: return c10::IValue();
-    case Kind::Bool: return c10::IValue(value.as<bool>());
-    case Kind::Int: return c10::IValue(value.as<int64_t>());
-    case Kind::Double: return c10::IValue(value.as<double>());
-    case Kind::String: return c10::IValue(value.as<std::string>());
+    case Kind::Null:
+      return c10::IValue();
+    case Kind::Bool:
+      return c10::IValue(value.as<bool>());
+    case Kind::Int:
+      return c10::IValue(value.as<int64_t>());
+    case Kind::Double:
+      return c10::IValue(value.as<double>());
+    case Kind::String:
+      return c10::IValue(value.as<std::string>());
     case Kind::List: {
       c10::impl::GenericList list(c10::AnyType::get());
       for (const auto& element : value.list()) list.push_back(to_ivalue(element));
@@ -68,7 +73,8 @@ HParams map_from_ivalue(const c10::IValue& value, const std::string& where, int 
   if (!value.isGenericDict()) throw Error(where + " should be a dictionary but is a " + value.tagKind());
   HParams out;
   for (const auto& entry : value.toGenericDict()) {
-    if (!entry.key().isString()) throw Error(where + " has a key that is a " + entry.key().tagKind() + ", not a string");
+    if (!entry.key().isString())
+      throw Error(where + " has a key that is a " + entry.key().tagKind() + ", not a string");
     const std::string key = entry.key().toStringRef();
     out.set(key, value_from_ivalue(entry.value(), where + "." + key, depth));
   }

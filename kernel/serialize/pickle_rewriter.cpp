@@ -33,47 +33,163 @@ class PickleRewriter {
       const std::size_t start = pos_;
       const auto op = static_cast<unsigned char>(in_[pos_++]);
       switch (op) {
-        case 0x80: skip(1); break;                                   // PROTO
-        case '.': return edits_.empty() ? std::nullopt : std::optional<std::string>(output());  // STOP
-        case '(': push(start, Kind::Mark); break;                    // MARK
-        case '}': push(start, Kind::Dict); break;                    // EMPTY_DICT
-        case ']': case ')': case 'N': case 0x88: case 0x89:          // empty list and tuple, None, bools
-          push(start); break;
-        case 'J': skip(4); push(start); break;                       // BININT
-        case 'K': skip(1); push(start); break;                       // BININT1
-        case 'M': skip(2); push(start); break;                       // BININT2
-        case 'G': skip(8); push(start); break;                       // BINFLOAT
-        case 0x8a: skip(length(1)); push(start); break;              // LONG1
-        case 0x8b: skip(length(4)); push(start); break;              // LONG4
-        case 'X': case 'T': case 'B': skip(length(4)); push(start); break;     // BINUNICODE, BINSTRING, BINBYTES
-        case 0x8c: case 'U': case 'C': skip(length(1)); push(start); break;    // short forms
-        case 0x8d: case 0x8e: case 0x96: skip(length(8)); push(start); break;  // 8-byte-length forms
-        case 'c': global(start); break;                              // GLOBAL module\nname\n
-        case 'I': case 'L': case 'F': case 'S': case 'V': case 'P': line(); push(start); break;  // text forms
-        case 'g': memo_get(start, text_number()); break;             // GET
-        case 'p': memo_put(text_number()); break;                    // PUT
-        case 'q': memo_put(length(1)); break;                        // BINPUT
-        case 'r': memo_put(length(4)); break;                        // LONG_BINPUT
-        case 0x94: memo_put(next_memo_); break;                      // MEMOIZE
-        case 'h': memo_get(start, length(1)); break;                 // BINGET
-        case 'j': memo_get(start, length(4)); break;                 // LONG_BINGET
-        case 0x82: skip(1); push(start); break;                      // EXT1
-        case 0x83: skip(2); push(start); break;                      // EXT2
-        case 0x84: skip(4); push(start); break;                      // EXT4
-        case 'Q': combine(1); break;                                 // BINPERSID
-        case 0x85: combine(1); break;                                // TUPLE1
-        case 'R': reduce(start); break;                              // REDUCE
-        case 0x86: case 0x81: case 0x93: combine(2); break;          // TUPLE2, NEWOBJ, STACK_GLOBAL
-        case 0x87: case 0x92: combine(3); break;                     // TUPLE3, NEWOBJ_EX
-        case 'b': build(start); break;                               // BUILD: the object stays
-        case 't': case 'l': case 0x91: to_mark(true); break;         // TUPLE, LIST, FROZENSET
-        case 'd': to_mark(true); if (!failed_) stack_.back().kind = Kind::Dict; break;  // DICT
-        case 'u': case 'e': case 0x90: to_mark(false); break;        // SETITEMS, APPENDS, ADDITEMS
-        case '1': to_mark(false); stack_.pop_back(); break;          // POP_MARK (the mark goes too)
-        case '0': pop(1); break;                                     // POP
-        case 's': mark_before(2, start, 'u'); pop(2); break;         // SETITEM -> MARK key value SETITEMS
-        case 'a': mark_before(1, start, 'e'); pop(1); break;         // APPEND  -> MARK value APPENDS
-        default: return std::nullopt;                                // unknown to this walk
+        case 0x80:
+          skip(1);
+          break;  // PROTO
+        case '.':
+          return edits_.empty() ? std::nullopt : std::optional<std::string>(output());  // STOP
+        case '(':
+          push(start, Kind::Mark);
+          break;  // MARK
+        case '}':
+          push(start, Kind::Dict);
+          break;  // EMPTY_DICT
+        case ']':
+        case ')':
+        case 'N':
+        case 0x88:
+        case 0x89:  // empty list and tuple, None, bools
+          push(start);
+          break;
+        case 'J':
+          skip(4);
+          push(start);
+          break;  // BININT
+        case 'K':
+          skip(1);
+          push(start);
+          break;  // BININT1
+        case 'M':
+          skip(2);
+          push(start);
+          break;  // BININT2
+        case 'G':
+          skip(8);
+          push(start);
+          break;  // BINFLOAT
+        case 0x8a:
+          skip(length(1));
+          push(start);
+          break;  // LONG1
+        case 0x8b:
+          skip(length(4));
+          push(start);
+          break;  // LONG4
+        case 'X':
+        case 'T':
+        case 'B':
+          skip(length(4));
+          push(start);
+          break;  // BINUNICODE, BINSTRING, BINBYTES
+        case 0x8c:
+        case 'U':
+        case 'C':
+          skip(length(1));
+          push(start);
+          break;  // short forms
+        case 0x8d:
+        case 0x8e:
+        case 0x96:
+          skip(length(8));
+          push(start);
+          break;  // 8-byte-length forms
+        case 'c':
+          global(start);
+          break;  // GLOBAL module\nname\n
+        case 'I':
+        case 'L':
+        case 'F':
+        case 'S':
+        case 'V':
+        case 'P':
+          line();
+          push(start);
+          break;  // text forms
+        case 'g':
+          memo_get(start, text_number());
+          break;  // GET
+        case 'p':
+          memo_put(text_number());
+          break;  // PUT
+        case 'q':
+          memo_put(length(1));
+          break;  // BINPUT
+        case 'r':
+          memo_put(length(4));
+          break;  // LONG_BINPUT
+        case 0x94:
+          memo_put(next_memo_);
+          break;  // MEMOIZE
+        case 'h':
+          memo_get(start, length(1));
+          break;  // BINGET
+        case 'j':
+          memo_get(start, length(4));
+          break;  // LONG_BINGET
+        case 0x82:
+          skip(1);
+          push(start);
+          break;  // EXT1
+        case 0x83:
+          skip(2);
+          push(start);
+          break;  // EXT2
+        case 0x84:
+          skip(4);
+          push(start);
+          break;  // EXT4
+        case 'Q':
+          combine(1);
+          break;  // BINPERSID
+        case 0x85:
+          combine(1);
+          break;  // TUPLE1
+        case 'R':
+          reduce(start);
+          break;  // REDUCE
+        case 0x86:
+        case 0x81:
+        case 0x93:
+          combine(2);
+          break;  // TUPLE2, NEWOBJ, STACK_GLOBAL
+        case 0x87:
+        case 0x92:
+          combine(3);
+          break;  // TUPLE3, NEWOBJ_EX
+        case 'b':
+          build(start);
+          break;  // BUILD: the object stays
+        case 't':
+        case 'l':
+        case 0x91:
+          to_mark(true);
+          break;  // TUPLE, LIST, FROZENSET
+        case 'd':
+          to_mark(true);
+          if (!failed_) stack_.back().kind = Kind::Dict;
+          break;  // DICT
+        case 'u':
+        case 'e':
+        case 0x90:
+          to_mark(false);
+          break;  // SETITEMS, APPENDS, ADDITEMS
+        case '1':
+          to_mark(false);
+          stack_.pop_back();
+          break;  // POP_MARK (the mark goes too)
+        case '0':
+          pop(1);
+          break;  // POP
+        case 's':
+          mark_before(2, start, 'u');
+          pop(2);
+          break;  // SETITEM -> MARK key value SETITEMS
+        case 'a':
+          mark_before(1, start, 'e');
+          pop(1);
+          break;  // APPEND  -> MARK value APPENDS
+        default:
+          return std::nullopt;  // unknown to this walk
       }
       if (failed_) return std::nullopt;
     }
@@ -104,7 +220,8 @@ class PickleRewriter {
       return 0;
     }
     uint64_t value = 0;
-    for (std::size_t i = 0; i < width; ++i) value |= static_cast<uint64_t>(static_cast<unsigned char>(in_[pos_ + i])) << (8 * i);
+    for (std::size_t i = 0; i < width; ++i)
+      value |= static_cast<uint64_t>(static_cast<unsigned char>(in_[pos_ + i])) << (8 * i);
     pos_ += width;
     return static_cast<std::size_t>(value);
   }
@@ -230,9 +347,8 @@ class PickleRewriter {
     // Edits come in the order of their opcodes, but a MARK goes before an item built earlier:
     // apply them by position (inserts before a replacement at the same place).
     std::vector<Edit> sorted = edits_;
-    std::stable_sort(sorted.begin(), sorted.end(), [](const Edit& a, const Edit& b) {
-      return a.at != b.at ? a.at < b.at : a.length < b.length;
-    });
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const Edit& a, const Edit& b) { return a.at != b.at ? a.at < b.at : a.length < b.length; });
     std::string out;
     out.reserve(in_.size() + 2 * sorted.size());
     std::size_t copied = 0;
@@ -250,7 +366,7 @@ class PickleRewriter {
   bool failed_ = false;
   std::vector<Item> stack_;
   std::map<std::size_t, Kind> memo_;
-  std::map<std::size_t, std::size_t> memo_written_at_;  // memo index -> where its write ended
+  std::map<std::size_t, std::size_t> memo_written_at_;        // memo index -> where its write ended
   std::vector<std::pair<std::size_t, std::size_t>> removed_;  // input ranges a rewrite removes
   std::size_t next_memo_ = 0;
   std::vector<Edit> edits_;
@@ -278,7 +394,8 @@ std::optional<std::vector<char>> rewrite_for_libtorch(const std::vector<char>& b
     writer.setMinVersion(reader.version());
     for (const auto& name : reader.getAllRecords()) {
       // The writer adds its own version and bookkeeping records.
-      if (name == "version" || name == ".data/version" || name == "byteorder" || name == ".data/serialization_id") continue;
+      if (name == "version" || name == ".data/version" || name == "byteorder" || name == ".data/serialization_id")
+        continue;
       if (name == "data.pkl") {
         writer.writeRecord(name, rewritten->data(), rewritten->size());
         continue;

@@ -14,16 +14,16 @@ namespace {
 // What the walk knows of a value on the unpickler's stack: enough to check the arguments of the
 // calls that matter (storages, tensor views, type tags) and the nesting of everything.
 enum class Kind {
-  Mark,        // MARK: not a value
-  Atom,        // None, bools, floats, anything whose content no check needs
+  Mark,  // MARK: not a value
+  Atom,  // None, bools, floats, anything whose content no check needs
   Int,
   String,
   Global,      // a function or class the pickle named (GLOBAL)
   ScalarType,  // torch.FloatStorage & co., and quantization schemes: LibTorch pushes a number
   Tuple,
-  Container,   // a list or dict, mutable while it is the original on the stack
-  Object,      // what a call built
-  Storage,     // BINPERSID's result: a storage and the numel it declares
+  Container,  // a list or dict, mutable while it is the original on the stack
+  Object,     // what a call built
+  Storage,    // BINPERSID's result: a storage and the numel it declares
 };
 
 // Values with an identity (memoized and referred to again) share one Node.
@@ -33,8 +33,8 @@ struct Node {
   bool open = false;         // a container still being filled: a reference to it would be a cycle
   std::vector<Entry> items;  // a tuple's items (kept up to kKeptItems)
   bool items_kept = true;
-  std::string name;          // a global's "module.name"
-  int64_t numel = 0;         // a storage's elements and their size
+  std::string name;   // a global's "module.name"
+  int64_t numel = 0;  // a storage's elements and their size
   int64_t itemsize = 0;
 };
 
@@ -42,7 +42,7 @@ struct Entry {
   Entry(Kind of = Kind::Atom) : kind(of) {}  // NOLINT: implicit, so a kind reads as an entry
 
   Kind kind;
-  int64_t number = 0;                      // Int, ScalarType
+  int64_t number = 0;                       // Int, ScalarType
   std::shared_ptr<const std::string> text;  // String (up to kKeptText bytes)
   std::shared_ptr<Node> node;               // Global, Tuple, Container, Object, Storage
   bool from_memo = false;                   // a reference (BINGET), not the original
@@ -50,8 +50,8 @@ struct Entry {
   int depth() const { return node ? node->depth : 0; }
 };
 
-constexpr std::size_t kKeptItems = 64;     // a tensor has at most 64 dimensions
-constexpr std::size_t kKeptText = 4096;    // keys, type tags, global names
+constexpr std::size_t kKeptItems = 64;   // a tensor has at most 64 dimensions
+constexpr std::size_t kKeptText = 4096;  // keys, type tags, global names
 constexpr std::size_t kMaxTypeTagDepth = 32;
 
 // itemsize of a storage class (torch.FloatStorage -> 4); 0 when it is not one.
@@ -101,48 +101,102 @@ class Scanner {
  private:
   void step(unsigned char op) {
     switch (op) {
-      case 0x80: fixed(1); break;                                   // PROTO
-      case '(': stack_.push_back({Kind::Mark}); break;              // MARK
-      case 'N': case 0x88: case 0x89: push_atom(); break;           // NONE, NEWTRUE, NEWFALSE
-      case 'G': fixed(8); push_atom(); break;                       // BINFLOAT
-      case 'K': push_int(static_cast<int64_t>(unsigned_number(1))); break;  // BININT1
-      case 'M': push_int(static_cast<int64_t>(unsigned_number(2))); break;  // BININT2
-      case 'J': push_int(static_cast<int32_t>(unsigned_number(4))); break;  // BININT
-      case 0x8a: long1(); break;                                    // LONG1
-      case 'X': unicode(); break;                                   // BINUNICODE
-      case ']': push_container(); break;                            // EMPTY_LIST
-      case '}': push_container(); break;                            // EMPTY_DICT
-      case ')': push_tuple({}); break;                              // EMPTY_TUPLE
-      case 't': push_tuple(pop_to_mark()); break;                   // TUPLE
-      case 0x85: push_tuple(pop_values(1)); break;                  // TUPLE1
-      case 0x86: push_tuple(pop_values(2)); break;                  // TUPLE2
-      case 0x87: push_tuple(pop_values(3)); break;                  // TUPLE3
-      case 'l': case 'd': {                                         // LIST, DICT
+      case 0x80:
+        fixed(1);
+        break;  // PROTO
+      case '(':
+        stack_.push_back({Kind::Mark});
+        break;  // MARK
+      case 'N':
+      case 0x88:
+      case 0x89:
+        push_atom();
+        break;  // NONE, NEWTRUE, NEWFALSE
+      case 'G':
+        fixed(8);
+        push_atom();
+        break;  // BINFLOAT
+      case 'K':
+        push_int(static_cast<int64_t>(unsigned_number(1)));
+        break;  // BININT1
+      case 'M':
+        push_int(static_cast<int64_t>(unsigned_number(2)));
+        break;  // BININT2
+      case 'J':
+        push_int(static_cast<int32_t>(unsigned_number(4)));
+        break;  // BININT
+      case 0x8a:
+        long1();
+        break;  // LONG1
+      case 'X':
+        unicode();
+        break;  // BINUNICODE
+      case ']':
+        push_container();
+        break;  // EMPTY_LIST
+      case '}':
+        push_container();
+        break;  // EMPTY_DICT
+      case ')':
+        push_tuple({});
+        break;  // EMPTY_TUPLE
+      case 't':
+        push_tuple(pop_to_mark());
+        break;  // TUPLE
+      case 0x85:
+        push_tuple(pop_values(1));
+        break;  // TUPLE1
+      case 0x86:
+        push_tuple(pop_values(2));
+        break;  // TUPLE2
+      case 0x87:
+        push_tuple(pop_values(3));
+        break;  // TUPLE3
+      case 'l':
+      case 'd': {  // LIST, DICT
         auto items = pop_to_mark();
         push_container();
         if (!problem_) fill(stack_.back(), items);
         break;
       }
-      case 'e': case 'u': {                                         // APPENDS, SETITEMS
+      case 'e':
+      case 'u': {  // APPENDS, SETITEMS
         auto items = pop_to_mark();
         if (!problem_ && stack_.empty()) return void(fail("APPENDS or SETITEMS without a container"));
         if (!problem_) fill(stack_.back(), items);
         break;
       }
-      case 's': {                                                   // SETITEM
+      case 's': {  // SETITEM
         auto items = pop_values(2);
         if (!problem_ && stack_.empty()) return void(fail("SETITEM without a dict"));
         if (!problem_) fill(stack_.back(), items);
         break;
       }
-      case 'q': memo_put(unsigned_number(1)); break;                // BINPUT
-      case 'r': memo_put(unsigned_number(4)); break;                // LONG_BINPUT
-      case 'h': memo_get(unsigned_number(1)); break;                // BINGET
-      case 'j': memo_get(unsigned_number(4)); break;                // LONG_BINGET
-      case 'c': global(); break;                                    // GLOBAL
-      case 0x81: new_object(); break;                               // NEWOBJ
-      case 'R': case 'b': call(op == 'b'); break;                   // REDUCE, BUILD
-      case 'Q': persistent_id(); break;                             // BINPERSID
+      case 'q':
+        memo_put(unsigned_number(1));
+        break;  // BINPUT
+      case 'r':
+        memo_put(unsigned_number(4));
+        break;  // LONG_BINPUT
+      case 'h':
+        memo_get(unsigned_number(1));
+        break;  // BINGET
+      case 'j':
+        memo_get(unsigned_number(4));
+        break;  // LONG_BINGET
+      case 'c':
+        global();
+        break;  // GLOBAL
+      case 0x81:
+        new_object();
+        break;  // NEWOBJ
+      case 'R':
+      case 'b':
+        call(op == 'b');
+        break;  // REDUCE, BUILD
+      case 'Q':
+        persistent_id();
+        break;  // BINPERSID
       default: {
         static const char* hex = "0123456789abcdef";
         fail(std::string("opcode 0x") + hex[op >> 4] + hex[op & 15] + " is not one LibTorch's unpickler reads");
@@ -169,7 +223,8 @@ class Scanner {
     const std::size_t from = pos_;
     if (!fixed(width)) return 0;
     uint64_t value = 0;
-    for (std::size_t i = 0; i < width; ++i) value |= static_cast<uint64_t>(static_cast<unsigned char>(in_[from + i])) << (8 * i);
+    for (std::size_t i = 0; i < width; ++i)
+      value |= static_cast<uint64_t>(static_cast<unsigned char>(in_[from + i])) << (8 * i);
     return value;
   }
   void long1() {
@@ -254,8 +309,8 @@ class Scanner {
     }
   }
   std::vector<Entry> pop_values(std::size_t count) {
-    if (stack_.size() < count ||
-        std::any_of(stack_.end() - static_cast<std::ptrdiff_t>(count), stack_.end(), [](const Entry& e) { return e.kind == Kind::Mark; })) {
+    if (stack_.size() < count || std::any_of(stack_.end() - static_cast<std::ptrdiff_t>(count), stack_.end(),
+                                             [](const Entry& e) { return e.kind == Kind::Mark; })) {
       fail("an opcode takes more values than the stack holds");
       return {};
     }
@@ -282,7 +337,8 @@ class Scanner {
   void fill(Entry& target, const std::vector<Entry>& items) {
     if (target.kind != Kind::Container) return void(fail("items are added to something that is not a list or dict"));
     if (target.from_memo || !target.node->open) {
-      return void(fail("items are added to a list or dict through a reference to it (a structure that changes after it is shared)"));
+      return void(fail(
+          "items are added to a list or dict through a reference to it (a structure that changes after it is shared)"));
     }
     target.node->depth = std::max(target.node->depth, 1 + deepest(items));
     deep_enough_to_refuse(target.node->depth);
@@ -329,15 +385,24 @@ class Scanner {
       stack_.push_back(std::move(entry));
       return;
     }
-    static const char* const kCallable[] = {
-        "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_qtensor", "torch.jit._pickle.restore_type_tag",
-        "torch.jit._pickle.build_intlist", "torch.jit._pickle.build_tensorlist", "torch.jit._pickle.build_doublelist",
-        "torch.jit._pickle.build_boollist", "torch.jit._pickle.build_tensor_from_id", "__main__.TensorID",
-        "__main__.IntList", "collections.OrderedDict", "builtins.complex", "torch.device"};
+    static const char* const kCallable[] = {"torch._utils._rebuild_tensor_v2",
+                                            "torch._utils._rebuild_qtensor",
+                                            "torch.jit._pickle.restore_type_tag",
+                                            "torch.jit._pickle.build_intlist",
+                                            "torch.jit._pickle.build_tensorlist",
+                                            "torch.jit._pickle.build_doublelist",
+                                            "torch.jit._pickle.build_boollist",
+                                            "torch.jit._pickle.build_tensor_from_id",
+                                            "__main__.TensorID",
+                                            "__main__.IntList",
+                                            "collections.OrderedDict",
+                                            "builtins.complex",
+                                            "torch.device"};
     const bool known = std::find(std::begin(kCallable), std::end(kCallable), full) != std::end(kCallable);
     const bool torchscript = options_.allow_torchscript_objects && module.rfind("__torch__", 0) == 0;
     if (!known && !torchscript) {
-      return void(fail("it names the global '" + full + "', which fulgur does not load (only tensors, containers and "
+      return void(fail("it names the global '" + full +
+                       "', which fulgur does not load (only tensors, containers and "
                        "LibTorch's own type tags)"));
     }
     entry.node = std::make_shared<Node>();
@@ -348,7 +413,8 @@ class Scanner {
   // NEWOBJ drops the (empty) arguments: the class stays for the BUILD that follows.
   void new_object() {
     pop_values(1);
-    if (!problem_ && (stack_.empty() || stack_.back().kind != Kind::Global)) fail("NEWOBJ on something that is not a class");
+    if (!problem_ && (stack_.empty() || stack_.back().kind != Kind::Global))
+      fail("NEWOBJ on something that is not a class");
   }
 
   // LibTorch treats REDUCE and BUILD alike: the value below the argument is called with it.
@@ -358,7 +424,8 @@ class Scanner {
     const Entry& callable = values[0];
     const Entry& argument = values[1];
     if (callable.kind != Kind::Global) {
-      return void(fail(std::string(build ? "BUILD" : "REDUCE") + " calls something that is not a function the pickle named"));
+      return void(
+          fail(std::string(build ? "BUILD" : "REDUCE") + " calls something that is not a function the pickle named"));
     }
     const std::string& name = callable.node->name;
     if (name == "torch._utils._rebuild_tensor_v2" || name == "torch._utils._rebuild_qtensor") {
@@ -394,7 +461,8 @@ class Scanner {
     std::size_t depth = 0;
     for (const char c : *type.text) {
       if (c == '[' || c == '(') ++depth;
-      if (depth > kMaxTypeTagDepth) return void(fail("a type tag nests deeper than " + std::to_string(kMaxTypeTagDepth) + " levels"));
+      if (depth > kMaxTypeTagDepth)
+        return void(fail("a type tag nests deeper than " + std::to_string(kMaxTypeTagDepth) + " levels"));
       if ((c == ']' || c == ')') && depth > 0) --depth;
     }
   }
@@ -415,15 +483,17 @@ class Scanner {
     const std::string record = options_.storage_prefix + *(*items)[2].text;
     if (numel < 0) return void(fail("storage '" + record + "' declares " + std::to_string(numel) + " elements"));
     const auto bytes = multiply_add(numel, itemsize, 0);
-    if (!bytes) return void(fail("storage '" + record + "' declares " + std::to_string(numel) + " elements, more than any file holds"));
+    if (!bytes)
+      return void(
+          fail("storage '" + record + "' declares " + std::to_string(numel) + " elements, more than any file holds"));
     if (numel > 0) {
       if (!options_.records) return void(fail("storage record '" + record + "' is missing"));
       const auto found = options_.records->find(record);
       if (found == options_.records->end()) return void(fail("storage record '" + record + "' is missing"));
       if (found->second < static_cast<uint64_t>(*bytes)) {
-        return void(fail("storage record '" + record + "' holds " + std::to_string(found->second) + " bytes but declares " +
-                         std::to_string(numel) + " elements of " + std::to_string(itemsize) + " bytes (" +
-                         std::to_string(*bytes) + ")"));
+        return void(fail("storage record '" + record + "' holds " + std::to_string(found->second) +
+                         " bytes but declares " + std::to_string(numel) + " elements of " + std::to_string(itemsize) +
+                         " bytes (" + std::to_string(*bytes) + ")"));
       }
     }
     Entry entry{Kind::Storage};
@@ -449,12 +519,13 @@ class Scanner {
     int64_t last = offset;  // the highest element index the view reaches
     bool empty = false;
     for (std::size_t d = 0; d < sizes->size(); ++d) {
-      if ((*sizes)[d].kind != Kind::Int || (*strides)[d].kind != Kind::Int) return void(fail("a tensor's size or stride is not an integer"));
+      if ((*sizes)[d].kind != Kind::Int || (*strides)[d].kind != Kind::Int)
+        return void(fail("a tensor's size or stride is not an integer"));
       const int64_t size = (*sizes)[d].number;
       const int64_t stride = (*strides)[d].number;
       if (size < 0 || stride < 0) {
-        return void(fail("a tensor has size " + std::to_string(size) + " and stride " + std::to_string(stride) + " in dimension " +
-                         std::to_string(d)));
+        return void(fail("a tensor has size " + std::to_string(size) + " and stride " + std::to_string(stride) +
+                         " in dimension " + std::to_string(d)));
       }
       if (size == 0) empty = true;
       const auto reach = size == 0 ? std::optional<int64_t>(last) : multiply_add(size - 1, stride, last);
@@ -463,7 +534,8 @@ class Scanner {
     }
     if (offset < 0 || offset > storage.numel || (!empty && last >= storage.numel)) {
       return void(fail("a tensor (offset " + std::to_string(offset) + ", sizes and strides reaching element " +
-                       std::to_string(last) + ") reaches past its storage of " + std::to_string(storage.numel) + " elements"));
+                       std::to_string(last) + ") reaches past its storage of " + std::to_string(storage.numel) +
+                       " elements"));
     }
   }
 

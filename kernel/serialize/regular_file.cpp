@@ -42,7 +42,8 @@ std::vector<char> read_regular_file(const std::string& path, const std::string& 
   Descriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (file.get() < 0) throw Error("cannot read " + what + " '" + path + "': " + std::strerror(errno));
   struct stat status {};
-  if (::fstat(file.get(), &status) != 0) throw Error("cannot read " + what + " '" + path + "': " + std::strerror(errno));
+  if (::fstat(file.get(), &status) != 0)
+    throw Error("cannot read " + what + " '" + path + "': " + std::strerror(errno));
   if (S_ISDIR(status.st_mode)) {
     throw Error(what + " path '" + path + "' is a folder, not a " + what + " file; name a file inside it");
   }

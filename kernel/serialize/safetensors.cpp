@@ -17,7 +17,7 @@ namespace {
 
 const std::map<std::string, torch::ScalarType>& dtypes() {
   static const std::map<std::string, torch::ScalarType> table = {
-      {"F64", torch::kDouble}, {"F32", torch::kFloat}, {"F16", torch::kHalf}, {"BF16", torch::kBFloat16},
+      {"F64", torch::kDouble}, {"F32", torch::kFloat}, {"F16", torch::kHalf},  {"BF16", torch::kBFloat16},
       {"I64", torch::kLong},   {"I32", torch::kInt},   {"I16", torch::kShort}, {"I8", torch::kChar},
       {"U8", torch::kByte},    {"BOOL", torch::kBool}};
   return table;
@@ -59,15 +59,15 @@ nlohmann::json parse_header(const std::vector<char>& bytes, uint64_t header_size
   std::set<std::string> names;
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(
-        bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_size),
-        [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-          if (depth > 3) throw bad("its header nests deeper than a safetensors header does");
-          if (event == nlohmann::json::parse_event_t::key && depth == 1 && !names.insert(parsed.get<std::string>()).second) {
-            throw bad("tensor '" + parsed.get<std::string>() + "' is named twice");
-          }
-          return true;
-        });
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_size),
+                                   [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+                                     if (depth > 3) throw bad("its header nests deeper than a safetensors header does");
+                                     if (event == nlohmann::json::parse_event_t::key && depth == 1 &&
+                                         !names.insert(parsed.get<std::string>()).second) {
+                                       throw bad("tensor '" + parsed.get<std::string>() + "' is named twice");
+                                     }
+                                     return true;
+                                   });
   } catch (const Error&) {
     throw;
   } catch (const std::exception& error) {
@@ -111,12 +111,13 @@ Entry parse_entry(const std::string& name, const nlohmann::json& entry, uint64_t
     throw bad("tensor '" + name + "' has shape " + shape.dump() + ", more bytes than any file holds");
   }
   const auto& offsets = entry.at("data_offsets");
-  if (!offsets.is_array() || offsets.size() != 2) throw bad("tensor '" + name + "' has data_offsets that are not [begin, end]");
+  if (!offsets.is_array() || offsets.size() != 2)
+    throw bad("tensor '" + name + "' has data_offsets that are not [begin, end]");
   parsed.begin = unsigned_integer(offsets[0], bad, "tensor '" + name + "' data_offsets");
   parsed.end = unsigned_integer(offsets[1], bad, "tensor '" + name + "' data_offsets");
   if (parsed.begin > parsed.end || parsed.end > data_size) {
-    throw bad("tensor '" + name + "' has byte range [" + std::to_string(parsed.begin) + ", " + std::to_string(parsed.end) +
-              ") outside the " + std::to_string(data_size) + " bytes of data");
+    throw bad("tensor '" + name + "' has byte range [" + std::to_string(parsed.begin) + ", " +
+              std::to_string(parsed.end) + ") outside the " + std::to_string(data_size) + " bytes of data");
   }
   if (parsed.end - parsed.begin != numel * itemsize) {
     throw bad("tensor '" + name + "' holds " + std::to_string(parsed.end - parsed.begin) + " bytes but " + dtype + " " +
@@ -149,12 +150,16 @@ void check_tiling(const std::vector<Entry>& entries, uint64_t data_size, const B
 }  // namespace
 
 StateDict read_safetensors(const std::vector<char>& bytes, const std::string& path) {
-  const Bad bad = [&path](const std::string& what) { return Error("safetensors file '" + path + "' is malformed: " + what); };
+  const Bad bad = [&path](const std::string& what) {
+    return Error("safetensors file '" + path + "' is malformed: " + what);
+  };
   if (bytes.size() < 8) throw bad("shorter than its 8-byte header length");
   uint64_t header_size = 0;
   for (int i = 0; i < 8; ++i) header_size |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
-  if (header_size > bytes.size() - 8) throw bad("its header length " + std::to_string(header_size) + " runs past the file");
-  if (header_size > kMaxHeaderBytes) throw bad("its header of " + std::to_string(header_size) + " bytes is over 100 MB");
+  if (header_size > bytes.size() - 8)
+    throw bad("its header length " + std::to_string(header_size) + " runs past the file");
+  if (header_size > kMaxHeaderBytes)
+    throw bad("its header of " + std::to_string(header_size) + " bytes is over 100 MB");
 
   // The header is checked whole before any tensor is made.
   const nlohmann::json header = parse_header(bytes, header_size, bad);
@@ -178,7 +183,8 @@ StateDict read_safetensors(const std::vector<char>& bytes, const std::string& pa
     } catch (const std::exception& error) {
       throw Error("safetensors file '" + path + "': tensor '" + entry.name + "' cannot be made: " + error.what());
     }
-    if (entry.end > entry.begin) std::memcpy(tensor.data_ptr(), bytes.data() + data_start + entry.begin, entry.end - entry.begin);
+    if (entry.end > entry.begin)
+      std::memcpy(tensor.data_ptr(), bytes.data() + data_start + entry.begin, entry.end - entry.begin);
     tensors.insert(entry.name, tensor);
   }
   return tensors;
@@ -205,7 +211,8 @@ std::string write_safetensors(const StateDict& tensors) {
   out += text;
   out.reserve(out.size() + offset);
   for (const auto& tensor : order) {
-    out.append(static_cast<const char*>(tensor.data_ptr()), static_cast<std::size_t>(tensor.numel()) * tensor.element_size());
+    out.append(static_cast<const char*>(tensor.data_ptr()),
+               static_cast<std::size_t>(tensor.numel()) * tensor.element_size());
   }
   return out;
 }

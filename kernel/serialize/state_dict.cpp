@@ -21,7 +21,8 @@ bool is_safetensors(const std::string& path) {
 }
 
 std::string renamed(std::string key, const LoadOptions& options) {
-  if (!options.strip_prefix().empty() && key.rfind(options.strip_prefix(), 0) == 0) key = key.substr(options.strip_prefix().size());
+  if (!options.strip_prefix().empty() && key.rfind(options.strip_prefix(), 0) == 0)
+    key = key.substr(options.strip_prefix().size());
   key = options.add_prefix() + key;
   for (const auto& [from, to] : options.rename()) {
     if (!from.empty() && key.rfind(from, 0) == 0) key = to + key.substr(from.size());
@@ -51,7 +52,8 @@ LoadReport load_state_dict(torch::nn::Module& module, const StateDict& weights, 
     if (!entry.key().isString()) throw Error(source + " has a key that is a " + entry.key().tagKind() + ", not a name");
     const std::string name = renamed(entry.key().toStringRef(), options);
     if (!entry.value().isTensor()) {
-      throw Error(source + ": entry '" + entry.key().toStringRef() + "' is a " + entry.value().tagKind() + ", not a tensor");
+      throw Error(source + ": entry '" + entry.key().toStringRef() + "' is a " + entry.value().tagKind() +
+                  ", not a tensor");
     }
     given[name] = entry.value().toTensor();
   }
@@ -73,7 +75,8 @@ LoadReport load_state_dict(torch::nn::Module& module, const StateDict& weights, 
     std::string what;
     if (!report.missing.empty()) what += "missing (in the model, not in the file): " + listed(report.missing);
     if (!report.unexpected.empty()) {
-      what += std::string(what.empty() ? "" : "; ") + "unexpected (in the file, not in the model): " + listed(report.unexpected);
+      what += std::string(what.empty() ? "" : "; ") +
+              "unexpected (in the file, not in the model): " + listed(report.unexpected);
     }
     throw Error(source + " does not match the model: " + what);
   }
@@ -106,11 +109,13 @@ StateDict read_weights(const std::string& path) {
   if (is_safetensors(path)) return detail::read_safetensors(detail::read_regular_file(path, "weights file"), path);
   const c10::IValue value = detail::read_pickle_archive(path, "weights file");
   if (!value.isGenericDict()) {
-    throw Error("weights file '" + path + "' holds a " + value.tagKind() + ", not a dictionary of tensors (a state_dict)");
+    throw Error("weights file '" + path + "' holds a " + value.tagKind() +
+                ", not a dictionary of tensors (a state_dict)");
   }
   auto dict = value.toGenericDict();
   // A Lightning or fulgur checkpoint: its weights are under "state_dict".
-  if (dict.contains("state_dict") && dict.at("state_dict").isGenericDict()) return dict.at("state_dict").toGenericDict();
+  if (dict.contains("state_dict") && dict.at("state_dict").isGenericDict())
+    return dict.at("state_dict").toGenericDict();
   return dict;
 }
 

@@ -32,7 +32,8 @@ class Bytes {
                   std::to_string(bytes_.size()) + " bytes");
     }
     uint64_t value = 0;
-    for (std::size_t i = 0; i < width; ++i) value |= static_cast<uint64_t>(static_cast<unsigned char>(bytes_[at + i])) << (8 * i);
+    for (std::size_t i = 0; i < width; ++i)
+      value |= static_cast<uint64_t>(static_cast<unsigned char>(bytes_[at + i])) << (8 * i);
     return value;
   }
   uint16_t u16(std::size_t at, const char* what) const { return static_cast<uint16_t>(read(at, 2, what)); }
@@ -71,7 +72,8 @@ std::vector<ZipRecord> read_records(const Bytes& bytes) {
   uint64_t entries = bytes.u16(end + 10, "end record");
   uint64_t directory = bytes.u32(end + 16, "end record");
   if (entries == 0xFFFF || directory == 0xFFFFFFFF) {  // zip64: the real numbers are elsewhere
-    if (end < 20 || bytes.u32(end - 20, "zip64 locator") != kZip64EndLocator) bytes.damaged("its zip64 locator is missing");
+    if (end < 20 || bytes.u32(end - 20, "zip64 locator") != kZip64EndLocator)
+      bytes.damaged("its zip64 locator is missing");
     const uint64_t end64 = bytes.u64(end - 20 + 8, "zip64 locator");
     if (bytes.u32(end64, "zip64 end record") != kZip64End) bytes.damaged("its zip64 end record is missing");
     entries = bytes.u64(end64 + 32, "zip64 end record");
@@ -134,7 +136,8 @@ std::string record_text(const std::vector<char>& file, const ZipRecord& record) 
   // verify_archive has bounded.
   std::string out(record.original_size, '\0');
   z_stream stream{};
-  if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) throw Error("zlib cannot start inflating record '" + record.name + "'");
+  if (inflateInit2(&stream, -MAX_WBITS) != Z_OK)
+    throw Error("zlib cannot start inflating record '" + record.name + "'");
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(file.data() + record.data_offset));
   stream.avail_in = static_cast<uInt>(record.stored_size);
   stream.next_out = reinterpret_cast<Bytef*>(out.data());
@@ -171,7 +174,8 @@ std::vector<ZipRecord> verify_archive(const std::vector<char>& file, const std::
     } else {
       // torch.save never compresses; an inflated record could be any size (1 GiB of zeros
       // deflates to 1 MB). LibTorch's TorchScript writer deflates its code: text, bounded here.
-      const bool text = record.name.find("/code/") != std::string::npos || record.name.find(".debug_pkl") != std::string::npos;
+      const bool text =
+          record.name.find("/code/") != std::string::npos || record.name.find(".debug_pkl") != std::string::npos;
       if (record.method != 8 || !policy.compressed_code || !text) {
         throw Error(what + " '" + path + "' is refused: record '" + record.name + "' is compressed (zip method " +
                     std::to_string(record.method) + "), which torch.save and fulgur never write; it is not loaded");
@@ -190,8 +194,9 @@ std::vector<ZipRecord> verify_archive(const std::vector<char>& file, const std::
       crc = crc32(crc, reinterpret_cast<const Bytef*>(inflated.data()), static_cast<uInt>(inflated.size()));
     }
     if (static_cast<uint32_t>(crc) != record.crc) {
-      throw Error(what + " '" + path + "' is damaged: record '" + record.name + "' fails its CRC-32 check (written as " +
-                  hex(record.crc) + ", now " + hex(static_cast<uint32_t>(crc)) +
+      throw Error(what + " '" + path + "' is damaged: record '" + record.name +
+                  "' fails its CRC-32 check (written as " + hex(record.crc) + ", now " +
+                  hex(static_cast<uint32_t>(crc)) +
                   "): the file changed after it was written (a disk or copy error, or an edit); it is not loaded");
     }
   }

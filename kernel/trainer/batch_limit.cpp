@@ -58,8 +58,7 @@ int64_t BatchLimit::resolve(std::optional<int64_t> available, const std::string&
   }
   if (!available) {
     if (fraction_ == 1.0) return -1;
-    throw Error(option + "=" + to_string() +
-                " needs a data loader that knows its length; give a batch count instead");
+    throw Error(option + "=" + to_string() + " needs a data loader that knows its length; give a batch count instead");
   }
   return static_cast<int64_t>(std::floor(static_cast<double>(*available) * fraction_));
 }

@@ -36,7 +36,8 @@ Batch Module::transfer_batch_to_device(const Batch& batch, const torch::Device& 
   };
   // Most batches of a CPU run are in place already: hand them on without rebuilding them.
   bool in_place = true;
-  batch.for_each_tensor([&](const torch::Tensor& tensor) { in_place = in_place && (!tensor.defined() || tensor.device() == device); });
+  batch.for_each_tensor(
+      [&](const torch::Tensor& tensor) { in_place = in_place && (!tensor.defined() || tensor.device() == device); });
   return in_place ? batch : batch.map_tensors(move);
 }
 
@@ -53,8 +54,9 @@ const torch::Tensor& StepOutput::at(const std::string& key) const {
 torch::Tensor Module::outputs(std::map<std::string, torch::Tensor> values) {
   const auto loss = values.find("loss");
   if (loss == values.end() && automatic_optimization_) {
-    throw Error("outputs(): under automatic optimization the step's outputs need a 'loss' entry (the tensor to "
-                "minimise)");
+    throw Error(
+        "outputs(): under automatic optimization the step's outputs need a 'loss' entry (the tensor to "
+        "minimise)");
   }
   step_output_.loss = loss == values.end() ? torch::Tensor() : loss->second;
   step_output_.values = std::move(values);
@@ -63,8 +65,9 @@ torch::Tensor Module::outputs(std::map<std::string, torch::Tensor> values) {
 
 Trainer& Module::trainer() const {
   if (!trainer_) {
-    throw Error("this Module is not attached to a Trainer: it never ran, or its Trainer is gone (call it from within "
-                "or after fit/validate/test/predict)");
+    throw Error(
+        "this Module is not attached to a Trainer: it never ran, or its Trainer is gone (call it from within "
+        "or after fit/validate/test/predict)");
   }
   return *trainer_;
 }

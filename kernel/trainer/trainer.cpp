@@ -81,8 +81,9 @@ int64_t Trainer::estimated_stepping_batches() const {
     return options_.max_steps();
   }
   if (!train_loader_) {
-    throw Error("estimated_stepping_batches is known during fit (e.g. in configure_optimizers), when the training "
-                "loader is");
+    throw Error(
+        "estimated_stepping_batches is known during fit (e.g. in configure_optimizers), when the training "
+        "loader is");
   }
   const int64_t batches = options_.limit_train_batches().resolve(train_loader_->size(), "limit_train_batches");
   if (batches < 0) {
@@ -103,17 +104,21 @@ DataLoader& Trainer::given_loader(DataLoader* loader) {
 
 Module& Trainer::last_module(const char* run) const {
   if (!module_) {
-    throw Error(std::string("trainer.") + run + "(...) without a Module runs the Module this Trainer ran last, and "
-                "there is none (it ran no Module, or that Module is gone); pass it: trainer." + run + "(model, ...)");
+    throw Error(std::string("trainer.") + run +
+                "(...) without a Module runs the Module this Trainer ran last, and "
+                "there is none (it ran no Module, or that Module is gone); pass it: trainer." +
+                run + "(model, ...)");
   }
   return *module_;
 }
 
 std::string Trainer::last_module_checkpoint(const char* run, const std::string& ckpt_path) {
   if (!ckpt_path.empty()) return ckpt_path;
-  spdlog::warn("`.{0}(ckpt_path=None)` was called without a model. The best model of the previous `fit` call will "
-               "be used. You can pass `.{0}(ckpt_path='best')` to use the best model or `.{0}(ckpt_path='last')` to "
-               "use the last model. If you pass a value, this warning will be silenced.", run);
+  spdlog::warn(
+      "`.{0}(ckpt_path=None)` was called without a model. The best model of the previous `fit` call will "
+      "be used. You can pass `.{0}(ckpt_path='best')` to use the best model or `.{0}(ckpt_path='last')` to "
+      "use the last model. If you pass a value, this warning will be silenced.",
+      run);
   return "best";
 }
 

@@ -28,7 +28,8 @@ std::string TrainerOptions::canonical_precision() const {
 
 void TrainerOptions::validate() const {
   if (max_epochs()) {
-    require(*max_epochs() >= -1, "max_epochs", "-1 (no limit) or a number of epochs >= 0", std::to_string(*max_epochs()));
+    require(*max_epochs() >= -1, "max_epochs", "-1 (no limit) or a number of epochs >= 0",
+            std::to_string(*max_epochs()));
   }
   require(max_steps() >= -1, "max_steps", "-1 (no limit) or a number of steps >= 0", std::to_string(max_steps()));
   require(min_epochs() >= 0, "min_epochs", "a number >= 0", std::to_string(min_epochs()));
@@ -54,8 +55,8 @@ void TrainerOptions::validate() const {
   require(!default_root_dir().empty(), "default_root_dir", "a folder", "an empty string");
   require(accelerator() == "cpu" || accelerator() == "cuda" || accelerator() == "gpu" || accelerator() == "auto",
           "accelerator", "one of cpu, cuda, gpu, auto", "'" + accelerator() + "'");
-  require(!canonical_precision().empty(), "precision", "one of 32-true, 64-true, bf16-mixed, 16-mixed, bf16-true, 16-true",
-          "'" + precision() + "'");
+  require(!canonical_precision().empty(), "precision",
+          "one of 32-true, 64-true, bf16-mixed, 16-mixed, bf16-true, 16-true", "'" + precision() + "'");
   require(gradient_clip_algorithm() == "norm" || gradient_clip_algorithm() == "value", "gradient_clip_algorithm",
           "norm or value", "'" + gradient_clip_algorithm() + "'");
   if (gradient_clip_val()) {
@@ -67,7 +68,8 @@ void TrainerOptions::validate() const {
   require(num_nodes() >= 1, "num_nodes", "a number >= 1", std::to_string(num_nodes()));
   require(devices() == 1 || strategy() == "ddp", "devices",
           "1 unless strategy is ddp (several devices need --strategy ddp)", std::to_string(devices()));
-  require(num_nodes() == 1 || strategy() == "ddp", "num_nodes", "1 unless strategy is ddp", std::to_string(num_nodes()));
+  require(num_nodes() == 1 || strategy() == "ddp", "num_nodes", "1 unless strategy is ddp",
+          std::to_string(num_nodes()));
 }
 
 }  // namespace fulgur

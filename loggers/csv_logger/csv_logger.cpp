@@ -180,7 +180,7 @@ class CSVLogger : public FolderLoggerPlugin {
   std::vector<std::string> written_columns_;  // the header of the file on disk (empty: no file yet)
   std::vector<Row> pending_;                  // rows logged since the last save
   int64_t rows_since_save_ = 0;
-  int64_t rows_in_file_ = 0;               // data rows of metrics.csv on disk
+  int64_t rows_in_file_ = 0;             // data rows of metrics.csv on disk
   std::optional<int64_t> resumed_rows_;  // rows the checkpoint a fit resumed from had seen
   Hyperparameters hparams_;
   bool hparams_dirty_ = false;

@@ -43,7 +43,8 @@ TEST(CSVLogger, WritesLightningsLayoutWithTheLoggedValues) {
   testing::TinyClassifier model;
   model.save_hyperparameters({{"lr", 0.1}, {"note", "a: b"}});
   Trainer trainer(with_csv(root, 2));
-  auto& recorder = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
+  auto& recorder =
+      static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(model, train, val);
 
   const std::string folder = root + "/lightning_logs/version_0";
@@ -97,7 +98,8 @@ TEST(CSVLogger, RowsAreAppendedAndANewColumnRewritesTheFileWithEveryRow) {
   options.log_every_n_steps(1);
   options.plugins().back() = loggers::CSVLoggerOptions().flush_logs_every_n_steps(3).spec();
   Trainer trainer(options);
-  auto& recorder = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
+  auto& recorder =
+      static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(model, train);
 
   const auto lines = testing::read_lines(root + "/lightning_logs/version_0/metrics.csv");

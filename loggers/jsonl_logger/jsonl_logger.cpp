@@ -20,14 +20,18 @@ namespace {
 // A hyper-parameter as JSON, types kept; a non-finite double becomes null as in the rows.
 nlohmann::json to_json(const HParamValue& value) {
   switch (value.kind()) {
-    case HParamValue::Kind::Null: return nullptr;
-    case HParamValue::Kind::Bool: return value.as<bool>();
-    case HParamValue::Kind::Int: return value.as<int64_t>();
+    case HParamValue::Kind::Null:
+      return nullptr;
+    case HParamValue::Kind::Bool:
+      return value.as<bool>();
+    case HParamValue::Kind::Int:
+      return value.as<int64_t>();
     case HParamValue::Kind::Double: {
       const double number = value.as<double>();
       return std::isfinite(number) ? nlohmann::json(number) : nlohmann::json(nullptr);
     }
-    case HParamValue::Kind::String: return value.as<std::string>();
+    case HParamValue::Kind::String:
+      return value.as<std::string>();
     case HParamValue::Kind::List: {
       auto list = nlohmann::json::array();
       for (const auto& element : value.list()) list.push_back(to_json(element));
@@ -70,7 +74,8 @@ class JsonlLogger : public FolderLoggerPlugin {
 
   void save() override {
     if (!started() || hparams_.empty() || hparams_saved_) return;
-    write_file_atomically(folder() + "/hparams.json", to_json(HParamValue(hparams_)).dump(2) + "\n", "log file", Durability::InPlace);
+    write_file_atomically(folder() + "/hparams.json", to_json(HParamValue(hparams_)).dump(2) + "\n", "log file",
+                          Durability::InPlace);
     hparams_saved_ = true;
   }
 

@@ -34,7 +34,8 @@ TEST(JsonlLogger, OneParsableObjectPerRow) {
   options.enable_model_summary(false);
   options.plugins().push_back(loggers::JsonlLoggerOptions{}.spec());
   Trainer trainer(options);
-  auto& recorder = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
+  auto& recorder =
+      static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(model, train);
 
   const auto lines = testing::read_lines(root + "/lightning_logs/version_0/metrics.jsonl");

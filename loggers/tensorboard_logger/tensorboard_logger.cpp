@@ -53,7 +53,9 @@ class Message {
     }
     bytes_.push_back(static_cast<char>(value));
   }
-  void raw(const void* data, std::size_t size) { bytes_.append(static_cast<const char*>(data), size); }  // little-endian host
+  void raw(const void* data, std::size_t size) {
+    bytes_.append(static_cast<const char*>(data), size);
+  }  // little-endian host
 
   std::string bytes_;
 };
@@ -89,10 +91,17 @@ Message protobuf_value(const HParamValue& param) {
   Message value;
   switch (param.kind()) {
     case HParamValue::Kind::Int:
-    case HParamValue::Kind::Double: value.double_field(2, param.as<double>()); break;
-    case HParamValue::Kind::Bool: value.varint_field(4, param.as<bool>() ? 1 : 0); break;
-    case HParamValue::Kind::String: value.bytes_field(3, param.as<std::string>()); break;
-    default: value.bytes_field(3, param.to_yaml());
+    case HParamValue::Kind::Double:
+      value.double_field(2, param.as<double>());
+      break;
+    case HParamValue::Kind::Bool:
+      value.varint_field(4, param.as<bool>() ? 1 : 0);
+      break;
+    case HParamValue::Kind::String:
+      value.bytes_field(3, param.as<std::string>());
+      break;
+    default:
+      value.bytes_field(3, param.to_yaml());
   }
   return value;
 }
@@ -158,8 +167,8 @@ class TensorBoardLogger : public FolderLoggerPlugin {
     }
     session.double_field(5, now_seconds());
     write_summary(0, hparams_value("_hparams_/experiment", Message().varint_field(1, 0).message_field(2, experiment)));
-    write_summary(0, hparams_value("_hparams_/session_start_info",
-                                   Message().varint_field(1, 0).message_field(3, session)));
+    write_summary(
+        0, hparams_value("_hparams_/session_start_info", Message().varint_field(1, 0).message_field(3, session)));
     hparams_written_ = true;
   }
 

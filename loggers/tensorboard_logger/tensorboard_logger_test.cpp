@@ -132,7 +132,8 @@ std::string event_file_in(const std::string& folder) {
 }
 
 TEST(TensorBoardLogger, TableCrcMatchesTheBitwiseOne) {
-  for (const std::string text : {"", "a", "123456789", "brain.Event:2"}) EXPECT_EQ(loggers::crc32c(text), slow_crc32c(text));
+  for (const std::string text : {"", "a", "123456789", "brain.Event:2"})
+    EXPECT_EQ(loggers::crc32c(text), slow_crc32c(text));
   EXPECT_EQ(loggers::crc32c("123456789"), 0xE3069283u);  // CRC-32C's check value
 }
 
@@ -152,7 +153,8 @@ TEST(TensorBoardLogger, EventFileHoldsEveryScalarAndTheHyperparameters) {
   options.enable_model_summary(false);
   options.plugins().push_back(loggers::TensorBoardLoggerOptions{}.spec());
   Trainer trainer(options);
-  auto& recorder = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
+  auto& recorder =
+      static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(model, train, val);
 
   const auto path = event_file_in(root + "/lightning_logs/version_0");

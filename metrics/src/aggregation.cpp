@@ -7,9 +7,11 @@
 
 namespace fulgur::metrics {
 
-Aggregator::Aggregator(std::string name, const AggregationOptions& options) : Metric(std::move(name)), options_(options) {
+Aggregator::Aggregator(std::string name, const AggregationOptions& options)
+    : Metric(std::move(name)), options_(options) {
   const auto& strategy = options_.nan_strategy_;
-  if (strategy != "warn" && strategy != "ignore" && strategy != "error" && strategy != "disable" && strategy != "replace") {
+  if (strategy != "warn" && strategy != "ignore" && strategy != "error" && strategy != "disable" &&
+      strategy != "replace") {
     fail("argument 'nan_strategy' must be 'warn', 'ignore', 'error', 'disable' or a number, got '" + strategy + "'");
   }
 }

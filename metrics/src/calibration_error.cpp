@@ -8,9 +8,11 @@ CalibrationError::CalibrationError(const ClassificationOptions& options)
     : ClassificationMetric(options, "CalibrationError", "macro", "macro,micro,weighted,none"),
       n_bins_(options.n_bins_),
       norm_(options.norm_) {
-  if (spec_.task == Task::Multilabel) fail("task 'multilabel' is not defined for calibration error (binary or multiclass)");
+  if (spec_.task == Task::Multilabel)
+    fail("task 'multilabel' is not defined for calibration error (binary or multiclass)");
   if (n_bins_ < 1) fail("argument 'n_bins' must be a positive integer, got " + std::to_string(n_bins_));
-  if (norm_ != "l1" && norm_ != "l2" && norm_ != "max") fail("argument 'norm' must be 'l1', 'l2' or 'max', got '" + norm_ + "'");
+  if (norm_ != "l1" && norm_ != "l2" && norm_ != "max")
+    fail("argument 'norm' must be 'l1', 'l2' or 'max', got '" + norm_ + "'");
   confidences_ = add_cat_state("confidences");
   accuracies_ = add_cat_state("accuracies");
   kept_ = add_cat_state("kept");

@@ -84,7 +84,8 @@ TaskSpec TaskSpec::from(const ClassificationOptions& options, const std::string&
   } else if (task == "multiclass") {
     spec.task = Task::Multiclass;
     if (!options.num_classes_) fail("task 'multiclass' needs the argument 'num_classes'");
-    if (*options.num_classes_ < 2) fail("'num_classes' must be at least 2, got " + std::to_string(*options.num_classes_));
+    if (*options.num_classes_ < 2)
+      fail("'num_classes' must be at least 2, got " + std::to_string(*options.num_classes_));
     spec.classes = *options.num_classes_;
   } else if (task == "multilabel") {
     spec.task = Task::Multilabel;
@@ -154,18 +155,22 @@ void ClassificationMetric::check(const at::Tensor& preds, const at::Tensor& targ
       break;
     case Task::Multiclass:
       if (preds.dim() == target.dim() + 1) {
-        if (!scores) fail("preds with one more dimension than target must be scores, got " + std::string(c10::toString(preds.scalar_type())));
+        if (!scores)
+          fail("preds with one more dimension than target must be scores, got " +
+               std::string(c10::toString(preds.scalar_type())));
         if (preds.size(1) != n) {
           fail("preds " + shape(preds) + " must have num_classes (" + std::to_string(n) + ") scores in dimension 1");
         }
         auto rest = preds.sizes().vec();
         rest.erase(rest.begin() + 1);
         if (at::IntArrayRef(rest) != target.sizes()) {
-          fail("preds " + shape(preds) + " and target " + shape(target) + " must agree in every dimension but preds' dimension 1");
+          fail("preds " + shape(preds) + " and target " + shape(target) +
+               " must agree in every dimension but preds' dimension 1");
         }
       } else if (preds.dim() == target.dim()) {
         if (scores) {
-          fail("preds of target's shape " + shape(target) + " must be labels (integers); scores need a dimension of num_classes");
+          fail("preds of target's shape " + shape(target) +
+               " must be labels (integers); scores need a dimension of num_classes");
         }
         if (preds.sizes() != target.sizes()) {
           fail("preds and target must have the same shape, got preds " + shape(preds) + " and target " + shape(target));
@@ -182,7 +187,8 @@ void ClassificationMetric::check(const at::Tensor& preds, const at::Tensor& targ
         fail("preds and target must have the same shape, got preds " + shape(preds) + " and target " + shape(target));
       }
       if (preds.dim() < 2 || preds.size(1) != n) {
-        fail("preds and target " + shape(preds) + " must have num_labels (" + std::to_string(n) + ") entries in dimension 1");
+        fail("preds and target " + shape(preds) + " must have num_labels (" + std::to_string(n) +
+             ") entries in dimension 1");
       }
       break;
   }
@@ -192,9 +198,11 @@ void ClassificationMetric::check(const at::Tensor& preds, const at::Tensor& targ
   const bool ignoring = spec_.ignore_index.has_value();
   const at::Tensor counted = ignoring ? target != *spec_.ignore_index : at::Tensor();
   const int64_t target_limit = spec_.task == Task::Multiclass ? n : 2;
-  const std::string allowed = spec_.task == Task::Multiclass ? "class indices in [0, " + std::to_string(n) + ")" : "0 or 1";
-  check_values(count_outside(target, 0, target_limit, counted),
-               "target holds values other than " + allowed + (ignoring ? " and ignore_index" : "") + " (argument 'target')");
+  const std::string allowed =
+      spec_.task == Task::Multiclass ? "class indices in [0, " + std::to_string(n) + ")" : "0 or 1";
+  check_values(
+      count_outside(target, 0, target_limit, counted),
+      "target holds values other than " + allowed + (ignoring ? " and ignore_index" : "") + " (argument 'target')");
   if (!scores) {
     check_values(count_outside(preds, 0, target_limit, at::Tensor()),
                  "preds hold labels other than " + allowed + " (argument 'preds')");
@@ -246,7 +254,7 @@ ClassificationInputs ClassificationMetric::to_labels(const at::Tensor& preds_in,
 }
 
 ClassificationInputs ClassificationMetric::to_scores(const at::Tensor& preds_in, const at::Tensor& target_in,
-                                                    bool normalize) {
+                                                     bool normalize) {
   check(preds_in, target_in, /*need_scores=*/true);
   ClassificationInputs out;
   out.any_ignored = spec_.ignore_index.has_value();

@@ -100,7 +100,9 @@ at::Tensor step_area(const at::Tensor& precision, const at::Tensor& recall) {
   return -((recall.narrow(0, 1, n - 1) - recall.narrow(0, 0, n - 1)) * precision.narrow(0, 0, n - 1)).sum();
 }
 
-at::Tensor without_nan(const at::Tensor& values) { return at::where(at::isnan(values), at::zeros_like(values), values); }
+at::Tensor without_nan(const at::Tensor& values) {
+  return at::where(at::isnan(values), at::zeros_like(values), values);
+}
 
 std::string averages_for(const ClassificationOptions& options) {
   return options.task_ == "multilabel" ? "micro,macro,weighted,none" : "macro,weighted,none";
@@ -116,13 +118,14 @@ ScoreCurveMetric::ScoreCurveMetric(const ClassificationOptions& options, const s
     const auto& list = *options.thresholds_;
     if (list.size() < 2) fail("argument 'thresholds' needs at least 2 values");
     for (double value : list) {
-      if (!(value >= 0.0 && value <= 1.0)) fail("argument 'thresholds' must lie in [0, 1], got " + std::to_string(value));
+      if (!(value >= 0.0 && value <= 1.0))
+        fail("argument 'thresholds' must lie in [0, 1], got " + std::to_string(value));
     }
     thresholds_ = torch::tensor(list, torch::kFloat);
     const int64_t t = thresholds_.size(0);
     const int64_t classes = spec_.task == Task::Binary ? 0 : spec_.classes;
-    confmat_ = add_state("confmat", classes ? at::zeros({t, classes, 2, 2}, at::kLong) : at::zeros({t, 2, 2}, at::kLong),
-                         Reduce::Sum);
+    confmat_ = add_state(
+        "confmat", classes ? at::zeros({t, classes, 2, 2}, at::kLong) : at::zeros({t, 2, 2}, at::kLong), Reduce::Sum);
   } else {
     preds_ = add_cat_state("preds");
     target_ = add_cat_state("target");
@@ -149,7 +152,8 @@ void ScoreCurveMetric::update(const at::Tensor& preds, const at::Tensor& target)
     const ClassificationInputs in = to_scores(preds, target, /*normalize=*/now);
     append(preds_, in.preds.detach().to(at::kFloat));
     append(target_, in.target);
-    const at::Tensor is_logits = now ? at::zeros({1}, in.target.options().dtype(at::kByte)) : in.is_logits.to(at::kByte).reshape({1});
+    const at::Tensor is_logits =
+        now ? at::zeros({1}, in.target.options().dtype(at::kByte)) : in.is_logits.to(at::kByte).reshape({1});
     append(logits_, is_logits.expand({in.preds.size(0)}));
     return;
   }
@@ -167,7 +171,7 @@ void ScoreCurveMetric::update(const at::Tensor& preds, const at::Tensor& target)
     index = above + 2 * target_in.unsqueeze(-1) + 4 * step;
   } else {
     const int64_t c = spec_.classes;
-    const at::Tensor above = (in.preds.unsqueeze(-1) >= thresholds).to(at::kLong);  // (M, C, T)
+    const at::Tensor above = (in.preds.unsqueeze(-1) >= thresholds).to(at::kLong);                    // (M, C, T)
     const at::Tensor truth = spec_.task == Task::Multiclass ? at::one_hot(target_in, c) : target_in;  // (M, C)
     const at::Tensor column = at::arange(c, target_in.options()).view({1, c, 1});
     index = above + 2 * truth.unsqueeze(-1) + 4 * column + 4 * c * step;
@@ -308,8 +312,9 @@ PrecisionRecallCurves PrecisionRecallCurve::curve() {
 }
 
 at::Tensor PrecisionRecallCurve::compute_value() {
-  fail("a precision-recall curve is not one tensor: call curve() for precision, recall and thresholds "
-       "(AveragePrecision gives the area)");
+  fail(
+      "a precision-recall curve is not one tensor: call curve() for precision, recall and thresholds "
+      "(AveragePrecision gives the area)");
 }
 
 // --- AUROC ------------------------------------------------------------------------------------

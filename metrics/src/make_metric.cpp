@@ -129,13 +129,16 @@ const std::map<std::string, ClassificationFactory>& classification_factories() {
          return std::make_shared<FBetaScore>(args.has("beta") ? args.get<double>("beta") : 1.0, o);
        }},
       {"Specificity", [](ArgReader&, const ClassificationOptions& o) { return std::make_shared<Specificity>(o); }},
-      {"ConfusionMatrix", [](ArgReader&, const ClassificationOptions& o) { return std::make_shared<ConfusionMatrix>(o); }},
+      {"ConfusionMatrix",
+       [](ArgReader&, const ClassificationOptions& o) { return std::make_shared<ConfusionMatrix>(o); }},
       {"AUROC", [](ArgReader&, const ClassificationOptions& o) { return std::make_shared<AUROC>(o); }},
-      {"AveragePrecision", [](ArgReader&, const ClassificationOptions& o) { return std::make_shared<AveragePrecision>(o); }},
+      {"AveragePrecision",
+       [](ArgReader&, const ClassificationOptions& o) { return std::make_shared<AveragePrecision>(o); }},
       {"ROC", [](ArgReader&, const ClassificationOptions& o) { return std::make_shared<ROC>(o); }},
       {"PrecisionRecallCurve",
        [](ArgReader&, const ClassificationOptions& o) { return std::make_shared<PrecisionRecallCurve>(o); }},
-      {"CalibrationError", [](ArgReader&, const ClassificationOptions& o) { return std::make_shared<CalibrationError>(o); }},
+      {"CalibrationError",
+       [](ArgReader&, const ClassificationOptions& o) { return std::make_shared<CalibrationError>(o); }},
   };
   return factories;
 }

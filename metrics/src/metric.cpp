@@ -18,7 +18,8 @@ std::shared_ptr<StateSet> StateSet::fresh() const {
     copy.name = entry.name;
     copy.reduce = entry.reduce;
     copy.initial = entry.initial;
-    if (entry.reduce != Reduce::Cat) copy.value = entry.initial.to(entry.value.device(), /*non_blocking=*/false, /*copy=*/true);
+    if (entry.reduce != Reduce::Cat)
+      copy.value = entry.initial.to(entry.value.device(), /*non_blocking=*/false, /*copy=*/true);
     set->entries.push_back(std::move(copy));
   }
   return set;
@@ -137,7 +138,8 @@ void Metric::merge_states(StateSet& into, const StateSet& other) const {
     auto& mine = into.entries[i];
     const auto& theirs = other.entries[i];
     if (mine.name != theirs.name || mine.reduce != theirs.reduce) {
-      fail("merge_state: the other metric has different states ('" + theirs.name + "' where this has '" + mine.name + "')");
+      fail("merge_state: the other metric has different states ('" + theirs.name + "' where this has '" + mine.name +
+           "')");
     }
     switch (mine.reduce) {
       case Reduce::Sum:
@@ -188,7 +190,8 @@ void Metric::persistent(bool keep) {
   if (!keep) fail("persistent(false): states already in the state_dict stay there (LibTorch cannot unregister them)");
   for (const auto& entry : states_->entries) {
     if (entry.reduce == Reduce::Cat) {
-      fail("persistent(): state '" + entry.name + "' keeps every sample, whose count varies; only fixed-size states "
+      fail("persistent(): state '" + entry.name +
+           "' keeps every sample, whose count varies; only fixed-size states "
            "go into a state_dict (curve metrics keep a fixed-size state with thresholds=N)");
     }
   }
@@ -278,7 +281,8 @@ std::shared_ptr<StateSet> Metric::states_for_compute() {
     } catch (const Error& error) {
       problem = error.what();
     }
-    at::Tensor failed = at::full({1}, problem.empty() ? 0 : 1, at::TensorOptions().dtype(at::kLong).device(device_of_states()));
+    at::Tensor failed =
+        at::full({1}, problem.empty() ? 0 : 1, at::TensorOptions().dtype(at::kLong).device(device_of_states()));
     strategy_->all_reduce(failed, ReduceOp::Max);
     if (failed.item<int64_t>() > 0) {
       throw Error(problem.empty() ? name_ + ": another process's inputs failed a check (its error names it)" : problem);

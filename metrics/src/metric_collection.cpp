@@ -15,7 +15,8 @@ void MetricCollection::add_metric(const std::string& name, const std::shared_ptr
     throw Error("MetricCollection::add('" + name + "'): a metric's name must be non-empty and without '.'");
   }
   for (const auto& member : members_) {
-    if (member.name == name) throw Error("MetricCollection::add('" + name + "'): the collection already has a metric of that name");
+    if (member.name == name)
+      throw Error("MetricCollection::add('" + name + "'): the collection already has a metric of that name");
   }
   register_module(name, metric);
   members_.push_back({name, metric});
@@ -37,7 +38,7 @@ void MetricCollection::add_metric(const std::string& name, const std::shared_ptr
 }
 
 std::shared_ptr<PredsTargetMetric> MetricCollection::as_preds_target(const std::string& name,
-                                                                    const std::shared_ptr<Metric>& metric) {
+                                                                     const std::shared_ptr<Metric>& metric) {
   if (!metric) throw Error("MetricCollection::add('" + name + "'): no metric given");
   auto preds_target = std::dynamic_pointer_cast<PredsTargetMetric>(metric);
   if (!preds_target) {

@@ -12,11 +12,14 @@ namespace {
 
 std::string shape(const at::Tensor& tensor) { return c10::str(tensor.sizes()); }
 
-at::Tensor floats(const at::Tensor& tensor) { return tensor.is_floating_point() ? tensor.detach() : tensor.detach().to(at::kFloat); }
+at::Tensor floats(const at::Tensor& tensor) {
+  return tensor.is_floating_point() ? tensor.detach() : tensor.detach().to(at::kFloat);
+}
 
 void check_multioutput(const std::string& multioutput, const std::string& metric) {
   if (multioutput != "uniform_average" && multioutput != "raw_values" && multioutput != "variance_weighted") {
-    throw Error(metric + ": argument 'multioutput' must be 'uniform_average', 'raw_values' or 'variance_weighted', got '" +
+    throw Error(metric +
+                ": argument 'multioutput' must be 'uniform_average', 'raw_values' or 'variance_weighted', got '" +
                 multioutput + "'");
   }
 }
@@ -32,7 +35,8 @@ at::Tensor over_outputs(const at::Tensor& scores, const at::Tensor& variance, co
 
 RegressionMetric::RegressionMetric(std::string name, const RegressionOptions& options)
     : PredsTargetMetric(std::move(name)), options_(options) {
-  if (options_.num_outputs_ < 1) fail("argument 'num_outputs' must be at least 1, got " + std::to_string(options_.num_outputs_));
+  if (options_.num_outputs_ < 1)
+    fail("argument 'num_outputs' must be at least 1, got " + std::to_string(options_.num_outputs_));
   set_validate_args(options_.validate_args_);
 }
 
@@ -55,12 +59,15 @@ void RegressionMetric::check(const at::Tensor& preds, const at::Tensor& target, 
     fail("with num_outputs=" + std::to_string(outputs) + " preds and target must be (N, " + std::to_string(outputs) +
          "), got " + shape(preds));
   }
-  if (validate_args() && preds.is_floating_point()) check_values(at::isnan(preds).sum(), "preds hold NaN (argument 'preds')");
-  if (validate_args() && target.is_floating_point()) check_values(at::isnan(target).sum(), "target holds NaN (argument 'target')");
+  if (validate_args() && preds.is_floating_point())
+    check_values(at::isnan(preds).sum(), "preds hold NaN (argument 'preds')");
+  if (validate_args() && target.is_floating_point())
+    check_values(at::isnan(target).sum(), "target holds NaN (argument 'target')");
   begin_update(preds.device());
 }
 
-std::pair<at::Tensor, at::Tensor> RegressionMetric::per_output(const at::Tensor& preds, const at::Tensor& target) const {
+std::pair<at::Tensor, at::Tensor> RegressionMetric::per_output(const at::Tensor& preds,
+                                                               const at::Tensor& target) const {
   if (options_.num_outputs_ > 1) return {floats(preds), floats(target)};
   return {floats(preds).reshape(-1), floats(target).reshape(-1)};
 }
@@ -98,7 +105,8 @@ at::Tensor MeanSquaredError::compute_value() {
   return options_.squared_ ? mean : mean.sqrt();
 }
 
-MeanAbsoluteError::MeanAbsoluteError(const RegressionOptions& options) : RegressionMetric("MeanAbsoluteError", options) {
+MeanAbsoluteError::MeanAbsoluteError(const RegressionOptions& options)
+    : RegressionMetric("MeanAbsoluteError", options) {
   sum_ = add_state("sum_abs_error", at::zeros({options.num_outputs_}), Reduce::Sum);
   total_ = add_state("total", at::zeros({}, at::kLong), Reduce::Sum);
 }
@@ -133,7 +141,8 @@ at::Tensor MeanAbsolutePercentageError::compute_value() { return state(sum_) / s
 
 R2Score::R2Score(const RegressionOptions& options) : RegressionMetric("R2Score", options) {
   check_multioutput(options.multioutput_, metric_name());
-  if (options.adjusted_ < 0) fail("argument 'adjusted' must be an integer >= 0, got " + std::to_string(options.adjusted_));
+  if (options.adjusted_ < 0)
+    fail("argument 'adjusted' must be an integer >= 0, got " + std::to_string(options.adjusted_));
   squared_obs_ = add_state("sum_squared_error", per_output_zeros(), Reduce::Sum);
   sum_obs_ = add_state("sum_error", per_output_zeros(), Reduce::Sum);
   residual_ = add_state("residual", per_output_zeros(), Reduce::Sum);
@@ -170,7 +179,8 @@ at::Tensor R2Score::compute_value() {
   return r2;
 }
 
-ExplainedVariance::ExplainedVariance(const RegressionOptions& options) : RegressionMetric("ExplainedVariance", options) {
+ExplainedVariance::ExplainedVariance(const RegressionOptions& options)
+    : RegressionMetric("ExplainedVariance", options) {
   check_multioutput(options.multioutput_, metric_name());
   sum_error_ = add_state("sum_error", per_output_zeros(), Reduce::Sum);
   sum_squared_error_ = add_state("sum_squared_error", per_output_zeros(), Reduce::Sum);
@@ -283,12 +293,13 @@ at::Tensor PearsonCorrCoef::compute_value() {
   var_x = var_x * state(max_abs_dev_x_).pow(-2);
   var_y = var_y * state(max_abs_dev_y_).pow(-2);
   corr_xy = corr_xy / (state(max_abs_dev_x_) * state(max_abs_dev_y_));
-  const double epsilon = var_x.scalar_type() == at::kDouble ? std::numeric_limits<double>::epsilon()
-                                                             : static_cast<double>(std::numeric_limits<float>::epsilon());
+  const double epsilon = var_x.scalar_type() == at::kDouble
+                             ? std::numeric_limits<double>::epsilon()
+                             : static_cast<double>(std::numeric_limits<float>::epsilon());
   const double bound = std::sqrt(epsilon);
   // Near-constant inputs have no defined correlation: NaN, as in torchmetrics.
-  const at::Tensor undefined = (var_x < bound) | (var_y < bound) | ~at::isfinite(var_x) | ~at::isfinite(var_y) |
-                               ~at::isfinite(corr_xy);
+  const at::Tensor undefined =
+      (var_x < bound) | (var_y < bound) | ~at::isfinite(var_x) | ~at::isfinite(var_y) | ~at::isfinite(corr_xy);
   const at::Tensor r = (corr_xy / (var_x * var_y).sqrt()).clamp(-1.0, 1.0);
   return at::where(undefined, at::full({}, std::numeric_limits<double>::quiet_NaN(), r.options()), r).squeeze();
 }

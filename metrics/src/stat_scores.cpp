@@ -81,8 +81,8 @@ at::Tensor ConfusionCounts::average(const at::Tensor& scores, const Counts& coun
     weights = at::ones_like(scores);
     if (spec_.task == Task::Multiclass) {
       // Classes absent from both targets and predictions do not count in the macro average.
-      const at::Tensor absent = top_k_weights && spec_.top_k > 1 ? (counts.tp + counts.fn) == 0
-                                                                 : (counts.tp + counts.fp + counts.fn) == 0;
+      const at::Tensor absent =
+          top_k_weights && spec_.top_k > 1 ? (counts.tp + counts.fn) == 0 : (counts.tp + counts.fp + counts.fn) == 0;
       weights.masked_fill_(absent, 0.0);
     }
   }
@@ -91,7 +91,8 @@ at::Tensor ConfusionCounts::average(const at::Tensor& scores, const Counts& coun
 
 // --- StatScores -----------------------------------------------------------------------------
 
-StatScores::StatScores(const ClassificationOptions& options) : ConfusionCounts(options, "StatScores", "micro", kAverages) {}
+StatScores::StatScores(const ClassificationOptions& options)
+    : ConfusionCounts(options, "StatScores", "micro", kAverages) {}
 
 at::Tensor StatScores::compute_value() {
   const Counts c = counts();
@@ -125,8 +126,8 @@ at::Tensor Accuracy::compute_value() {
     }
     return detail::safe_divide(tp, tp + fn);
   }
-  const at::Tensor score = multilabel ? detail::safe_divide(c.tp + c.tn, c.tp + c.tn + c.fp + c.fn)
-                                      : detail::safe_divide(c.tp, c.tp + c.fn);
+  const at::Tensor score =
+      multilabel ? detail::safe_divide(c.tp + c.tn, c.tp + c.tn + c.fp + c.fn) : detail::safe_divide(c.tp, c.tp + c.fn);
   return average(score, c, /*top_k_weights=*/true);
 }
 
@@ -140,7 +141,8 @@ at::Tensor precision_or_recall(const at::Tensor& tp, const at::Tensor& other, do
 
 }  // namespace
 
-Precision::Precision(const ClassificationOptions& options) : ConfusionCounts(options, "Precision", "micro", kAverages) {}
+Precision::Precision(const ClassificationOptions& options)
+    : ConfusionCounts(options, "Precision", "micro", kAverages) {}
 
 at::Tensor Precision::compute_value() {
   const Counts c = counts();
@@ -176,7 +178,8 @@ at::Tensor FBetaScore::compute_value() {
   }
   const double beta2 = beta_ * beta_;
   const at::Tensor tp = c.tp.to(at::kFloat);
-  const at::Tensor score = detail::safe_divide((1 + beta2) * tp, (1 + beta2) * tp + beta2 * c.fn + c.fp, zero_division_);
+  const at::Tensor score =
+      detail::safe_divide((1 + beta2) * tp, (1 + beta2) * tp + beta2 * c.fn + c.fp, zero_division_);
   if (spec_.task == Task::Binary || spec_.average == "micro") return score;
   return average(score, c);
 }
@@ -217,7 +220,8 @@ at::Tensor ConfusionMatrix::compute_value() {
     confmat = confmat / confmat.sum({-2, -1}, true);
   }
   // Rows or columns without samples are 0, not NaN (torchmetrics replaces them, with a warning).
-  return at::nan_to_num(confmat, 0.0, std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity());
+  return at::nan_to_num(confmat, 0.0, std::numeric_limits<double>::infinity(),
+                        -std::numeric_limits<double>::infinity());
 }
 
 }  // namespace fulgur::metrics

@@ -107,8 +107,9 @@ TEST(MetricCollection, MetricsOfMakeMetricJoinAndCloneAlone) {
   MetricCollection collection;
   collection.add("acc", make_metric("MulticlassAccuracy", {{"num_classes", 5}, {"average", "micro"}}));
   collection.add("auroc", make_metric("AUROC", {{"task", "multiclass"}, {"num_classes", 5}}));
-  EXPECT_NE(error_of([&] { collection.add("mean", make_metric("MeanMetric")); }).find("is not a metric of (preds, target)"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { collection.add("mean", make_metric("MeanMetric")); }).find("is not a metric of (preds, target)"),
+      std::string::npos);
   torch::manual_seed(5);
   const auto logits = torch::randn({16, 5});
   const auto labels = torch::randint(0, 5, {16});

@@ -78,7 +78,8 @@ TEST(MetricLogging, EpochValuesAreComputedOverTheEpochAndStepValuesPerBatch) {
   auto options = testing::quiet_options(2);
   options.num_sanity_val_steps(2);
   Trainer trainer(options);
-  auto& logger = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
+  auto& logger =
+      static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(net, train, val);
 
   // The last epoch's values, from that epoch's batches alone (reset after each epoch; the

@@ -14,7 +14,9 @@ namespace {
 
 using fulgur::testing::error_of;
 
-ClassificationOptions multiclass(int64_t classes) { return ClassificationOptions().task("multiclass").num_classes(classes); }
+ClassificationOptions multiclass(int64_t classes) {
+  return ClassificationOptions().task("multiclass").num_classes(classes);
+}
 
 constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 

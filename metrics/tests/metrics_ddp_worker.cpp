@@ -44,8 +44,8 @@ class Shares : public fulgur::DataLoader {
   std::optional<fulgur::Batch> next() override {
     if (next_ >= end_) return std::nullopt;
     const int64_t stop = std::min(next_ + 8, end_);
-    fulgur::Batch batch = fulgur::Batch::list({data_.x.slice(0, next_, stop), data_.label.slice(0, next_, stop),
-                                               data_.value.slice(0, next_, stop)});
+    fulgur::Batch batch = fulgur::Batch::list(
+        {data_.x.slice(0, next_, stop), data_.label.slice(0, next_, stop), data_.value.slice(0, next_, stop)});
     next_ = stop;
     return batch;
   }

@@ -130,7 +130,8 @@ struct Runner {
     for (std::size_t i = 0; i < data.size(); ++i) {
       const bool compare = kind == "value" && compared[i].toBool();
       const at::Tensor value = feed(*metric, data[i].first, data[i].second, compare);
-      if (compare && !close(value, forward[i].toTensor(), why)) return "forward of batch " + std::to_string(i) + ": " + why;
+      if (compare && !close(value, forward[i].toTensor(), why))
+        return "forward of batch " + std::to_string(i) + ": " + why;
     }
     const auto want = expected();
     auto got = result(*metric);

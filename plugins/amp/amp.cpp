@@ -20,8 +20,10 @@ class Amp : public Plugin, public AmpInfo {
     const auto& precision = options_.precision();
     if (precision != "32-true" && precision != "64-true" && precision != "bf16-mixed" && precision != "16-mixed" &&
         precision != "bf16-true" && precision != "16-true") {
-      throw PluginError("plugin 'amp': option 'precision' expects 32-true, 64-true, bf16-mixed, 16-mixed, bf16-true or "
-                        "16-true, got '" + precision + "'");
+      throw PluginError(
+          "plugin 'amp': option 'precision' expects 32-true, 64-true, bf16-mixed, 16-mixed, bf16-true or "
+          "16-true, got '" +
+          precision + "'");
     }
     mixed_ = precision == "bf16-mixed" || precision == "16-mixed";
     if (precision == "64-true") true_dtype_ = torch::kDouble;
@@ -29,10 +31,11 @@ class Amp : public Plugin, public AmpInfo {
     if (precision == "16-true") true_dtype_ = torch::kHalf;
     scaling_ = options_.loss_scaling().value_or(precision == "16-mixed");
     if (scaling_ && !mixed_) throw PluginError("plugin 'amp': loss_scaling needs a mixed precision, not " + precision);
-    if (!(options_.init_scale() > 0) || !(options_.growth_factor() > 1) || !(options_.backoff_factor() > 0 && options_.backoff_factor() < 1) ||
-        options_.growth_interval() < 1) {
-      throw PluginError("plugin 'amp': the scaler needs init_scale > 0, growth_factor > 1, backoff_factor in (0, 1) "
-                        "and growth_interval >= 1");
+    if (!(options_.init_scale() > 0) || !(options_.growth_factor() > 1) ||
+        !(options_.backoff_factor() > 0 && options_.backoff_factor() < 1) || options_.growth_interval() < 1) {
+      throw PluginError(
+          "plugin 'amp': the scaler needs init_scale > 0, growth_factor > 1, backoff_factor in (0, 1) "
+          "and growth_interval >= 1");
     }
   }
 
@@ -45,37 +48,53 @@ class Amp : public Plugin, public AmpInfo {
   int64_t skipped_steps() const override { return skipped_steps_; }
 
   void attach(HookBus& bus) override {
-    connect(bus.setup, [this](StageHook& hook) { setup(hook.trainer); }, SlotGroup::Precision);
-    connect(bus.teardown, [this](StageHook&) {
-      leave_autocast();
-      leave_default_dtype();
-    }, SlotGroup::Precision);
-    connect(bus.on_exception, [this](ExceptionHook&) {
-      leave_autocast();
-      leave_default_dtype();
-    }, SlotGroup::Precision);
+    connect(
+        bus.setup, [this](StageHook& hook) { setup(hook.trainer); }, SlotGroup::Precision);
+    connect(
+        bus.teardown,
+        [this](StageHook&) {
+          leave_autocast();
+          leave_default_dtype();
+        },
+        SlotGroup::Precision);
+    connect(
+        bus.on_exception,
+        [this](ExceptionHook&) {
+          leave_autocast();
+          leave_default_dtype();
+        },
+        SlotGroup::Precision);
     if (true_dtype_) attach_true_precision(bus, *true_dtype_);
     if (!mixed_) return;
 
-    connect_around_steps(bus, [this] { enter_autocast(); }, [this] { leave_autocast(); });
+    connect_around_steps(
+        bus, [this] { enter_autocast(); }, [this] { leave_autocast(); });
     // Backward runs outside autocast, on the (scaled) loss.
-    connect(bus.on_before_backward, [this](BeforeBackwardHook& hook) {
-      leave_autocast();
-      if (scaler_) hook.loss = scaler_->scale(hook.loss);
-    }, SlotGroup::Precision);
+    connect(
+        bus.on_before_backward,
+        [this](BeforeBackwardHook& hook) {
+          leave_autocast();
+          if (scaler_) hook.loss = scaler_->scale(hook.loss);
+        },
+        SlotGroup::Precision);
     if (!scaling_) {
-      connect(bus.on_train_batch_end, [this](BatchEndHook&) { leave_autocast(); }, SlotGroup::Precision);
+      connect(
+          bus.on_train_batch_end, [this](BatchEndHook&) { leave_autocast(); }, SlotGroup::Precision);
       return;
     }
-    connect(bus.on_before_optimizer_step, [this](OptimizerHook& hook) { unscale(hook); }, SlotGroup::Precision);
+    connect(
+        bus.on_before_optimizer_step, [this](OptimizerHook& hook) { unscale(hook); }, SlotGroup::Precision);
     // The scale moves once per iteration, after all its optimizer steps (as GradScaler.update()).
-    connect(bus.on_train_batch_end, [this](BatchEndHook&) {
-      leave_autocast();
-      if (found_inf_.defined()) {
-        scaler_->update(found_inf_);
-        found_inf_ = torch::Tensor();
-      }
-    }, SlotGroup::Precision);
+    connect(
+        bus.on_train_batch_end,
+        [this](BatchEndHook&) {
+          leave_autocast();
+          if (found_inf_.defined()) {
+            scaler_->update(found_inf_);
+            found_inf_ = torch::Tensor();
+          }
+        },
+        SlotGroup::Precision);
     connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
       if (!scaler_) return;
       StateDict state = plugin_state(hook.checkpoint, name());
@@ -95,7 +114,8 @@ class Amp : public Plugin, public AmpInfo {
         throw Error("checkpoint: the amp loss scaler's saved scale must be finite and > 0 and its growth_tracker >= 0");
       }
       scaler_->load(state.at("scale").toDouble(), state.at("growth_tracker").toInt());
-      if (state.contains("skipped_steps") && state.at("skipped_steps").isInt()) skipped_steps_ = state.at("skipped_steps").toInt();
+      if (state.contains("skipped_steps") && state.at("skipped_steps").isInt())
+        skipped_steps_ = state.at("skipped_steps").toInt();
     });
   }
 
@@ -115,14 +135,19 @@ class Amp : public Plugin, public AmpInfo {
   // Lightning's DoublePrecision / HalfPrecision: the weights and the batches' floating tensors in
   // that dtype, and it is the default dtype while a step runs, so tensors the step makes match.
   void attach_true_precision(HookBus& bus, torch::ScalarType dtype) {
-    connect(bus.on_after_batch_transfer, [dtype](BatchTransferHook& hook) {
-      hook.batch.apply_to_tensors([dtype](const torch::Tensor& tensor) {
-        return tensor.is_floating_point() ? tensor.to(dtype) : tensor;
-      });
-    }, SlotGroup::Precision);
-    connect_around_steps(bus, [this] { enter_default_dtype(); }, [this] { leave_default_dtype(); });
-    connect(bus.on_before_backward, [this](BeforeBackwardHook&) { leave_default_dtype(); }, SlotGroup::Precision);
-    connect(bus.on_train_batch_end, [this](BatchEndHook&) { leave_default_dtype(); }, SlotGroup::Precision);
+    connect(
+        bus.on_after_batch_transfer,
+        [dtype](BatchTransferHook& hook) {
+          hook.batch.apply_to_tensors(
+              [dtype](const torch::Tensor& tensor) { return tensor.is_floating_point() ? tensor.to(dtype) : tensor; });
+        },
+        SlotGroup::Precision);
+    connect_around_steps(
+        bus, [this] { enter_default_dtype(); }, [this] { leave_default_dtype(); });
+    connect(
+        bus.on_before_backward, [this](BeforeBackwardHook&) { leave_default_dtype(); }, SlotGroup::Precision);
+    connect(
+        bus.on_train_batch_end, [this](BatchEndHook&) { leave_default_dtype(); }, SlotGroup::Precision);
   }
 
   // `enter` at every loop's batch start, `leave` at the evaluation loops' batch ends (where a

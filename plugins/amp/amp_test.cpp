@@ -2,7 +2,6 @@
 // steps on overflow, 64-true, checkpointed scaler state, and the error for 16-mixed on a CPU.
 #include <gtest/gtest.h>
 
-
 #include "fulgur/compat.h"
 #include "fulgur/plugins/amp.h"
 #include "testing.h"
@@ -52,7 +51,8 @@ TEST(GradScaler, GrowsAfterGrowthIntervalCleanStepsAndNeverToInfinity) {
   const auto clean = torch::zeros({1});
   const auto overflow = torch::ones({1});
   // clean, clean, overflow (resets the count), clean x3 -> grow once.
-  std::vector<std::pair<torch::Tensor, double>> script{{clean, 8}, {clean, 8}, {overflow, 4}, {clean, 4}, {clean, 4}, {clean, 8}};
+  std::vector<std::pair<torch::Tensor, double>> script{{clean, 8}, {clean, 8}, {overflow, 4},
+                                                       {clean, 4}, {clean, 4}, {clean, 8}};
   for (const auto& [found, expected] : script) {
     scaler.update(found);
     EXPECT_EQ(scale_of(scaler), expected);
@@ -131,7 +131,8 @@ TEST(Amp, LossScalingSkipsTheOverflowingStepAndBacksOff) {
   auto train = testing::make_loader(data, 16);  // 4 batches
   OverflowAt model;
   auto options = quiet();
-  options.plugins().push_back(PluginSpec::parse("amp:precision=bf16-mixed,loss_scaling=true,init_scale=1024,growth_interval=100"));
+  options.plugins().push_back(
+      PluginSpec::parse("amp:precision=bf16-mixed,loss_scaling=true,init_scale=1024,growth_interval=100"));
   Trainer trainer(options);
   trainer.fit(model, train);
   const auto final_weights = testing::flat_parameters(model);
@@ -154,8 +155,8 @@ TEST(Amp, ScaledGradientsAreUnscaledBeforeTheStep) {
     torch::manual_seed(5);
     testing::TinyClassifier model;
     auto options = quiet();
-    options.plugins().push_back(PluginSpec::parse(std::string("amp:precision=bf16-mixed,init_scale=4096,loss_scaling=") +
-                                                (scaling ? "true" : "false")));
+    options.plugins().push_back(PluginSpec::parse(
+        std::string("amp:precision=bf16-mixed,init_scale=4096,loss_scaling=") + (scaling ? "true" : "false")));
     Trainer trainer(options);
     trainer.fit(model, train);
     return testing::flat_parameters(model);

@@ -79,8 +79,8 @@ void read_frozen_state(torch::optim::Optimizer& optimizer, FrozenState& state) {
   for (auto& group : optimizer.param_groups()) {
     auto& options = group.options();
     if (auto* sgd = dynamic_cast<torch::optim::SGDOptions*>(&options)) {
-      numbers.insert(numbers.end(), {sgd->lr(), sgd->momentum(), sgd->dampening(), sgd->weight_decay(),
-                                     sgd->nesterov() ? 1.0 : 0.0});
+      numbers.insert(numbers.end(),
+                     {sgd->lr(), sgd->momentum(), sgd->dampening(), sgd->weight_decay(), sgd->nesterov() ? 1.0 : 0.0});
     } else if (auto* rms = dynamic_cast<torch::optim::RMSpropOptions*>(&options)) {
       numbers.insert(numbers.end(), {rms->lr(), rms->alpha(), rms->eps(), rms->weight_decay(), rms->momentum(),
                                      rms->centered() ? 1.0 : 0.0});
@@ -149,7 +149,8 @@ class CudaGraph : public Plugin, public StepRunner {
     optimizer_steps_seen_ = 0;
     replays_ = captures_ = eager_ = dropped_ = 0;
     if (!trainer.device().is_cuda()) {
-      refuse("the run is on " + trainer.device().str() + "; CUDA graphs capture work on a CUDA device "
+      refuse("the run is on " + trainer.device().str() +
+             "; CUDA graphs capture work on a CUDA device "
              "(accelerator='cuda'), so the plugin has nothing to capture here");
     }
 #ifndef FULGUR_WITH_CUDA_GRAPHS
@@ -165,13 +166,15 @@ class CudaGraph : public Plugin, public StepRunner {
     }
     if (auto why = uncapturable(*trainer.optimizers().front()); !why.empty()) refuse(why);
     if (trainer.options().canonical_precision() == "16-mixed") {
-      refuse("precision '16-mixed' decides on the host, each step, whether the scaler skips the optimizer step; "
-             "use 'bf16-mixed' (no scaler) with CUDA graphs");
+      refuse(
+          "precision '16-mixed' decides on the host, each step, whether the scaler skips the optimizer step; "
+          "use 'bf16-mixed' (no scaler) with CUDA graphs");
     }
     if (trainer.options().detect_anomaly()) refuse("detect_anomaly reads every loss on the host");
     if (trainer.world_size() > 1) {
-      refuse("ddp's gradient reduction is bookkept on the host between backward and the step; run one process "
-             "with CUDA graphs");
+      refuse(
+          "ddp's gradient reduction is bookkept on the host between backward and the step; run one process "
+          "with CUDA graphs");
     }
     if (options_.last_batch() == "drop" && trainer.accumulate_grad_batches() > 1) {
       refuse("last_batch='drop' with accumulate_grad_batches=" + std::to_string(trainer.accumulate_grad_batches()) +
@@ -208,13 +211,15 @@ class CudaGraph : public Plugin, public StepRunner {
     }
     if (!static_batch_) {
       if (auto off = cuda_graph::first_tensor_off(step.batch, c10::DeviceType::CUDA); !off.empty()) {
-        refuse(off + ": a graph captures device work only, so the step's work on a host tensor would run once, "
+        refuse(off +
+               ": a graph captures device work only, so the step's work on a host tensor would run once, "
                "at capture, and its result stay frozen; keep every tensor of the batch on the GPU");
       }
       static_batch_.emplace(step.batch);
     } else if (auto mismatch = static_batch_->mismatch(step.batch); !mismatch.empty()) {
       if (!step.is_last_batch) {
-        refuse(mismatch + " at batch " + std::to_string(step.batch_idx) + ", which is not the epoch's last; a graph "
+        refuse(mismatch + " at batch " + std::to_string(step.batch_idx) +
+               ", which is not the epoch's last; a graph "
                "replays fixed shapes and values, so give every batch the same (drop_last, or padding)");
       }
       if (options_.last_batch() == "drop") {
@@ -231,14 +236,17 @@ class CudaGraph : public Plugin, public StepRunner {
     read_frozen_state(optimizer, frozen_now_);
     if (!captured.graph || captured.frozen != frozen_now_) {
       if (captured.graph) {
-        spdlog::info("cuda_graph: the optimizer's learning rate, hyper-parameters or tensors changed before batch {}; "
-                     "capturing the step again", step.batch_idx);
+        spdlog::info(
+            "cuda_graph: the optimizer's learning rate, hyper-parameters or tensors changed before batch {}; "
+            "capturing the step again",
+            step.batch_idx);
         // A per-step scheduler changes the rate every step: each capture then costs more than the
         // eager step it replaces.
         if (++recaptures_in_a_row_ == 3) {
-          spdlog::warn("cuda_graph: the learning rate changed at each of the last 3 steps (a per-step scheduler?), "
-                       "and every change means a new capture, slower than the eager step; schedule per epoch, or "
-                       "leave this plugin out");
+          spdlog::warn(
+              "cuda_graph: the learning rate changed at each of the last 3 steps (a per-step scheduler?), "
+              "and every change means a new capture, slower than the eager step; schedule per epoch, or "
+              "leave this plugin out");
         }
       }
       capture(step, captured);

@@ -91,8 +91,8 @@ TEST(CudaGraph, RefusesARunOffTheGpu) {
 class Mlp : public Module {
  public:
   Mlp() {
-    net = register_module("net", torch::nn::Sequential(torch::nn::Linear(4, 32), torch::nn::ReLU(),
-                                                       torch::nn::Linear(32, 2)));
+    net = register_module("net",
+                          torch::nn::Sequential(torch::nn::Linear(4, 32), torch::nn::ReLU(), torch::nn::Linear(32, 2)));
   }
   torch::Tensor training_step(const Batch& batch, int64_t batch_idx) override {
     auto loss = torch::nn::functional::cross_entropy(net->forward(batch[0]), batch[1]);
@@ -206,7 +206,8 @@ TEST(CudaGraphGpu, RefusesWhatAReplayCannotDo) {
   EXPECT_NE(error.find("could not be captured at batch 3"), std::string::npos) << error;
   error = error_of([] { fit_on_gpu(true, 1, [](TrainerOptions&, Mlp& model) { model.adam = true; }); });
   EXPECT_NE(error.find("Adam and AdamW compute their bias corrections on the host"), std::string::npos) << error;
-  error = error_of([] { fit_on_gpu(true, 1, [](TrainerOptions& options, Mlp&) { options.precision() = "16-mixed"; }); });
+  error =
+      error_of([] { fit_on_gpu(true, 1, [](TrainerOptions& options, Mlp&) { options.precision() = "16-mixed"; }); });
   EXPECT_NE(error.find("'16-mixed' decides on the host"), std::string::npos) << error;
 }
 

@@ -2,28 +2,38 @@
 
 #include <ATen/ATen.h>
 
-
 namespace fulgur::plugins::cuda_graph {
 namespace {
 
 std::string describe_leaf(const Batch& node) {
   switch (node.kind()) {
-    case Batch::Kind::Int: return "the number " + std::to_string(node.to_int());
-    case Batch::Kind::Double: return "the number " + std::to_string(node.to_double());
-    case Batch::Kind::Bool: return node.to_bool() ? "true" : "false";
-    case Batch::Kind::String: return "the string '" + node.str() + "'";
-    default: return node.describe();
+    case Batch::Kind::Int:
+      return "the number " + std::to_string(node.to_int());
+    case Batch::Kind::Double:
+      return "the number " + std::to_string(node.to_double());
+    case Batch::Kind::Bool:
+      return node.to_bool() ? "true" : "false";
+    case Batch::Kind::String:
+      return "the string '" + node.str() + "'";
+    default:
+      return node.describe();
   }
 }
 
 bool same_leaf(const Batch& a, const Batch& b) {
   switch (a.kind()) {
-    case Batch::Kind::None: return true;
-    case Batch::Kind::Int: return a.to_int() == b.to_int();
-    case Batch::Kind::Double: return a.to_double() == b.to_double();
-    case Batch::Kind::Bool: return a.to_bool() == b.to_bool();
-    case Batch::Kind::String: return a.str() == b.str();
-    default: return false;
+    case Batch::Kind::None:
+      return true;
+    case Batch::Kind::Int:
+      return a.to_int() == b.to_int();
+    case Batch::Kind::Double:
+      return a.to_double() == b.to_double();
+    case Batch::Kind::Bool:
+      return a.to_bool() == b.to_bool();
+    case Batch::Kind::String:
+      return a.str() == b.str();
+    default:
+      return false;
   }
 }
 
@@ -69,7 +79,8 @@ void copy_tensors(const Batch& target, const Batch& source) {
       for (std::size_t i = 0; i < target.size(); ++i) copy_tensors(target.at(i), source.at(i));
       return;
     case Batch::Kind::Dict:
-      for (std::size_t i = 0; i < target.size(); ++i) copy_tensors(target.entries()[i].second, source.entries()[i].second);
+      for (std::size_t i = 0; i < target.size(); ++i)
+        copy_tensors(target.entries()[i].second, source.entries()[i].second);
       return;
     default:
       return;

@@ -53,7 +53,8 @@ void memory_stats(Logger::Metrics& row) {
   std::ifstream statm("/proc/self/statm");
   long pages = 0, resident = 0;
   if (statm >> pages >> resident) {
-    row["process_rss_mb"] = static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+    row["process_rss_mb"] =
+        static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
   }
 }
 
@@ -66,8 +67,9 @@ class DeviceStatsMonitor : public Plugin {
   void attach(HookBus& bus) override {
     connect(bus.on_train_start, [](RunHook& hook) {
       if (hook.trainer.loggers().empty()) {
-        throw Error("device_stats_monitor hands its statistics to the loggers, but the Trainer has none; add a "
-                    "logger plugin (e.g. --plugin csv_logger)");
+        throw Error(
+            "device_stats_monitor hands its statistics to the loggers, but the Trainer has none; add a "
+            "logger plugin (e.g. --plugin csv_logger)");
       }
     });
     // Training batches the Trainer logs: the step about to be taken (start) or just taken (end).
@@ -88,7 +90,8 @@ class DeviceStatsMonitor : public Plugin {
           std::tuple{&bus.on_test_batch_start, &bus.on_test_batch_end, "test"}}) {
       const std::string prefix = std::string("on_") + stage;
       connect(*start_hook, [this, prefix](BatchStartHook& hook) {
-        if (hook.batch_idx % hook.trainer.options().log_every_n_steps() == 0) log(hook.trainer, prefix + "_batch_start");
+        if (hook.batch_idx % hook.trainer.options().log_every_n_steps() == 0)
+          log(hook.trainer, prefix + "_batch_start");
       });
       connect(*end_hook, [this, prefix](BatchEndHook& hook) {
         if (hook.batch_idx % hook.trainer.options().log_every_n_steps() == 0) log(hook.trainer, prefix + "_batch_end");

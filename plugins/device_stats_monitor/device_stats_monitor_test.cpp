@@ -16,7 +16,8 @@ TEST(DeviceStatsMonitor, LogsMemoryAndCpuUseAtTheLoggedSteps) {
   options.log_every_n_steps(4);
   options.num_sanity_val_steps(0);
   Trainer trainer(options);
-  auto& logger = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
+  auto& logger =
+      static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.add_plugin(plugins::DeviceStatsMonitorOptions{}.spec());
   trainer.fit(model, train, val);
 
@@ -49,7 +50,8 @@ TEST(DeviceStatsMonitor, NeedsALoggerAndAKnownCpuStatsValue) {
   plugins::DeviceStatsMonitorOptions bad;
   bad.cpu_stats("yes");
   Trainer other(testing::quiet_options(1));
-  EXPECT_NE(testing::error_of([&] { other.add_plugin(bad.spec()); }).find("expects auto, true or false"), std::string::npos);
+  EXPECT_NE(testing::error_of([&] { other.add_plugin(bad.spec()); }).find("expects auto, true or false"),
+            std::string::npos);
 }
 
 }  // namespace

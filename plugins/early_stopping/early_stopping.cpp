@@ -24,14 +24,20 @@ class EarlyStopping : public Plugin {
   std::string name() const override { return "early_stopping"; }
 
   void attach(HookBus& bus) override {
-    connect(bus.on_train_epoch_end, [this](EpochHook& hook) {
-      if (checks_at_epoch_end(hook.trainer)) check(hook.trainer);
-    }, SlotGroup::Monitor);
-    connect(bus.on_validation_end, [this](RunHook& hook) {
-      auto& trainer = hook.trainer;
-      if (trainer.sanity_checking() || trainer.stage() != Stage::Fit || checks_at_epoch_end(trainer)) return;
-      check(trainer);
-    }, SlotGroup::Monitor);
+    connect(
+        bus.on_train_epoch_end,
+        [this](EpochHook& hook) {
+          if (checks_at_epoch_end(hook.trainer)) check(hook.trainer);
+        },
+        SlotGroup::Monitor);
+    connect(
+        bus.on_validation_end,
+        [this](RunHook& hook) {
+          auto& trainer = hook.trainer;
+          if (trainer.sanity_checking() || trainer.stage() != Stage::Fit || checks_at_epoch_end(trainer)) return;
+          check(trainer);
+        },
+        SlotGroup::Monitor);
     connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
       auto state = plugin_state(hook.checkpoint, name());
       state.insert_or_assign("wait_count", wait_count_);
@@ -45,8 +51,8 @@ class EarlyStopping : public Plugin {
       wait_count_ = state.at("wait_count").toInt();
       stopped_epoch_ = state.at("stopped_epoch").toInt();
       if (wait_count_ < 0 || stopped_epoch_ < 0) {
-        throw Error("checkpoint: early_stopping's saved wait_count (" + std::to_string(wait_count_) + ") and stopped_epoch (" +
-                    std::to_string(stopped_epoch_) + ") cannot be negative");
+        throw Error("checkpoint: early_stopping's saved wait_count (" + std::to_string(wait_count_) +
+                    ") and stopped_epoch (" + std::to_string(stopped_epoch_) + ") cannot be negative");
       }
       best_ = state.at("best_score").toDouble();
     });
@@ -67,9 +73,9 @@ class EarlyStopping : public Plugin {
     const auto& metrics = trainer.callback_metrics();
     const auto found = metrics.find(options_.monitor());
     if (found == metrics.end()) {
-      const std::string message = "early stopping is conditioned on metric '" + options_.monitor() +
-                                  "', which is not available; logged metrics: " +
-                                  trainer.metrics().callback_metric_names();
+      const std::string message =
+          "early stopping is conditioned on metric '" + options_.monitor() +
+          "', which is not available; logged metrics: " + trainer.metrics().callback_metric_names();
       if (options_.strict()) throw Error("plugin 'early_stopping': " + message);
       spdlog::warn("{} (strict=false: skipped)", message);
       return;
@@ -88,7 +94,8 @@ class EarlyStopping : public Plugin {
     const std::string& metric = options_.monitor();
     if (options_.check_finite() && !std::isfinite(current)) {
       return {true, fmt::format("monitored metric {} = {} is not finite; previous best value was {:.3f}. "
-                                "Signaling Trainer to stop.", metric, current, best_)};
+                                "Signaling Trainer to stop.",
+                                metric, current, best_)};
     }
     if (!std::isnan(options_.stopping_threshold()) && better(current, options_.stopping_threshold())) {
       return {true, fmt::format("stopping threshold reached: {} = {} {} {}. Signaling Trainer to stop.", metric,
@@ -111,7 +118,8 @@ class EarlyStopping : public Plugin {
     ++wait_count_;
     if (wait_count_ >= options_.patience()) {
       return {true, fmt::format("monitored metric {} did not improve in the last {} records. Best score: {:.3f}. "
-                                "Signaling Trainer to stop.", metric, wait_count_, best_)};
+                                "Signaling Trainer to stop.",
+                                metric, wait_count_, best_)};
     }
     return {false, ""};
   }

@@ -52,9 +52,7 @@ TEST(EarlyStopping, StopsAfterPatienceChecksWithoutImprovement) {
   EXPECT_EQ(run({5, 4, 4.5, 4.2, 4.1, 3, 2, 1}, options).epochs_run, 5);
 }
 
-TEST(EarlyStopping, KeepsGoingWhileImproving) {
-  EXPECT_EQ(run({5, 4, 3, 2, 1, 0.5}, {}).epochs_run, 6);
-}
+TEST(EarlyStopping, KeepsGoingWhileImproving) { EXPECT_EQ(run({5, 4, 3, 2, 1, 0.5}, {}).epochs_run, 6); }
 
 TEST(EarlyStopping, MinDeltaIgnoresSmallImprovements) {
   plugins::EarlyStoppingOptions options;
@@ -148,12 +146,18 @@ TEST(EarlyStopping, CountersTravelInTheCheckpoint) {
 
   Scripted model;
   model.script = {1, 2, 3, 4, 5, 6};  // never improves after epoch 0
-  options.max_epochs(3);             // two checks without improvement so far
+  options.max_epochs(3);              // two checks without improvement so far
   Trainer first(options);
   first.fit(model, train, val);
   first.save_checkpoint(path);
-  EXPECT_EQ(read_checkpoint(path).at("callbacks").toGenericDict().at("early_stopping").toGenericDict()
-                .at("wait_count").toInt(), 2);
+  EXPECT_EQ(read_checkpoint(path)
+                .at("callbacks")
+                .toGenericDict()
+                .at("early_stopping")
+                .toGenericDict()
+                .at("wait_count")
+                .toInt(),
+            2);
 
   options.max_epochs(6);
   Trainer resumed(options);

@@ -22,8 +22,9 @@ class Ema : public Plugin {
       throw PluginError("plugin 'ema': option 'update_every_n_steps' must be >= 0 (0: never after steps)");
     }
     // -1 is Lightning's None (unset); anything below is a typo that would silently mean "unset".
-    for (const auto& [option, value] : {std::pair<const char*, int64_t>{"update_starting_at_step", options_.update_starting_at_step()},
-                                        {"update_starting_at_epoch", options_.update_starting_at_epoch()}}) {
+    for (const auto& [option, value] :
+         {std::pair<const char*, int64_t>{"update_starting_at_step", options_.update_starting_at_step()},
+          {"update_starting_at_epoch", options_.update_starting_at_epoch()}}) {
       if (value < -1) {
         throw PluginError(std::string("plugin 'ema': option '") + option + "' must be >= 0, or -1 for unset; got " +
                           std::to_string(value));

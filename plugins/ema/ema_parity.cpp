@@ -63,17 +63,15 @@ int main(int argc, char** argv) {
     options.enable_model_summary(false);
     options.enable_checkpointing(false);
     fulgur::Trainer trainer(options);
-    trainer.add_plugin(fulgur::plugins::EmaOptions{}
-                           .decay(0.8)
-                           .update_every_n_steps(2)
-                           .update_starting_at_step(1)
-                           .spec());
+    trainer.add_plugin(
+        fulgur::plugins::EmaOptions{}.decay(0.8).update_every_n_steps(2).update_starting_at_step(1).spec());
     trainer.fit(model, train, val);
     const double final_diff = (flat(model) - tensor("final")).abs().max().item<double>();
     const auto validated = tensor("validated");
     double validated_diff = validated.size(0) == static_cast<int64_t>(model.validated.size()) ? 0.0 : 1e9;
     for (std::size_t i = 0; i < model.validated.size() && validated_diff < 1e9; ++i) {
-      validated_diff = std::max(validated_diff, (model.validated[i] - validated[static_cast<int64_t>(i)]).abs().max().item<double>());
+      validated_diff = std::max(validated_diff,
+                                (model.validated[i] - validated[static_cast<int64_t>(i)]).abs().max().item<double>());
     }
     std::printf("ema vs Lightning's EMAWeightAveraging: final weights differ by %.3g, validation weights by %.3g\n",
                 final_diff, validated_diff);

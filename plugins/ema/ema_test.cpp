@@ -18,7 +18,8 @@ struct Recorder : Plugin {
       after_step.push_back(testing::flat_parameters(*hook.trainer.module()).clone());
     });
     connect(bus.on_validation_batch_start, [this](BatchStartHook& hook) {
-      if (!hook.trainer.sanity_checking()) validated.push_back(testing::flat_parameters(*hook.trainer.module()).clone());
+      if (!hook.trainer.sanity_checking())
+        validated.push_back(testing::flat_parameters(*hook.trainer.module()).clone());
     });
   }
   std::vector<torch::Tensor> after_step, validated;
@@ -29,9 +30,12 @@ struct SaveAt : Plugin {
   SaveAt(int64_t epoch_, std::string path_) : epoch(epoch_), path(std::move(path_)) {}
   std::string name() const override { return "save_at"; }
   void attach(HookBus& bus) override {
-    connect(bus.on_train_epoch_end, [this](EpochHook& hook) {
-      if (hook.epoch == epoch) hook.trainer.save_checkpoint(path);
-    }, SlotGroup::Monitor);
+    connect(
+        bus.on_train_epoch_end,
+        [this](EpochHook& hook) {
+          if (hook.epoch == epoch) hook.trainer.save_checkpoint(path);
+        },
+        SlotGroup::Monitor);
   }
   int64_t epoch;
   std::string path;
@@ -43,7 +47,7 @@ struct FitResult {
 };
 
 FitResult fit(std::optional<plugins::EmaOptions> ema, int64_t epochs, const std::string& ckpt_path = "",
-        std::unique_ptr<Plugin> extra = nullptr) {
+              std::unique_ptr<Plugin> extra = nullptr) {
   auto data = testing::make_blobs(32, 4, 2);
   auto train = testing::make_loader(data, 8);  // 4 steps per epoch
   auto val = testing::make_loader(data, 16);
@@ -86,7 +90,8 @@ TEST(Ema, ValidationSeesTheAverageAndTrainingContinuesFromItsOwnWeights) {
   const FitResult without = fit(std::nullopt, 2);
   // Swapping the average in for validation and back leaves training untouched.
   ASSERT_EQ(with.after_step.size(), without.after_step.size());
-  for (std::size_t i = 0; i < with.after_step.size(); ++i) EXPECT_TRUE(torch::equal(with.after_step[i], without.after_step[i]));
+  for (std::size_t i = 0; i < with.after_step.size(); ++i)
+    EXPECT_TRUE(torch::equal(with.after_step[i], without.after_step[i]));
   // Epoch 0's validation ran with the average of steps 0-3.
   ASSERT_FALSE(with.validated.empty());
   EXPECT_TRUE(torch::allclose(with.validated.front(), expected_average(with.after_step, 0.5, 1, -1, 4), 1e-6, 1e-7));
@@ -118,7 +123,9 @@ TEST(Ema, BadOptionsAreNamed) {
   const auto unknown = testing::error_of([&] { trainer.add_plugin(PluginSpec{"ema", {{"decays", "0.9"}}}); });
   EXPECT_NE(unknown.find("decays"), std::string::npos) << unknown;
   // -1 means unset (Lightning's None); a lower number is a mistake, not "unset".
-  const auto negative = testing::error_of([&] { trainer.add_plugin(PluginSpec{"ema", {{"update_starting_at_step", "-5"}}}); });
+  const auto negative = testing::error_of([&] {
+    trainer.add_plugin(PluginSpec{"ema", {{"update_starting_at_step", "-5"}}});
+  });
   EXPECT_NE(negative.find("option 'update_starting_at_step' must be >= 0, or -1 for unset; got -5"), std::string::npos)
       << negative;
   // The plugin's name once, not "plugin 'ema': plugin 'ema': ...".

@@ -19,13 +19,15 @@ class GradAccumulationScheduler : public Plugin {
   void attach(HookBus& bus) override {
     connect(bus.on_fit_start, [](RunHook& hook) {
       if (hook.trainer.options().accumulate_grad_batches() != 1) {
-        throw Error("grad_accumulation_scheduler sets the accumulation itself; leave the Trainer option "
-                    "accumulate_grad_batches at 1 (it is " +
-                    std::to_string(hook.trainer.options().accumulate_grad_batches()) + ")");
+        throw Error(
+            "grad_accumulation_scheduler sets the accumulation itself; leave the Trainer option "
+            "accumulate_grad_batches at 1 (it is " +
+            std::to_string(hook.trainer.options().accumulate_grad_batches()) + ")");
       }
       if (hook.trainer.module() && !hook.trainer.module()->automatic_optimization()) {
-        throw Error("grad_accumulation_scheduler needs automatic optimization; under manual optimization the "
-                    "Module accumulates gradients itself");
+        throw Error(
+            "grad_accumulation_scheduler needs automatic optimization; under manual optimization the "
+            "Module accumulates gradients itself");
       }
     });
     connect(bus.on_train_epoch_start, [this](EpochHook& hook) { apply(hook.trainer, hook.epoch); });

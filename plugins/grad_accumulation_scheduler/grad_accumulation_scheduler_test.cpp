@@ -22,9 +22,11 @@ struct FactorPerEpoch : Plugin {
   std::vector<int64_t> steps_at_epoch_end;
   std::string name() const override { return "factor_per_epoch"; }
   void attach(HookBus& bus) override {
-    connect(bus.on_train_epoch_start, [this](EpochHook& hook) { factors.push_back(hook.trainer.accumulate_grad_batches()); },
-            SlotGroup::Monitor);
-    connect(bus.on_train_epoch_end, [this](EpochHook& hook) { steps_at_epoch_end.push_back(hook.trainer.global_step()); });
+    connect(
+        bus.on_train_epoch_start,
+        [this](EpochHook& hook) { factors.push_back(hook.trainer.accumulate_grad_batches()); }, SlotGroup::Monitor);
+    connect(bus.on_train_epoch_end,
+            [this](EpochHook& hook) { steps_at_epoch_end.push_back(hook.trainer.global_step()); });
   }
 };
 
@@ -81,9 +83,15 @@ TEST(GradAccumulationScheduler, BadInputIsNamed) {
     return std::string();
   };
   EXPECT_NE(load_error("grad_accumulation_scheduler").find("'scheduling' is required"), std::string::npos);
-  EXPECT_NE(load_error("grad_accumulation_scheduler:scheduling=0:0").find("option 'scheduling' needs epochs >= 0 and factors >= 1, got 0:0"), std::string::npos);
-  EXPECT_NE(load_error("grad_accumulation_scheduler:scheduling=a:2").find("option 'scheduling' expects an integer, got 'a'"), std::string::npos);
-  EXPECT_NE(load_error("grad_accumulation_scheduler:scheduling=2").find("expects key:value pairs separated by '/', got '2'"), std::string::npos);
+  EXPECT_NE(load_error("grad_accumulation_scheduler:scheduling=0:0")
+                .find("option 'scheduling' needs epochs >= 0 and factors >= 1, got 0:0"),
+            std::string::npos);
+  EXPECT_NE(
+      load_error("grad_accumulation_scheduler:scheduling=a:2").find("option 'scheduling' expects an integer, got 'a'"),
+      std::string::npos);
+  EXPECT_NE(
+      load_error("grad_accumulation_scheduler:scheduling=2").find("expects key:value pairs separated by '/', got '2'"),
+      std::string::npos);
 
   auto data = testing::make_blobs(16);
   auto train = testing::make_loader(data, 4);
@@ -92,7 +100,9 @@ TEST(GradAccumulationScheduler, BadInputIsNamed) {
   options.accumulate_grad_batches(2);
   options.plugins().push_back(PluginSpec::parse("grad_accumulation_scheduler:scheduling=0:4"));
   Trainer trainer(options);
-  EXPECT_NE(testing::error_of([&] { trainer.fit(model, train); }).find("leave the Trainer option accumulate_grad_batches at 1"),
+  EXPECT_NE(testing::error_of([&] {
+              trainer.fit(model, train);
+            }).find("leave the Trainer option accumulate_grad_batches at 1"),
             std::string::npos);
 }
 

@@ -25,16 +25,19 @@ class GradClip : public Plugin {
   std::string name() const override { return "grad_clip"; }
 
   void attach(HookBus& bus) override {
-    connect(bus.on_before_optimizer_step, [this](OptimizerHook& hook) {
-      std::vector<torch::Tensor> grads = gradients_of(hook.optimizer);
-      if (grads.empty()) return;
-      torch::NoGradGuard no_grad;
-      if (options_.gradient_clip_algorithm() == "value") {
-        for (auto& grad : grads) grad.clamp_(-options_.gradient_clip_val(), options_.gradient_clip_val());
-        return;
-      }
-      clip_by_norm(grads);
-    }, SlotGroup::Gradients);
+    connect(
+        bus.on_before_optimizer_step,
+        [this](OptimizerHook& hook) {
+          std::vector<torch::Tensor> grads = gradients_of(hook.optimizer);
+          if (grads.empty()) return;
+          torch::NoGradGuard no_grad;
+          if (options_.gradient_clip_algorithm() == "value") {
+            for (auto& grad : grads) grad.clamp_(-options_.gradient_clip_val(), options_.gradient_clip_val());
+            return;
+          }
+          clip_by_norm(grads);
+        },
+        SlotGroup::Gradients);
   }
 
  private:

@@ -16,10 +16,13 @@ struct GradientSpy : Plugin {
   std::vector<torch::Tensor> seen;
   std::string name() const override { return "gradient_spy"; }
   void attach(HookBus& bus) override {
-    connect(bus.on_before_optimizer_step, [this](OptimizerHook& hook) {
-      seen.clear();
-      for (auto& parameter : hook.optimizer.param_groups()[0].params()) seen.push_back(parameter.grad().clone());
-    }, SlotGroup::Monitor);
+    connect(
+        bus.on_before_optimizer_step,
+        [this](OptimizerHook& hook) {
+          seen.clear();
+          for (auto& parameter : hook.optimizer.param_groups()[0].params()) seen.push_back(parameter.grad().clone());
+        },
+        SlotGroup::Monitor);
   }
 };
 
@@ -76,7 +79,8 @@ TEST(GradClip, EveryNormTypeMatchesLibTorchsClipGradNorm) {
     const auto expected = reference_gradients(model, data, 0.02, &raw_norm, p);
     ASSERT_GT(raw_norm, 0.02) << p;
     auto options = one_step();
-    options.plugins().push_back(PluginSpec{"grad_clip", {{"gradient_clip_val", "0.02"}, {"norm_type", std::isinf(p) ? "inf" : std::to_string(p)}}});
+    options.plugins().push_back(PluginSpec{
+        "grad_clip", {{"gradient_clip_val", "0.02"}, {"norm_type", std::isinf(p) ? "inf" : std::to_string(p)}}});
     Trainer trainer(options);
     auto& spy = static_cast<GradientSpy&>(trainer.add_plugin(std::make_unique<GradientSpy>()));
     trainer.fit(model, loader);

@@ -28,7 +28,8 @@ std::string arguments(const BeforeBackwardHook&) { return ""; }
 std::string arguments(const AfterBackwardHook&) { return ""; }
 std::string arguments(const OptimizerHook& hook) { return " optimizer=" + std::to_string(hook.optimizer_idx); }
 std::string arguments(const CheckpointHook& hook) {
-  return " epoch=" + std::to_string(hook.trainer.current_epoch()) + " step=" + std::to_string(hook.trainer.global_step());
+  return " epoch=" + std::to_string(hook.trainer.current_epoch()) +
+         " step=" + std::to_string(hook.trainer.global_step());
 }
 std::string arguments(const ExceptionHook& hook) {
   std::string message = hook.error.what();
@@ -53,7 +54,8 @@ class HookTrace : public Plugin {
     bus.for_each_hook([this](std::string_view hook_name, auto& hook) {
       using Context = std::remove_reference_t<decltype(hook)>;
       using Argument = std::remove_reference_t<typename Context::template arg<0>::type>;
-      connect(hook, [this, hook_name](Argument& context) { write(hook_name, context); }, SlotGroup::Trace);
+      connect(
+          hook, [this, hook_name](Argument& context) { write(hook_name, context); }, SlotGroup::Trace);
     });
   }
 

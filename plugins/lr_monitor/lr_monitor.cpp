@@ -49,9 +49,12 @@ std::optional<double> weight_decay_of(const torch::optim::OptimizerOptions& opti
 class LRMonitor : public Plugin {
  public:
   explicit LRMonitor(LRMonitorOptions options) : options_(std::move(options)) {
-    if (!options_.logging_interval().empty() && options_.logging_interval() != "step" && options_.logging_interval() != "epoch") {
-      throw PluginError("plugin 'lr_monitor': option 'logging_interval' expects step, epoch or nothing (each "
-                        "scheduler at its own interval), got '" + options_.logging_interval() + "'");
+    if (!options_.logging_interval().empty() && options_.logging_interval() != "step" &&
+        options_.logging_interval() != "epoch") {
+      throw PluginError(
+          "plugin 'lr_monitor': option 'logging_interval' expects step, epoch or nothing (each "
+          "scheduler at its own interval), got '" +
+          options_.logging_interval() + "'");
     }
   }
 
@@ -60,8 +63,9 @@ class LRMonitor : public Plugin {
   void attach(HookBus& bus) override {
     connect(bus.on_train_start, [](RunHook& hook) {
       if (hook.trainer.loggers().empty()) {
-        throw Error("lr_monitor hands learning rates to the loggers, but the Trainer has none; add a logger plugin "
-                    "(e.g. --plugin csv_logger)");
+        throw Error(
+            "lr_monitor hands learning rates to the loggers, but the Trainer has none; add a logger plugin "
+            "(e.g. --plugin csv_logger)");
       }
     });
     // Lightning's rule: "epoch" logs every rate at each epoch's start, "step" at the batches whose
@@ -69,9 +73,8 @@ class LRMonitor : public Plugin {
     // scheduler's own interval, and an optimizer without a scheduler at both.
     const std::string& interval = options_.logging_interval();
     if (interval != "step") {
-      connect(bus.on_train_epoch_start, [this, interval](EpochHook& hook) {
-        log_rates(hook.trainer, interval.empty() ? "epoch" : "any");
-      });
+      connect(bus.on_train_epoch_start,
+              [this, interval](EpochHook& hook) { log_rates(hook.trainer, interval.empty() ? "epoch" : "any"); });
     }
     if (interval != "epoch") {
       // The same steps whose metrics the Trainer hands the loggers, with the same step number.

@@ -26,7 +26,8 @@ TEST(LRMonitor, LogsTheRateOfEachStepWithTheStepRows) {
   options.plugins().push_back(PluginSpec::parse("lr_scheduler:schedule=exponential,gamma=0.5,interval=step"));
   options.plugins().push_back(plugins::LRMonitorOptions().logging_interval("step").spec());
   Trainer trainer(options);
-  auto& recorder = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
+  auto& recorder =
+      static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(model, train);
   std::vector<std::pair<int64_t, double>> rates;
   for (const auto& [step, row] : recorder.rows) {
@@ -45,7 +46,8 @@ TEST(LRMonitor, NamesParamGroupsAndNeedsALogger) {
   struct TwoGroups : testing::TinyClassifier {
     OptimizerConfig configure_optimizers() override {
       std::vector<torch::optim::OptimizerParamGroup> groups;
-      groups.emplace_back(std::vector<torch::Tensor>{linear->weight}, std::make_unique<torch::optim::AdamOptions>(0.01));
+      groups.emplace_back(std::vector<torch::Tensor>{linear->weight},
+                          std::make_unique<torch::optim::AdamOptions>(0.01));
       groups.emplace_back(std::vector<torch::Tensor>{linear->bias}, std::make_unique<torch::optim::AdamOptions>(0.02));
       return std::make_shared<torch::optim::Adam>(groups);
     }
@@ -56,7 +58,8 @@ TEST(LRMonitor, NamesParamGroupsAndNeedsALogger) {
   auto options = quiet(1);
   options.plugins().push_back(PluginSpec::parse("lr_monitor:logging_interval=epoch"));
   Trainer trainer(options);
-  auto& recorder = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
+  auto& recorder =
+      static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(model, train);
   ASSERT_FALSE(recorder.rows.empty());
   EXPECT_DOUBLE_EQ(recorder.rows[0].second.at("lr-Adam/pg1"), 0.01);
@@ -94,14 +97,15 @@ TEST(LRMonitor, LogsMomentumAndWeightDecayAsLightningNamesThem) {
   options.plugins().push_back(
       plugins::LRMonitorOptions().logging_interval("epoch").log_momentum(true).log_weight_decay(true).spec());
   Trainer trainer(options);
-  auto& recorder = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
+  auto& recorder =
+      static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   trainer.fit(model, train);
   ASSERT_FALSE(recorder.rows.empty());
   const auto& row = recorder.rows[0].second;
   EXPECT_DOUBLE_EQ(row.at("lr-SGD"), 0.1);
-  EXPECT_DOUBLE_EQ(row.at("lr-SGD-momentum"), 0.9);      // SGD's momentum
+  EXPECT_DOUBLE_EQ(row.at("lr-SGD-momentum"), 0.9);  // SGD's momentum
   EXPECT_DOUBLE_EQ(row.at("lr-SGD-weight_decay"), 1e-4);
-  EXPECT_DOUBLE_EQ(row.at("lr-Adam-momentum"), 0.8);     // Adam's beta1
+  EXPECT_DOUBLE_EQ(row.at("lr-Adam-momentum"), 0.8);  // Adam's beta1
   EXPECT_DOUBLE_EQ(row.at("lr-Adam-weight_decay"), 0.05);
   // Off by default: only the rates.
   TwoOptimizers plain;

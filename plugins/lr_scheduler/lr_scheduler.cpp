@@ -76,19 +76,23 @@ class ScheduleRecipe {
       plateau_.cooldown(reader.get_int("cooldown", plateau_.cooldown()));
       plateau_.min_lr(reader.get_double("min_lr", plateau_.min_lr()));
     } else if (kind != "constant") {
-      throw PluginError("plugin 'lr_scheduler': option 'schedule' expects step, multistep, exponential, cosine, "
-                        "cosine_warm_restarts, one_cycle, polynomial, plateau or constant, got '" + kind + "'");
+      throw PluginError(
+          "plugin 'lr_scheduler': option 'schedule' expects step, multistep, exponential, cosine, "
+          "cosine_warm_restarts, one_cycle, polynomial, plateau or constant, got '" +
+          kind + "'");
     }
     warmup_start_factor_ = reader.get_double("warmup_start_factor", 1.0 / 3.0);
     reader.finish();
-    if (kind == "step" && step_size_ < 1) throw PluginError("plugin 'lr_scheduler': schedule=step needs step_size >= 1");
+    if (kind == "step" && step_size_ < 1)
+      throw PluginError("plugin 'lr_scheduler': schedule=step needs step_size >= 1");
     if (kind == "multistep" && milestones_.empty()) {
       throw PluginError("plugin 'lr_scheduler': schedule=multistep needs milestones (e.g. milestones=10/20)");
     }
     if (kind == "cosine_warm_restarts" && t_0_ < 1) {
       throw PluginError("plugin 'lr_scheduler': schedule=cosine_warm_restarts needs t_0 >= 1");
     }
-    if (kind == "one_cycle" && !(max_lr_ > 0)) throw PluginError("plugin 'lr_scheduler': schedule=one_cycle needs max_lr > 0");
+    if (kind == "one_cycle" && !(max_lr_ > 0))
+      throw PluginError("plugin 'lr_scheduler': schedule=one_cycle needs max_lr > 0");
     if (kind == "plateau" && options_.warmup() > 0) {
       throw PluginError("plugin 'lr_scheduler': a plateau schedule follows a metric and cannot follow a warmup");
     }
@@ -130,11 +134,13 @@ class ScheduleRecipe {
     if (kind == "step") return std::make_shared<StepLR>(optimizer, step_size_, gamma_);
     if (kind == "multistep") return std::make_shared<MultiStepLR>(optimizer, milestones_, gamma_);
     if (kind == "exponential") return std::make_shared<ExponentialLR>(optimizer, gamma_);
-    if (kind == "cosine") return std::make_shared<CosineAnnealingLR>(optimizer, length_or_run(length_, "t_max", trainer), eta_min_);
-    if (kind == "cosine_warm_restarts") return std::make_shared<CosineAnnealingWarmRestarts>(optimizer, t_0_, t_mult_, eta_min_);
+    if (kind == "cosine")
+      return std::make_shared<CosineAnnealingLR>(optimizer, length_or_run(length_, "t_max", trainer), eta_min_);
+    if (kind == "cosine_warm_restarts")
+      return std::make_shared<CosineAnnealingWarmRestarts>(optimizer, t_0_, t_mult_, eta_min_);
     if (kind == "one_cycle") {
-      return std::make_shared<OneCycleLR>(optimizer, max_lr_, length_or_run(length_, "total_steps", trainer), pct_start_,
-                                          anneal_strategy_, div_factor_, final_div_factor_, three_phase_);
+      return std::make_shared<OneCycleLR>(optimizer, max_lr_, length_or_run(length_, "total_steps", trainer),
+                                          pct_start_, anneal_strategy_, div_factor_, final_div_factor_, three_phase_);
     }
     if (kind == "polynomial") {
       return std::make_shared<PolynomialLR>(optimizer, length_or_run(length_, "total_iters", trainer), power_);
@@ -166,7 +172,8 @@ class LRSchedulerDriver : public Plugin, public LRSchedulerControl {
  public:
   explicit LRSchedulerDriver(LRSchedulerOptions options) : options_(options) {
     if (options_.interval() != "epoch" && options_.interval() != "step") {
-      throw PluginError("plugin 'lr_scheduler': option 'interval' expects epoch or step, got '" + options_.interval() + "'");
+      throw PluginError("plugin 'lr_scheduler': option 'interval' expects epoch or step, got '" + options_.interval() +
+                        "'");
     }
     if (options_.frequency() < 1) throw PluginError("plugin 'lr_scheduler': option 'frequency' must be >= 1");
     if (!options_.schedule().empty()) recipe_.emplace(std::move(options));
@@ -188,16 +195,23 @@ class LRSchedulerDriver : public Plugin, public LRSchedulerControl {
     });
     // Lightning steps "step" schedulers after the batch's callbacks, "epoch" ones after the
     // epoch's metrics are published (so a plateau scheduler sees this epoch's validation).
-    connect(bus.on_train_batch_end, [this](BatchEndHook& hook) {
-      Trainer& trainer = hook.trainer;
-      if (trainer.global_step() == last_global_step_) return;  // inside an accumulation window
-      last_global_step_ = trainer.global_step();
-      if (automatic(trainer)) step_all(trainer, "step", trainer.global_step());
-    }, SlotGroup::Monitor);
-    connect(bus.on_train_epoch_end, [this](EpochHook& hook) {
-      // An epoch cut short (max_steps) is finished by the resumed run, which steps then.
-      if (automatic(hook.trainer) && hook.trainer.train_epoch_complete()) step_all(hook.trainer, "epoch", hook.epoch + 1);
-    }, SlotGroup::Monitor);
+    connect(
+        bus.on_train_batch_end,
+        [this](BatchEndHook& hook) {
+          Trainer& trainer = hook.trainer;
+          if (trainer.global_step() == last_global_step_) return;  // inside an accumulation window
+          last_global_step_ = trainer.global_step();
+          if (automatic(trainer)) step_all(trainer, "step", trainer.global_step());
+        },
+        SlotGroup::Monitor);
+    connect(
+        bus.on_train_epoch_end,
+        [this](EpochHook& hook) {
+          // An epoch cut short (max_steps) is finished by the resumed run, which steps then.
+          if (automatic(hook.trainer) && hook.trainer.train_epoch_complete())
+            step_all(hook.trainer, "epoch", hook.epoch + 1);
+        },
+        SlotGroup::Monitor);
     connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
       c10::impl::GenericList states(c10::AnyType::get());
       for (const auto& config : schedulers_) {
@@ -244,9 +258,9 @@ class LRSchedulerDriver : public Plugin, public LRSchedulerControl {
       if (config.scheduler->needs_metric()) {
         metric = trainer.metrics().value(config.monitor());
         if (!metric) {
-          const std::string message = "lr scheduler '" + config.scheduler->kind() + "' follows metric '" + config.monitor() +
-                                      "', which was not logged; logged metrics: " +
-                                      trainer.metrics().callback_metric_names();
+          const std::string message =
+              "lr scheduler '" + config.scheduler->kind() + "' follows metric '" + config.monitor() +
+              "', which was not logged; logged metrics: " + trainer.metrics().callback_metric_names();
           if (config.strict()) throw Error(message + " (set strict=false to skip the step instead)");
           spdlog::warn("{}; the scheduler step is skipped", message);
           continue;
@@ -268,7 +282,8 @@ class LRSchedulerDriver : public Plugin, public LRSchedulerControl {
     }
     for (std::size_t i = 0; i < states.size(); ++i) {
       const auto state = states.get(i);
-      if (!state.isGenericDict()) throw Error("checkpoint: lr scheduler state " + std::to_string(i) + " is not a dictionary");
+      if (!state.isGenericDict())
+        throw Error("checkpoint: lr scheduler state " + std::to_string(i) + " is not a dictionary");
       schedulers_[i].scheduler->load_state_dict(state.toGenericDict());
     }
   }
@@ -288,7 +303,8 @@ std::unique_ptr<Plugin> make_lr_scheduler(const PluginOptions& options) {
   PluginOptions driver;
   PluginOptions rest;
   for (const auto& [key, value] : options) {
-    const bool is_driver = std::any_of(fields.begin(), fields.end(), [&](const OptionField* f) { return key == f->name(); });
+    const bool is_driver =
+        std::any_of(fields.begin(), fields.end(), [&](const OptionField* f) { return key == f->name(); });
     (is_driver ? driver : rest)[key] = value;
   }
   LRSchedulerOptions config = LRSchedulerOptions::parse(driver);

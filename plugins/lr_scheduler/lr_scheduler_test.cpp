@@ -48,7 +48,8 @@ std::vector<double> curve(LRScheduler& scheduler, int steps, std::optional<doubl
 }
 
 void expect_curve(const std::vector<double>& actual, const std::function<double(int)>& formula) {
-  for (std::size_t t = 0; t < actual.size(); ++t) EXPECT_NEAR(actual[t], formula(static_cast<int>(t)), 1e-12) << "step " << t;
+  for (std::size_t t = 0; t < actual.size(); ++t)
+    EXPECT_NEAR(actual[t], formula(static_cast<int>(t)), 1e-12) << "step " << t;
 }
 
 TEST(LRSchedules, StepLR) {
@@ -210,7 +211,9 @@ run(lambda o: S.SequentialLR(o, [S.LinearLR(o, 0.25, 1.0, 4), S.CosineAnnealingL
 
   std::vector<std::function<std::unique_ptr<LRScheduler>(torch::optim::Optimizer&)>> ours{
       [](auto& o) { return std::make_unique<StepLR>(o, 3, 0.5); },
-      [](auto& o) { return std::make_unique<MultiStepLR>(o, std::vector<int64_t>{2, 5}, 0.1); },
+      [](auto& o) {
+        return std::make_unique<MultiStepLR>(o, std::vector<int64_t>{2, 5}, 0.1);
+      },
       [](auto& o) { return std::make_unique<ExponentialLR>(o, 0.9); },
       [](auto& o) { return std::make_unique<CosineAnnealingLR>(o, 10, 0.001); },
       [](auto& o) { return std::make_unique<CosineAnnealingWarmRestarts>(o, 3, 2, 0.0); },
@@ -326,7 +329,8 @@ TEST(LRSchedulerPlugin, PlateauReadsTheMonitoredValidationMetric) {
   ScriptedValLoss model;
   model.script = {1.0, 0.9, 0.9, 0.9, 0.9, 0.9};
   auto options = quiet(6);
-  options.plugins().push_back(PluginSpec::parse("lr_scheduler:schedule=plateau,monitor=val_loss,patience=1,factor=0.5"));
+  options.plugins().push_back(
+      PluginSpec::parse("lr_scheduler:schedule=plateau,monitor=val_loss,patience=1,factor=0.5"));
   Trainer trainer(options);
   trainer.fit(model, train, val);
   // Improvements at epochs 0 and 1; bad epochs 2, 3 -> cut after 3; 4, 5 -> cut after 5.
@@ -351,8 +355,8 @@ TEST(LRSchedulerPlugin, MissingMonitorIsAnErrorUnlessNotStrict) {
   PlateauModel model;
   Trainer trainer(quiet(2));
   const auto message = testing::error_of([&] { trainer.fit(model, train); });
-  EXPECT_NE(message.find("follows metric 'no_such_metric', which was not logged; logged metrics:"),
-            std::string::npos) << message;
+  EXPECT_NE(message.find("follows metric 'no_such_metric', which was not logged; logged metrics:"), std::string::npos)
+      << message;
   model.strict = false;
   Trainer lenient(quiet(2));
   lenient.fit(model, train);
@@ -392,7 +396,8 @@ TEST(LRSchedulerPlugin, BadOptionsAreNamed) {
   auto options = quiet(1);
   options.plugins().push_back(PluginSpec::parse("lr_scheduler:schedule=cosine,t_max=3"));
   Trainer trainer(options);
-  EXPECT_NE(testing::error_of([&] { trainer.fit(model, train); }).find("already returned a scheduler"), std::string::npos);
+  EXPECT_NE(testing::error_of([&] { trainer.fit(model, train); }).find("already returned a scheduler"),
+            std::string::npos);
 }
 
 TEST(LRSchedulerPlugin, ResumedRunContinuesTheScheduleExactly) {

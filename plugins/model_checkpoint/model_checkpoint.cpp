@@ -38,15 +38,18 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo, public Checkp
       throw PluginError("plugin 'model_checkpoint': every_n_epochs and every_n_train_steps must be >= 0");
     }
     if (!options_.train_time_interval().empty()) {
-      interval_seconds_ = parse_duration(options_.train_time_interval(), "plugin 'model_checkpoint': train_time_interval");
-      if (!(interval_seconds_ > 0)) throw PluginError("plugin 'model_checkpoint': train_time_interval must be longer than 0");
+      interval_seconds_ =
+          parse_duration(options_.train_time_interval(), "plugin 'model_checkpoint': train_time_interval");
+      if (!(interval_seconds_ > 0))
+        throw PluginError("plugin 'model_checkpoint': train_time_interval must be longer than 0");
     }
     // As Lightning: one cadence at a time. every_n_epochs keeps its default of 1 unless another
     // one is chosen.
     if (options_.every_n_train_steps() > 0 && interval_seconds_ > 0) {
-      throw PluginError("plugin 'model_checkpoint': every_n_train_steps=" + std::to_string(options_.every_n_train_steps()) +
-                        " and train_time_interval=" + options_.train_time_interval() +
-                        " should be mutually exclusive: choose one cadence");
+      throw PluginError(
+          "plugin 'model_checkpoint': every_n_train_steps=" + std::to_string(options_.every_n_train_steps()) +
+          " and train_time_interval=" + options_.train_time_interval() +
+          " should be mutually exclusive: choose one cadence");
     }
     if (options_.every_n_train_steps() > 0 || interval_seconds_ > 0) options_.every_n_epochs() = 0;
   }
@@ -55,24 +58,34 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo, public Checkp
   std::string given_checkpoint_dir() const override { return options_.dirpath(); }
 
   void attach(HookBus& bus) override {
-    connect(bus.on_train_start, [this](RunHook&) { last_time_checked_ = Clock::now(); }, SlotGroup::Monitor);
-    connect(bus.on_train_batch_end, [this](BatchEndHook& hook) {
-      const auto step = hook.trainer.global_step();
-      if (step == last_saved_step_) return;
-      if (options_.every_n_train_steps() > 0 && step > 0 && step % options_.every_n_train_steps() == 0) {
-        save(hook.trainer);
-      } else if (interval_seconds_ > 0 && time_due(hook.trainer)) {
-        save(hook.trainer);
-      }
-    }, SlotGroup::Monitor);
-    connect(bus.on_train_epoch_end, [this](EpochHook& hook) {
-      if (saves_at_epoch_end(hook.trainer) && epoch_due(hook.epoch)) save(hook.trainer);
-    }, SlotGroup::Monitor);
-    connect(bus.on_validation_end, [this](RunHook& hook) {
-      auto& trainer = hook.trainer;
-      if (trainer.sanity_checking() || trainer.stage() != Stage::Fit || saves_at_epoch_end(trainer)) return;
-      if (epoch_due(trainer.current_epoch())) save(trainer);
-    }, SlotGroup::Monitor);
+    connect(
+        bus.on_train_start, [this](RunHook&) { last_time_checked_ = Clock::now(); }, SlotGroup::Monitor);
+    connect(
+        bus.on_train_batch_end,
+        [this](BatchEndHook& hook) {
+          const auto step = hook.trainer.global_step();
+          if (step == last_saved_step_) return;
+          if (options_.every_n_train_steps() > 0 && step > 0 && step % options_.every_n_train_steps() == 0) {
+            save(hook.trainer);
+          } else if (interval_seconds_ > 0 && time_due(hook.trainer)) {
+            save(hook.trainer);
+          }
+        },
+        SlotGroup::Monitor);
+    connect(
+        bus.on_train_epoch_end,
+        [this](EpochHook& hook) {
+          if (saves_at_epoch_end(hook.trainer) && epoch_due(hook.epoch)) save(hook.trainer);
+        },
+        SlotGroup::Monitor);
+    connect(
+        bus.on_validation_end,
+        [this](RunHook& hook) {
+          auto& trainer = hook.trainer;
+          if (trainer.sanity_checking() || trainer.stage() != Stage::Fit || saves_at_epoch_end(trainer)) return;
+          if (epoch_due(trainer.current_epoch())) save(trainer);
+        },
+        SlotGroup::Monitor);
     connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
       auto state = plugin_state(hook.checkpoint, name());
       state.insert_or_assign("dirpath", absolute(folder(hook.trainer)).string());
@@ -171,8 +184,8 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo, public Checkp
     const auto& metrics = trainer.callback_metrics();
     const auto found = metrics.find(key);
     if (found == metrics.end()) {
-      throw Error("plugin 'model_checkpoint': metric '" + key + "' was not logged; logged metrics: " +
-                  trainer.metrics().callback_metric_names());
+      throw Error("plugin 'model_checkpoint': metric '" + key +
+                  "' was not logged; logged metrics: " + trainer.metrics().callback_metric_names());
     }
     return found->second.item<double>();
   }
@@ -245,7 +258,8 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo, public Checkp
     kept_path_ = path;
     if (!options_.verbose() || !trainer.is_global_zero()) return;
     if (options_.monitor().empty()) {
-      spdlog::info("Epoch {}, global step {}: saving model to '{}'", trainer.current_epoch(), trainer.global_step(), path);
+      spdlog::info("Epoch {}, global step {}: saving model to '{}'", trainer.current_epoch(), trainer.global_step(),
+                   path);
     } else {
       spdlog::info("Epoch {}, global step {}: '{}' reached {:.5f} (best {:.5f}), saving model to '{}' as top {}",
                    trainer.current_epoch(), trainer.global_step(), options_.monitor(), score, best_score(), path,
@@ -281,8 +295,8 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo, public Checkp
     auto text = [&state](const char* key) -> std::string {
       if (!state.contains(key)) return "";
       if (!state.at(key).isString()) {
-        throw Error(std::string("checkpoint: model_checkpoint's saved '") + key + "' should be a path (a string) but is a " +
-                    state.at(key).tagKind());
+        throw Error(std::string("checkpoint: model_checkpoint's saved '") + key +
+                    "' should be a path (a string) but is a " + state.at(key).tagKind());
       }
       return state.at(key).toStringRef();
     };
@@ -302,8 +316,8 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo, public Checkp
           throw Error("checkpoint: model_checkpoint's saved 'best_k_models' should map paths to scores; it holds a " +
                       entry.key().tagKind() + " -> " + entry.value().tagKind() + " entry");
         }
-        restored.kept[entry.key().toStringRef()] = entry.value().isDouble() ? entry.value().toDouble()
-                                                                            : static_cast<double>(entry.value().toInt());
+        restored.kept[entry.key().toStringRef()] =
+            entry.value().isDouble() ? entry.value().toDouble() : static_cast<double>(entry.value().toInt());
       }
     }
     return restored;
@@ -320,9 +334,10 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo, public Checkp
     if (restored.monitor != options_.monitor()) return;
     const fs::path here = absolute(folder(trainer));
     if (restored.dirpath.empty() || absolute(restored.dirpath) != here) {
-      spdlog::info("model_checkpoint: the checkpoint resumed from was saved by a run writing to {}; this run writes to {} "
-                   "and leaves the files there alone", restored.dirpath.empty() ? "an unrecorded folder" : restored.dirpath,
-                   here.string());
+      spdlog::info(
+          "model_checkpoint: the checkpoint resumed from was saved by a run writing to {}; this run writes to {} "
+          "and leaves the files there alone",
+          restored.dirpath.empty() ? "an unrecorded folder" : restored.dirpath, here.string());
       best_path_ = restored.best_path;  // Lightning keeps this one pointer, for information only
       return;
     }
@@ -330,8 +345,9 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo, public Checkp
     // that run wrote: each listed file must itself be a checkpoint carrying that run's id. A list
     // naming another run's files (runs without a logger share <root>/checkpoints) leaves them alone.
     if (restored.run_id.empty()) {
-      spdlog::info("model_checkpoint: the checkpoint resumed from does not say which run wrote it; this run takes over "
-                   "none of its files");
+      spdlog::info(
+          "model_checkpoint: the checkpoint resumed from does not say which run wrote it; this run takes over "
+          "none of its files");
       best_path_ = restored.best_path;
       return;
     }
@@ -341,14 +357,18 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo, public Checkp
       if (inside_folder(path, trainer) && written_by_this_run(path)) {
         kept_[path] = score;
       } else {
-        spdlog::info("model_checkpoint: '{}', listed by the checkpoint resumed from, is not a checkpoint its run wrote "
-                     "here; it is left alone", path);
+        spdlog::info(
+            "model_checkpoint: '{}', listed by the checkpoint resumed from, is not a checkpoint its run wrote "
+            "here; it is left alone",
+            path);
       }
     }
     best_path_ = kept_.count(restored.best_path) ? restored.best_path : "";
-    last_path_ = inside_folder(restored.last_path, trainer) && written_by_this_run(restored.last_path) ? restored.last_path : "";
+    last_path_ =
+        inside_folder(restored.last_path, trainer) && written_by_this_run(restored.last_path) ? restored.last_path : "";
     for (const auto& [candidate, value] : kept_) {
-      if (best_path_.empty() || (!options_.monitor().empty() && better(value, kept_[best_path_]))) best_path_ = candidate;
+      if (best_path_.empty() || (!options_.monitor().empty() && better(value, kept_[best_path_])))
+        best_path_ = candidate;
     }
   }
 
@@ -408,11 +428,11 @@ class ModelCheckpoint : public Plugin, public ModelCheckpointInfo, public Checkp
   ModelCheckpointOptions options_;
   std::optional<RestoredState> restored_;
   std::map<std::string, double> kept_;  // path -> monitored value (NaN without a monitor)
-  std::string run_id_ = random_id();  // which run wrote a checkpoint: a resumed run deletes only its own
+  std::string run_id_ = random_id();    // which run wrote a checkpoint: a resumed run deletes only its own
   std::string best_path_;
   std::string last_path_;
   int64_t last_saved_step_ = -1;
-  std::string kept_path_;  // the file the last save kept (what save_last=link points to)
+  std::string kept_path_;        // the file the last save kept (what save_last=link points to)
   double interval_seconds_ = 0;  // train_time_interval; 0: not by time
   Clock::time_point last_time_checked_ = Clock::now();
 };

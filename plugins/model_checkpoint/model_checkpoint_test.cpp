@@ -257,7 +257,8 @@ TEST(ModelCheckpoint, AMalformedSavedStateIsNamed) {
   plugin_state(checkpoint, "model_checkpoint").insert_or_assign("best_k_models", int64_t{3});
   write_checkpoint(checkpoint, setup.dir + "/malformed.ckpt");
   Trainer resumed(setup.options(2));
-  const auto message = testing::error_of([&] { resumed.fit(model, setup.train, nullptr, setup.dir + "/malformed.ckpt"); });
+  const auto message =
+      testing::error_of([&] { resumed.fit(model, setup.train, nullptr, setup.dir + "/malformed.ckpt"); });
   EXPECT_NE(message.find("model_checkpoint's saved 'best_k_models' should map paths to scores but is a Int"),
             std::string::npos)
       << message;
@@ -338,7 +339,8 @@ TEST(ModelCheckpoint, SaveLastLinkPointsAtTheFileJustSaved) {
   second.fit(model, copy.train);
   EXPECT_FALSE(fs::is_symlink(copy.dir + "/checkpoints/last.ckpt"));
   EXPECT_EQ(read_checkpoint(copy.dir + "/checkpoints/last.ckpt").at("global_step").toInt(), 4);
-  const std::string error = testing::error_of([&] { Trainer bad(with_checkpoint(copy, 1, "model_checkpoint:save_last=symlink")); });
+  const std::string error =
+      testing::error_of([&] { Trainer bad(with_checkpoint(copy, 1, "model_checkpoint:save_last=symlink")); });
   EXPECT_NE(error.find("save_last"), std::string::npos) << error;
   EXPECT_NE(error.find("true, false or link, got 'symlink'"), std::string::npos) << error;
 }
@@ -388,7 +390,8 @@ TEST(ModelCheckpoint, TrainTimeIntervalSavesByTrainingTime) {
   Trainer rarely(with_checkpoint(hour, 2, "model_checkpoint:train_time_interval=00:01:00:00"));
   rarely.fit(model, hour.train);
   EXPECT_TRUE(files_in(hour.dir + "/checkpoints").empty());
-  auto error = testing::error_of([&] { Trainer bad(with_checkpoint(hour, 1, "model_checkpoint:train_time_interval=soon")); });
+  auto error =
+      testing::error_of([&] { Trainer bad(with_checkpoint(hour, 1, "model_checkpoint:train_time_interval=soon")); });
   EXPECT_NE(error.find("train_time_interval 'soon' is not DD:HH:MM:SS"), std::string::npos) << error;
   error = testing::error_of(
       [&] { Trainer bad(with_checkpoint(hour, 1, "model_checkpoint:train_time_interval=10,every_n_train_steps=2")); });
@@ -401,7 +404,8 @@ TEST(ModelCheckpoint, VerboseSaysWhatItSaves) {
   model.scores = {0.5, 0.7, 0.2};
   std::ostringstream said;
   auto previous = spdlog::default_logger();
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(said)));
+  spdlog::set_default_logger(
+      std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(said)));
   {
     Trainer trainer(with_checkpoint(setup, 3, "model_checkpoint:monitor=score,verbose=true"));
     trainer.fit(model, setup.train, setup.val);

@@ -103,16 +103,19 @@ class ModelSummary : public Plugin {
   std::string name() const override { return "model_summary"; }
 
   void attach(HookBus& bus) override {
-    connect(bus.on_fit_start, [this](RunHook& hook) {
-      if (!hook.trainer.is_global_zero()) return;  // one table per run, not one per process
-      const std::string text = table(*hook.trainer.module(), options_.max_depth());
-      std::fputs(text.c_str(), stdout);
-      std::fflush(stdout);
-      if (!options_.path().empty()) {
-        std::ofstream file(options_.path());
-        if (!(file << text)) throw Error("plugin 'model_summary': cannot write '" + options_.path() + "'");
-      }
-    }, SlotGroup::Logger);
+    connect(
+        bus.on_fit_start,
+        [this](RunHook& hook) {
+          if (!hook.trainer.is_global_zero()) return;  // one table per run, not one per process
+          const std::string text = table(*hook.trainer.module(), options_.max_depth());
+          std::fputs(text.c_str(), stdout);
+          std::fflush(stdout);
+          if (!options_.path().empty()) {
+            std::ofstream file(options_.path());
+            if (!(file << text)) throw Error("plugin 'model_summary': cannot write '" + options_.path() + "'");
+          }
+        },
+        SlotGroup::Logger);
   }
 
  private:

@@ -18,28 +18,37 @@ class NanGuard : public Plugin {
   std::string name() const override { return "nan_guard"; }
 
   void attach(HookBus& bus) override {
-    connect(bus.on_train_batch_start, [this](BatchStartHook& hook) { batch_idx_ = hook.batch_idx; }, SlotGroup::Trace);
+    connect(
+        bus.on_train_batch_start, [this](BatchStartHook& hook) { batch_idx_ = hook.batch_idx; }, SlotGroup::Trace);
     // Before the precision plugins scale the loss, and before backward.
-    connect(bus.on_before_backward, [this](BeforeBackwardHook& hook) {
-      if (!torch::isfinite(hook.loss.detach()).all().item<bool>()) {
-        const double value = hook.loss.item<double>();
-        stop(hook.trainer, std::string("the training loss is ") + (std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf"));
-      }
-    }, SlotGroup::Trace);
-    if (options_.check_gradients()) {
-      connect(bus.on_after_backward, [this](AfterBackwardHook& hook) {
-        std::vector<torch::Tensor> finite;
-        for (const auto& item : hook.trainer.module()->named_parameters()) {
-          if (item.value().grad().defined()) finite.push_back(torch::isfinite(item.value().grad()).all());
-        }
-        if (finite.empty() || torch::stack(finite).all().item<bool>()) return;
-        for (const auto& item : hook.trainer.module()->named_parameters()) {
-          const auto& grad = item.value().grad();
-          if (grad.defined() && !torch::isfinite(grad).all().item<bool>()) {
-            stop(hook.trainer, "the gradient of '" + item.key() + "' is not finite");
+    connect(
+        bus.on_before_backward,
+        [this](BeforeBackwardHook& hook) {
+          if (!torch::isfinite(hook.loss.detach()).all().item<bool>()) {
+            const double value = hook.loss.item<double>();
+            stop(hook.trainer, std::string("the training loss is ") + (std::isnan(value) ? "nan"
+                                                                       : value > 0       ? "inf"
+                                                                                         : "-inf"));
           }
-        }
-      }, SlotGroup::Trace);
+        },
+        SlotGroup::Trace);
+    if (options_.check_gradients()) {
+      connect(
+          bus.on_after_backward,
+          [this](AfterBackwardHook& hook) {
+            std::vector<torch::Tensor> finite;
+            for (const auto& item : hook.trainer.module()->named_parameters()) {
+              if (item.value().grad().defined()) finite.push_back(torch::isfinite(item.value().grad()).all());
+            }
+            if (finite.empty() || torch::stack(finite).all().item<bool>()) return;
+            for (const auto& item : hook.trainer.module()->named_parameters()) {
+              const auto& grad = item.value().grad();
+              if (grad.defined() && !torch::isfinite(grad).all().item<bool>()) {
+                stop(hook.trainer, "the gradient of '" + item.key() + "' is not finite");
+              }
+            }
+          },
+          SlotGroup::Trace);
     }
   }
 

@@ -33,8 +33,9 @@ TEST(NanGuard, StopsNamingTheBatchAndKeepsTheLastGoodCheckpoint) {
   options.plugins().push_back(plugins::NanGuardOptions{}.spec());
   Trainer trainer(options);
   const auto message = testing::error_of([&] { trainer.fit(model, loader); });
-  EXPECT_EQ(message, "nan_guard: the training loss is nan at epoch 1, batch 2 (global step 6); the last good checkpoint is " +
-                         dir + "/checkpoints/epoch=0-step=4.ckpt");
+  EXPECT_EQ(message,
+            "nan_guard: the training loss is nan at epoch 1, batch 2 (global step 6); the last good checkpoint is " +
+                dir + "/checkpoints/epoch=0-step=4.ckpt");
   EXPECT_TRUE(std::filesystem::exists(dir + "/checkpoints/epoch=0-step=4.ckpt"));
   EXPECT_TRUE(torch::isfinite(testing::flat_parameters(model)).all().item<bool>());
   EXPECT_EQ(trainer.global_step(), 6);

@@ -64,8 +64,8 @@ class Profiler : public Plugin, public SlotTimer {
     // Marks around every hook, outside every other slot: hook time and the kernel's phases between.
     bus.for_each_hook([this](std::string_view hook_name, auto& hook) {
       using Context = std::remove_reference_t<typename std::remove_reference_t<decltype(hook)>::template arg<0>::type>;
-      marks_.emplace_back(hook.connect(SlotGroup::Trace, [this, hook_name](Context&) { hook_started(hook_name); },
-                                       boost::signals2::at_front));
+      marks_.emplace_back(hook.connect(
+          SlotGroup::Trace, [this, hook_name](Context&) { hook_started(hook_name); }, boost::signals2::at_front));
       marks_.emplace_back(hook.connect(SlotGroup::Last, [this, hook_name](Context& context) {
         hook_ended(hook_name);
         if constexpr (std::is_same_v<Context, StageHook>) {
@@ -113,12 +113,13 @@ class Profiler : public Plugin, public SlotTimer {
   void report(Trainer& trainer, Stage stage) {
     const double total = std::chrono::duration<double>(Clock::now() - run_start_).count();
     std::string text = fmt::format("Profiler report ({}): {:.3f} s from setup to teardown\n", to_string(stage), total);
-    const std::string header = fmt::format("{:<58} | {:>11} | {:>8} | {:>10} | {:>7}", "Action", "Mean (us)", "Calls",
-                                           "Total (s)", "Percent");
+    const std::string header =
+        fmt::format("{:<58} | {:>11} | {:>8} | {:>10} | {:>7}", "Action", "Mean (us)", "Calls", "Total (s)", "Percent");
     text += header + "\n" + std::string(header.size(), '-') + "\n";
     auto section = [&](const std::string& prefix, const std::map<std::string, Tally>& tallies) {
       std::vector<std::pair<std::string, Tally>> rows(tallies.begin(), tallies.end());
-      std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+      std::sort(rows.begin(), rows.end(),
+                [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
       for (const auto& [action, tally] : rows) {
         text += fmt::format("{:<58} | {:>11.1f} | {:>8} | {:>10.4f} | {:>6.2f}%\n", prefix + action,
                             1e6 * tally.seconds / std::max<int64_t>(tally.calls, 1), tally.calls, tally.seconds,
@@ -132,7 +133,8 @@ class Profiler : public Plugin, public SlotTimer {
       std::fputs(text.c_str(), stdout);
       std::fflush(stdout);
     }
-    const auto folder = std::filesystem::path(options_.dirpath().empty() ? trainer.options().default_root_dir() : options_.dirpath());
+    const auto folder =
+        std::filesystem::path(options_.dirpath().empty() ? trainer.options().default_root_dir() : options_.dirpath());
     std::error_code ignored;
     std::filesystem::create_directories(folder, ignored);
     const auto path = folder / (std::string(to_string(stage)) + "-profile.txt");

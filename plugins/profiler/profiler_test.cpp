@@ -56,7 +56,8 @@ TEST(Profiler, SplitsHookTimePerPluginAndMeasuresTheKernelPhases) {
   ASSERT_FALSE(slow.empty()) << text;
   EXPECT_EQ(calls_in(slow), 16);
   // The slow slot is the most expensive slot: the slot section is sorted by total time.
-  EXPECT_LT(text.find("slot: on_train_batch_end / slow_callback"), text.find("slot: on_train_epoch_end / model_checkpoint"))
+  EXPECT_LT(text.find("slot: on_train_batch_end / slow_callback"),
+            text.find("slot: on_train_epoch_end / model_checkpoint"))
       << text;
   for (const char* phase : {"kernel: training_step (forward + loss)", "kernel: backward", "kernel: optimizer step",
                             "kernel: zero_grad", "kernel: data fetch and transfer", "kernel: validation_step"}) {

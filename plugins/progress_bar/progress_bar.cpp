@@ -54,7 +54,8 @@ struct Bar {
         text += "[" + bar + "] ";
       }
       const double remaining = rate > 0 ? static_cast<double>(total - done) / rate : NAN;
-      text += fmt::format("{:3.0f}% {:.1f}it/s {}<{}", fraction * 100.0, rate, clock_text(elapsed), clock_text(remaining));
+      text +=
+          fmt::format("{:3.0f}% {:.1f}it/s {}<{}", fraction * 100.0, rate, clock_text(elapsed), clock_text(remaining));
     } else {
       text += fmt::format("{} {:.1f}it/s {}", done, rate, clock_text(elapsed));
     }
@@ -80,25 +81,37 @@ class ProgressBar : public Plugin {
 
   void attach(HookBus& bus) override {
     if (!enabled_) return;
-    connect(bus.on_train_epoch_start, [this](EpochHook& hook) { start_epoch(hook.trainer, hook.epoch); }, SlotGroup::Logger);
+    connect(
+        bus.on_train_epoch_start, [this](EpochHook& hook) { start_epoch(hook.trainer, hook.epoch); },
+        SlotGroup::Logger);
     // A fit resumed mid-epoch gets no on_train_epoch_start for that epoch.
-    connect(bus.on_train_start, [this](RunHook& hook) { start_epoch(hook.trainer, hook.trainer.current_epoch()); },
-            SlotGroup::Logger);
-    connect(bus.on_train_batch_end, [this](BatchEndHook& hook) {
-      train_.done = hook.batch_idx + 1;
-      train_.total = hook.trainer.num_training_batches();  // known once the epoch runs (also when resumed)
-      if (due()) draw_train(hook.trainer);
-    }, SlotGroup::Logger);
-    connect(bus.on_train_epoch_end, [this](EpochHook& hook) {
-      // The epoch's final line stays on screen, as tqdm leaves each epoch's bar.
-      draw_train(hook.trainer);
-      if (terminal_) write("\n");
-    }, SlotGroup::Logger);
+    connect(
+        bus.on_train_start, [this](RunHook& hook) { start_epoch(hook.trainer, hook.trainer.current_epoch()); },
+        SlotGroup::Logger);
+    connect(
+        bus.on_train_batch_end,
+        [this](BatchEndHook& hook) {
+          train_.done = hook.batch_idx + 1;
+          train_.total = hook.trainer.num_training_batches();  // known once the epoch runs (also when resumed)
+          if (due()) draw_train(hook.trainer);
+        },
+        SlotGroup::Logger);
+    connect(
+        bus.on_train_epoch_end,
+        [this](EpochHook& hook) {
+          // The epoch's final line stays on screen, as tqdm leaves each epoch's bar.
+          draw_train(hook.trainer);
+          if (terminal_) write("\n");
+        },
+        SlotGroup::Logger);
 
-    connect(bus.on_validation_start, [this](RunHook& hook) { start_eval(hook.trainer, eval_label(hook.trainer)); },
-            SlotGroup::Logger);
-    connect(bus.on_test_start, [this](RunHook& hook) { start_eval(hook.trainer, "Testing"); }, SlotGroup::Logger);
-    connect(bus.on_predict_start, [this](RunHook& hook) { start_eval(hook.trainer, "Predicting"); }, SlotGroup::Logger);
+    connect(
+        bus.on_validation_start, [this](RunHook& hook) { start_eval(hook.trainer, eval_label(hook.trainer)); },
+        SlotGroup::Logger);
+    connect(
+        bus.on_test_start, [this](RunHook& hook) { start_eval(hook.trainer, "Testing"); }, SlotGroup::Logger);
+    connect(
+        bus.on_predict_start, [this](RunHook& hook) { start_eval(hook.trainer, "Predicting"); }, SlotGroup::Logger);
     auto step = [this](BatchEndHook& hook) {
       eval_.done = hook.batch_idx + 1;
       if (terminal_ && due()) draw_line(eval_.render("", true));
@@ -106,9 +119,12 @@ class ProgressBar : public Plugin {
     connect(bus.on_validation_batch_end, step, SlotGroup::Logger);
     connect(bus.on_test_batch_end, step, SlotGroup::Logger);
     connect(bus.on_predict_batch_end, step, SlotGroup::Logger);
-    connect(bus.on_validation_end, [this](RunHook& hook) { end_eval(hook.trainer); }, SlotGroup::Logger);
-    connect(bus.on_test_end, [this](RunHook& hook) { end_eval(hook.trainer); }, SlotGroup::Logger);
-    connect(bus.on_predict_end, [this](RunHook& hook) { end_eval(hook.trainer); }, SlotGroup::Logger);
+    connect(
+        bus.on_validation_end, [this](RunHook& hook) { end_eval(hook.trainer); }, SlotGroup::Logger);
+    connect(
+        bus.on_test_end, [this](RunHook& hook) { end_eval(hook.trainer); }, SlotGroup::Logger);
+    connect(
+        bus.on_predict_end, [this](RunHook& hook) { end_eval(hook.trainer); }, SlotGroup::Logger);
   }
 
  private:

@@ -29,8 +29,8 @@ class SpikeDetection : public Plugin {
     connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
       auto state = plugin_state(hook.checkpoint, name());
       state.insert_or_assign("last_val", last_);
-      state.insert_or_assign("window_values", torch::tensor(std::vector<double>(recent_.begin(), recent_.end()),
-                                                            torch::kDouble));
+      state.insert_or_assign("window_values",
+                             torch::tensor(std::vector<double>(recent_.begin(), recent_.end()), torch::kDouble));
       state.insert_or_assign("bad_batches", torch::tensor(bad_batches_, torch::kLong));
     });
     connect(bus.on_load_checkpoint, [this](CheckpointHook& hook) {
@@ -111,9 +111,10 @@ class SpikeDetection : public Plugin {
       json += bad_batches_.empty() ? "]" : "\n]";
       write_file_atomically(path, json, "spike_detection's list of batches to skip");
     }
-    throw Error(fmt::format("Training spike detected in batch {} (loss {:g}, the running mean of the last {} losses "
-                            "{:g}); batches to skip when resuming: {}",
-                            batch_idx, loss, recent_.size(), running_mean(), path));
+    throw Error(
+        fmt::format("Training spike detected in batch {} (loss {:g}, the running mean of the last {} losses "
+                    "{:g}); batches to skip when resuming: {}",
+                    batch_idx, loss, recent_.size(), running_mean(), path));
   }
 
   SpikeDetectionOptions options_;

@@ -82,7 +82,9 @@ TEST(SpikeDetection, ANonFiniteLossIsASpikeUnlessFiniteOnlyIsOff) {
   Trainer lenient(quiet(1, "spike_detection:finite_only=false"));
   lenient.fit(judged, train);
   EXPECT_EQ(lenient.global_step(), 8);
-  EXPECT_NE(testing::error_of([] { plugins::SpikeDetectionOptions::parse({{"mode", "lowest"}}); }).find("mode"),
+  EXPECT_NE(testing::error_of([] {
+              plugins::SpikeDetectionOptions::parse({{"mode", "lowest"}});
+            }).find("mode"),
             std::string::npos);
 }
 

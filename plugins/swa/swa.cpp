@@ -56,8 +56,8 @@ class SwaLR : public LRScheduler {
   double rate(int64_t step, double start, double swa_lr) const {
     // SWALR with no annealing jumps to swa_lr when made.
     const int64_t effective = annealing_epochs_ == 0 ? std::max<int64_t>(1, step) : step;
-    const double t = std::clamp(static_cast<double>(effective) / static_cast<double>(std::max<int64_t>(1, annealing_epochs_)),
-                                0.0, 1.0);
+    const double t = std::clamp(
+        static_cast<double>(effective) / static_cast<double>(std::max<int64_t>(1, annealing_epochs_)), 0.0, 1.0);
     const double alpha = cosine_ ? (1.0 - std::cos(kPi * t)) / 2.0 : t;
     return swa_lr * alpha + start * (1.0 - alpha);
   }
@@ -91,7 +91,8 @@ class Swa : public Plugin {
     }
     if (options_.annealing_epochs() < 0) throw PluginError("plugin 'swa': annealing_epochs must be >= 0");
     if (options_.annealing_strategy() != "cos" && options_.annealing_strategy() != "linear") {
-      throw PluginError("plugin 'swa': annealing_strategy must be cos or linear, got '" + options_.annealing_strategy() + "'");
+      throw PluginError("plugin 'swa': annealing_strategy must be cos or linear, got '" +
+                        options_.annealing_strategy() + "'");
     }
   }
 
@@ -105,14 +106,20 @@ class Swa : public Plugin {
     connect(bus.on_before_backward, [this](BeforeBackwardHook& hook) {
       if (batch_norm_epoch_) hook.loss = torch::zeros({}, hook.loss.options()).requires_grad_();
     });
-    connect(bus.on_before_optimizer_step, [this](OptimizerHook& hook) {
-      if (batch_norm_epoch_) hook.skip_step = true;
-    }, SlotGroup::Precision);
+    connect(
+        bus.on_before_optimizer_step,
+        [this](OptimizerHook& hook) {
+          if (batch_norm_epoch_) hook.skip_step = true;
+        },
+        SlotGroup::Precision);
     // Slot group Monitor: after the epoch's metrics, where the lr_scheduler plugin steps its own.
-    connect(bus.on_train_epoch_end, [this](EpochHook& hook) {
-      // SWALR steps in the BatchNorm epoch too: it is a scheduler of the fit, as in Lightning.
-      if (scheduler_ && hook.trainer.train_epoch_complete()) scheduler_->step();
-    }, SlotGroup::Monitor);
+    connect(
+        bus.on_train_epoch_end,
+        [this](EpochHook& hook) {
+          // SWALR steps in the BatchNorm epoch too: it is a scheduler of the fit, as in Lightning.
+          if (scheduler_ && hook.trainer.train_epoch_complete()) scheduler_->step();
+        },
+        SlotGroup::Monitor);
     connect(bus.on_train_end, [this](RunHook& hook) { end(hook.trainer); });
     connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) { save(hook); });
     connect(bus.on_load_checkpoint, [this](CheckpointHook& hook) { load(hook); });
@@ -139,7 +146,8 @@ class Swa : public Plugin {
     swa_start_ = std::max<int64_t>(static_cast<int64_t>(start) - 1, 0);
     parameters_ = module.parameters();
     has_batch_norm_ = false;
-    for (const auto& child : module.modules(/*include_self=*/false)) has_batch_norm_ = has_batch_norm_ || is_batch_norm(*child);
+    for (const auto& child : module.modules(/*include_self=*/false))
+      has_batch_norm_ = has_batch_norm_ || is_batch_norm(*child);
     // Lightning adds an epoch in which the averaged model recomputes its BatchNorm statistics.
     if (has_batch_norm_ && max_epochs_ >= 0) trainer.set_max_epochs(max_epochs_ + 1);
     if (!loaded_average_.empty()) {
@@ -190,8 +198,8 @@ class Swa : public Plugin {
     if (auto* control = dynamic_cast<LRSchedulerControl*>(trainer.find_plugin("lr_scheduler"))) {
       control->hand_over_first_optimizer();
       if (!trainer.lr_schedulers().empty()) {
-        spdlog::info("swa: SWALR replaces the '{}' scheduler from epoch {}", trainer.lr_schedulers().front().scheduler->kind(),
-                     trainer.current_epoch());
+        spdlog::info("swa: SWALR replaces the '{}' scheduler from epoch {}",
+                     trainer.lr_schedulers().front().scheduler->kind(), trainer.current_epoch());
       }
     }
   }

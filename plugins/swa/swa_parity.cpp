@@ -101,22 +101,26 @@ int main(int argc, char** argv) {
       const auto final_state = file.at(name + "/final").toGenericDict();
       double weight_diff = 0;
       for (const auto& item : model.net->named_parameters()) {
-        weight_diff = std::max(weight_diff, (item.value() - final_state.at(item.key()).toTensor()).abs().max().item<double>());
+        weight_diff =
+            std::max(weight_diff, (item.value() - final_state.at(item.key()).toTensor()).abs().max().item<double>());
       }
       double buffer_diff = 0;
       for (const auto& item : model.net->named_buffers()) {
         const auto expected = final_state.at(item.key()).toTensor();
-        buffer_diff = std::max(buffer_diff, (item.value().to(torch::kDouble) - expected.to(torch::kDouble)).abs().max().item<double>());
+        buffer_diff = std::max(
+            buffer_diff, (item.value().to(torch::kDouble) - expected.to(torch::kDouble)).abs().max().item<double>());
       }
       const double lr = trainer.optimizers().at(0)->param_groups().at(0).options().get_lr();
       const double lr_diff = std::abs(lr - file.at(name + "/lr").toTensor().item<double>());
       const int64_t lightning_steps = file.at(name + "/global_step").toTensor().item<int64_t>();
-      const bool equal = weight_diff < 1e-5 && buffer_diff < 1e-5 && lr_diff < 1e-12 && trainer.global_step() == lightning_steps;
+      const bool equal =
+          weight_diff < 1e-5 && buffer_diff < 1e-5 && lr_diff < 1e-12 && trainer.global_step() == lightning_steps;
       all_equal = all_equal && equal;
-      std::printf("swa vs Lightning's StochasticWeightAveraging, %s: weights differ by %.3g, BatchNorm statistics by "
-                  "%.3g, final lr %.6g (differs by %.3g), global_step %lld / %lld: %s\n",
-                  c.name, weight_diff, buffer_diff, lr, lr_diff, static_cast<long long>(trainer.global_step()),
-                  static_cast<long long>(lightning_steps), equal ? "equal" : "DIFFERENT");
+      std::printf(
+          "swa vs Lightning's StochasticWeightAveraging, %s: weights differ by %.3g, BatchNorm statistics by "
+          "%.3g, final lr %.6g (differs by %.3g), global_step %lld / %lld: %s\n",
+          c.name, weight_diff, buffer_diff, lr, lr_diff, static_cast<long long>(trainer.global_step()),
+          static_cast<long long>(lightning_steps), equal ? "equal" : "DIFFERENT");
     }
     return all_equal ? 0 : 1;
   } catch (const std::exception& error) {

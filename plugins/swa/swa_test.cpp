@@ -47,12 +47,8 @@ class Net : public Module {
 
 TrainerOptions options_for(int64_t epochs) {
   TrainerOptions options = testing::quiet_options(epochs);
-  options.plugins().push_back(plugins::SwaOptions{}
-                                .swa_lrs({0.01})
-                                .swa_epoch_start(3)
-                                .annealing_epochs(2)
-                                .annealing_strategy("linear")
-                                .spec());
+  options.plugins().push_back(
+      plugins::SwaOptions{}.swa_lrs({0.01}).swa_epoch_start(3).annealing_epochs(2).annealing_strategy("linear").spec());
   return options;
 }
 
@@ -137,8 +133,10 @@ TEST(Swa, BadOptionsAreNamed) {
   };
   EXPECT_NE(error_for(PluginSpec::parse("swa")).find("swa_lrs' is required"), std::string::npos);
   EXPECT_NE(error_for(PluginSpec::parse("swa:swa_lrs=-0.1")).find("positive"), std::string::npos);
-  EXPECT_NE(error_for(PluginSpec::parse("swa:swa_lrs=0.1,swa_epoch_start=1.5")).find("swa_epoch_start"), std::string::npos);
-  EXPECT_NE(error_for(PluginSpec::parse("swa:swa_lrs=0.1,annealing_strategy=exp")).find("cos or linear"), std::string::npos);
+  EXPECT_NE(error_for(PluginSpec::parse("swa:swa_lrs=0.1,swa_epoch_start=1.5")).find("swa_epoch_start"),
+            std::string::npos);
+  EXPECT_NE(error_for(PluginSpec::parse("swa:swa_lrs=0.1,annealing_strategy=exp")).find("cos or linear"),
+            std::string::npos);
   EXPECT_NE(error_for(PluginSpec::parse("swa:swa_lrs=0.1/x")).find("swa_lrs"), std::string::npos);
 
   // Two param-group rates for one group: named when SWA starts.

@@ -138,7 +138,8 @@ class ThroughputMonitor : public Plugin {
 
   void log(const std::string& stage, Trainer& trainer, int64_t step) {
     const bool has_flops = dynamic_cast<const FlopsPerBatch*>(trainer.module()) != nullptr;
-    trainer.log_to_loggers(windows_.at(stage).compute(stage, options_.separator(), trainer.world_size(), has_flops), step);
+    trainer.log_to_loggers(windows_.at(stage).compute(stage, options_.separator(), trainer.world_size(), has_flops),
+                           step);
   }
 
   static void sync(Trainer& trainer) {

@@ -21,7 +21,8 @@ TEST(ThroughputMonitor, LogsTotalsRatesAndFlopsWithLightningsNames) {
   options.log_every_n_steps(4);
   options.num_sanity_val_steps(0);
   Trainer trainer(options);
-  auto& logger = static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
+  auto& logger =
+      static_cast<testing::RecordingLogger&>(trainer.add_plugin(std::make_unique<testing::RecordingLogger>()));
   plugins::ThroughputMonitorOptions monitor;
   monitor.window_size(3);
   trainer.add_plugin(monitor.spec());
@@ -38,8 +39,10 @@ TEST(ThroughputMonitor, LogsTotalsRatesAndFlopsWithLightningsNames) {
   EXPECT_EQ(last.at("train/samples"), 128);
   EXPECT_GT(last.at("train/time"), 0);
   ASSERT_TRUE(last.count("train/device/samples_per_sec"));
-  EXPECT_NEAR(last.at("train/device/samples_per_sec"), 8 * last.at("train/device/batches_per_sec"), 1e-6 * last.at("train/device/samples_per_sec"));
-  EXPECT_NEAR(last.at("train/device/flops_per_sec"), 1000 * last.at("train/device/batches_per_sec"), 1e-6 * last.at("train/device/flops_per_sec"));
+  EXPECT_NEAR(last.at("train/device/samples_per_sec"), 8 * last.at("train/device/batches_per_sec"),
+              1e-6 * last.at("train/device/samples_per_sec"));
+  EXPECT_NEAR(last.at("train/device/flops_per_sec"), 1000 * last.at("train/device/batches_per_sec"),
+              1e-6 * last.at("train/device/flops_per_sec"));
   EXPECT_FALSE(last.count("train/samples_per_sec"));  // global rates only with several processes
   // One row per validation run, over its own batches.
   ASSERT_EQ(validate_rows.size(), 2u);

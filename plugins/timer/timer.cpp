@@ -31,20 +31,34 @@ class Timer : public Plugin, public TimerInfo {
   std::string name() const override { return "timer"; }
 
   void attach(HookBus& bus) override {
-    connect(bus.on_train_start, [this](RunHook&) { start(Stage::Fit); }, SlotGroup::Trace);
-    connect(bus.on_train_end, [this](RunHook&) { end(Stage::Fit); }, SlotGroup::Trace);
-    connect(bus.on_validation_start, [this](RunHook&) { start(Stage::Validate); }, SlotGroup::Trace);
-    connect(bus.on_validation_end, [this](RunHook&) { end(Stage::Validate); }, SlotGroup::Trace);
-    connect(bus.on_test_start, [this](RunHook&) { start(Stage::Test); }, SlotGroup::Trace);
-    connect(bus.on_test_end, [this](RunHook&) { end(Stage::Test); }, SlotGroup::Trace);
-    connect(bus.on_predict_start, [this](RunHook&) { start(Stage::Predict); }, SlotGroup::Trace);
-    connect(bus.on_predict_end, [this](RunHook&) { end(Stage::Predict); }, SlotGroup::Trace);
-    connect(bus.on_train_batch_end, [this](BatchEndHook& hook) {
-      if (options_.interval() == "step") check(hook.trainer);
-    }, SlotGroup::Monitor);
-    connect(bus.on_train_epoch_end, [this](EpochHook& hook) {
-      if (options_.interval() == "epoch") check(hook.trainer);
-    }, SlotGroup::Monitor);
+    connect(
+        bus.on_train_start, [this](RunHook&) { start(Stage::Fit); }, SlotGroup::Trace);
+    connect(
+        bus.on_train_end, [this](RunHook&) { end(Stage::Fit); }, SlotGroup::Trace);
+    connect(
+        bus.on_validation_start, [this](RunHook&) { start(Stage::Validate); }, SlotGroup::Trace);
+    connect(
+        bus.on_validation_end, [this](RunHook&) { end(Stage::Validate); }, SlotGroup::Trace);
+    connect(
+        bus.on_test_start, [this](RunHook&) { start(Stage::Test); }, SlotGroup::Trace);
+    connect(
+        bus.on_test_end, [this](RunHook&) { end(Stage::Test); }, SlotGroup::Trace);
+    connect(
+        bus.on_predict_start, [this](RunHook&) { start(Stage::Predict); }, SlotGroup::Trace);
+    connect(
+        bus.on_predict_end, [this](RunHook&) { end(Stage::Predict); }, SlotGroup::Trace);
+    connect(
+        bus.on_train_batch_end,
+        [this](BatchEndHook& hook) {
+          if (options_.interval() == "step") check(hook.trainer);
+        },
+        SlotGroup::Monitor);
+    connect(
+        bus.on_train_epoch_end,
+        [this](EpochHook& hook) {
+          if (options_.interval() == "epoch") check(hook.trainer);
+        },
+        SlotGroup::Monitor);
     connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
       auto state = plugin_state(hook.checkpoint, name());
       StateDict elapsed = make_state_dict();

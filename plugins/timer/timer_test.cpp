@@ -28,7 +28,9 @@ TrainerOptions quiet(int64_t epochs) {
   return options;
 }
 
-plugins::TimerInfo& timer_of(Trainer& trainer) { return *dynamic_cast<plugins::TimerInfo*>(trainer.find_plugin("timer")); }
+plugins::TimerInfo& timer_of(Trainer& trainer) {
+  return *dynamic_cast<plugins::TimerInfo*>(trainer.find_plugin("timer"));
+}
 
 TEST(Timer, MaxTimeStopsAtTheNextStep) {
   auto data = testing::make_blobs(64);

@@ -35,13 +35,14 @@ class DDP : public Plugin, public Strategy {
     if (auto launched = launcher_environment()) {
       where_ = *launched;
       if (where_.world_size != expected) {
-        throw Error("ddp: the launcher's world size is " + std::to_string(where_.world_size) + " but devices x num_nodes is " +
-                    std::to_string(options_.devices()) + " x " + std::to_string(options_.num_nodes()) + " = " +
-                    std::to_string(expected));
+        throw Error("ddp: the launcher's world size is " + std::to_string(where_.world_size) +
+                    " but devices x num_nodes is " + std::to_string(options_.devices()) + " x " +
+                    std::to_string(options_.num_nodes()) + " = " + std::to_string(expected));
       }
     } else {
       if (options_.num_nodes() > 1) {
-        throw Error("ddp: num_nodes=" + std::to_string(options_.num_nodes()) + " needs a launcher on every machine "
+        throw Error("ddp: num_nodes=" + std::to_string(options_.num_nodes()) +
+                    " needs a launcher on every machine "
                     "(torchrun-style MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK, NODE_RANK, or SLURM)");
       }
       where_.world_size = expected;
@@ -71,39 +72,56 @@ class DDP : public Plugin, public Strategy {
 
   void attach(HookBus& bus) override {
     // Every rank starts from rank 0's weights, as DistributedDataParallel does.
-    connect(bus.on_fit_start, [this](RunHook& hook) {
-      torch::NoGradGuard no_grad;
-      interrupt_reported_ = false;
-      flag_exchanges_ = 0;
-      agreed_save_requests_ = save_requests_sent_ = save_requests_reported_ = 0;
-      verify_same_options(training_options(hook.trainer));
-      verify_same_model(*hook.trainer.module());
-      for (auto& parameter : hook.trainer.module()->parameters()) broadcast(parameter, 0);
-      for (auto& buffer : hook.trainer.module()->buffers()) broadcast(buffer, 0);
-    }, SlotGroup::Strategy);
-    connect(bus.on_train_start, [this](RunHook& hook) { start_overlap(hook.trainer); }, SlotGroup::Strategy);
-    connect(bus.on_train_epoch_start, [this](EpochHook&) { check_job_failed(); }, SlotGroup::Strategy);
-    connect(bus.on_train_batch_start, [this](BatchStartHook& hook) {
-      if (!overlapped_) return;
-      const Trainer& trainer = hook.trainer;
-      // The kernel steps at the end of each accumulation window and at the epoch's last batch.
-      const bool window_ends = (hook.batch_idx + 1) % trainer.accumulate_grad_batches() == 0 ||
-                               hook.batch_idx + 1 == trainer.num_training_batches();
-      overlapped_->begin_micro_batch(window_ends);
-    }, SlotGroup::Strategy);
-    connect(bus.on_before_optimizer_step, [this](OptimizerHook& hook) { average_gradients(hook.optimizer); },
-            SlotGroup::Strategy);
-    connect(bus.on_train_end, [this](RunHook&) {
-      if (overlapped_) {
-        spdlog::info("ddp: rank {}: gradients in {} bucket(s); {} started their all-reduce during the last step's "
-                     "backward", where_.rank, overlapped_->buckets(), overlapped_->started_in_backward());
-      }
-      release_reducers();
-    }, SlotGroup::Strategy);
-    connect(bus.on_exception, [this](ExceptionHook&) {
-      release_reducers();
-      children_.mark_failed();
-    }, SlotGroup::Strategy);
+    connect(
+        bus.on_fit_start,
+        [this](RunHook& hook) {
+          torch::NoGradGuard no_grad;
+          interrupt_reported_ = false;
+          flag_exchanges_ = 0;
+          agreed_save_requests_ = save_requests_sent_ = save_requests_reported_ = 0;
+          verify_same_options(training_options(hook.trainer));
+          verify_same_model(*hook.trainer.module());
+          for (auto& parameter : hook.trainer.module()->parameters()) broadcast(parameter, 0);
+          for (auto& buffer : hook.trainer.module()->buffers()) broadcast(buffer, 0);
+        },
+        SlotGroup::Strategy);
+    connect(
+        bus.on_train_start, [this](RunHook& hook) { start_overlap(hook.trainer); }, SlotGroup::Strategy);
+    connect(
+        bus.on_train_epoch_start, [this](EpochHook&) { check_job_failed(); }, SlotGroup::Strategy);
+    connect(
+        bus.on_train_batch_start,
+        [this](BatchStartHook& hook) {
+          if (!overlapped_) return;
+          const Trainer& trainer = hook.trainer;
+          // The kernel steps at the end of each accumulation window and at the epoch's last batch.
+          const bool window_ends = (hook.batch_idx + 1) % trainer.accumulate_grad_batches() == 0 ||
+                                   hook.batch_idx + 1 == trainer.num_training_batches();
+          overlapped_->begin_micro_batch(window_ends);
+        },
+        SlotGroup::Strategy);
+    connect(
+        bus.on_before_optimizer_step, [this](OptimizerHook& hook) { average_gradients(hook.optimizer); },
+        SlotGroup::Strategy);
+    connect(
+        bus.on_train_end,
+        [this](RunHook&) {
+          if (overlapped_) {
+            spdlog::info(
+                "ddp: rank {}: gradients in {} bucket(s); {} started their all-reduce during the last step's "
+                "backward",
+                where_.rank, overlapped_->buckets(), overlapped_->started_in_backward());
+          }
+          release_reducers();
+        },
+        SlotGroup::Strategy);
+    connect(
+        bus.on_exception,
+        [this](ExceptionHook&) {
+          release_reducers();
+          children_.mark_failed();
+        },
+        SlotGroup::Strategy);
   }
 
   void all_reduce(at::Tensor& tensor, ReduceOp op) override {
@@ -159,14 +177,16 @@ class DDP : public Plugin, public Strategy {
     const bool cuda = torch::cuda::is_available() && options_.accelerator() != "cpu";
     const auto gpus = cuda ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
     if (backend == "nccl" && gpus < options_.devices()) {
-      throw Error("ddp: backend 'nccl' needs one CUDA device per process: devices=" + std::to_string(options_.devices()) +
-                  " but this machine has " + std::to_string(gpus) + " (backend 'gloo' can share them)");
+      throw Error(
+          "ddp: backend 'nccl' needs one CUDA device per process: devices=" + std::to_string(options_.devices()) +
+          " but this machine has " + std::to_string(gpus) + " (backend 'gloo' can share them)");
     }
     return backend == "nccl" || (backend == "auto" && cuda && gpus >= options_.devices());
 #else
     if (backend == "nccl") {
-      throw Error("ddp: backend 'nccl' needs a LibTorch built with CUDA and fulgur built with FULGUR_NCCL_INCLUDE_DIR; "
-                  "this build has Gloo only");
+      throw Error(
+          "ddp: backend 'nccl' needs a LibTorch built with CUDA and fulgur built with FULGUR_NCCL_INCLUDE_DIR; "
+          "this build has Gloo only");
     }
     return false;
 #endif
@@ -211,16 +231,18 @@ class DDP : public Plugin, public Strategy {
       const std::string mine = env(kJobIdVariable).value_or("");
       if (!mine.empty() && mine != stored) {
         throw Error("ddp: rank " + std::to_string(where_.rank) + " belongs to job " + mine + ", but the store at " +
-                    address() + " belongs to job " + stored + ": another job uses MASTER_PORT=" +
-                    std::to_string(where_.port) + " on this machine; give each job its own port. This rank does not join");
+                    address() + " belongs to job " + stored +
+                    ": another job uses MASTER_PORT=" + std::to_string(where_.port) +
+                    " on this machine; give each job its own port. This rank does not join");
       }
       job_id_ = stored;
     }
     const int64_t claims = store_->add(key("rank/" + std::to_string(where_.rank)), 1);
     if (claims != 1) {
-      const std::string why = "rank " + std::to_string(where_.rank) + " of job " + job_id_ + " at " + address() +
-                              " was claimed by " + std::to_string(claims) +
-                              " processes: two jobs were given the same MASTER_PORT, or a launcher started a rank twice";
+      const std::string why =
+          "rank " + std::to_string(where_.rank) + " of job " + job_id_ + " at " + address() + " was claimed by " +
+          std::to_string(claims) +
+          " processes: two jobs were given the same MASTER_PORT, or a launcher started a rank twice";
       set_text(key("failed"), why);
       throw Error("ddp: " + why + "; the job stops");
     }
@@ -244,7 +266,7 @@ class DDP : public Plugin, public Strategy {
         auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
         nccl_options->timeout = timeout;
         group_ = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, static_cast<int>(where_.rank),
-                                                            static_cast<int>(where_.world_size), nccl_options);
+                                                             static_cast<int>(where_.world_size), nccl_options);
       }
 #endif
       auto group_options = c10d::ProcessGroupGloo::Options::create(timeout);
@@ -284,8 +306,8 @@ class DDP : public Plugin, public Strategy {
   static std::string training_options(const Trainer& trainer) {
     const auto& o = trainer.options();
     std::ostringstream text;
-    text << "max_epochs=" << (o.max_epochs() ? std::to_string(*o.max_epochs()) : "unset") << " max_steps=" << o.max_steps()
-         << " accumulate_grad_batches=" << o.accumulate_grad_batches()
+    text << "max_epochs=" << (o.max_epochs() ? std::to_string(*o.max_epochs()) : "unset")
+         << " max_steps=" << o.max_steps() << " accumulate_grad_batches=" << o.accumulate_grad_batches()
          << " seed=" << (o.seed() ? std::to_string(*o.seed()) : "unset") << " precision=" << o.precision()
          << " gradient_clip_val=" << (o.gradient_clip_val() ? std::to_string(*o.gradient_clip_val()) : "unset")
          << " limit_train_batches=" << o.limit_train_batches().to_string() << " deterministic=" << o.deterministic();
@@ -296,8 +318,9 @@ class DDP : public Plugin, public Strategy {
   void verify_same_options(const std::string& mine) {
     auto length = torch::tensor({static_cast<int64_t>(mine.size())}, torch::kLong);
     broadcast(length, 0);
-    auto theirs = where_.rank == 0 ? torch::from_blob(const_cast<char*>(mine.data()), {static_cast<int64_t>(mine.size())},
-                                                       torch::kChar).clone()
+    auto theirs = where_.rank == 0 ? torch::from_blob(const_cast<char*>(mine.data()),
+                                                      {static_cast<int64_t>(mine.size())}, torch::kChar)
+                                         .clone()
                                    : torch::zeros({length.item<int64_t>()}, torch::kChar);
     if (theirs.numel() > 0) broadcast(theirs, 0);
     const std::string rank0(static_cast<const char*>(theirs.data_ptr()), static_cast<std::size_t>(theirs.numel()));
@@ -308,7 +331,8 @@ class DDP : public Plugin, public Strategy {
     children_.mark_failed();
     if (rank0 != mine) {
       throw Error("ddp: rank " + std::to_string(where_.rank) + " of job " + job_id_ + " runs with " + mine +
-                  " but rank 0 with " + rank0 + "; every rank of a job must run with the same options (a process of "
+                  " but rank 0 with " + rank0 +
+                  "; every rank of a job must run with the same options (a process of "
                   "another job given the same MASTER_PORT?)");
     }
     throw Error("ddp: rank " + std::to_string(rank) + " of job " + job_id_ +
@@ -336,10 +360,12 @@ class DDP : public Plugin, public Strategy {
 
     auto length = torch::tensor({static_cast<int64_t>(signature.size())}, torch::kLong);
     broadcast(length, 0);
-    auto theirs = where_.rank == 0 ? torch::tensor(signature, torch::kLong) : torch::zeros({length.item<int64_t>()}, torch::kLong);
+    auto theirs = where_.rank == 0 ? torch::tensor(signature, torch::kLong)
+                                   : torch::zeros({length.item<int64_t>()}, torch::kLong);
     if (theirs.numel() > 0) broadcast(theirs, 0);
     const std::string difference = describe_difference(names, signature, theirs);
-    auto first_rank_differing = torch::tensor({difference.empty() ? 0L : static_cast<int64_t>(where_.rank + 1)}, torch::kLong);
+    auto first_rank_differing =
+        torch::tensor({difference.empty() ? 0L : static_cast<int64_t>(where_.rank + 1)}, torch::kLong);
     all_reduce(first_rank_differing, ReduceOp::Max);
     const int64_t differing = first_rank_differing.item<int64_t>() - 1;
     if (differing < 0) return;
@@ -348,8 +374,9 @@ class DDP : public Plugin, public Strategy {
       throw Error("ddp: rank " + std::to_string(where_.rank) + "'s model differs from rank 0's: " + difference +
                   "; every rank must build the same model (same options and code)");
     }
-    throw Error("ddp: rank " + std::to_string(differing) + "'s model differs from rank " + std::to_string(where_.rank) +
-                "'s (that rank's error names the tensor); every rank must build the same model (same options and code)");
+    throw Error(
+        "ddp: rank " + std::to_string(differing) + "'s model differs from rank " + std::to_string(where_.rank) +
+        "'s (that rank's error names the tensor); every rank must build the same model (same options and code)");
   }
 
   // "" when rank 0's signature equals ours, else what differs first, in words.
@@ -360,7 +387,8 @@ class DDP : public Plugin, public Strategy {
     auto shape = [](const int64_t* values, std::size_t at, std::size_t end) {
       std::string text = "[";
       const std::size_t dims = at + 2 < end ? static_cast<std::size_t>(std::max<int64_t>(0, values[at + 2])) : 0;
-      for (std::size_t d = 0; d < dims && at + 3 + d < end; ++d) text += (d ? ", " : "") + std::to_string(values[at + 3 + d]);
+      for (std::size_t d = 0; d < dims && at + 3 + d < end; ++d)
+        text += (d ? ", " : "") + std::to_string(values[at + 3 + d]);
       return text + "]";
     };
     std::size_t a = 0, b = 0;
@@ -368,7 +396,8 @@ class DDP : public Plugin, public Strategy {
       if (b + 3 > count) return "it has more tensors than rank 0's (from '" + names[i] + "' on)";
       const std::size_t dims = static_cast<std::size_t>(ours[a + 2]);
       const std::size_t their_dims = static_cast<std::size_t>(std::max<int64_t>(0, theirs[b + 2]));
-      if (ours[a] != theirs[b]) return "tensor " + std::to_string(i) + " is '" + names[i] + "' here but another on rank 0";
+      if (ours[a] != theirs[b])
+        return "tensor " + std::to_string(i) + " is '" + names[i] + "' here but another on rank 0";
       if (ours[a + 1] != theirs[b + 1]) {
         return "'" + names[i] + "' is " + c10::toString(static_cast<c10::ScalarType>(ours[a + 1])) + " here but " +
                c10::toString(static_cast<c10::ScalarType>(theirs[b + 1])) + " on rank 0";
@@ -377,8 +406,8 @@ class DDP : public Plugin, public Strategy {
                               std::equal(ours.begin() + static_cast<std::ptrdiff_t>(a + 3),
                                          ours.begin() + static_cast<std::ptrdiff_t>(a + 3 + dims), theirs + b + 3);
       if (!same_shape) {
-        return "'" + names[i] + "' has shape " + shape(ours.data(), a, ours.size()) + " here but " + shape(theirs, b, count) +
-               " on rank 0";
+        return "'" + names[i] + "' has shape " + shape(ours.data(), a, ours.size()) + " here but " +
+               shape(theirs, b, count) + " on rank 0";
       }
       a += 3 + dims;
       b += 3 + their_dims;
@@ -441,9 +470,8 @@ class DDP : public Plugin, public Strategy {
       reducer = &make_reducer(optimizer, /*during_backward=*/false);
     }
     if (reducer != overlapped_) reducer->begin_micro_batch(true);
-    const at::Tensor flag = reducer->finish(where_.world_size, [this](const c10::intrusive_ptr<c10d::Work>& work) {
-      wait(work, "gradient all_reduce");
-    });
+    const at::Tensor flag = reducer->finish(
+        where_.world_size, [this](const c10::intrusive_ptr<c10d::Work>& work) { wait(work, "gradient all_reduce"); });
     // Reading the flag is free on the host; on a GPU it would wait for the device every step, so
     // there every kDeviceFlagReadEvery-th exchange is read (the same ones on every rank: the
     // signal stays set, so it is in each exchange until read).
@@ -501,11 +529,11 @@ class DDP : public Plugin, public Strategy {
   static constexpr int64_t kDeviceFlagReadEvery = 32;
   bool interrupt_reported_ = false;  // some rank had, by the last gradient all-reduce read
   int64_t flag_exchanges_ = 0;
-  int64_t agreed_save_requests_ = 0;   // exchanges read in which some rank reported a SIGUSR1
-  int64_t save_requests_sent_ = 0;     // this rank's SIGUSR1 count in its last exchange
-  int64_t save_requests_reported_ = 0; // ... in the last exchange that was read
+  int64_t agreed_save_requests_ = 0;    // exchanges read in which some rank reported a SIGUSR1
+  int64_t save_requests_sent_ = 0;      // this rank's SIGUSR1 count in its last exchange
+  int64_t save_requests_reported_ = 0;  // ... in the last exchange that was read
   RankEnvironment where_;
-  std::string job_id_;  // rank 0's random id, in the store and in the environment of the ranks it starts
+  std::string job_id_;       // rank 0's random id, in the store and in the environment of the ranks it starts
   ChildProcesses children_;  // declared before the group: waited for after it is gone
   c10::intrusive_ptr<c10d::TCPStore> store_;
   c10::intrusive_ptr<compat::ProcessGroupBackend> group_;

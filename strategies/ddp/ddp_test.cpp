@@ -99,7 +99,8 @@ TEST_F(DDP, OverlappedAllReduceGivesTheWeightsOfTheReductionAtTheStep) {
 // Dict batches with strings and ints, from a worker thread, sharded by the DatasetLoader: the same
 // weights as the tensor loader's run over the same samples in the same order.
 TEST_F(DDP, DictBatchesFromADatasetLoaderTrainLikeTensorBatches) {
-  const auto tensors = run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 2 --out " + dir + "/tensors.pt"));
+  const auto tensors =
+      run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 2 --out " + dir + "/tensors.pt"));
   ASSERT_EQ(tensors.status, 0) << tensors.output;
   const auto dicts =
       run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 2 --dict-batches --out " + dir + "/dicts.pt"));
@@ -124,9 +125,9 @@ TEST_F(DDP, ExternalLauncherGivesTheSameRun) {
   // torchrun's contract, set by hand: two processes started together.
   const std::string common = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + " WORLD_SIZE=2 ";
   const std::string args = " --strategy ddp --devices 2 --batch-size 4 --max-epochs 2";
-  const auto launched = run("sh -c '" + common + "RANK=1 LOCAL_RANK=1 " + worker(args) + " > " + dir + "/rank1.log 2>&1 & " +
-                            common + "RANK=0 LOCAL_RANK=0 " + worker(args + " --out " + dir + "/launched.pt") +
-                            "; status=$?; wait $! && exit $status'");
+  const auto launched = run("sh -c '" + common + "RANK=1 LOCAL_RANK=1 " + worker(args) + " > " + dir +
+                            "/rank1.log 2>&1 & " + common + "RANK=0 LOCAL_RANK=0 " +
+                            worker(args + " --out " + dir + "/launched.pt") + "; status=$?; wait $! && exit $status'");
   ASSERT_EQ(launched.status, 0) << launched.output << testing::read_lines(dir + "/rank1.log").size();
   EXPECT_TRUE(torch::equal(weights(dir + "/self.pt"), weights(dir + "/launched.pt")));
 }
@@ -137,20 +138,24 @@ TEST_F(DDP, ResumeFromADdpCheckpoint) {
   ASSERT_EQ(whole.status, 0) << whole.output;
   const auto first = run(worker(args + " --max-epochs 1 --save " + dir + "/one_epoch.ckpt"));
   ASSERT_EQ(first.status, 0) << first.output;
-  const auto rest = run(worker(args + " --max-epochs 3 --ckpt-path " + dir + "/one_epoch.ckpt --out " + dir + "/resumed.pt"));
+  const auto rest =
+      run(worker(args + " --max-epochs 3 --ckpt-path " + dir + "/one_epoch.ckpt --out " + dir + "/resumed.pt"));
   ASSERT_EQ(rest.status, 0) << rest.output;
   EXPECT_TRUE(torch::allclose(weights(dir + "/whole.pt"), weights(dir + "/resumed.pt"), 1e-6, 1e-7));
 }
 
 TEST_F(DDP, ARankThatDiesEndsTheRunWithAClearErrorNotAHang) {
-  const auto result = run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 3 --die-rank 1 --die-at-step 3"));
+  const auto result =
+      run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 3 --die-rank 1 --die-at-step 3"));
   EXPECT_NE(result.status, 0) << result.output;
   EXPECT_LT(result.seconds, 60.0);
-  EXPECT_NE(result.output.find("ddp: rank 0: all_reduce failed: another rank died"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("ddp: rank 0: all_reduce failed: another rank died"), std::string::npos)
+      << result.output;
 }
 
 TEST_F(DDP, AStopWantedByOneRankStopsAllTogether) {
-  const auto result = run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 5 --stop-rank 1 --stop-epoch 1"));
+  const auto result =
+      run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 5 --stop-rank 1 --stop-epoch 1"));
   ASSERT_EQ(result.status, 0) << result.output;
   EXPECT_NE(result.output.find("rank 0 of 2: 16 steps"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("rank 1 of 2: 16 steps"), std::string::npos) << result.output;
@@ -177,10 +182,12 @@ TEST_F(DDP, SigtermToOneRankStopsAllRanksTogetherAndSaves) {
   const std::string args = " --strategy ddp --devices 2 --batch-size 4 --default-root-dir " + dir;
   const auto whole = run(worker(args + " --max-epochs 3 --out " + dir + "/whole.pt"));
   ASSERT_EQ(whole.status, 0) << whole.output;
-  const auto stopped = run(worker(args + " --max-epochs 3 --plugin on_exception_checkpoint --signal-rank 0 --signal-at-step 5"));
+  const auto stopped =
+      run(worker(args + " --max-epochs 3 --plugin on_exception_checkpoint --signal-rank 0 --signal-at-step 5"));
   EXPECT_NE(stopped.status, 0) << stopped.output;
   EXPECT_LT(stopped.seconds, 30.0) << stopped.output;
-  EXPECT_NE(stopped.output.find("fit interrupted by SIGTERM at epoch 0 after batch 5"), std::string::npos) << stopped.output;
+  EXPECT_NE(stopped.output.find("fit interrupted by SIGTERM at epoch 0 after batch 5"), std::string::npos)
+      << stopped.output;
   EXPECT_NE(stopped.output.find("fit interrupted at epoch 0 after batch 5: another rank received SIGINT or SIGTERM"),
             std::string::npos)
       << stopped.output;
@@ -194,8 +201,9 @@ TEST_F(DDP, SigtermToOneRankStopsAllRanksTogetherAndSaves) {
 // A monitored value that improves on rank 0 only: every rank must still enter the same
 // checkpoint saves (rank 0's decision), or one waits in save_checkpoint's barrier alone.
 TEST_F(DDP, CheckpointDecisionsAreTheSameOnEveryRank) {
-  const auto result = run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 3 --default-root-dir " + dir +
-                                 " --plugin ddp:devices=2,timeout=20 --plugin model_checkpoint:monitor=rank_trend,save_top_k=1"));
+  const auto result =
+      run(worker("--strategy ddp --devices 2 --batch-size 4 --max-epochs 3 --default-root-dir " + dir +
+                 " --plugin ddp:devices=2,timeout=20 --plugin model_checkpoint:monitor=rank_trend,save_top_k=1"));
   ASSERT_EQ(result.status, 0) << result.output;
   EXPECT_LT(result.seconds, 20.0) << result.output;
   EXPECT_TRUE(std::filesystem::exists(dir + "/checkpoints/epoch=2-step=24.ckpt")) << result.output;
@@ -205,14 +213,16 @@ TEST_F(DDP, CheckpointDecisionsAreTheSameOnEveryRank) {
 TEST_F(DDP, WrongWorldSizeIsNamed) {
   const auto result = run("WORLD_SIZE=3 RANK=0 " + worker("--strategy ddp --devices 2"));
   EXPECT_NE(result.status, 0);
-  EXPECT_NE(result.output.find("the launcher's world size is 3 but devices x num_nodes is 2 x 1 = 2"), std::string::npos)
+  EXPECT_NE(result.output.find("the launcher's world size is 3 but devices x num_nodes is 2 x 1 = 2"),
+            std::string::npos)
       << result.output;
 }
 
 TEST_F(DDP, LauncherNumbersOutOfRangeAreNamed) {
   auto result = run("MASTER_PORT=70000 " + worker("--strategy ddp --devices 2"));
   EXPECT_NE(result.status, 0);
-  EXPECT_NE(result.output.find("ddp: MASTER_PORT=70000 is not a TCP port (1 to 65535)"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("ddp: MASTER_PORT=70000 is not a TCP port (1 to 65535)"), std::string::npos)
+      << result.output;
   result = run("WORLD_SIZE=2 RANK=1 LOCAL_RANK=-1 " + worker("--strategy ddp --devices 2"));
   EXPECT_NE(result.status, 0);
   EXPECT_NE(result.output.find("LOCAL_RANK=-1 and NODE_RANK=0 must be >= 0"), std::string::npos) << result.output;
@@ -233,7 +243,8 @@ TEST_F(DDP, PortInUseIsAClearError) {
   ::close(fd);
   EXPECT_NE(result.status, 0);
   EXPECT_LT(result.seconds, 30.0);
-  EXPECT_NE(result.output.find("could not serve the rendezvous store at 127.0.0.1:" + std::to_string(port)), std::string::npos)
+  EXPECT_NE(result.output.find("could not serve the rendezvous store at 127.0.0.1:" + std::to_string(port)),
+            std::string::npos)
       << result.output;
   // The store is bound before any rank starts: no rank 1 was started to join a stranger's store.
   EXPECT_EQ(result.output.find("rank 1"), std::string::npos) << result.output;
@@ -247,12 +258,14 @@ TEST_F(DDP, TwoJobsOnOnePortDoNotMerge) {
   ASSERT_EQ(solo.status, 0) << solo.output;
   const std::string port = std::to_string(free_port());
   // Job b starts once job a's ranks have joined, while a trains.
-  const auto both = run("sh -c 'MASTER_PORT=" + port + " " + worker(args + " --out " + dir + "/a.pt") + " > " + dir +
-                        "/a.log 2>&1 & a=$!; for i in $(seq 600); do grep -q \"joined job\" " + dir + "/a.log && break; sleep 0.05; done; MASTER_PORT=" +
-                        port + " " + worker(args + " --out " + dir + "/b.pt") +
-                        "; b=$?; wait $a; a=$?; echo \"job a: $a, job b: $b\"'");
+  const auto both =
+      run("sh -c 'MASTER_PORT=" + port + " " + worker(args + " --out " + dir + "/a.pt") + " > " + dir +
+          "/a.log 2>&1 & a=$!; for i in $(seq 600); do grep -q \"joined job\" " + dir +
+          "/a.log && break; sleep 0.05; done; MASTER_PORT=" + port + " " + worker(args + " --out " + dir + "/b.pt") +
+          "; b=$?; wait $a; a=$?; echo \"job a: $a, job b: $b\"'");
   EXPECT_NE(both.output.find("job a: 0, job b: 1"), std::string::npos) << both.output;
-  EXPECT_NE(both.output.find("another job on this machine may have the same MASTER_PORT"), std::string::npos) << both.output;
+  EXPECT_NE(both.output.find("another job on this machine may have the same MASTER_PORT"), std::string::npos)
+      << both.output;
   EXPECT_FALSE(std::filesystem::exists(dir + "/b.pt"));
   EXPECT_TRUE(torch::equal(weights(dir + "/solo.pt"), weights(dir + "/a.pt")));
 }
@@ -262,20 +275,25 @@ TEST_F(DDP, TwoJobsOnOnePortDoNotMerge) {
 // the whole job, naming them.
 TEST_F(DDP, AStrangerRankIsRefusedAndRanksWithOtherOptionsFailTheJob) {
   const std::string common = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + " WORLD_SIZE=2 ";
-  const std::string args = " --strategy ddp --devices 2 --batch-size 4 --plugin ddp:devices=2,timeout=15 --max-epochs 2";
-  const auto joined = run("sh -c '" + common + "RANK=0 LOCAL_RANK=0 " + worker(args + " --out " + dir + "/mine.pt") + " > " +
-                          dir + "/rank0.log 2>&1 & zero=$!; sleep 1; " + common +
-                          "RANK=1 LOCAL_RANK=1 FULGUR_DDP_JOB_ID=0123456789abcdef " + worker(args) + "; echo \"stranger: $?\"; " +
-                          common + "RANK=1 LOCAL_RANK=1 " + worker(args) + " > " + dir + "/rank1.log 2>&1; wait $zero; echo \"rank 0: $?\"'");
-  EXPECT_NE(joined.output.find("rank 1 belongs to job 0123456789abcdef, but the store at 127.0.0.1:"), std::string::npos)
+  const std::string args =
+      " --strategy ddp --devices 2 --batch-size 4 --plugin ddp:devices=2,timeout=15 --max-epochs 2";
+  const auto joined =
+      run("sh -c '" + common + "RANK=0 LOCAL_RANK=0 " + worker(args + " --out " + dir + "/mine.pt") + " > " + dir +
+          "/rank0.log 2>&1 & zero=$!; sleep 1; " + common + "RANK=1 LOCAL_RANK=1 FULGUR_DDP_JOB_ID=0123456789abcdef " +
+          worker(args) + "; echo \"stranger: $?\"; " + common + "RANK=1 LOCAL_RANK=1 " + worker(args) + " > " + dir +
+          "/rank1.log 2>&1; wait $zero; echo \"rank 0: $?\"'");
+  EXPECT_NE(joined.output.find("rank 1 belongs to job 0123456789abcdef, but the store at 127.0.0.1:"),
+            std::string::npos)
       << joined.output;
   EXPECT_NE(joined.output.find("stranger: 1"), std::string::npos) << joined.output;
   EXPECT_NE(joined.output.find("rank 0: 0"), std::string::npos) << joined.output;
   EXPECT_TRUE(std::filesystem::exists(dir + "/mine.pt"));
 
   const std::string other = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + " WORLD_SIZE=2 ";
-  const auto differing = run("sh -c '" + other + "RANK=1 LOCAL_RANK=1 " + worker(" --strategy ddp --devices 2 --batch-size 4 --plugin ddp:devices=2,timeout=15 --max-epochs 5") + " > " + dir +
-                             "/other1.log 2>&1 & " + other + "RANK=0 LOCAL_RANK=0 " + worker(args) + "; echo \"rank 0: $?\"; wait $!'");
+  const auto differing = run(
+      "sh -c '" + other + "RANK=1 LOCAL_RANK=1 " +
+      worker(" --strategy ddp --devices 2 --batch-size 4 --plugin ddp:devices=2,timeout=15 --max-epochs 5") + " > " +
+      dir + "/other1.log 2>&1 & " + other + "RANK=0 LOCAL_RANK=0 " + worker(args) + "; echo \"rank 0: $?\"; wait $!'");
   EXPECT_NE(differing.output.find("rank 0: 1"), std::string::npos) << differing.output;
   EXPECT_NE(differing.output.find("rank 1 of job"), std::string::npos) << differing.output;
   EXPECT_NE(differing.output.find("runs with other options than rank 0"), std::string::npos) << differing.output;

@@ -75,11 +75,12 @@ std::optional<RankEnvironment> launcher_environment() {
   found.from_launcher = true;
   if (found.world_size < 1) throw Error("ddp: WORLD_SIZE=" + std::to_string(found.world_size) + " must be >= 1");
   if (found.rank < 0 || found.rank >= found.world_size) {
-    throw Error("ddp: RANK=" + std::to_string(found.rank) + " is outside WORLD_SIZE=" + std::to_string(found.world_size));
+    throw Error("ddp: RANK=" + std::to_string(found.rank) +
+                " is outside WORLD_SIZE=" + std::to_string(found.world_size));
   }
   if (found.local_rank < 0 || found.node_rank < 0) {
-    throw Error("ddp: LOCAL_RANK=" + std::to_string(found.local_rank) + " and NODE_RANK=" + std::to_string(found.node_rank) +
-                " must be >= 0");
+    throw Error("ddp: LOCAL_RANK=" + std::to_string(found.local_rank) +
+                " and NODE_RANK=" + std::to_string(found.node_rank) + " must be >= 0");
   }
   return found;
 }

@@ -88,13 +88,12 @@ int main(int argc, char** argv) {
   fulgur::Trainer second(options(2, work));
   second.fit(resumed, data, work + "/fulgur_one_epoch.ckpt");
 
-  const nlohmann::json ours = {
-      {"resume_calls", data.calls},
-      {"after_fit",
-       {{"current_epoch", resumed.current_epoch()},
-        {"global_step", resumed.global_step()},
-        {"trainer_attached", resumed.has_trainer()},
-        {"datamodule_trainer_attached", data.trainer() != nullptr}}}};
+  const nlohmann::json ours = {{"resume_calls", data.calls},
+                               {"after_fit",
+                                {{"current_epoch", resumed.current_epoch()},
+                                 {"global_step", resumed.global_step()},
+                                 {"trainer_attached", resumed.has_trainer()},
+                                 {"datamodule_trainer_attached", data.trainer() != nullptr}}}};
   std::printf("Lightning: %s\nfulgur:    %s\n", lightning.dump().c_str(), ours.dump().c_str());
   if (ours != lightning) {
     std::printf("DIFFERENT: %s\n", nlohmann::json::diff(lightning, ours).dump().c_str());

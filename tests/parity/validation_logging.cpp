@@ -104,8 +104,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> keys;
   for (const auto& [key, value] : trainer.callback_metrics()) keys.push_back(key);
   std::sort(keys.begin(), keys.end());
-  std::printf("Lightning's metrics.csv:\n%s\nfulgur's metrics.csv:\n%s\n", lightning["metrics_csv"].get<std::string>().c_str(),
-              ours.c_str());
+  std::printf("Lightning's metrics.csv:\n%s\nfulgur's metrics.csv:\n%s\n",
+              lightning["metrics_csv"].get<std::string>().c_str(), ours.c_str());
   std::printf("callback_metrics: Lightning %s, fulgur %s\n", lightning["callback_metrics"].dump().c_str(),
               nlohmann::json(keys).dump().c_str());
   const auto theirs = table(lightning["metrics_csv"]);
@@ -115,7 +115,9 @@ int main(int argc, char** argv) {
     same = theirs[r].size() == mine[r].size();
     for (std::size_t c = 0; same && c < theirs[r].size(); ++c) {
       same = r == 0 ? theirs[r][c] == mine[r][c] : same_cell(theirs[r][c], mine[r][c]);
-      if (!same) std::printf("first difference: row %zu, column %zu: '%s' vs '%s'\n", r, c, theirs[r][c].c_str(), mine[r][c].c_str());
+      if (!same)
+        std::printf("first difference: row %zu, column %zu: '%s' vs '%s'\n", r, c, theirs[r][c].c_str(),
+                    mine[r][c].c_str());
     }
   }
   std::printf(same ? "the same columns, rows and callback_metrics as Lightning\n" : "DIFFERENT from Lightning\n");

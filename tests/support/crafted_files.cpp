@@ -16,8 +16,8 @@ void little_endian(std::string& out, uint64_t value, int width) {
 }
 
 uint32_t crc_of(const std::string& bytes) {
-  return static_cast<uint32_t>(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()),
-                                     static_cast<uInt>(bytes.size())));
+  return static_cast<uint32_t>(
+      crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
 }
 
 }  // namespace
@@ -122,12 +122,12 @@ std::string ZipBuilder::bytes() const {
     little_endian(out, 20, 2);  // version needed
     little_endian(out, 0, 2);   // flags
     little_endian(out, record.method, 2);
-    little_endian(out, 0, 4);   // time, date
+    little_endian(out, 0, 4);  // time, date
     little_endian(out, record.crc, 4);
     little_endian(out, record.data.size(), 4);
     little_endian(out, record.original_size, 4);
     little_endian(out, record.name.size(), 2);
-    little_endian(out, 0, 2);   // extra
+    little_endian(out, 0, 2);  // extra
     out += record.name;
     out += record.data;
 

@@ -15,8 +15,8 @@ namespace fulgur::testing {
 class PickleBuilder {
  public:
   PickleBuilder();
-  PickleBuilder& op(char opcode);                     // any single opcode
-  PickleBuilder& raw(const std::string& bytes);       // bytes as they are
+  PickleBuilder& op(char opcode);                // any single opcode
+  PickleBuilder& raw(const std::string& bytes);  // bytes as they are
   PickleBuilder& mark() { return op('('); }
   PickleBuilder& tuple() { return op('t'); }
   PickleBuilder& reduce() { return op('R'); }
@@ -24,11 +24,11 @@ class PickleBuilder {
   PickleBuilder& empty_list() { return op(']'); }
   PickleBuilder& setitems() { return op('u'); }
   PickleBuilder& appends() { return op('e'); }
-  PickleBuilder& string(const std::string& text);     // BINUNICODE
-  PickleBuilder& integer(int64_t value);              // BININT, or LONG1 beyond 32 bits
+  PickleBuilder& string(const std::string& text);  // BINUNICODE
+  PickleBuilder& integer(int64_t value);           // BININT, or LONG1 beyond 32 bits
   PickleBuilder& global(const std::string& module, const std::string& name);
-  PickleBuilder& put(uint32_t index);                 // LONG_BINPUT
-  PickleBuilder& get(uint32_t index);                 // LONG_BINGET
+  PickleBuilder& put(uint32_t index);  // LONG_BINPUT
+  PickleBuilder& get(uint32_t index);  // LONG_BINGET
   /// The opcodes torch.save writes for one float tensor over storage `key` of `numel` elements.
   PickleBuilder& tensor(const std::string& key, int64_t numel, const std::vector<int64_t>& sizes,
                         const std::vector<int64_t>& strides, int64_t offset = 0);

@@ -77,7 +77,8 @@ std::string describe(const ExceptionHook&) { return ""; }
 void HookRecorder::attach(HookBus& bus) {
   bus.for_each_hook([this](std::string_view hook_name, auto& hook) {
     using Argument = std::remove_reference_t<typename std::remove_reference_t<decltype(hook)>::template arg<0>::type>;
-    connect(hook, [this, hook_name](Argument& context) { calls.push_back(std::string(hook_name) + describe(context)); });
+    connect(hook,
+            [this, hook_name](Argument& context) { calls.push_back(std::string(hook_name) + describe(context)); });
   });
 }
 

@@ -56,7 +56,8 @@ class MemoryBudget : public Plugin {
 };
 
 bool is_out_of_memory(const std::string& message) {
-  return message.find("out of memory") != std::string::npos || message.find("can't allocate memory") != std::string::npos ||
+  return message.find("out of memory") != std::string::npos ||
+         message.find("can't allocate memory") != std::string::npos ||
          message.find("not enough memory") != std::string::npos;
 }
 
@@ -150,7 +151,8 @@ BatchSizeFinder Tuner::run_scale_batch_size(Module& module, int64_t& batch_size,
       }
     }
     size = low;
-    if (options.margin_ > 0) size = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(size) * (1 - options.margin_)));
+    if (options.margin_ > 0)
+      size = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(size) * (1 - options.margin_)));
   }
   batch_size = size;
   result.batch_size = size;

@@ -147,7 +147,8 @@ void LRFinder::plot(const std::string& path) const {
   const bool log_x = mode_ == "exponential";
   std::vector<std::pair<double, double>> points;
   for (std::size_t i = 0; i < lrs_.size() && i < losses_.size(); ++i) {
-    if (std::isfinite(losses_[i]) && lrs_[i] > 0) points.emplace_back(log_x ? std::log10(lrs_[i]) : lrs_[i], losses_[i]);
+    if (std::isfinite(losses_[i]) && lrs_[i] > 0)
+      points.emplace_back(log_x ? std::log10(lrs_[i]) : lrs_[i], losses_[i]);
   }
   double x_min = 0, x_max = 1, y_min = 0, y_max = 1;
   if (!points.empty()) {
@@ -267,9 +268,8 @@ LRFinder Tuner::run_lr_find(Module& module, const LRFindOptions& options, const 
                   losses.size());
   }
   if (options.plot_path_ != "none") {
-    const std::string path = options.plot_path_.empty()
-                                 ? (std::filesystem::path(log_folder_) / "lr_find.svg").string()
-                                 : options.plot_path_;
+    const std::string path =
+        options.plot_path_.empty() ? (std::filesystem::path(log_folder_) / "lr_find.svg").string() : options.plot_path_;
     finder.plot(path);
     finder.set_plot_path(path);
   }

@@ -13,12 +13,14 @@ Tuner::Tuner(const Trainer& trainer)
       log_folder_(std::filesystem::path(trainer.default_checkpoint_dir()).parent_path().string()) {}
 
 Tuner::Tuner(TrainerOptions options, std::string log_folder)
-    : options_(std::move(options)), log_folder_(log_folder.empty() ? options_.default_root_dir() : std::move(log_folder)) {}
+    : options_(std::move(options)),
+      log_folder_(log_folder.empty() ? options_.default_root_dir() : std::move(log_folder)) {}
 
 TrainerOptions Tuner::search_options() const {
   if (options_.strategy() == "ddp" || options_.devices() > 1 || options_.num_nodes() > 1) {
-    throw Error("the tuner searches in one process: run lr_find / scale_batch_size with strategy auto or "
-                "single_device and devices=1, then use the result in the distributed fit");
+    throw Error(
+        "the tuner searches in one process: run lr_find / scale_batch_size with strategy auto or "
+        "single_device and devices=1, then use the result in the distributed fit");
   }
   TrainerOptions options = options_;
   // Lightning swaps the callbacks and loggers out for a search; the step itself (precision,

@@ -91,11 +91,13 @@ TEST(BatchSizeFinder, AFirstSizeThatAlreadyFailsIsNamed) {
   Data data(4096);
   Wide model;
   Tuner tuner(testing::quiet_options(1));
-  const std::string error = error_of(
-      [&] { tuner.scale_batch_size(model, data, data.batch_size, BatchSizeFindOptions().init_val(2048).max_memory_mb(1)); });
+  const std::string error = error_of([&] {
+    tuner.scale_batch_size(model, data, data.batch_size, BatchSizeFindOptions().init_val(2048).max_memory_mb(1));
+  });
   EXPECT_NE(error.find("the first batch size (2048) already runs out of memory"), std::string::npos) << error;
-  EXPECT_NE(error_of([&] { tuner.scale_batch_size(model, data, data.batch_size, BatchSizeFindOptions().mode("linear")); })
-                .find("power or binsearch"),
+  EXPECT_NE(error_of([&] {
+              tuner.scale_batch_size(model, data, data.batch_size, BatchSizeFindOptions().mode("linear"));
+            }).find("power or binsearch"),
             std::string::npos);
 }
 

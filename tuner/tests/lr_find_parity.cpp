@@ -25,7 +25,8 @@ const Case kCases[] = {{"exponential", "exponential", 1e-5, 10.0, 60}, {"linear"
 
 struct Net : fulgur::Module {
   Net() {
-    net = register_module("net", torch::nn::Sequential(torch::nn::Linear(4, 16), torch::nn::Tanh(), torch::nn::Linear(16, 2)));
+    net = register_module("net",
+                          torch::nn::Sequential(torch::nn::Linear(4, 16), torch::nn::Tanh(), torch::nn::Linear(16, 2)));
   }
   torch::Tensor training_step(const fulgur::Batch& batch, int64_t) override {
     return torch::nn::functional::cross_entropy(net->forward(batch[0]), batch[1]);
@@ -86,10 +87,11 @@ int main(int argc, char** argv) {
       const bool equal = same_length && lr_diff < 1e-12 && loss_diff < 1e-4 &&
                          std::abs(suggestion - expected) <= 1e-12 * std::abs(expected);
       all_equal = all_equal && equal;
-      std::printf("lr_find vs Lightning's, %s: %zu points (Lightning %lld), rates differ by %.3g, smoothed losses by "
-                  "%.3g (relative), suggestion %.6g (Lightning %.6g): %s\n",
-                  c.name, finder.lrs().size(), static_cast<long long>(lrs.size(0)), lr_diff, loss_diff, suggestion,
-                  expected, equal ? "equal" : "DIFFERENT");
+      std::printf(
+          "lr_find vs Lightning's, %s: %zu points (Lightning %lld), rates differ by %.3g, smoothed losses by "
+          "%.3g (relative), suggestion %.6g (Lightning %.6g): %s\n",
+          c.name, finder.lrs().size(), static_cast<long long>(lrs.size(0)), lr_diff, loss_diff, suggestion, expected,
+          equal ? "equal" : "DIFFERENT");
     }
     return all_equal ? 0 : 1;
   } catch (const std::exception& error) {

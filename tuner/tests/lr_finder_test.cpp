@@ -66,9 +66,7 @@ TEST(LRFinder, SweepsLightningsScheduleAndPutsTheWeightsBack) {
 // Its loss grows with the square of the weights, so rates past 2 / curvature make it explode.
 class Exploding : public testing::TinyClassifier {
  public:
-  torch::Tensor training_step(const Batch& batch, int64_t) override {
-    return forward(batch[0]).pow(2).mean() * 1e3;
-  }
+  torch::Tensor training_step(const Batch& batch, int64_t) override { return forward(batch[0]).pow(2).mean() * 1e3; }
 };
 
 // Keeps one optimizer for all its fits.
@@ -123,10 +121,12 @@ TEST(LRFinder, AModelThatDivergesAtOnceIsNamed) {
   auto train = testing::make_loader(data, 8);
   Tuner tuner(testing::quiet_options(1));
   Exploding model;
-  const std::string error = error_of(
-      [&] { tuner.lr_find(model, train, {}, LRFindOptions().min_lr(1.0).max_lr(1e6).num_training(30).plot_path("none")); });
+  const std::string error = error_of([&] {
+    tuner.lr_find(model, train, {}, LRFindOptions().min_lr(1.0).max_lr(1e6).num_training(30).plot_path("none"));
+  });
   EXPECT_NE(error.find("lr_find:"), std::string::npos) << error;
-  EXPECT_TRUE(error.find("diverged") != std::string::npos || error.find("diverges at once") != std::string::npos) << error;
+  EXPECT_TRUE(error.find("diverged") != std::string::npos || error.find("diverges at once") != std::string::npos)
+      << error;
 }
 
 // Reads its rate from hparams(), as Lightning's `self.hparams.lr` (or `learning_rate`).
@@ -156,15 +156,17 @@ TEST(LRFinder, TheSuggestionIsAppliedToTheModulesLearningRate) {
     EXPECT_EQ(model.hparams().get<double>(key), *finder.suggestion()) << key;
     // The fit then trains with it (configure_optimizers reads the hyper-parameter).
     trainer.fit(model, train);
-    EXPECT_EQ(static_cast<const torch::optim::SGDOptions&>(trainer.optimizers().front()->param_groups()[0].options()).lr(),
-              *finder.suggestion());
+    EXPECT_EQ(
+        static_cast<const torch::optim::SGDOptions&>(trainer.optimizers().front()->param_groups()[0].options()).lr(),
+        *finder.suggestion());
   }
   // Turned off, or a name the hparams lack: not applied, or an error before any search.
   FromHparams kept("lr");
   tuner.lr_find(kept, train, {}, LRFindOptions().num_training(20).update_attr(false).plot_path("none"));
   EXPECT_EQ(kept.hparams().get<double>("lr"), 0.01);
-  EXPECT_NE(error_of([&] { tuner.lr_find(kept, train, {}, LRFindOptions().attr_name("rate")); })
-                .find("attr_name 'rate' is not among the Module's hparams (lr)"),
+  EXPECT_NE(error_of([&] {
+              tuner.lr_find(kept, train, {}, LRFindOptions().attr_name("rate"));
+            }).find("attr_name 'rate' is not among the Module's hparams (lr)"),
             std::string::npos);
 }
 
@@ -173,10 +175,12 @@ TEST(LRFinder, BadOptionsAreNamed) {
   auto train = testing::make_loader(data, 8);
   Tuner tuner(testing::quiet_options(1));
   testing::TinyClassifier model;
-  EXPECT_NE(error_of([&] { tuner.lr_find(model, train, {}, LRFindOptions().min_lr(1).max_lr(0.1)); }).find("min_lr < max_lr"),
-            std::string::npos);
-  EXPECT_NE(error_of([&] { tuner.lr_find(model, train, {}, LRFindOptions().mode("cubic")); }).find("exponential or linear"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { tuner.lr_find(model, train, {}, LRFindOptions().min_lr(1).max_lr(0.1)); }).find("min_lr < max_lr"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of([&] { tuner.lr_find(model, train, {}, LRFindOptions().mode("cubic")); }).find("exponential or linear"),
+      std::string::npos);
   TrainerOptions ddp = testing::quiet_options(1);
   ddp.strategy("ddp");
   ddp.devices(2);

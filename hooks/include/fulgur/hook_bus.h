@@ -21,18 +21,15 @@ namespace fulgur {
 
 /// The signal type of a hook whose context is `Context`.
 template <typename Context>
-using Hook = typename boost::signals2::signal_type<
-    void(Context&),
-    boost::signals2::keywords::mutex_type<boost::signals2::dummy_mutex>,
-    boost::signals2::keywords::group_type<SlotGroup>>::type;
+using Hook = typename boost::signals2::signal_type<void(Context&),
+                                                   boost::signals2::keywords::mutex_type<boost::signals2::dummy_mutex>,
+                                                   boost::signals2::keywords::group_type<SlotGroup>>::type;
 
 /// on_exception's signal: the same, but every slot runs whatever one of them throws.
 template <typename Context>
 using EverySlotHook = typename boost::signals2::signal_type<
-    void(Context&),
-    boost::signals2::keywords::mutex_type<boost::signals2::dummy_mutex>,
-    boost::signals2::keywords::group_type<SlotGroup>,
-    boost::signals2::keywords::combiner_type<EverySlotRuns>>::type;
+    void(Context&), boost::signals2::keywords::mutex_type<boost::signals2::dummy_mutex>,
+    boost::signals2::keywords::group_type<SlotGroup>, boost::signals2::keywords::combiner_type<EverySlotRuns>>::type;
 
 /// Receives the time each plugin slot takes, while one is installed in HookBus::slot_timer
 /// (the profiler plugin installs itself). Slots connected through Plugin::connect report to it.

@@ -8,10 +8,10 @@
 namespace fulgur {
 
 enum class SlotGroup : int {
-  Trace = 0,        // observers that must see the hook before anything acts on it
-  Strategy = 10,    // device placement, gradient synchronisation
-  Precision = 20,   // loss scaling, gradient unscaling
-  Gradients = 30,   // clipping, gradient inspection
+  Trace = 0,          // observers that must see the hook before anything acts on it
+  Strategy = 10,      // device placement, gradient synchronisation
+  Precision = 20,     // loss scaling, gradient unscaling
+  Gradients = 30,     // clipping, gradient inspection
   Callback = 50,      // the default for user plugins
   Module = 60,        // the Module's own hook methods run after the callbacks, as in Lightning
   EpochMetrics = 65,  // the kernel publishes epoch metrics in on_*_epoch_end, so that...

@@ -87,7 +87,8 @@ void Trainer::restore_epoch_aggregates(const StateDict& fit_loop, const std::str
   if (!fit_loop.contains("epoch_aggregates")) return;
   std::vector<MetricStore::EpochAggregate> aggregates;
   for (const c10::IValue& item : list_entry(fit_loop, "epoch_aggregates", path)) {
-    if (!item.isGenericDict()) throw Error("checkpoint '" + path + "': an entry of 'epoch_aggregates' is not a dictionary");
+    if (!item.isGenericDict())
+      throw Error("checkpoint '" + path + "': an entry of 'epoch_aggregates' is not a dictionary");
     const StateDict entry = item.toGenericDict();
     MetricStore::EpochAggregate aggregate;
     aggregate.key = text_entry(entry, "key", path);
@@ -172,12 +173,14 @@ std::string Trainer::resolve_checkpoint_path(const std::string& ckpt_path) const
     if (!keeper) continue;
     const std::string path = ckpt_path == "best" ? keeper->best_model_path() : keeper->last_model_path();
     if (path.empty()) {
-      throw Error("ckpt_path='" + ckpt_path + "': plugin '" + loaded->name() + "' has saved no checkpoint yet (run fit "
+      throw Error("ckpt_path='" + ckpt_path + "': plugin '" + loaded->name() +
+                  "' has saved no checkpoint yet (run fit "
                   "with it first, or give a file)");
     }
     return path;
   }
-  throw Error("ckpt_path='" + ckpt_path + "' names a file a checkpoint plugin saved, and this Trainer has none "
+  throw Error("ckpt_path='" + ckpt_path +
+              "' names a file a checkpoint plugin saved, and this Trainer has none "
               "(model_checkpoint is attached when enable_checkpointing is on); give a file instead");
 }
 
@@ -212,7 +215,8 @@ void Trainer::restore_datamodule(Checkpoint& checkpoint, const std::string& path
 
 void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& path) {
   if (!checkpoint.contains("optimizer_states")) {
-    throw Error("checkpoint '" + path + "' holds only the model (it was saved with weights_only, e.g. model_checkpoint's "
+    throw Error("checkpoint '" + path +
+                "' holds only the model (it was saved with weights_only, e.g. model_checkpoint's "
                 "save_weights_only), so a fit cannot resume from it; load it with load_from_checkpoint, or resume from "
                 "a full checkpoint");
   }
@@ -228,13 +232,15 @@ void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& 
     }
     const auto tensor = state.at("fulgur_archive").toTensor();
     if (tensor.scalar_type() != torch::kChar && tensor.scalar_type() != torch::kByte) {
-      throw Error("checkpoint '" + path + "': optimizer " + std::to_string(i) + "'s fulgur_archive is not a byte tensor");
+      throw Error("checkpoint '" + path + "': optimizer " + std::to_string(i) +
+                  "'s fulgur_archive is not a byte tensor");
     }
     const auto bytes = tensor.contiguous();
     const std::vector<char> archive_bytes(static_cast<const char*>(bytes.data_ptr()),
                                           static_cast<const char*>(bytes.data_ptr()) + bytes.numel());
     // LibTorch's own archive, read by TorchScript's importer: checked as any file fulgur reads.
-    detail::verify_torchscript_archive(archive_bytes, path, "the optimizer " + std::to_string(i) + " state of checkpoint");
+    detail::verify_torchscript_archive(archive_bytes, path,
+                                       "the optimizer " + std::to_string(i) + " state of checkpoint");
     try {
       torch::serialize::InputArchive archive;
       archive.load_from(archive_bytes.data(), archive_bytes.size());
@@ -243,8 +249,8 @@ void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& 
       throw Error("checkpoint '" + path + "': the state of optimizer " + std::to_string(i) +
                   " does not fit the optimizer configure_optimizers returned: " + error.what_without_backtrace());
     } catch (const std::exception& error) {
-      throw Error("checkpoint '" + path + "': the state of optimizer " + std::to_string(i) + " cannot be read: " +
-                  error.what());
+      throw Error("checkpoint '" + path + "': the state of optimizer " + std::to_string(i) +
+                  " cannot be read: " + error.what());
     }
   }
 
@@ -258,8 +264,10 @@ void Trainer::restore_training_state(Checkpoint& checkpoint, const std::string& 
     bus_.on_load_checkpoint(hook);
   } catch (const c10::Error& error) {
     // A plugin read an entry of another type than it wrote (toInt() on a string, ...).
-    throw Error("checkpoint '" + path + "': a plugin's or the Module's saved state has an entry of the wrong type "
-                "(the file was edited, or written by another program): " + error.what_without_backtrace());
+    throw Error("checkpoint '" + path +
+                "': a plugin's or the Module's saved state has an entry of the wrong type "
+                "(the file was edited, or written by another program): " +
+                error.what_without_backtrace());
   }
 }
 

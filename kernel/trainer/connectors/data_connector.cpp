@@ -35,8 +35,9 @@ void Trainer::resolve_loaders(Stage stage, RunData& data) {
     data.train = &owned_train_loader_[0];
   }
   if (data.eval.empty()) {
-    const char* hook = stage == Stage::Test ? "test_dataloader()" : stage == Stage::Predict ? "predict_dataloader()"
-                                                                                             : "val_dataloader()";
+    const char* hook = stage == Stage::Test      ? "test_dataloader()"
+                       : stage == Stage::Predict ? "predict_dataloader()"
+                                                 : "val_dataloader()";
     owned_loaders_ = stage == Stage::Test      ? source.test_dataloader()
                      : stage == Stage::Predict ? source.predict_dataloader()
                                                : source.val_dataloader();
@@ -44,7 +45,8 @@ void Trainer::resolve_loaders(Stage stage, RunData& data) {
     if (data.eval.empty() && stage != Stage::Fit) {
       const char* run = stage == Stage::Test ? "test" : stage == Stage::Predict ? "predict" : "validate";
       throw Error(std::string(run) + " needs data: pass a loader, a DataModule whose " + hook +
-                  " returns one, or override the Module's " + hook + (data.datamodule ? " (the DataModule's returned none)" : ""));
+                  " returns one, or override the Module's " + hook +
+                  (data.datamodule ? " (the DataModule's returned none)" : ""));
     }
   }
   for (std::size_t i = 0; i < data.eval.size(); ++i) {
@@ -64,8 +66,10 @@ void Trainer::prepare_fit_loaders(RunData& data) {
   // Lightning: the same first batches every epoch, so shuffling is turned off (with a warning).
   const auto check = [this](DataLoader& loader, const std::string& which) {
     if (loader.shuffles()) {
-      spdlog::warn("overfit_batches: the {} loader shuffles; shuffling is turned off so every epoch sees the same "
-                   "batches", which);
+      spdlog::warn(
+          "overfit_batches: the {} loader shuffles; shuffling is turned off so every epoch sees the same "
+          "batches",
+          which);
       loader.disable_shuffle();
     }
     const auto available = loader.size();
@@ -76,8 +80,9 @@ void Trainer::prepare_fit_loaders(RunData& data) {
                   std::to_string(*available) + " batches of the " + which + " loader");
     }
     if (selected == 0 && *available > 0) {
-      throw Error("Trainer option overfit_batches=" + options_.overfit_batches().to_string() + " selects no batch of the " +
-                  std::to_string(*available) + " batches of the " + which + " loader; give a larger fraction or a count");
+      throw Error("Trainer option overfit_batches=" + options_.overfit_batches().to_string() +
+                  " selects no batch of the " + std::to_string(*available) + " batches of the " + which +
+                  " loader; give a larger fraction or a count");
     }
   };
   check(*data.train, "training");
@@ -116,8 +121,8 @@ std::vector<int64_t> Trainer::eval_limits(Stage stage, const std::vector<DataLoa
 Batch Trainer::transfer(Batch batch, int64_t dataloader_idx) {
   // Lightning's order: on_before_batch_transfer, transfer_batch_to_device, on_after_batch_transfer
   // (the Module's), then the plugins' (a precision plugin converts the batch last).
-  Batch moved = module_->transfer_batch_to_device(module_->on_before_batch_transfer(std::move(batch), dataloader_idx),
-                                                  device_);
+  Batch moved =
+      module_->transfer_batch_to_device(module_->on_before_batch_transfer(std::move(batch), dataloader_idx), device_);
   // Every tensor must be on the module's device, except that an override of
   // transfer_batch_to_device may keep some on the CPU on purpose (e.g. sequence lengths) as long
   // as it moved the rest.
@@ -132,8 +137,9 @@ Batch Trainer::transfer(Batch batch, int64_t dataloader_idx) {
     }
   });
   if (!stray.empty() || (any_tensor && !any_here)) {
-    throw Error("the batch holds a tensor on " + (stray.empty() ? std::string("cpu") : stray) + " but the module is on " +
-                device_.str() + " (transfer_batch_to_device must move the batch's tensors to the module's device)");
+    throw Error("the batch holds a tensor on " + (stray.empty() ? std::string("cpu") : stray) +
+                " but the module is on " + device_.str() +
+                " (transfer_batch_to_device must move the batch's tensors to the module's device)");
   }
   moved = module_->on_after_batch_transfer(std::move(moved), dataloader_idx);
   BatchTransferHook hook{*this, moved};

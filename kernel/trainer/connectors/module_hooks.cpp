@@ -95,7 +95,8 @@ void Trainer::connect_module_hooks(Module& module) {
   // its step gave outputs() (the Module's private step output), or just its loss.
   slots.add(bus_.on_train_epoch_start, [m](EpochHook&) { m->on_train_epoch_start(); });
   slots.add(bus_.on_train_epoch_end, [m](EpochHook&) { m->on_train_epoch_end(); });
-  slots.add(bus_.on_train_batch_start, [m](BatchStartHook& hook) { m->on_train_batch_start(hook.batch, hook.batch_idx); });
+  slots.add(bus_.on_train_batch_start,
+            [m](BatchStartHook& hook) { m->on_train_batch_start(hook.batch, hook.batch_idx); });
   slots.add(bus_.on_train_batch_end, [m](BatchEndHook& hook) {
     if (m->step_output_.values.empty()) m->step_output_.loss = hook.outputs;
     m->on_train_batch_end(m->step_output_, hook.batch, hook.batch_idx);

@@ -14,8 +14,9 @@ void Trainer::configure_optimizers(Module& module) {
     return module.configure_optimizers();
   }();
   if (config.optimizers.empty()) {
-    throw Error("configure_optimizers returned no optimizer; return at least one (e.g. "
-                "std::make_shared<torch::optim::Adam>(parameters()))");
+    throw Error(
+        "configure_optimizers returned no optimizer; return at least one (e.g. "
+        "std::make_shared<torch::optim::Adam>(parameters()))");
   }
   for (std::size_t i = 0; i < config.optimizers.size(); ++i) {
     if (!config.optimizers[i]) {
@@ -31,7 +32,8 @@ void Trainer::configure_optimizers(Module& module) {
     if (!scheduler.scheduler && scheduler.libtorch_scheduler) {
       // LibTorch's schedulers keep their optimizer to themselves: it can only be the one there is.
       if (config.optimizers.size() != 1) {
-        throw Error("configure_optimizers returned a LibTorch scheduler with " + std::to_string(config.optimizers.size()) +
+        throw Error("configure_optimizers returned a LibTorch scheduler with " +
+                    std::to_string(config.optimizers.size()) +
                     " optimizers, and LibTorch does not say which one it drives; wrap it: "
                     "fulgur::LibTorchScheduler(scheduler, *optimizer)");
       }
@@ -49,8 +51,10 @@ void Trainer::configure_optimizers(Module& module) {
     try {
       add_plugin(PluginSpec{"lr_scheduler", {}});
     } catch (const PluginError& error) {
-      throw PluginError("configure_optimizers returned learning-rate schedulers, which the lr_scheduler plugin "
-                        "steps, and it could not be loaded: " + std::string(error.what()));
+      throw PluginError(
+          "configure_optimizers returned learning-rate schedulers, which the lr_scheduler plugin "
+          "steps, and it could not be loaded: " +
+          std::string(error.what()));
     }
   }
 }

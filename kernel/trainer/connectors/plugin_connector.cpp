@@ -25,21 +25,24 @@ std::vector<PluginSpec> plugins_for(const TrainerOptions& options, std::vector<s
   const auto named = [&specs](const std::string& name) {
     return std::any_of(specs.begin(), specs.end(), [&](const auto& spec) { return spec.name == name; });
   };
-  if (!options.max_time().empty() && !named("timer")) specs.push_back(PluginSpec{"timer", {{"duration", options.max_time()}}});
+  if (!options.max_time().empty() && !named("timer"))
+    specs.push_back(PluginSpec{"timer", {{"duration", options.max_time()}}});
   if (options.gradient_clip_val() && !named("grad_clip")) {
     std::ostringstream value;
     value.precision(17);
     value << *options.gradient_clip_val();
-    specs.push_back(PluginSpec{"grad_clip", {{"gradient_clip_val", value.str()},
-                                             {"gradient_clip_algorithm", options.gradient_clip_algorithm()}}});
+    specs.push_back(PluginSpec{
+        "grad_clip",
+        {{"gradient_clip_val", value.str()}, {"gradient_clip_algorithm", options.gradient_clip_algorithm()}}});
   }
   if (options.strategy() == "single_device" && !named("single_device")) {
     specs.insert(specs.begin(), PluginSpec{"single_device", {}});
   }
   if (options.strategy() == "ddp" && !named("ddp")) {
-    specs.insert(specs.begin(), PluginSpec{"ddp", {{"devices", std::to_string(options.devices())},
-                                                   {"num_nodes", std::to_string(options.num_nodes())},
-                                                   {"accelerator", options.accelerator()}}});
+    specs.insert(specs.begin(), PluginSpec{"ddp",
+                                           {{"devices", std::to_string(options.devices())},
+                                            {"num_nodes", std::to_string(options.num_nodes())},
+                                            {"accelerator", options.accelerator()}}});
   }
   if (options.canonical_precision() != "32-true" && !named("amp")) {
     specs.push_back(PluginSpec{"amp", {{"precision", options.canonical_precision()}}});

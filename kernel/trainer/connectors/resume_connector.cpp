@@ -59,7 +59,8 @@ std::vector<std::string> Trainer::resume_candidates() const {
   add_unique(files, checkpoint_files((fs::path(options_.default_root_dir()) / "checkpoints").string()));
   for (const auto& loaded : plugins_) {
     const auto* folder = dynamic_cast<const CheckpointFolder*>(&loaded.plugin());
-    if (folder && !folder->given_checkpoint_dir().empty()) add_unique(files, checkpoint_files(folder->given_checkpoint_dir()));
+    if (folder && !folder->given_checkpoint_dir().empty())
+      add_unique(files, checkpoint_files(folder->given_checkpoint_dir()));
   }
   add_unique(files, checkpoint_files(options_.default_root_dir(), "hpc_ckpt_"));
   return files;
@@ -91,8 +92,8 @@ std::string Trainer::resolve_fit_checkpoint(const std::string& ckpt_path) {
 
 // A SIGUSR1 (on any rank) since the last boundary: every rank learns it after the same batch.
 bool Trainer::save_request_due() {
-  const int64_t agreed = world_size() <= 1 || !strategy_ ? detail::InterruptGuard::save_requests()
-                                                         : strategy_->agreed_save_requests();
+  const int64_t agreed =
+      world_size() <= 1 || !strategy_ ? detail::InterruptGuard::save_requests() : strategy_->agreed_save_requests();
   if (agreed <= fit_.save_requests_handled) return false;
   fit_.save_requests_handled = agreed;
   return true;
@@ -104,7 +105,8 @@ void Trainer::save_for_preemption() {
   const std::string path = next_hpc_checkpoint(options_.default_root_dir());
   save_checkpoint(path);  // write_checkpoint creates the folder
   if (is_global_zero()) {
-    spdlog::info("SIGUSR1: saved '{}' at global step {}; resume with ckpt_path \"hpc\" or \"last\"", path, fit_.global_step);
+    spdlog::info("SIGUSR1: saved '{}' at global step {}; resume with ckpt_path \"hpc\" or \"last\"", path,
+                 fit_.global_step);
     requeue_job();
   }
 }
@@ -131,7 +133,8 @@ void Trainer::requeue_job() const {
     spdlog::info("Requeued SLURM job: {}", job);
   } else {
     spdlog::warn("Requeuing SLURM job {} failed ({}: {})", job, options_.requeue_command(),
-                 child < 0 ? "cannot start a process" : "exit status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1));
+                 child < 0 ? "cannot start a process"
+                           : "exit status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1));
   }
 }
 

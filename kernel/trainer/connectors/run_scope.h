@@ -31,8 +31,9 @@ class Trainer::RunScope {
     } catch (...) {
       // A Module or plugin threw something that is not a std::exception (an int, a string
       // literal): the run still ends through on_exception, with an error that says so.
-      const Error error("the run failed: a step, hook or plugin threw something that is not a std::exception "
-                        "(throw a std::exception or fulgur::Error to say what went wrong)");
+      const Error error(
+          "the run failed: a step, hook or plugin threw something that is not a std::exception "
+          "(throw a std::exception or fulgur::Error to say what went wrong)");
       ExceptionHook hook{trainer_, error};
       trainer_.bus_.on_exception(hook);
       throw error;

@@ -54,8 +54,10 @@ std::optional<Checkpoint> Trainer::restore_before_loaders(const std::string& ckp
 void Trainer::restore_after_optimizers(Checkpoint& checkpoint) {
   restore_training_state(checkpoint, ckpt_path_);
   if (fit_.max_epochs >= 0 && fit_.next_epoch >= fit_.max_epochs) {
-    spdlog::warn("checkpoint '{}' resumes at epoch {}, which max_epochs={} has reached: this fit trains nothing "
-                 "(raise max_epochs to train on)", ckpt_path_, fit_.next_epoch, fit_.max_epochs);
+    spdlog::warn(
+        "checkpoint '{}' resumes at epoch {}, which max_epochs={} has reached: this fit trains nothing "
+        "(raise max_epochs to train on)",
+        ckpt_path_, fit_.next_epoch, fit_.max_epochs);
   }
 }
 
@@ -86,7 +88,9 @@ void Trainer::fit_loop(RunData& data, bool validation_enabled) {
     generator.set_state(fit_.resume_rng_state);
     fit_.resume_rng_state = torch::Tensor();
   }
-  const auto max_steps_reached = [this] { return options_.max_steps() >= 0 && fit_.global_step >= options_.max_steps(); };
+  const auto max_steps_reached = [this] {
+    return options_.max_steps() >= 0 && fit_.global_step >= options_.max_steps();
+  };
   while (!(fit_.max_epochs >= 0 && fit_.current_epoch >= fit_.max_epochs) && !max_steps_reached()) {
     if (should_stop && can_stop_early()) break;
     reload_loaders_if_due(data);

@@ -19,7 +19,8 @@ StateDict FitPosition::fit_loop_entry() const {
   return fit_loop;
 }
 
-FitPosition FitPosition::resumed_from(const Checkpoint& checkpoint, const FitPosition& current, const std::string& path) {
+FitPosition FitPosition::resumed_from(const Checkpoint& checkpoint, const FitPosition& current,
+                                      const std::string& path) {
   const StateDict fit_loop = detail::dict_entry(detail::dict_entry(checkpoint, "loops", path), "fit_loop", path);
   FitPosition position = current;
   position.global_step = detail::count_entry(checkpoint, "global_step", path);

@@ -71,8 +71,7 @@ void Trainer::training_batch(Batch& raw_batch, int64_t batch_idx, bool is_last_b
   current_batch_ = nullptr;
 }
 
-torch::Tensor Trainer::eager_step(const Batch& batch, int64_t batch_idx, bool is_last_batch,
-                                  bool zero_grad_in_place) {
+torch::Tensor Trainer::eager_step(const Batch& batch, int64_t batch_idx, bool is_last_batch, bool zero_grad_in_place) {
   torch::Tensor loss;
   try {
     module_->step_output_ = StepOutput{};
@@ -103,9 +102,10 @@ void Trainer::check_training_loss(const torch::Tensor& loss, int64_t batch_idx) 
                 " at epoch " + std::to_string(fit_.current_epoch) + ", batch " + std::to_string(batch_idx));
   }
   if (!loss.requires_grad()) {
-    throw Error("training_step returned a loss that does not require grad (was it detached, or computed "
-                "under NoGradGuard?) at epoch " + std::to_string(fit_.current_epoch) + ", batch " +
-                std::to_string(batch_idx));
+    throw Error(
+        "training_step returned a loss that does not require grad (was it detached, or computed "
+        "under NoGradGuard?) at epoch " +
+        std::to_string(fit_.current_epoch) + ", batch " + std::to_string(batch_idx));
   }
   if (options_.detect_anomaly()) {
     const double value = loss.item<double>();

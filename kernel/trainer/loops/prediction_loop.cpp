@@ -15,8 +15,9 @@ namespace fulgur {
 std::vector<std::vector<torch::Tensor>> Trainer::run_predict(Module& module, StepOverrides overrides, RunData data,
                                                              const std::string& ckpt_path) {
   if (!overrides.predict && !overrides.forward) {
-    throw Error("Trainer::predict needs a Module that implements predict_step, or forward(x) (the default predict_step "
-                "calls it on the batch)");
+    throw Error(
+        "Trainer::predict needs a Module that implements predict_step, or forward(x) (the default predict_step "
+        "calls it on the batch)");
   }
   RunScope scope(*this, module, Stage::Predict, data.datamodule);
   module_overrides_ = overrides;

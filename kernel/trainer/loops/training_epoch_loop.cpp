@@ -86,8 +86,9 @@ Trainer::ValidationSchedule Trainer::validation_schedule(const std::vector<DataL
 int64_t Trainer::first_training_batch(DataLoader& train_loader) {
   const int64_t training_batches = progress_.num_training_batches;
   if (fit_.resume_batches > 0 && training_batches >= 0 && fit_.resume_batches > training_batches) {
-    throw Error("checkpoint '" + ckpt_path_ + "' resumes epoch " + std::to_string(fit_.current_epoch) + " after batch " +
-                std::to_string(fit_.resume_batches) + ", but an epoch here has " + std::to_string(training_batches) +
+    throw Error("checkpoint '" + ckpt_path_ + "' resumes epoch " + std::to_string(fit_.current_epoch) +
+                " after batch " + std::to_string(fit_.resume_batches) + ", but an epoch here has " +
+                std::to_string(training_batches) +
                 " training batches (another loader, batch size or limit_train_batches than the run that wrote it, "
                 "or an edited file)");
   }
@@ -111,8 +112,10 @@ bool Trainer::epoch_ends_after(int64_t batch_idx, bool is_last_batch, const std:
   }
   if (interrupt_due()) {
     const int signal = detail::InterruptGuard::pending();
-    const std::string where = " at epoch " + std::to_string(fit_.current_epoch) + " after batch " + std::to_string(batch_idx);
-    if (signal != 0) throw Error(std::string("fit interrupted by ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") + where);
+    const std::string where =
+        " at epoch " + std::to_string(fit_.current_epoch) + " after batch " + std::to_string(batch_idx);
+    if (signal != 0)
+      throw Error(std::string("fit interrupted by ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") + where);
     throw Error("fit interrupted" + where + ": another rank received SIGINT or SIGTERM, and all ranks stop together");
   }
   if (save_request_due()) save_for_preemption();

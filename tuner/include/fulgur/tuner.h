@@ -51,7 +51,8 @@ class Tuner {
   template <typename M>
   BatchSizeFinder scale_batch_size(M& module, DataModule& datamodule, int64_t& batch_size,
                                    BatchSizeFindOptions options = {}) {
-    return run_scale_batch_size(module, batch_size, options, [&](Trainer& trainer) { trainer.fit(module, datamodule); });
+    return run_scale_batch_size(module, batch_size, options,
+                                [&](Trainer& trainer) { trainer.fit(module, datamodule); });
   }
   /// With the Module's own train_dataloader().
   template <typename M>

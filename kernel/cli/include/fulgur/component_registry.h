@@ -218,7 +218,8 @@ bool register_module(const std::string& name) {
 /// Registers DataModule class D under `name`; returns true.
 template <typename D>
 bool register_data_module(const std::string& name) {
-  static_assert(std::is_base_of_v<DataModule, D>, "FULGUR_REGISTER_DATAMODULE: the class must derive from fulgur::DataModule");
+  static_assert(std::is_base_of_v<DataModule, D>,
+                "FULGUR_REGISTER_DATAMODULE: the class must derive from fulgur::DataModule");
   DataModuleClass entry;
   entry.name = name;
   entry.hparams = detail::declared_hparams<D>();
@@ -235,17 +236,16 @@ bool register_data_module(const std::string& name) {
 /// Registers a Module class by its name as written (`digits::DigitsNet`).
 #define FULGUR_REGISTER_MODULE(Class)                                                          \
   namespace {                                                                                  \
-  const bool FULGUR_REGISTRY_CONCAT(fulgur_registered_module_, __LINE__) =                     \
-      ::fulgur::cli::register_module<Class>(#Class);                                           \
+  const bool FULGUR_REGISTRY_CONCAT(fulgur_registered_module_,                                 \
+                                    __LINE__) = ::fulgur::cli::register_module<Class>(#Class); \
   }
 
 /// Registers a DataModule class by its name as written.
-#define FULGUR_REGISTER_DATAMODULE(Class)                                                      \
-  namespace {                                                                                  \
-  const bool FULGUR_REGISTRY_CONCAT(fulgur_registered_data_module_, __LINE__) =                \
-      ::fulgur::cli::register_data_module<Class>(#Class);                                      \
+#define FULGUR_REGISTER_DATAMODULE(Class)                                                           \
+  namespace {                                                                                       \
+  const bool FULGUR_REGISTRY_CONCAT(fulgur_registered_data_module_,                                 \
+                                    __LINE__) = ::fulgur::cli::register_data_module<Class>(#Class); \
   }
 
 /// Marks a shared library as a module library the `fulgur` command may load (once per library).
-#define FULGUR_EXPORT_MODULES() \
-  extern "C" BOOST_SYMBOL_EXPORT const char fulgur_modules_abi[] = FULGUR_PLUGIN_ABI_TAG;
+#define FULGUR_EXPORT_MODULES() extern "C" BOOST_SYMBOL_EXPORT const char fulgur_modules_abi[] = FULGUR_PLUGIN_ABI_TAG;

@@ -63,7 +63,8 @@ struct ConfigExtras {
 /// `given` (names of options given on the command line, which win) as they are. Throws
 /// fulgur::Error naming the file and line: an unknown key (with the nearest valid one), a value
 /// of the wrong type, a file that is missing or is not YAML.
-ConfigExtras apply_config_file(const std::string& path, TrainerOptions& options, const std::set<std::string>& given = {});
+ConfigExtras apply_config_file(const std::string& path, TrainerOptions& options,
+                               const std::set<std::string>& given = {});
 
 /// LightningCLI's seed_everything as text: a number; true, a seed drawn now; false or null, none.
 /// Throws std::invalid_argument saying what was expected.

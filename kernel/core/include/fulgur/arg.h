@@ -8,11 +8,11 @@
 
 #include <utility>
 
-#define FULGUR_ARG(Self, T, name, initial) \
-  T name##_ = initial;                     \
-  Self& name(T value) {                    \
-    name##_ = std::move(value);            \
-    return *this;                          \
-  }                                        \
+#define FULGUR_ARG(Self, T, name, initial)  \
+  T name##_ = initial;                      \
+  Self& name(T value) {                     \
+    name##_ = std::move(value);             \
+    return *this;                           \
+  }                                         \
   const T& name() const { return name##_; } \
   T& name() { return name##_; }

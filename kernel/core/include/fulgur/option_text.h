@@ -107,7 +107,8 @@ struct OptionText<std::map<K, V>, std::enable_if_t<has_option_text<K>::value && 
     if (text.empty()) return values;
     for (const auto& item : detail::split_text(text, '/')) {
       const auto colon = item.find(':');
-      if (colon == std::string::npos) throw std::invalid_argument("key:value pairs separated by '/', got '" + item + "'");
+      if (colon == std::string::npos)
+        throw std::invalid_argument("key:value pairs separated by '/', got '" + item + "'");
       const std::string key = item.substr(0, colon);
       if (!values.emplace(OptionText<K>::parse(key), OptionText<V>::parse(item.substr(colon + 1))).second) {
         throw std::invalid_argument("each key once, got '" + key + "' twice in '" + text + "'");

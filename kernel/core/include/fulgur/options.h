@@ -108,7 +108,8 @@ class Option final : public OptionField {
  public:
   Option(Owner* owner, const OptionInfo<T>* info, T initial) : info_(info), value_(std::move(initial)) {
     DeclaredOptions<Owner>& base = *owner;
-    offset_ = reinterpret_cast<const char*>(static_cast<const OptionField*>(this)) - reinterpret_cast<const char*>(&base);
+    offset_ =
+        reinterpret_cast<const char*>(static_cast<const OptionField*>(this)) - reinterpret_cast<const char*>(&base);
     base.add_field(offset_);
   }
   Option(const Option& other) = default;
@@ -125,13 +126,13 @@ class Option final : public OptionField {
   const T& operator()() const { return value_; }
   T& operator()() { return value_; }
 
-  [[deprecated("options are set as LibTorch's now: options.name(value) or options.name() = value")]]
-  Option& operator=(T value) {
+  [[deprecated("options are set as LibTorch's now: options.name(value) or options.name() = value")]] Option& operator=(
+      T value) {
     value_ = std::move(value);
     return *this;
   }
-  [[deprecated("options are read as LibTorch's now: options.name()")]]
-  operator const T&() const {  // NOLINT: the old field style, for one release
+  [[deprecated("options are read as LibTorch's now: options.name()")]] operator const T&()
+      const {  // NOLINT: the old field style, for one release
     return value_;
   }
 
@@ -169,8 +170,8 @@ class Option final : public OptionField {
 
  private:
   Owner& owner() {
-    DeclaredOptions<Owner>* base = reinterpret_cast<DeclaredOptions<Owner>*>(
-        reinterpret_cast<char*>(static_cast<OptionField*>(this)) - offset_);
+    DeclaredOptions<Owner>* base =
+        reinterpret_cast<DeclaredOptions<Owner>*>(reinterpret_cast<char*>(static_cast<OptionField*>(this)) - offset_);
     return static_cast<Owner&>(*base);
   }
 
@@ -251,18 +252,18 @@ class DeclaredOptions {
 }  // namespace fulgur
 
 /// Names the options struct: the plugin it configures (its spec() name and error messages).
-#define FULGUR_OPTIONS_OF(plugin)                                                    \
-  static const char* options_name() { return plugin; }                               \
+#define FULGUR_OPTIONS_OF(plugin)                      \
+  static const char* options_name() { return plugin; } \
   static std::string options_owner() { return std::string("plugin '") + plugin + "'"; }
 
 /// Declares one option: type, name, default, help, and any checks. A type with a comma gets a
 /// `using` alias first; a default with a comma goes in parentheses: (Schedule{{0, 1}}).
-#define FULGUR_OPTION(T, NAME, DEFAULT, HELP, ...)                                  \
-  ::fulgur::Option<options_type, T> NAME {                                          \
-    this,                                                                          \
-        [] {                                                                       \
-          static const ::fulgur::OptionInfo<T> info(#NAME, HELP, ##__VA_ARGS__);   \
-          return &info;                                                            \
-        }(),                                                                       \
-        DEFAULT                                                                    \
+#define FULGUR_OPTION(T, NAME, DEFAULT, HELP, ...)                               \
+  ::fulgur::Option<options_type, T> NAME {                                       \
+    this,                                                                        \
+        [] {                                                                     \
+          static const ::fulgur::OptionInfo<T> info(#NAME, HELP, ##__VA_ARGS__); \
+          return &info;                                                          \
+        }(),                                                                     \
+        DEFAULT                                                                  \
   }

@@ -36,15 +36,17 @@ class DataLoader {
   /// Turns shuffling off: overfit_batches wants the same first batches every epoch, as
   /// Lightning's SequentialSampler swap gives them. A loader that shuffles must implement it.
   virtual void disable_shuffle() {
-    throw Error("this data loader shuffles and cannot turn it off, which overfit_batches needs; build it without shuffle");
+    throw Error(
+        "this data loader shuffles and cannot turn it off, which overfit_batches needs; build it without shuffle");
   }
   /// Makes this loader yield only process `rank`'s share of each epoch, as PyTorch's
   /// DistributedSampler: the epoch's order padded to a multiple of `world_size` by repeating its
   /// start, then every world_size-th sample from `rank` on. The distributed strategy calls it
   /// (Trainer option use_distributed_sampler); a loader that cannot shard says so.
   virtual void shard(int64_t /*rank*/, int64_t /*world_size*/) {
-    throw Error("this data loader cannot give each process its share of the data; shard the dataset yourself "
-                "(e.g. LibTorch's DistributedRandomSampler) and set the Trainer option use_distributed_sampler=false");
+    throw Error(
+        "this data loader cannot give each process its share of the data; shard the dataset yourself "
+        "(e.g. LibTorch's DistributedRandomSampler) and set the Trainer option use_distributed_sampler=false");
   }
 };
 

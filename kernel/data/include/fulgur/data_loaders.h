@@ -50,9 +50,9 @@ class DataLoaders {
 class LoaderRefs {
  public:
   LoaderRefs() = default;
-  LoaderRefs(std::nullptr_t) {}                                         // NOLINT
-  LoaderRefs(DataLoader& loader) : loaders_{&loader} {}                 // NOLINT
-  LoaderRefs(DataLoader* loader) {                                      // NOLINT
+  LoaderRefs(std::nullptr_t) {}                          // NOLINT
+  LoaderRefs(DataLoader& loader) : loaders_{&loader} {}  // NOLINT
+  LoaderRefs(DataLoader* loader) {                       // NOLINT
     if (loader) loaders_.push_back(loader);
   }
   LoaderRefs(std::initializer_list<std::reference_wrapper<DataLoader>> loaders) {  // NOLINT

@@ -113,10 +113,10 @@ class DatasetLoader : public DataLoader {
   bool stopping_ = false;
   int64_t generation_ = 0;
   int64_t next_to_claim_ = 0;
-  std::map<int64_t, Prepared> prepared_;                 // map-style: by batch index
-  std::vector<std::deque<Prepared>> streamed_;           // iterable: per worker, in order
+  std::map<int64_t, Prepared> prepared_;        // map-style: by batch index
+  std::vector<std::deque<Prepared>> streamed_;  // iterable: per worker, in order
   std::vector<bool> stream_done_;
-  int64_t turn_ = 0;                                     // iterable: the worker whose batch is next
+  int64_t turn_ = 0;  // iterable: the worker whose batch is next
 };
 
 }  // namespace fulgur

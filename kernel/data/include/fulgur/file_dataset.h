@@ -23,7 +23,8 @@ namespace fulgur {
 
 struct FileDatasetOptions {
   /// Files whose names end with one of these are samples.
-  FULGUR_ARG(FileDatasetOptions, std::vector<std::string>, extensions, (std::vector<std::string>{".pt", ".safetensors"}))
+  FULGUR_ARG(FileDatasetOptions, std::vector<std::string>, extensions,
+             (std::vector<std::string>{".pt", ".safetensors"}))
   /// ImageFolder's layout: each sub-folder of the root is a class (sorted by name, numbered from 0)
   /// and a sample is [content, class index].
   FULGUR_ARG(FileDatasetOptions, bool, label_from_folder, false)

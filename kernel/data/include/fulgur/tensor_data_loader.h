@@ -26,7 +26,8 @@ struct TensorDataLoaderOptions : DeclaredOptions<TensorDataLoaderOptions> {
   FULGUR_OPTION(int64_t, batch_size, 1, "Samples per batch.", at_least(1));
   FULGUR_OPTION(bool, shuffle, false, "A new order every epoch.");
   FULGUR_OPTION(bool, drop_last, false, "Drop a short last batch.");
-  FULGUR_OPTION(uint64_t, seed, 0, "The order of epoch e is a permutation drawn from a generator seeded with seed + e.");
+  FULGUR_OPTION(uint64_t, seed, 0,
+                "The order of epoch e is a permutation drawn from a generator seeded with seed + e.");
 };
 
 /// Batches of rows of `data` and `targets` (first dimension is the sample).

@@ -29,8 +29,8 @@ class MetricStore {
   /// Records one value. `batch_size` is the weight used when options.batch_size is unset; -1
   /// when the batch does not tell it (`why_unknown` says why), which is an error only where an
   /// epoch mean needs the weight.
-  void log(const std::string& name, const at::Tensor& value, const LogOptions& options,
-           int64_t batch_size, const std::string& why_unknown = {});
+  void log(const std::string& name, const at::Tensor& value, const LogOptions& options, int64_t batch_size,
+           const std::string& why_unknown = {});
   /// Records a metric object (Lightning's rules for torchmetrics objects): on_step logs its
   /// batch_value(); on_epoch logs its compute() when the epoch ends, then resets it. reduce_fx,
   /// batch_size and sync_dist do not apply: the metric reduces (and syncs) its own states.
@@ -115,7 +115,7 @@ class MetricStore {
  private:
   struct Accumulator {
     LoggableMetric* metric = nullptr;  // a metric object: computes its own epoch value
-    at::Tensor total;  // sum of value*weight, running max/min, or plain sum
+    at::Tensor total;                  // sum of value*weight, running max/min, or plain sum
     int64_t weight = 0;
     std::string reduce_fx;
     std::string published_name;

@@ -46,9 +46,9 @@ class Plugin {
   /// PluginError naming this plugin and the hook.
   template <typename HookSignal, typename Slot>
   void connect(HookSignal& hook, Slot&& slot, SlotGroup group = SlotGroup::Callback) {
-    connections_.emplace_back(hook.connect(
-        group, [this, bus = bus_, hook_name = bus_ ? bus_->name_of(&hook) : std::string_view(),
-                slot = std::forward<Slot>(slot)](auto& context) mutable {
+    connections_.emplace_back(
+        hook.connect(group, [this, bus = bus_, hook_name = bus_ ? bus_->name_of(&hook) : std::string_view(),
+                             slot = std::forward<Slot>(slot)](auto& context) mutable {
           try {
             SlotTimer* timer = bus ? bus->slot_timer : nullptr;
             if (!timer) {
@@ -57,7 +57,8 @@ class Plugin {
             }
             const auto start = std::chrono::steady_clock::now();
             slot(context);
-            timer->record(hook_name, name(), std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+            timer->record(hook_name, name(),
+                          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
           } catch (const std::exception&) {
             throw;
           } catch (...) {

@@ -16,10 +16,10 @@
 #define FULGUR_PLUGIN_STRINGIFY(x) FULGUR_PLUGIN_STRINGIFY_(x)
 
 /// The ABI tag of the code being compiled; the host builds the same string for itself.
-#define FULGUR_PLUGIN_ABI_TAG                                              \
-  "fulgur-plugin-1;torch-" FULGUR_PLUGIN_STRINGIFY(TORCH_VERSION_MAJOR) "." \
-  FULGUR_PLUGIN_STRINGIFY(TORCH_VERSION_MINOR) ";cxx11abi-" FULGUR_PLUGIN_STRINGIFY(_GLIBCXX_USE_CXX11_ABI)
+#define FULGUR_PLUGIN_ABI_TAG                                                                        \
+  "fulgur-plugin-1;torch-" FULGUR_PLUGIN_STRINGIFY(TORCH_VERSION_MAJOR) "." FULGUR_PLUGIN_STRINGIFY( \
+      TORCH_VERSION_MINOR) ";cxx11abi-" FULGUR_PLUGIN_STRINGIFY(_GLIBCXX_USE_CXX11_ABI)
 
-#define FULGUR_EXPORT_PLUGIN(factory)                                                  \
+#define FULGUR_EXPORT_PLUGIN(factory)                                                    \
   extern "C" BOOST_SYMBOL_EXPORT const char fulgur_plugin_abi[] = FULGUR_PLUGIN_ABI_TAG; \
   BOOST_DLL_ALIAS(factory, fulgur_create_plugin)

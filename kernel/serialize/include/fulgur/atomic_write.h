@@ -10,9 +10,9 @@ namespace fulgur {
 
 /// How far a write goes before write_file_atomically returns.
 enum class Durability {
-  OnDisk,     // the file and its rename are flushed to the disk: checkpoints survive a power loss
-  InPlace,    // renamed into place, the disk left to flush it: a killed process still leaves a whole
-              // file, a power loss may lose the latest version (logs, as Lightning's loggers)
+  OnDisk,   // the file and its rename are flushed to the disk: checkpoints survive a power loss
+  InPlace,  // renamed into place, the disk left to flush it: a killed process still leaves a whole
+            // file, a power loss may lose the latest version (logs, as Lightning's loggers)
 };
 
 /// Replaces `path` with `bytes`, creating its folder if needed. Throws fulgur::Error that

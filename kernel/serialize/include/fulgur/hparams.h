@@ -43,14 +43,14 @@ class BOOST_SYMBOL_VISIBLE HParamValue {
   template <typename T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
   HParamValue(T value) : value_(static_cast<int64_t>(value)) {}  // NOLINT
   template <typename T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
-  HParamValue(T value) : value_(static_cast<double>(value)) {}  // NOLINT
-  HParamValue(const char* value) : value_(std::string(value)) {}  // NOLINT: not a bool
-  HParamValue(std::string value) : value_(std::move(value)) {}  // NOLINT
+  HParamValue(T value) : value_(static_cast<double>(value)) {}                      // NOLINT
+  HParamValue(const char* value) : value_(std::string(value)) {}                    // NOLINT: not a bool
+  HParamValue(std::string value) : value_(std::move(value)) {}                      // NOLINT
   HParamValue(std::initializer_list<HParamValue> values) : value_(List(values)) {}  // NOLINT: a list
-  HParamValue(List values) : value_(std::move(values)) {}  // NOLINT
+  HParamValue(List values) : value_(std::move(values)) {}                           // NOLINT
   template <typename T, std::enable_if_t<std::is_constructible_v<HParamValue, T>, int> = 0>
   HParamValue(const std::vector<T>& values) : value_(List(values.begin(), values.end())) {}  // NOLINT
-  HParamValue(const HParams& map);  // NOLINT: a nested map
+  HParamValue(const HParams& map);                                                           // NOLINT: a nested map
 
   Kind kind() const { return static_cast<Kind>(value_.index()); }
   /// "null", "bool", "int", "double", "string", "list" or "map".

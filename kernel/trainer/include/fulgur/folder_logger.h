@@ -24,15 +24,20 @@ class FolderLoggerPlugin : public LoggerPlugin {
   }
 
   std::string experiment_name() const override { return name_; }
-  std::string version() const override { return dir_ && dir_->chosen() ? "version_" + std::to_string(dir_->version()) : ""; }
+  std::string version() const override {
+    return dir_ && dir_->chosen() ? "version_" + std::to_string(dir_->version()) : "";
+  }
   std::string log_dir() const override { return dir_ ? dir_->path() : ""; }
 
   /// Derived loggers that connect hooks of their own call this first.
   void attach(HookBus& bus) override {
-    connect(bus.setup, [this](StageHook& hook) {
-      if (!dir_) dir_.emplace(save_dir_.empty() ? hook.trainer.options().default_root_dir() : save_dir_, name_);
-      if (!dir_->chosen()) choose_folder(hook.trainer);
-    }, SlotGroup::Trace);
+    connect(
+        bus.setup,
+        [this](StageHook& hook) {
+          if (!dir_) dir_.emplace(save_dir_.empty() ? hook.trainer.options().default_root_dir() : save_dir_, name_);
+          if (!dir_->chosen()) choose_folder(hook.trainer);
+        },
+        SlotGroup::Trace);
     connect(bus.on_save_checkpoint, [this](CheckpointHook& hook) {
       if (dir_) plugin_state(hook.checkpoint, name()).insert_or_assign("version", dir_->version());
     });

@@ -101,10 +101,11 @@ std::shared_ptr<M> load_from_checkpoint(const std::string& path, const Construct
 template <typename M>
 std::shared_ptr<M> load_from_checkpoint(const std::string& path, const HParams& overrides = {},
                                         const std::optional<torch::Device>& map_location = std::nullopt) {
-  static_assert(std::is_constructible_v<M, const HParams&>,
-                "fulgur::load_from_checkpoint<M> builds M from the hyper-parameters saved in the checkpoint: "
-                "give M a constructor M(const fulgur::HParams& hparams) that reads them (hparams.get<int64_t>(\"hidden\")), "
-                "or pass the other arguments it takes: load_from_checkpoint<M>(path, fulgur::constructor_args(...))");
+  static_assert(
+      std::is_constructible_v<M, const HParams&>,
+      "fulgur::load_from_checkpoint<M> builds M from the hyper-parameters saved in the checkpoint: "
+      "give M a constructor M(const fulgur::HParams& hparams) that reads them (hparams.get<int64_t>(\"hidden\")), "
+      "or pass the other arguments it takes: load_from_checkpoint<M>(path, fulgur::constructor_args(...))");
   return load_from_checkpoint<M>(path, ConstructorArgs<>{}, overrides, map_location);
 }
 

@@ -129,7 +129,8 @@ class Module : public torch::nn::Module, public DataHooks {
   virtual void on_train_batch_start(const Batch& /*batch*/, int64_t /*batch_idx*/) {}
   virtual void on_train_batch_end(const StepOutput& /*outputs*/, const Batch& /*batch*/, int64_t /*batch_idx*/) {}
   virtual void on_validation_batch_start(const Batch& /*batch*/, int64_t /*batch_idx*/) {}
-  virtual void on_validation_batch_end(const torch::Tensor& /*outputs*/, const Batch& /*batch*/, int64_t /*batch_idx*/) {}
+  virtual void on_validation_batch_end(const torch::Tensor& /*outputs*/, const Batch& /*batch*/,
+                                       int64_t /*batch_idx*/) {}
   virtual void on_test_batch_start(const Batch& /*batch*/, int64_t /*batch_idx*/) {}
   virtual void on_test_batch_end(const torch::Tensor& /*outputs*/, const Batch& /*batch*/, int64_t /*batch_idx*/) {}
   virtual void on_predict_batch_start(const Batch& /*batch*/, int64_t /*batch_idx*/) {}

@@ -45,7 +45,11 @@ struct LRSchedulerConfig : DeclaredOptions<LRSchedulerConfig> {
   LRSchedulerConfig(std::shared_ptr<S> scheduler_, std::string interval_ = "epoch",  // NOLINT
                     int64_t frequency_ = 1, std::string monitor_ = "", bool strict_ = true, std::string name_ = "")
       : scheduler(std::move(scheduler_)) {
-    interval(std::move(interval_)).frequency(frequency_).monitor(std::move(monitor_)).strict(strict_).name(std::move(name_));
+    interval(std::move(interval_))
+        .frequency(frequency_)
+        .monitor(std::move(monitor_))
+        .strict(strict_)
+        .name(std::move(name_));
   }
   /// LibTorch's own scheduler (torch::optim::StepLR, ...), given as it is: the Trainer wraps it in
   /// a fulgur::LibTorchScheduler for the one optimizer configure_optimizers returned (with several,
@@ -54,7 +58,11 @@ struct LRSchedulerConfig : DeclaredOptions<LRSchedulerConfig> {
   LRSchedulerConfig(std::shared_ptr<S> libtorch, std::string interval_ = "epoch",  // NOLINT
                     int64_t frequency_ = 1, std::string monitor_ = "", bool strict_ = true, std::string name_ = "")
       : libtorch_scheduler(std::move(libtorch)) {
-    interval(std::move(interval_)).frequency(frequency_).monitor(std::move(monitor_)).strict(strict_).name(std::move(name_));
+    interval(std::move(interval_))
+        .frequency(frequency_)
+        .monitor(std::move(monitor_))
+        .strict(strict_)
+        .name(std::move(name_));
   }
 
   std::shared_ptr<LRScheduler> scheduler;
@@ -69,15 +77,15 @@ struct LRSchedulerConfig : DeclaredOptions<LRSchedulerConfig> {
   FULGUR_OPTION(std::string, monitor, "", "The metric a plateau scheduler reads.");
   FULGUR_OPTION(bool, strict, true,
                 "A missing monitored metric is an error (true) or skips the step with a warning (false).");
-  FULGUR_OPTION(std::string, name, "", "Name under which lr_monitor logs this scheduler's rates (default lr-<Optimizer>).");
+  FULGUR_OPTION(std::string, name, "",
+                "Name under which lr_monitor logs this scheduler's rates (default lr-<Optimizer>).");
 };
 
 struct OptimizerConfig {
   OptimizerConfig() = default;
 
   /// One optimizer: `return std::make_shared<torch::optim::SGD>(...)` works directly.
-  template <typename Optimizer,
-            typename = std::enable_if_t<std::is_base_of_v<torch::optim::Optimizer, Optimizer>>>
+  template <typename Optimizer, typename = std::enable_if_t<std::is_base_of_v<torch::optim::Optimizer, Optimizer>>>
   OptimizerConfig(std::shared_ptr<Optimizer> optimizer)  // NOLINT: implicit by design
       : optimizers{std::move(optimizer)} {}
 
@@ -85,9 +93,8 @@ struct OptimizerConfig {
       : optimizers(std::move(optimizers_)) {}
 
   /// `return std::vector{opt_g, opt_d};` with optimizers of one class.
-  template <typename Optimizer,
-            typename = std::enable_if_t<std::is_base_of_v<torch::optim::Optimizer, Optimizer> &&
-                                        !std::is_same_v<torch::optim::Optimizer, Optimizer>>>
+  template <typename Optimizer, typename = std::enable_if_t<std::is_base_of_v<torch::optim::Optimizer, Optimizer> &&
+                                                            !std::is_same_v<torch::optim::Optimizer, Optimizer>>>
   OptimizerConfig(const std::vector<std::shared_ptr<Optimizer>>& optimizers_)  // NOLINT
       : optimizers(optimizers_.begin(), optimizers_.end()) {}
 

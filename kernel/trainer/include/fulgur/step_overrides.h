@@ -25,18 +25,18 @@ C step_owner3(torch::Tensor (C::*)(const Batch&, int64_t, int64_t));
 }  // namespace detail
 
 // Whether M (or a class between it and Module) declares its own `step`, in either form.
-#define FULGUR_DECLARES_STEP(step)                                                                           \
-  template <typename M, typename = void>                                                                     \
-  struct Declares2_##step : std::false_type {};                                                              \
-  template <typename M>                                                                                      \
-  struct Declares2_##step<M, std::void_t<decltype(detail::step_owner2(&M::step))>>                           \
-      : std::bool_constant<!std::is_same_v<decltype(detail::step_owner2(&M::step)), Module>> {};            \
-  template <typename M, typename = void>                                                                     \
-  struct Declares3_##step : std::false_type {};                                                              \
-  template <typename M>                                                                                      \
-  struct Declares3_##step<M, std::void_t<decltype(detail::step_owner3(&M::step))>>                           \
-      : std::bool_constant<!std::is_same_v<decltype(detail::step_owner3(&M::step)), Module>> {};            \
-  template <typename M>                                                                                      \
+#define FULGUR_DECLARES_STEP(step)                                                               \
+  template <typename M, typename = void>                                                         \
+  struct Declares2_##step : std::false_type {};                                                  \
+  template <typename M>                                                                          \
+  struct Declares2_##step<M, std::void_t<decltype(detail::step_owner2(&M::step))>>               \
+      : std::bool_constant<!std::is_same_v<decltype(detail::step_owner2(&M::step)), Module>> {}; \
+  template <typename M, typename = void>                                                         \
+  struct Declares3_##step : std::false_type {};                                                  \
+  template <typename M>                                                                          \
+  struct Declares3_##step<M, std::void_t<decltype(detail::step_owner3(&M::step))>>               \
+      : std::bool_constant<!std::is_same_v<decltype(detail::step_owner3(&M::step)), Module>> {}; \
+  template <typename M>                                                                          \
   static constexpr bool declares_##step = Declares2_##step<M>::value || Declares3_##step<M>::value;
 
 /// Which optional steps a Module type overrides. Found at compile time from the Module's static
@@ -52,7 +52,8 @@ struct StepOverrides {
   template <typename M, typename = void>
   struct HasForward : std::false_type {};
   template <typename M>
-  struct HasForward<M, std::void_t<decltype(torch::Tensor(std::declval<M&>().forward(std::declval<const torch::Tensor&>())))>>
+  struct HasForward<
+      M, std::void_t<decltype(torch::Tensor(std::declval<M&>().forward(std::declval<const torch::Tensor&>())))>>
       : std::true_type {};
 
   FULGUR_DECLARES_STEP(validation_step)
@@ -68,7 +69,9 @@ struct StepOverrides {
       overrides.test = declares_test_step<M>;
       overrides.predict = declares_predict_step<M>;
       if constexpr (HasForward<M>::value) {
-        overrides.forward = [](Module& module, const torch::Tensor& x) { return torch::Tensor(static_cast<M&>(module).forward(x)); };
+        overrides.forward = [](Module& module, const torch::Tensor& x) {
+          return torch::Tensor(static_cast<M&>(module).forward(x));
+        };
       }
     }
     return overrides;

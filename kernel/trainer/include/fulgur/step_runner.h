@@ -40,8 +40,13 @@ class TrainingStep {
   TrainingStep(Trainer& trainer, const Batch& batch, int64_t batch_idx, bool is_last_batch, bool zeroes_gradients,
                bool steps_optimizer, std::function<at::Tensor(const EagerStepOptions&)> eager,
                std::function<void(int64_t)> count)
-      : trainer(trainer), batch(batch), batch_idx(batch_idx), is_last_batch(is_last_batch),
-        zeroes_gradients(zeroes_gradients), steps_optimizer(steps_optimizer), eager_(std::move(eager)),
+      : trainer(trainer),
+        batch(batch),
+        batch_idx(batch_idx),
+        is_last_batch(is_last_batch),
+        zeroes_gradients(zeroes_gradients),
+        steps_optimizer(steps_optimizer),
+        eager_(std::move(eager)),
         count_(std::move(count)) {}
 
   Trainer& trainer;

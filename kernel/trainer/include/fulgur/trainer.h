@@ -148,14 +148,16 @@ class Trainer {
   }
   /// One list of predictions per loader.
   template <typename M>
-  std::vector<std::vector<torch::Tensor>> predict(M& module, std::initializer_list<std::reference_wrapper<DataLoader>> loaders,
+  std::vector<std::vector<torch::Tensor>> predict(M& module,
+                                                  std::initializer_list<std::reference_wrapper<DataLoader>> loaders,
                                                   const std::string& ckpt_path = "") {
     return run_predict(module, StepOverrides::of<M>(), RunData{nullptr, LoaderRefs(loaders).pointers(), nullptr},
                        ckpt_path);
   }
   /// One list of predictions per predict_dataloader() loader of the DataModule.
   template <typename M>
-  std::vector<std::vector<torch::Tensor>> predict(M& module, DataModule& datamodule, const std::string& ckpt_path = "") {
+  std::vector<std::vector<torch::Tensor>> predict(M& module, DataModule& datamodule,
+                                                  const std::string& ckpt_path = "") {
     return run_predict(module, StepOverrides::of<M>(), RunData{nullptr, {}, &datamodule}, ckpt_path);
   }
   /// One list of predictions per loader of the Module's predict_dataloader().
@@ -366,11 +368,11 @@ class Trainer {
   Strategy* strategy_ = nullptr;
   StepRunner* step_runner_ = nullptr;  // a plugin that runs the automatic step itself (step_runner.h)
 
-  Module* module_ = nullptr;  // stays set after a run, so save_checkpoint works after fit
-  StepOverrides module_overrides_;  // module_'s steps, for the runs given no Module
+  Module* module_ = nullptr;            // stays set after a run, so save_checkpoint works after fit
+  StepOverrides module_overrides_;      // module_'s steps, for the runs given no Module
   DataLoader* train_loader_ = nullptr;  // during fit, for estimated_stepping_batches
   DataModule* datamodule_ = nullptr;
-  DataLoaders owned_loaders_;            // what *_dataloader() hooks returned for this run
+  DataLoaders owned_loaders_;  // what *_dataloader() hooks returned for this run
   DataLoaders owned_train_loader_;
   bool train_from_hooks_ = false;  // this fit's loaders came from *_dataloader() hooks
   bool val_from_hooks_ = false;
@@ -384,8 +386,8 @@ class Trainer {
   std::vector<LoggableMetric*> module_metrics_;
 
   Stage stage_ = Stage::Fit;
-  FitPosition fit_;          // where the fit stands (loop_state.h): reset by each fit, checkpointed
-  LoopProgress progress_;    // what the running loop is doing: reset by each run
+  FitPosition fit_;        // where the fit stands (loop_state.h): reset by each fit, checkpointed
+  LoopProgress progress_;  // what the running loop is doing: reset by each run
   const Batch* current_batch_ = nullptr;
   std::optional<int64_t> current_batch_size_;  // counted on first use by log()
   std::string batch_size_problem_;

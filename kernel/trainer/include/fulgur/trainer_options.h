@@ -63,7 +63,8 @@ struct TrainerOptions : DeclaredOptions<TrainerOptions> {
                 "Validate every this many training batches (count) or this fraction of each epoch.");
   FULGUR_OPTION(std::optional<int64_t>, check_val_every_n_epoch, 1,
                 "Validate at the end of every n-th epoch; unset validates only on val_check_interval counts.");
-  FULGUR_OPTION(int64_t, accumulate_grad_batches, 1, "Sum gradients over this many batches before each optimizer step.");
+  FULGUR_OPTION(int64_t, accumulate_grad_batches, 1,
+                "Sum gradients over this many batches before each optimizer step.");
   FULGUR_OPTION(int64_t, log_every_n_steps, 50, "How often step-level metrics are handed to loggers.");
   FULGUR_OPTION(std::string, default_root_dir, ".", "Where logs and checkpoints go by default.");
   FULGUR_OPTION(std::string, accelerator, "auto", "cpu, cuda or auto (cuda when available).");

@@ -36,9 +36,9 @@ struct TaskSpec {
 
 /// One update's inputs, flattened to samples, with the samples that take part marked.
 struct ClassificationInputs {
-  at::Tensor preds;   // labels (long) or scores (float): (M) or (M, L) / (M, C)
-  at::Tensor target;  // long: (M) or (M, L)
-  at::Tensor valid;   // bool, the shape of target: false where target == ignore_index
+  at::Tensor preds;          // labels (long) or scores (float): (M) or (M, L) / (M, C)
+  at::Tensor target;         // long: (M) or (M, L)
+  at::Tensor valid;          // bool, the shape of target: false where target == ignore_index
   bool any_ignored = false;  // whether ignore_index is set
   at::Tensor is_logits;      // to_scores: 0-d bool, whether the scores were logits
 };

@@ -29,10 +29,8 @@
 
 /// Declares a concrete metric's copy() (what clone_metric() and MetricCollection::clone use):
 ///   class MyMetric : public PredsTargetMetric { public: FULGUR_METRIC_COPY(MyMetric) ... };
-#define FULGUR_METRIC_COPY(Class)                                     \
-  std::shared_ptr<::fulgur::metrics::Metric> copy() const override { \
-    return std::make_shared<Class>(*this);                           \
-  }
+#define FULGUR_METRIC_COPY(Class) \
+  std::shared_ptr<::fulgur::metrics::Metric> copy() const override { return std::make_shared<Class>(*this); }
 
 namespace fulgur::metrics {
 
@@ -46,9 +44,9 @@ struct StateSet {
   struct Entry {
     std::string name;
     Reduce reduce = Reduce::Sum;
-    at::Tensor initial;               // the value reset() restores (not for Cat)
-    at::Tensor value;                 // the state (not for Cat); changed in place
-    std::vector<at::Tensor> chunks;   // Cat: one tensor per update, concatenated on demand
+    at::Tensor initial;              // the value reset() restores (not for Cat)
+    at::Tensor value;                // the state (not for Cat); changed in place
+    std::vector<at::Tensor> chunks;  // Cat: one tensor per update, concatenated on demand
   };
   std::vector<Entry> entries;
   int64_t updates = 0;

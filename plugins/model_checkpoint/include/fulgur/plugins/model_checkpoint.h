@@ -26,8 +26,8 @@ class SaveLast {
  public:
   enum class Kind { Off, File, Link };
   SaveLast(bool on = false) : kind_(on ? Kind::File : Kind::Off) {}  // NOLINT: .save_last(true)
-  SaveLast(const char* text);                                           // NOLINT: .save_last("link")
-  SaveLast(const std::string& text) : SaveLast(text.c_str()) {}        // NOLINT
+  SaveLast(const char* text);                                        // NOLINT: .save_last("link")
+  SaveLast(const std::string& text) : SaveLast(text.c_str()) {}      // NOLINT
   Kind kind() const { return kind_; }
   explicit operator bool() const { return kind_ != Kind::Off; }
   bool operator==(const SaveLast& other) const { return kind_ == other.kind_; }
