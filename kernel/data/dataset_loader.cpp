@@ -206,6 +206,33 @@ void DatasetLoader::map_worker() {
   }
 }
 
+namespace {
+
+// Up to `batch_size` samples from a worker's stream; `end` is set when the stream ran out. An
+// error names the worker and the sample.
+std::vector<Batch> draw_samples(SampleStream& stream, int64_t batch_size, int64_t worker_id, int64_t& drawn,
+                                bool& end) {
+  std::vector<Batch> samples;
+  while (static_cast<int64_t>(samples.size()) < batch_size) {
+    std::optional<Batch> sample;
+    try {
+      sample = stream.next();
+    } catch (...) {
+      throw Error("worker " + std::to_string(worker_id) + ", sample " + std::to_string(drawn) +
+                  " of its stream: " + what_of(std::current_exception()));
+    }
+    if (!sample) {
+      end = true;
+      break;
+    }
+    ++drawn;
+    samples.push_back(std::move(*sample));
+  }
+  return samples;
+}
+
+}  // namespace
+
 void DatasetLoader::stream_worker(int64_t worker_id) {
   const int64_t workers = options_.num_workers_;
   int64_t generation = 0;
@@ -242,22 +269,7 @@ void DatasetLoader::stream_worker(int64_t worker_id) {
     Prepared prepared;
     bool end = false;
     try {
-      std::vector<Batch> samples;
-      while (static_cast<int64_t>(samples.size()) < options_.batch_size_) {
-        std::optional<Batch> sample;
-        try {
-          sample = stream->next();
-        } catch (...) {
-          throw Error("worker " + std::to_string(worker_id) + ", sample " + std::to_string(drawn) +
-                      " of its stream: " + what_of(std::current_exception()));
-        }
-        if (!sample) {
-          end = true;
-          break;
-        }
-        ++drawn;
-        samples.push_back(std::move(*sample));
-      }
+      std::vector<Batch> samples = draw_samples(*stream, options_.batch_size_, worker_id, drawn, end);
       const bool partial = static_cast<int64_t>(samples.size()) < options_.batch_size_;
       if (!samples.empty() && !(partial && options_.drop_last_)) prepared.batch = finish(samples, {});
     } catch (...) {
