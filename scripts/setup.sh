@@ -10,6 +10,8 @@ packages=(
   libgtest-dev googletest libcli11-dev zlib1g-dev nlohmann-json3-dev libsqlite3-dev libgloo-dev libyaml-cpp-dev
   python3-torch tmux
 )
+# --tests: what only the tests use (scripts/test.sh): clang-format for CTest style.clang_format.
+if [ "${1:-}" = "--tests" ]; then packages+=(clang-format); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,7 +5,7 @@
 # real Lightning. FULGUR_NO_PARITY=1 turns the environment, the second build and those tests off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --tests
 scripts/build.sh
 jobs=${FULGUR_TEST_JOBS:-$(nproc)}
 if [ "${FULGUR_NO_PARITY:-0}" = 1 ]; then
