@@ -37,7 +37,7 @@ namespace {
 // Python's safetensors refuses headers over 100 MB; a real one is a few kilobytes.
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
-struct Entry {
+struct TensorEntry {
   std::string name;
   torch::ScalarType dtype;
   std::vector<int64_t> shape;
@@ -86,7 +86,7 @@ void check_metadata(const nlohmann::json& entry, const Bad& bad) {
 
 // One tensor's entry: a known dtype, a shape of whole non-negative numbers whose bytes fit in
 // int64, and a byte range inside the data that holds exactly those bytes.
-Entry parse_entry(const std::string& name, const nlohmann::json& entry, uint64_t data_size, const Bad& bad) {
+TensorEntry parse_entry(const std::string& name, const nlohmann::json& entry, uint64_t data_size, const Bad& bad) {
   if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets")) {
     throw bad("tensor '" + name + "' is not an object with dtype, shape and data_offsets");
   }
@@ -94,7 +94,7 @@ Entry parse_entry(const std::string& name, const nlohmann::json& entry, uint64_t
   const std::string dtype = entry.at("dtype").get<std::string>();
   const auto found = dtypes().find(dtype);
   if (found == dtypes().end()) throw bad("tensor '" + name + "' has dtype " + dtype + ", which fulgur does not read");
-  Entry parsed{name, found->second};
+  TensorEntry parsed{name, found->second};
   const auto& shape = entry.at("shape");
   if (!shape.is_array()) throw bad("tensor '" + name + "' has a shape that is not a list");
   uint64_t numel = 1;
@@ -128,14 +128,14 @@ Entry parse_entry(const std::string& name, const nlohmann::json& entry, uint64_t
 
 // The byte ranges tile the data exactly, as Python's safetensors requires: no overlap, no gap,
 // nothing left over.
-void check_tiling(const std::vector<Entry>& entries, uint64_t data_size, const Bad& bad) {
-  std::vector<const Entry*> by_offset;
+void check_tiling(const std::vector<TensorEntry>& entries, uint64_t data_size, const Bad& bad) {
+  std::vector<const TensorEntry*> by_offset;
   for (const auto& entry : entries) by_offset.push_back(&entry);
-  std::stable_sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) {
+  std::stable_sort(by_offset.begin(), by_offset.end(), [](const TensorEntry* a, const TensorEntry* b) {
     return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
   });
   uint64_t covered = 0;
-  for (const Entry* entry : by_offset) {
+  for (const TensorEntry* entry : by_offset) {
     if (entry->begin < covered) throw bad("tensor '" + entry->name + "' overlaps the bytes of another tensor");
     if (entry->begin > covered) {
       throw bad("bytes " + std::to_string(covered) + " to " + std::to_string(entry->begin) + " belong to no tensor");
@@ -165,7 +165,7 @@ StateDict read_safetensors(const std::vector<char>& bytes, const std::string& pa
   const nlohmann::json header = parse_header(bytes, header_size, bad);
   const std::size_t data_start = 8 + header_size;
   const uint64_t data_size = bytes.size() - data_start;
-  std::vector<Entry> entries;
+  std::vector<TensorEntry> entries;
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
       check_metadata(entry, bad);

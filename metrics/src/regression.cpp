@@ -10,7 +10,7 @@
 namespace fulgur::metrics {
 namespace {
 
-std::string shape(const at::Tensor& tensor) { return c10::str(tensor.sizes()); }
+std::string shape_text(const at::Tensor& tensor) { return c10::str(tensor.sizes()); }
 
 at::Tensor floats(const at::Tensor& tensor) {
   return tensor.is_floating_point() ? tensor.detach() : tensor.detach().to(at::kFloat);
@@ -43,21 +43,22 @@ RegressionMetric::RegressionMetric(std::string name, const RegressionOptions& op
 void RegressionMetric::check(const at::Tensor& preds, const at::Tensor& target, bool multi_output, bool two_dims) {
   if (!preds.defined() || !target.defined()) fail("update() needs defined preds and target tensors");
   if (preds.sizes() != target.sizes()) {
-    fail("preds and target must have the same shape, got preds " + shape(preds) + " and target " + shape(target));
+    fail("preds and target must have the same shape, got preds " + shape_text(preds) + " and target " +
+         shape_text(target));
   }
   if (preds.is_complex() || target.is_complex()) fail("preds and target must be real");
   const int64_t outputs = options_.num_outputs_;
-  if (two_dims && preds.dim() != 2) fail("preds and target must be (N, D) tensors, got " + shape(preds));
+  if (two_dims && preds.dim() != 2) fail("preds and target must be (N, D) tensors, got " + shape_text(preds));
   if (multi_output) {
-    if (preds.dim() > 2) fail("preds and target must have 1 or 2 dimensions, got " + shape(preds));
+    if (preds.dim() > 2) fail("preds and target must have 1 or 2 dimensions, got " + shape_text(preds));
     const int64_t columns = preds.dim() == 2 ? preds.size(1) : 1;
     if (columns != outputs) {
-      fail("preds " + shape(preds) + " have " + std::to_string(columns) + " output(s) per sample but num_outputs is " +
-           std::to_string(outputs) + " (argument 'num_outputs')");
+      fail("preds " + shape_text(preds) + " have " + std::to_string(columns) +
+           " output(s) per sample but num_outputs is " + std::to_string(outputs) + " (argument 'num_outputs')");
     }
   } else if (outputs > 1 && (preds.dim() != 2 || preds.size(1) != outputs)) {
     fail("with num_outputs=" + std::to_string(outputs) + " preds and target must be (N, " + std::to_string(outputs) +
-         "), got " + shape(preds));
+         "), got " + shape_text(preds));
   }
   if (validate_args() && preds.is_floating_point())
     check_values(at::isnan(preds).sum(), "preds hold NaN (argument 'preds')");
