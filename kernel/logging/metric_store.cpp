@@ -124,7 +124,9 @@ void MetricStore::log(const std::string& name, const at::Tensor& value, const Lo
       throw Error("log('" + name + "'): the epoch mean weighs each value by its batch size, and " + why_unknown +
                   "; pass it: log(..., LogOptions().batch_size(n))");
     }
-    accumulate_for_epoch(name, on_step ? name + "_epoch" + suffix : key, key, detached, fx, weight);
+    // The published name is built only when the epoch's accumulator is new (not on every call).
+    static const std::string step_and_epoch;  // empty: "<name>_epoch<suffix>"
+    accumulate_for_epoch(name, on_step ? step_and_epoch : key, key, detached, fx, weight);
   }
 }
 
@@ -143,7 +145,8 @@ void MetricStore::accumulate_for_epoch(const std::string& name, const std::strin
   if (!accumulator.total.defined()) {
     accumulator.reduce_fx = fx;
     accumulator.context = context_;
-    accumulator.published_name = published_name;
+    // key is name + the loader suffix; a value logged on steps too is published as name_epoch + suffix.
+    accumulator.published_name = published_name.empty() ? name + "_epoch" + key.substr(name.size()) : published_name;
     // float64 accumulation keeps long epochs exact enough; one small kernel per call.
     accumulator.total =
         fx == "mean" ? detached.to(at::kDouble) * static_cast<double>(weight) : detached.to(at::kDouble).clone();
